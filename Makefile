@@ -1,0 +1,32 @@
+# The national lottery: central server and agency client.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+GOFLAGS_BUILD := -trimpath -ldflags=-s
+COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+PROJECT := tp0
+
+.PHONY: build test lottery data bench lint docker-image docker-compose-up docker-compose-down docker-compose-logs clean
+
+build:
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ ./cmd/...
+
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+# lottery runs a whole lottery on this machine: the central and 5 agencies.
+lottery: build
+	./scripts/lottery.sh
+
+# data writes .data/agency-{1..5}.csv where they are missing.
+data: build
+	$(BIN)/gendata -dir .data -agencies 5 -missing-only
+
+lint:
+	gofmt -l . | (! grep .)
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./...
+
+clean:
+	rm -rf $(BIN) .e2e

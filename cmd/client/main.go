@@ -1,0 +1,87 @@
+// Command client is an agency of the national lottery ("agencia de
+// quiniela"). It reads config.yaml from its working directory (CLI_*
+// environment variables override it), uploads its bets from data.file (or
+// the one bet of NOMBRE, APELLIDO, DOCUMENTO, NACIMIENTO and NUMERO),
+// notifies the central, logs its winners and exits 0. On SIGINT or
+// SIGTERM it closes what it holds and exits 0.
+//
+//	client        run the agency
+//	client probe  ask the central at server.address whether it serves;
+//	              print action: test_server | result: success (or fail)
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/loteria-nacional/quiniela/internal/client"
+	"github.com/loteria-nacional/quiniela/internal/config"
+	"github.com/loteria-nacional/quiniela/internal/health"
+	"github.com/loteria-nacional/quiniela/internal/logging"
+)
+
+const configPath = "config.yaml"
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if len(args) > 0 {
+		if args[0] != "probe" || len(args) > 1 {
+			fmt.Fprintln(os.Stderr, "usage: client [probe]")
+			return 2
+		}
+		return probe(ctx)
+	}
+
+	cfg, err := config.LoadClient(configPath, os.LookupEnv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "client: %v\n", err)
+		return 2
+	}
+	single, err := client.SingleBetFromEnv(os.LookupEnv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "client: %v\n", err)
+		return 2
+	}
+	log := logging.New(os.Stdout, cfg.LogLevel)
+	log.Info("config", append([]any{logging.Success}, cfg.LogAttrs()...)...)
+
+	agency := client.New(cfg, log)
+	agency.Single = single
+	_, err = agency.Run(ctx)
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		log.Info("shutdown", logging.Success, "reason", "signal")
+		return 0
+	default:
+		log.Error("agencia", logging.Fail, "error", err)
+		return 1
+	}
+	log.Info("exit", logging.Success)
+	return 0
+}
+
+// probe prints the one line that validar-servidor.sh looks for.
+func probe(ctx context.Context) int {
+	cfg, err := config.LoadClient(configPath, os.LookupEnv)
+	if err == nil || errors.As(err, new(*config.KeyError)) {
+		// The probe needs only server.address; other keys may be unset.
+		_, err = health.Check(ctx, cfg.ServerAddress, cfg.ServerTimeout)
+	}
+	if err != nil {
+		fmt.Println("action: test_server | result: fail")
+		fmt.Fprintf(os.Stderr, "client: %v\n", err)
+		return 1
+	}
+	fmt.Println("action: test_server | result: success")
+	return 0
+}

@@ -1,0 +1,136 @@
+// Command gendata writes deterministic sample bet files for the agencies,
+// DIR/agency-I.csv for I in 1..AGENCIES, in the format the agencies upload:
+// first_name,last_name,document,birthdate,number per line, no header.
+//
+// Usage:
+//
+//	gendata [-dir .data] [-agencies 5] [-bets 1000] [-winners 2,3,3,2,0] [-seed 1] [-missing-only]
+//
+// -bets and -winners take one value for every agency or a comma-separated
+// list with one value per agency, such as -bets 26936,25518,16014,9238,991.
+// When -winners is not given, its default list is repeated or cut to fit
+// the number of agencies. Winners beyond an agency's bets are clamped.
+//
+// It prints one log line per file. Bad flags exit with status 2, a failure
+// to write a file with status 1.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/loteria-nacional/quiniela/internal/sampledata"
+)
+
+// defaultWinners is the winners of each agency when -winners is not given,
+// repeated for agencies beyond its length.
+var defaultWinners = []int{2, 3, 3, 2, 0}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	flags := flag.NewFlagSet("gendata", flag.ContinueOnError)
+	flags.SetOutput(io.Discard)
+	dir := flags.String("dir", ".data", "directory to write agency-I.csv files into")
+	agencies := flags.Int("agencies", 5, "number of agencies")
+	betsList := flags.String("bets", "1000", "bets per agency: one value, or a comma-separated list, one per agency")
+	winnersList := flags.String("winners", "2,3,3,2,0", "winners per agency: one value, or a comma-separated list, one per agency")
+	seed := flags.Int64("seed", 1, "seed of the pseudo-random data")
+	missingOnly := flags.Bool("missing-only", false, "only write files that do not exist yet")
+
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			flags.SetOutput(stderr)
+			flags.Usage()
+			return 0
+		}
+		return usageError(stderr, err)
+	}
+	if flags.NArg() > 0 {
+		return usageError(stderr, fmt.Errorf("unexpected argument %q", flags.Arg(0)))
+	}
+	if *agencies < 1 {
+		return usageError(stderr, fmt.Errorf("-agencies %d: need at least 1", *agencies))
+	}
+	bets, err := sampledata.PerAgency(*betsList, *agencies)
+	if err != nil {
+		return usageError(stderr, fmt.Errorf("-bets: %w", err))
+	}
+	winners := make([]int, *agencies)
+	if isSet(flags, "winners") {
+		if winners, err = sampledata.PerAgency(*winnersList, *agencies); err != nil {
+			return usageError(stderr, fmt.Errorf("-winners: %w", err))
+		}
+	} else {
+		for i := range winners {
+			winners[i] = defaultWinners[i%len(defaultWinners)]
+		}
+	}
+
+	for i := range *agencies {
+		agency := i + 1
+		path := filepath.Join(*dir, "agency-"+strconv.Itoa(agency)+".csv")
+		if *missingOnly {
+			_, err := os.Stat(path)
+			if err == nil {
+				logLine(stdout, "gendata", "skipped", "file", path, "reason", "exists")
+				continue
+			}
+			if !errors.Is(err, fs.ErrNotExist) {
+				logLine(stderr, "gendata", "fail", "file", path, "error", err.Error())
+				return 1
+			}
+		}
+		spec := sampledata.Spec{Agency: agency, Bets: bets[i], Winners: winners[i], Seed: *seed}.Clamped()
+		if err := sampledata.WriteFile(path, spec); err != nil {
+			logLine(stderr, "gendata", "fail", "file", path, "error", err.Error())
+			return 1
+		}
+		logLine(stdout, "gendata", "success", "file", path,
+			"bets", strconv.Itoa(spec.Bets), "winners", strconv.Itoa(spec.Winners))
+	}
+	return 0
+}
+
+func usageError(stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "gendata: %s (see gendata -h)\n", oneLine(err.Error()))
+	return 2
+}
+
+func isSet(flags *flag.FlagSet, name string) bool {
+	set := false
+	flags.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			set = true
+		}
+	})
+	return set
+}
+
+// logLine writes one line in the project's log format,
+// "action: A | result: R | key: value | ...". A '|' or newline in a value
+// is replaced so that the line keeps its shape.
+func logLine(w io.Writer, action, result string, kv ...string) {
+	var b strings.Builder
+	b.WriteString("action: " + oneLine(action) + " | result: " + oneLine(result))
+	for i := 0; i+1 < len(kv); i += 2 {
+		b.WriteString(" | " + oneLine(kv[i]) + ": " + oneLine(kv[i+1]))
+	}
+	b.WriteByte('\n')
+	_, _ = io.WriteString(w, b.String())
+}
+
+var oneLineReplacer = strings.NewReplacer("|", "/", "\n", " ", "\r", " ")
+
+func oneLine(s string) string {
+	return oneLineReplacer.Replace(s)
+}

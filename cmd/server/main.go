@@ -1,0 +1,63 @@
+// Command server is the central of the national lottery ("central de
+// Lotería Nacional"). It reads config.ini from its working directory
+// (every key may be overridden by an environment variable of the same
+// name), serves agencies until SIGINT or SIGTERM, and exits 0 after a
+// graceful shutdown.
+//
+//	server              serve
+//	server healthcheck  ask the central on this host whether it serves; exit 0 or 1
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/loteria-nacional/quiniela/internal/config"
+	"github.com/loteria-nacional/quiniela/internal/health"
+	"github.com/loteria-nacional/quiniela/internal/logging"
+	"github.com/loteria-nacional/quiniela/internal/server"
+)
+
+const configPath = "config.ini"
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	cfg, err := config.LoadServer(configPath, os.LookupEnv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "server: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if len(args) > 0 {
+		if args[0] != "healthcheck" || len(args) > 1 {
+			fmt.Fprintln(os.Stderr, "usage: server [healthcheck]")
+			return 2
+		}
+		addr := "127.0.0.1:" + strconv.Itoa(cfg.Port)
+		if _, err := health.Check(ctx, addr, 2*time.Second); err != nil {
+			fmt.Fprintf(os.Stderr, "server: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+
+	log := logging.New(os.Stdout, cfg.LogLevel)
+	log.Info("config", append([]any{logging.Success}, cfg.LogAttrs()...)...)
+	context.AfterFunc(ctx, func() { log.Info("shutdown", logging.InProgress, "reason", "signal") })
+	if err := server.Run(ctx, cfg, log, nil); err != nil {
+		log.Error("server", logging.Fail, "error", err)
+		return 1
+	}
+	log.Info("exit", logging.Success)
+	return 0
+}

@@ -1,0 +1,134 @@
+package client
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"os"
+	"strings"
+
+	"github.com/loteria-nacional/quiniela/internal/lottery"
+)
+
+// FileError is a problem with the agency's file: it names the file and,
+// for a bad line, the line.
+type FileError struct {
+	Path string
+	Line int // 0 when the error is not about one line
+	Err  error
+}
+
+func (e *FileError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s line %d: %v", e.Path, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.Path, e.Err)
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// maxLineLen is the longest line an agency file may have: far more than
+// any valid bet needs.
+const maxLineLen = 4096
+
+// ReadBets yields the bets of an agency's file, in order, as a stream:
+// lines first_name,last_name,document,birthdate,number, UTF-8, ended by LF
+// or CRLF, no header. Every bet is checked with lottery.Validate; the
+// first line that is not a valid bet ends the sequence with a *FileError.
+// Blank lines are skipped.
+func ReadBets(r io.Reader, path string, agency int) iter.Seq2[lottery.Bet, error] {
+	return func(yield func(lottery.Bet, error) bool) {
+		br := bufio.NewReaderSize(r, 64<<10)
+		for n := 1; ; n++ {
+			line, err := br.ReadSlice('\n')
+			if err == bufio.ErrBufferFull || len(line) > maxLineLen {
+				yield(lottery.Bet{}, &FileError{Path: path, Line: n, Err: errors.New("line too long")})
+				return
+			}
+			if err != nil && err != io.EOF {
+				yield(lottery.Bet{}, &FileError{Path: path, Err: err})
+				return
+			}
+			if n == 1 {
+				line = bytes.TrimPrefix(line, []byte("\uFEFF")) // a BOM some editors add
+			}
+			line = bytes.TrimRight(line, "\r\n")
+			if len(bytes.TrimSpace(line)) > 0 {
+				bet, perr := parseLine(line)
+				if perr == nil {
+					bet.Agency = agency
+					perr = lottery.Validate(bet)
+				}
+				if perr != nil {
+					yield(lottery.Bet{}, &FileError{Path: path, Line: n, Err: perr})
+					return
+				}
+				if !yield(bet, nil) {
+					return
+				}
+			}
+			if err == io.EOF {
+				return
+			}
+		}
+	}
+}
+
+// parseLine splits one line into a bet. The text fields share one string
+// allocated for the line.
+func parseLine(line []byte) (lottery.Bet, error) {
+	var f [5]string
+	if bytes.IndexByte(line, '"') >= 0 {
+		// Quoted fields are rare: let encoding/csv get them right.
+		rec, err := csv.NewReader(bytes.NewReader(line)).Read()
+		if err != nil {
+			return lottery.Bet{}, err
+		}
+		if len(rec) != len(f) {
+			return lottery.Bet{}, fmt.Errorf("%d fields, want 5: first_name,last_name,document,birthdate,number", len(rec))
+		}
+		copy(f[:], rec)
+	} else {
+		s := string(line)
+		if c := strings.Count(s, ",") + 1; c != len(f) {
+			return lottery.Bet{}, fmt.Errorf("%d fields, want 5: first_name,last_name,document,birthdate,number", c)
+		}
+		for i := range 4 {
+			j := strings.IndexByte(s, ',')
+			f[i], s = s[:j], s[j+1:]
+		}
+		f[4] = s
+	}
+	number, err := lottery.ParseNumber(strings.TrimSpace(f[4]))
+	if err != nil {
+		return lottery.Bet{}, err
+	}
+	return lottery.Bet{FirstName: f[0], LastName: f[1], Document: f[2], Birthdate: f[3], Number: number}, nil
+}
+
+// openBets opens the agency's file and yields its bets from number skip
+// on: the bets before skip are read and checked, not yielded. The file is
+// closed when the sequence ends.
+func openBets(path string, agency int, skip uint64) (iter.Seq2[lottery.Bet, error], io.Closer, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, &FileError{Path: path, Err: err}
+	}
+	seq := func(yield func(lottery.Bet, error) bool) {
+		var n uint64
+		for bet, err := range ReadBets(f, path, agency) {
+			if err == nil && n < skip {
+				n++
+				continue
+			}
+			if !yield(bet, err) {
+				return
+			}
+		}
+	}
+	return seq, f, nil
+}

@@ -1,0 +1,383 @@
+// Package client is the agency ("agencia de quiniela"): it uploads its
+// bets to the central in batches, several in flight at once, tells the
+// central when it is done and asks for its winners. It survives a central
+// that restarts or a connection that breaks: it reconnects with
+// exponential backoff and jitter, resumes from the count of bets the
+// central has committed, and never sends a bet the central already holds.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/loteria-nacional/quiniela/internal/config"
+	"github.com/loteria-nacional/quiniela/internal/logging"
+	"github.com/loteria-nacional/quiniela/internal/lottery"
+	"github.com/loteria-nacional/quiniela/internal/protocol"
+)
+
+// Window is how many batches an agency keeps in flight: enough to keep
+// the central's group commit fed while one batch is being synced.
+const Window = 16
+
+// ErrRetryDeadline is returned when the central could not be reached for
+// longer than retry.timeout.
+var ErrRetryDeadline = errors.New("central unreachable for longer than retry.timeout")
+
+// Agency is one agency's run.
+type Agency struct {
+	cfg config.Client
+	log *slog.Logger
+	// Single, when set, is the one bet to send instead of the data file
+	// (the single-bet mode of NOMBRE, APELLIDO, ...).
+	Single *lottery.Bet
+	// Backoff is the first wait before reconnecting; it doubles up to
+	// MaxBackoff, with jitter.
+	Backoff, MaxBackoff time.Duration
+}
+
+// New returns the agency described by cfg.
+func New(cfg config.Client, log *slog.Logger) *Agency {
+	return &Agency{cfg: cfg, log: log, Backoff: 50 * time.Millisecond, MaxBackoff: 2 * time.Second}
+}
+
+// Result is what a run ends with.
+type Result struct {
+	Winners []string // documents of the agency's winners
+	Sent    uint64   // bets of the agency that the central holds
+}
+
+// Run uploads the agency's bets, notifies and returns its winners. It
+// returns ctx's error when ctx is done first; the caller treats that as a
+// normal stop.
+func (a *Agency) Run(ctx context.Context) (Result, error) {
+	lastContact := time.Now()
+	delay := a.Backoff
+	for attempt := 1; ; attempt++ {
+		res, contact, err := a.session(ctx)
+		if err == nil {
+			a.log.Info("consulta_ganadores", logging.Success, "cant_ganadores", len(res.Winners))
+			return res, nil
+		}
+		if ctx.Err() != nil {
+			return Result{}, ctx.Err()
+		}
+		if !retryable(err) {
+			return Result{}, err
+		}
+		if contact {
+			lastContact, delay = time.Now(), a.Backoff
+		}
+		if time.Since(lastContact) > a.cfg.RetryTimeout {
+			return Result{}, fmt.Errorf("%w (%v): %w", ErrRetryDeadline, a.cfg.RetryTimeout, err)
+		}
+		wait := delay/2 + rand.N(delay/2+1) // jitter: agencies do not retry in step
+		a.log.Warn("reconectar", logging.InProgress, "intento", attempt, "espera", wait.Round(time.Millisecond), "error", err)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return Result{}, ctx.Err()
+		}
+		delay = min(2*delay, a.MaxBackoff)
+	}
+}
+
+// retryable reports whether err may go away by reconnecting.
+func retryable(err error) bool {
+	var perr *protocol.Error
+	if errors.As(err, &perr) {
+		return perr.Code.Retryable()
+	}
+	var fe *FileError
+	if errors.As(err, &fe) || errors.Is(err, errProtocol) {
+		return false
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
+}
+
+// errProtocol marks an answer that breaks the protocol: reconnecting would
+// not help.
+var errProtocol = errors.New("protocol violation by the central")
+
+// session is one connection's worth of work. contact reports whether the
+// central answered at all, which restarts the retry deadline.
+func (a *Agency) session(ctx context.Context) (res Result, contact bool, err error) {
+	var d net.Dialer
+	dialCtx, cancel := context.WithTimeout(ctx, a.cfg.ServerTimeout)
+	nc, err := d.DialContext(dialCtx, "tcp", a.cfg.ServerAddress)
+	cancel()
+	if err != nil {
+		return Result{}, false, fmt.Errorf("connect %s: %w", a.cfg.ServerAddress, err)
+	}
+	c := &link{nc: nc, r: protocol.NewReader(nc), w: protocol.NewWriter(nc), timeout: a.cfg.ServerTimeout}
+	stop := context.AfterFunc(ctx, func() { nc.Close() }) // unblocks any read or write at once
+	defer func() {
+		stop()
+		nc.Close()
+		a.log.Info("close", logging.Success, "resource", "connection", "address", a.cfg.ServerAddress)
+	}()
+
+	msg, err := c.call(protocol.Hello{Agency: uint32(a.cfg.ID)})
+	if err != nil {
+		return Result{}, false, err
+	}
+	welcome, ok := msg.(protocol.Welcome)
+	if !ok {
+		return Result{}, true, fmt.Errorf("%w: %v in answer to hello", errProtocol, msg.Type())
+	}
+	a.log.Debug("hello", logging.Success, "committed", welcome.Committed, "done", welcome.Done)
+	if !welcome.Done {
+		total, err := a.upload(c, welcome.Committed)
+		if err != nil {
+			return Result{}, true, err
+		}
+		msg, err := c.call(protocol.Done{Total: total})
+		if err != nil {
+			return Result{}, true, err
+		}
+		if _, ok := msg.(protocol.Ack); !ok {
+			return Result{}, true, fmt.Errorf("%w: %v in answer to done", errProtocol, msg.Type())
+		}
+		a.log.Info("notificacion", logging.Success, "apuestas", total)
+	}
+	winners, err := a.winners(ctx, c)
+	return Result{Winners: winners, Sent: welcome.Committed}, true, err
+}
+
+// winners asks until the central answers with the agency's winners.
+func (a *Agency) winners(ctx context.Context, c *link) ([]string, error) {
+	for {
+		if err := c.send(protocol.WinnersQuery{}); err != nil {
+			return nil, err
+		}
+		var docs []string
+		for {
+			msg, err := c.read()
+			if err != nil {
+				return nil, err
+			}
+			switch m := msg.(type) {
+			case protocol.Winners:
+				docs = append(docs, m.Documents...)
+				if !m.More {
+					return docs, nil
+				}
+				continue
+			case protocol.NotYet:
+				// The central held the query as long as it holds one:
+				// ask again at once, it waits, we do not spin.
+				a.log.Debug("consulta_ganadores", logging.InProgress)
+			default:
+				return nil, fmt.Errorf("%w: %v in answer to winners query", errProtocol, msg.Type())
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// upload sends the agency's bets from number committed on, with up to
+// Window batches in flight, and returns the agency's total once every
+// batch is acknowledged.
+func (a *Agency) upload(c *link, committed uint64) (uint64, error) {
+	bets, closer, err := a.source(committed)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		closer.Close()
+		a.log.Debug("close", logging.Success, "resource", "data_file", "file", a.cfg.DataFile)
+	}()
+
+	// acks receives, per batch sent, the count the central must then
+	// hold; the reading side checks each Ack against it.
+	acks := make(chan uint64, Window)
+	readErr := make(chan error, 1)
+	go func() {
+		readErr <- a.readAcks(c, acks)
+	}()
+	total, sendErr := a.sendBatches(c, bets, committed, acks)
+	close(acks)
+	if err := <-readErr; err != nil {
+		return 0, err // the cause: a send fails because the read side closed
+	}
+	if sendErr != nil {
+		return 0, sendErr
+	}
+	return total, nil
+}
+
+// sendBatches encodes and sends batches, each as full as the batch size
+// and the frame limit allow.
+func (a *Agency) sendBatches(c *link, bets iter.Seq2[lottery.Bet, error], next uint64, acks chan<- uint64) (uint64, error) {
+	enc := protocol.NewBatchEncoder(a.cfg.BatchMax)
+	enc.Reset(next)
+	flush := func() error {
+		if enc.Len() == 0 {
+			return nil
+		}
+		next += uint64(enc.Len())
+		acks <- next // blocks while Window batches are in flight
+		if err := c.sendFrame(enc.Frame()); err != nil {
+			return err
+		}
+		enc.Reset(next)
+		return nil
+	}
+	for bet, err := range bets {
+		if err != nil {
+			if ferr := flush(); ferr != nil {
+				return 0, ferr
+			}
+			return 0, err
+		}
+		added, err := enc.Add(bet)
+		if err != nil {
+			return 0, err
+		}
+		if !added {
+			if err := flush(); err != nil {
+				return 0, err
+			}
+			if _, err := enc.Add(bet); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return next, flush()
+}
+
+// readAcks reads one answer per batch sent, in order.
+func (a *Agency) readAcks(c *link, acks <-chan uint64) error {
+	for want := range acks {
+		msg, err := c.read()
+		if err != nil {
+			c.nc.Close() // stop the sender too
+			for range acks {
+			}
+			return err
+		}
+		ack, ok := msg.(protocol.Ack)
+		if !ok || ack.Committed < want {
+			c.nc.Close()
+			for range acks {
+			}
+			return fmt.Errorf("%w: %v (committed %d) in answer to a batch ending at %d", errProtocol, msg.Type(), ack.Committed, want)
+		}
+		if a.Single != nil {
+			a.log.Info("apuesta_enviada", logging.Success, "dni", a.Single.Document, "numero", a.Single.Number)
+		}
+		a.log.Debug("apuestas_enviadas", logging.Success, "hasta", want)
+	}
+	return nil
+}
+
+// source yields the agency's bets from number skip on.
+func (a *Agency) source(skip uint64) (iter.Seq2[lottery.Bet, error], io.Closer, error) {
+	if a.Single == nil {
+		return openBets(a.cfg.DataFile, a.cfg.ID, skip)
+	}
+	bet := *a.Single
+	bet.Agency = a.cfg.ID
+	if err := lottery.Validate(bet); err != nil {
+		return nil, nil, err
+	}
+	return func(yield func(lottery.Bet, error) bool) {
+		if skip == 0 {
+			yield(bet, nil)
+		}
+	}, io.NopCloser(nil), nil
+}
+
+// link is a connection to the central with a deadline on every wait.
+type link struct {
+	nc      net.Conn
+	r       *protocol.Reader
+	w       *protocol.Writer
+	timeout time.Duration
+}
+
+func (c *link) send(m protocol.Message) error {
+	if err := c.w.Write(m); err != nil {
+		return err
+	}
+	return c.flush()
+}
+
+func (c *link) sendFrame(frame []byte) error {
+	if err := c.w.WriteFrame(frame); err != nil {
+		return err
+	}
+	return c.flush()
+}
+
+func (c *link) flush() error {
+	c.nc.SetWriteDeadline(time.Now().Add(c.timeout))
+	if err := c.w.Flush(); err != nil {
+		return fmt.Errorf("send: %w", err)
+	}
+	return nil
+}
+
+// read reads the next message; an Error from the central is returned as
+// an error (*protocol.Error).
+func (c *link) read() (protocol.Message, error) {
+	c.nc.SetReadDeadline(time.Now().Add(c.timeout))
+	msg, err := c.r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("receive: %w", err)
+	}
+	if perr, ok := msg.(*protocol.Error); ok {
+		return nil, perr
+	}
+	return msg, nil
+}
+
+func (c *link) call(m protocol.Message) (protocol.Message, error) {
+	if err := c.send(m); err != nil {
+		return nil, err
+	}
+	return c.read()
+}
+
+// SingleBetFromEnv returns the bet of the single-bet mode when NOMBRE,
+// APELLIDO, DOCUMENTO, NACIMIENTO and NUMERO are all set, and nil when
+// none is. Some but not all set, or a NUMERO that is not a number, is an
+// error.
+func SingleBetFromEnv(env config.LookupEnv) (*lottery.Bet, error) {
+	keys := [...]string{"NOMBRE", "APELLIDO", "DOCUMENTO", "NACIMIENTO", "NUMERO"}
+	var vals [len(keys)]string
+	set := 0
+	for i, k := range keys {
+		if v, ok := env(k); ok {
+			vals[i] = v
+			set++
+		}
+	}
+	switch set {
+	case 0:
+		return nil, nil
+	case len(keys):
+	default:
+		return nil, fmt.Errorf("single-bet mode needs all of NOMBRE, APELLIDO, DOCUMENTO, NACIMIENTO and NUMERO")
+	}
+	number, err := strconv.Atoi(vals[4])
+	if err != nil {
+		return nil, fmt.Errorf("config NUMERO=%q: not an integer", vals[4])
+	}
+	return &lottery.Bet{FirstName: vals[0], LastName: vals[1], Document: vals[2], Birthdate: vals[3], Number: number}, nil
+}

@@ -1,0 +1,117 @@
+// Package config loads the configuration of the central (config.ini) and of
+// an agency (config.yaml), always in one order: defaults, then the file,
+// then the environment, then Validate, whose errors name the key. A value
+// that does not parse stops the program at start-up, never mid-run.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/loteria-nacional/quiniela/internal/logging"
+)
+
+// LookupEnv looks up an environment variable; os.LookupEnv in production.
+type LookupEnv func(key string) (string, bool)
+
+// KeyError is a bad value for a configuration key.
+type KeyError struct {
+	Key   string
+	Value string
+	Err   error
+}
+
+func (e *KeyError) Error() string {
+	return fmt.Sprintf("config %s=%q: %v", e.Key, e.Value, e.Err)
+}
+
+func (e *KeyError) Unwrap() error { return e.Err }
+
+// setter parses one raw value into its destination.
+type setter func(raw string) error
+
+func intSetter(dst *int) setter {
+	return func(raw string) error {
+		v, err := strconv.Atoi(strings.TrimSpace(raw))
+		if err != nil {
+			return fmt.Errorf("not an integer")
+		}
+		*dst = v
+		return nil
+	}
+}
+
+func stringSetter(dst *string) setter {
+	return func(raw string) error {
+		*dst = strings.TrimSpace(raw)
+		return nil
+	}
+}
+
+func durationSetter(dst *time.Duration) setter {
+	return func(raw string) error {
+		v, err := time.ParseDuration(strings.TrimSpace(raw))
+		if err != nil {
+			return fmt.Errorf("not a duration such as 30s or 1m")
+		}
+		*dst = v
+		return nil
+	}
+}
+
+func levelSetter(dst *slog.Level) setter {
+	return func(raw string) error {
+		v, err := logging.ParseLevel(raw)
+		if err != nil {
+			return err
+		}
+		*dst = v
+		return nil
+	}
+}
+
+// set applies raw to key through s, naming the key on failure.
+func set(key, raw string, s setter) error {
+	if err := s(raw); err != nil {
+		return &KeyError{Key: key, Value: raw, Err: err}
+	}
+	return nil
+}
+
+// applyEnv overrides each key whose variable is set.
+func applyEnv(env LookupEnv, keys []keySetter) error {
+	for _, k := range keys {
+		if raw, ok := env(k.env); ok {
+			if err := set(k.env, raw, k.set); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+type keySetter struct {
+	env string
+	set setter
+}
+
+func check(key string, ok bool, format string, args ...any) error {
+	if ok {
+		return nil
+	}
+	return &KeyError{Key: key, Value: fmt.Sprint(args[0]), Err: fmt.Errorf(format, args[1:]...)}
+}
+
+// firstError returns the first error that is not nil, so that a bad
+// configuration is reported in one line.
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"gopkg.in/ini.v1"
+
+	"github.com/loteria-nacional/quiniela/internal/logging"
+)
+
+// Server is the central's configuration.
+type Server struct {
+	Port           int           // SERVER_PORT
+	IP             string        // SERVER_IP; empty listens on every address
+	ListenBacklog  int           // SERVER_LISTEN_BACKLOG
+	LogLevel       slog.Level    // LOGGING_LEVEL
+	Agencies       int           // AGENCIES_AMOUNT: agencies the draw waits for
+	StoragePath    string        // STORAGE_FILEPATH
+	ReadTimeout    time.Duration // SERVER_READ_TIMEOUT: an idle peer is closed after it
+	MaxConnections int           // SERVER_MAX_CONNECTIONS
+}
+
+// DefaultServer returns the central's defaults.
+func DefaultServer() Server {
+	return Server{
+		Port:           12345,
+		IP:             "",
+		ListenBacklog:  128,
+		LogLevel:       slog.LevelInfo,
+		Agencies:       5,
+		StoragePath:    "./bets.csv",
+		ReadTimeout:    30 * time.Second,
+		MaxConnections: 4096,
+	}
+}
+
+func (c *Server) keys() []keySetter {
+	return []keySetter{
+		{"SERVER_PORT", intSetter(&c.Port)},
+		{"SERVER_IP", stringSetter(&c.IP)},
+		{"SERVER_LISTEN_BACKLOG", intSetter(&c.ListenBacklog)},
+		{"LOGGING_LEVEL", levelSetter(&c.LogLevel)},
+		{"AGENCIES_AMOUNT", intSetter(&c.Agencies)},
+		{"STORAGE_FILEPATH", stringSetter(&c.StoragePath)},
+		{"SERVER_READ_TIMEOUT", durationSetter(&c.ReadTimeout)},
+		{"SERVER_MAX_CONNECTIONS", intSetter(&c.MaxConnections)},
+	}
+}
+
+// LoadServer reads the central's configuration: defaults, then the
+// [DEFAULT] section of the ini file at path (a missing file is fine), then
+// env, then Validate.
+func LoadServer(path string, env LookupEnv) (Server, error) {
+	c := DefaultServer()
+	keys := c.keys()
+	f, err := ini.Load(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return c, fmt.Errorf("config %s: %w", path, err)
+	default:
+		section := f.Section(ini.DefaultSection)
+		for _, k := range keys {
+			if section.HasKey(k.env) {
+				if err := set(k.env, section.Key(k.env).String(), k.set); err != nil {
+					return c, err
+				}
+			}
+		}
+	}
+	if err := applyEnv(env, keys); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// Validate checks every value, naming the first key that is wrong.
+func (c Server) Validate() error {
+	return firstError(
+		check("SERVER_PORT", c.Port >= 0 && c.Port <= 65535, "want 0..65535 (0 picks a free port)", c.Port),
+		check("SERVER_IP", c.IP == "" || net.ParseIP(c.IP) != nil || c.IP == "localhost", "want an IP address or nothing", c.IP),
+		check("SERVER_LISTEN_BACKLOG", c.ListenBacklog >= 1, "want at least 1", c.ListenBacklog),
+		check("AGENCIES_AMOUNT", c.Agencies >= 1 && c.Agencies <= 65535, "want 1..65535", c.Agencies),
+		check("STORAGE_FILEPATH", c.StoragePath != "", "want a file path", c.StoragePath),
+		check("SERVER_READ_TIMEOUT", c.ReadTimeout > 0, "want a positive duration", c.ReadTimeout),
+		check("SERVER_MAX_CONNECTIONS", c.MaxConnections >= 1, "want at least 1", c.MaxConnections),
+	)
+}
+
+// Address is the address the central listens on.
+func (c Server) Address() string {
+	return net.JoinHostPort(c.IP, strconv.Itoa(c.Port))
+}
+
+// LogAttrs returns the configuration as log attributes.
+func (c Server) LogAttrs() []any {
+	return []any{
+		"server_port", c.Port, "server_ip", c.IP, "server_listen_backlog", c.ListenBacklog,
+		"logging_level", logging.LevelName(c.LogLevel), "agencies_amount", c.Agencies,
+		"storage_filepath", c.StoragePath, "server_read_timeout", c.ReadTimeout,
+		"server_max_connections", c.MaxConnections,
+	}
+}

@@ -1,0 +1,170 @@
+// Package logging writes the log lines that operators' tools parse:
+//
+//	2024-08-21 22:11:15 INFO     action: apuesta_recibida | result: success | cantidad: 120
+//
+// A record's message is its action; its "result" attribute (success, fail
+// or in_progress) comes next, then the other attributes in order. No value
+// ever holds a "|" or a line break, so every line splits cleanly. Each line
+// reaches the output in one write as it happens, so a container's log shows
+// it at once and nothing waits in a buffer when the process stops.
+package logging
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Results of an action, as attributes to pass to a logger.
+var (
+	Success    = slog.String(ResultKey, "success")
+	Fail       = slog.String(ResultKey, "fail")
+	InProgress = slog.String(ResultKey, "in_progress")
+)
+
+// ResultKey is the key of a record's result attribute.
+const ResultKey = "result"
+
+// LevelWarning is WARNING, as Python spells it; slog calls it WARN.
+const LevelWarning = slog.LevelWarn
+
+// ParseLevel parses DEBUG, INFO, WARNING (or WARN) and ERROR, in any case.
+func ParseLevel(s string) (slog.Level, error) {
+	switch strings.ToUpper(strings.TrimSpace(s)) {
+	case "DEBUG":
+		return slog.LevelDebug, nil
+	case "INFO":
+		return slog.LevelInfo, nil
+	case "WARNING", "WARN":
+		return slog.LevelWarn, nil
+	case "ERROR":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("unknown level %q: want DEBUG, INFO, WARNING or ERROR", s)
+}
+
+// LevelName returns the name of level as ParseLevel reads it.
+func LevelName(level slog.Level) string {
+	switch {
+	case level < slog.LevelInfo:
+		return "DEBUG"
+	case level < slog.LevelWarn:
+		return "INFO"
+	case level < slog.LevelError:
+		return "WARNING"
+	}
+	return "ERROR"
+}
+
+// New returns a logger that writes lines of at least level to w.
+func New(w io.Writer, level slog.Leveler) *slog.Logger {
+	return slog.New(&Handler{out: &output{w: w}, level: level})
+}
+
+// Handler is a slog.Handler that writes the operators' line format.
+type Handler struct {
+	out    *output
+	level  slog.Leveler
+	prefix string // attributes added by WithAttrs, already formatted
+}
+
+type output struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// Enabled implements slog.Handler.
+func (h *Handler) Enabled(_ context.Context, level slog.Level) bool {
+	return level >= h.level.Level()
+}
+
+// Handle implements slog.Handler.
+func (h *Handler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.Grow(128)
+	t := r.Time
+	if t.IsZero() {
+		t = time.Now()
+	}
+	b.WriteString(t.Format(time.DateTime))
+	fmt.Fprintf(&b, " %-8s ", LevelName(r.Level))
+	b.WriteString("action: ")
+	b.WriteString(clean(r.Message))
+	result := ""
+	var rest strings.Builder
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == ResultKey && result == "" {
+			result = a.Value.String()
+			return true
+		}
+		writeAttr(&rest, "", a)
+		return true
+	})
+	if result == "" {
+		result = "success"
+		if r.Level >= slog.LevelError {
+			result = "fail"
+		}
+	}
+	b.WriteString(" | result: ")
+	b.WriteString(clean(result))
+	b.WriteString(h.prefix)
+	b.WriteString(rest.String())
+	b.WriteByte('\n')
+	h.out.mu.Lock()
+	defer h.out.mu.Unlock()
+	_, err := io.WriteString(h.out.w, b.String())
+	return err
+}
+
+func writeAttr(b *strings.Builder, group string, a slog.Attr) {
+	a.Value = a.Value.Resolve()
+	if a.Equal(slog.Attr{}) {
+		return
+	}
+	key := a.Key
+	if group != "" {
+		key = group + "." + key
+	}
+	if a.Value.Kind() == slog.KindGroup {
+		for _, ga := range a.Value.Group() {
+			writeAttr(b, key, ga)
+		}
+		return
+	}
+	b.WriteString(" | ")
+	b.WriteString(clean(key))
+	b.WriteString(": ")
+	b.WriteString(clean(a.Value.String()))
+}
+
+// WithAttrs implements slog.Handler.
+func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	var b strings.Builder
+	for _, a := range attrs {
+		writeAttr(&b, "", a)
+	}
+	h2 := *h
+	h2.prefix += b.String()
+	return &h2
+}
+
+// WithGroup implements slog.Handler. Groups only prefix keys here, which
+// keeps lines flat.
+func (h *Handler) WithGroup(name string) slog.Handler {
+	return h // flat lines: groups are not used by this project
+}
+
+var cleaner = strings.NewReplacer("|", "/", "\n", " ", "\r", " ")
+
+// clean makes s safe inside a line: no separator, no line break.
+func clean(s string) string {
+	if !strings.ContainsAny(s, "|\n\r") {
+		return s
+	}
+	return cleaner.Replace(s)
+}

@@ -1,0 +1,160 @@
+// Package lottery is the domain of the national lottery: the bets that
+// agencies take, the rules that make a bet valid, the rule that makes it a
+// winner, and the draw that turns the stored bets into each agency's winners.
+//
+// It knows nothing of how bets travel (see package protocol) or how they are
+// kept (see package storage).
+package lottery
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// LotteryWinnerNumber is the number that wins the draw.
+const LotteryWinnerNumber = 7574
+
+// MaxNumber is the largest number a bet may play.
+const MaxNumber = 9999
+
+// DateLayout is the layout of a bet's birthdate (ISO 8601, a calendar date).
+const DateLayout = "2006-01-02"
+
+// Bet is one bet taken by an agency.
+type Bet struct {
+	Agency    int    // the agency that took the bet, 1..AGENCIES_AMOUNT
+	FirstName string // the bettor's first name
+	LastName  string // the bettor's last name
+	Document  string // the bettor's document (DNI), digits only; not unique
+	Birthdate string // the bettor's birthdate, YYYY-MM-DD
+	Number    int    // the number played, 0..MaxNumber
+}
+
+// HasWon reports whether bet is a winner: its number is LotteryWinnerNumber.
+func HasWon(bet Bet) bool {
+	return bet.Number == LotteryWinnerNumber
+}
+
+// Limits on the text fields of a bet. They keep any single bet far below the
+// size of a frame, so that a batch always holds at least one bet.
+const (
+	MaxNameLen     = 255 // bytes: a name travels behind a one-byte length
+	MaxDocumentLen = 16  // digits
+)
+
+// ErrInvalidBet is wrapped by every error that Validate returns.
+var ErrInvalidBet = errors.New("invalid bet")
+
+// Validate checks every field of bet except its agency, which only the
+// central can check against the number of agencies it expects (see
+// ValidateAgency). The error names the first field that is wrong.
+func Validate(bet Bet) error {
+	if err := validateName(bet.FirstName); err != nil {
+		return fieldError("first_name", err)
+	}
+	if err := validateName(bet.LastName); err != nil {
+		return fieldError("last_name", err)
+	}
+	if err := validateDocument(bet.Document); err != nil {
+		return fieldError("document", err)
+	}
+	if err := validateBirthdate(bet.Birthdate); err != nil {
+		return fieldError("birthdate", err)
+	}
+	if bet.Number < 0 || bet.Number > MaxNumber {
+		return fieldError("number", fmt.Errorf("%d is outside 0..%d", bet.Number, MaxNumber))
+	}
+	return nil
+}
+
+// ValidateAgency checks that agency is one of the agencies 1..agencies.
+func ValidateAgency(agency, agencies int) error {
+	if agency < 1 || agency > agencies {
+		return fieldError("agency", fmt.Errorf("%d is outside 1..%d", agency, agencies))
+	}
+	return nil
+}
+
+func fieldError(field string, err error) error {
+	return fmt.Errorf("%w: %s: %w", ErrInvalidBet, field, err)
+}
+
+func validateName(s string) error {
+	switch {
+	case s == "":
+		return errors.New("empty")
+	case len(s) > MaxNameLen:
+		return fmt.Errorf("longer than %d bytes", MaxNameLen)
+	case !utf8.ValidString(s):
+		return errors.New("not valid UTF-8")
+	case strings.TrimSpace(s) == "":
+		return errors.New("blank")
+	}
+	for _, r := range s {
+		// Control characters (newlines above all) have no place in a name
+		// and would break line-oriented tools that read bets.csv.
+		if unicode.IsControl(r) {
+			return fmt.Errorf("control character %U", r)
+		}
+	}
+	return nil
+}
+
+func validateDocument(s string) error {
+	if s == "" {
+		return errors.New("empty")
+	}
+	if len(s) > MaxDocumentLen {
+		return fmt.Errorf("longer than %d digits", MaxDocumentLen)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return fmt.Errorf("%q is not all digits", s)
+		}
+	}
+	return nil
+}
+
+func validateBirthdate(s string) error {
+	// time.Parse accepts exactly YYYY-MM-DD with this layout and rejects
+	// dates that do not exist, such as 2023-02-30.
+	if len(s) != len(DateLayout) {
+		return fmt.Errorf("%q is not a YYYY-MM-DD date", s)
+	}
+	if _, err := time.Parse(DateLayout, s); err != nil {
+		return fmt.Errorf("%q is not a real YYYY-MM-DD date", s)
+	}
+	return nil
+}
+
+// ParseNumber parses the number a bet plays, as written in a file or on the
+// wire's text form, and checks its range.
+func ParseNumber(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > MaxNumber {
+		return 0, fmt.Errorf("%w: number: %q is not an integer in 0..%d", ErrInvalidBet, s, MaxNumber)
+	}
+	return n, nil
+}
+
+// Errors of the ledger of bets, on which the central and its agencies
+// branch. A Ledger wraps them with context.
+var (
+	// ErrOutOfOrder: a batch starts past the agency's committed count,
+	// which would leave a gap in its stream.
+	ErrOutOfOrder = errors.New("batch leaves a gap after the committed bets")
+	// ErrClosed: the agency has notified (or the draw was held), so it
+	// takes no new bets.
+	ErrClosed = errors.New("agency takes no new bets after notifying")
+	// ErrIncomplete: a done notification whose total is not the agency's
+	// committed count.
+	ErrIncomplete = errors.New("done total differs from the committed bets")
+	// ErrUnavailable: the ledger cannot take writes (it failed or is
+	// closing). Nothing of the request was acknowledged.
+	ErrUnavailable = errors.New("ledger unavailable")
+)

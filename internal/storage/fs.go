@@ -1,0 +1,84 @@
+package storage
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// File is what the store needs of a file. It is an interface so that tests
+// can stand a fake in for the disk and decide what a power loss keeps.
+type File interface {
+	io.ReaderAt
+	// Write appends p at the end of the file.
+	Write(p []byte) (int, error)
+	// Sync puts what was written on stable storage.
+	Sync() error
+	// Truncate cuts the file to size bytes.
+	Truncate(size int64) error
+	// Size returns the file's size.
+	Size() (int64, error)
+	Close() error
+}
+
+// FS opens the store's files.
+type FS interface {
+	// OpenFile opens the named file for reading and appending, creating
+	// it when it does not exist.
+	OpenFile(name string) (File, error)
+	// Exists reports whether the named file exists.
+	Exists(name string) (bool, error)
+}
+
+// OSFS is the operating system's file system.
+type OSFS struct{}
+
+// OpenFile implements FS. A file it creates is made durable by syncing its
+// directory too, so that a crash cannot lose the file itself.
+func (o OSFS) OpenFile(name string) (File, error) {
+	existed, err := o.Exists(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if !existed {
+		if err := syncDir(filepath.Dir(name)); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return osFile{f}, nil
+}
+
+// Exists implements FS.
+func (OSFS) Exists(name string) (bool, error) {
+	_, err := os.Stat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+type osFile struct{ *os.File }
+
+func (f osFile) Size() (int64, error) {
+	info, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return info.Size(), nil
+}
