@@ -11,8 +11,14 @@
 // When -winners is not given, its default list is repeated or cut to fit
 // the number of agencies. Winners beyond an agency's bets are clamped.
 //
-// It prints one log line per file. Bad flags exit with status 2, a failure
-// to write a file with status 1.
+// It prints one log line per file on stdout, in the operators' format,
+//
+//	action: gendata | result: success | file: .data/agency-1.csv | bets: 1000 | winners: 2
+//
+// or "| skipped: exists" in place of the counts for a file that
+// -missing-only keeps. Bad flags print one line on stderr and exit with
+// status 2; a failure to write a file logs a result: fail line on stderr and
+// exits with status 1.
 package main
 
 import (
@@ -82,7 +88,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if *missingOnly {
 			_, err := os.Stat(path)
 			if err == nil {
-				logLine(stdout, "gendata", "skipped", "file", path, "reason", "exists")
+				logLine(stdout, "gendata", "success", "file", path, "skipped", "exists")
 				continue
 			}
 			if !errors.Is(err, fs.ErrNotExist) {
