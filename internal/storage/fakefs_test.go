@@ -1,0 +1,153 @@
+package storage
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+)
+
+// fakeFS is an in-memory FS that knows which bytes of each file were
+// synced, so that a test can simulate a power loss: the disk keeps what
+// was synced plus any prefix of what was not.
+type fakeFS struct {
+	mu    sync.Mutex
+	files map[string]*fakeFile
+	// syncFails, when set, is asked before every Sync; a non-nil answer
+	// fails that Sync and leaves the data unsynced.
+	syncFails func(name string) error
+}
+
+type fakeFile struct {
+	fs     *fakeFS
+	name   string
+	data   []byte // what a reader sees now
+	synced int    // data[:synced] is on stable storage
+	closed bool
+}
+
+func newFakeFS() *fakeFS { return &fakeFS{files: make(map[string]*fakeFile)} }
+
+func (fs *fakeFS) OpenFile(name string) (File, error) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	f, ok := fs.files[name]
+	if !ok {
+		f = &fakeFile{fs: fs, name: name}
+		fs.files[name] = f
+	}
+	// A new handle on the same bytes.
+	h := &fakeFile{fs: fs, name: name}
+	fs.files[name] = h
+	h.data, h.synced = f.data, f.synced
+	return h, nil
+}
+
+func (fs *fakeFS) Exists(name string) (bool, error) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	_, ok := fs.files[name]
+	return ok, nil
+}
+
+// crash simulates a power loss: every file keeps its synced bytes and a
+// random prefix of the rest. Open handles become useless.
+func (fs *fakeFS) crash(rng *rand.Rand) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for name, f := range fs.files {
+		keep := f.synced
+		if extra := len(f.data) - f.synced; extra > 0 {
+			keep += rng.IntN(extra + 1)
+		}
+		keep = min(keep, len(f.data))
+		fs.files[name] = &fakeFile{fs: fs, name: name, data: bytes.Clone(f.data[:keep]), synced: keep}
+		f.closed = true
+	}
+}
+
+// contents returns a file's current bytes.
+func (fs *fakeFS) contents(name string) []byte {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if f, ok := fs.files[name]; ok {
+		return bytes.Clone(f.data)
+	}
+	return nil
+}
+
+// setContents replaces a file's bytes, all of them synced.
+func (fs *fakeFS) setContents(name string, data []byte) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.files[name] = &fakeFile{fs: fs, name: name, data: bytes.Clone(data), synced: len(data)}
+}
+
+var errClosedFake = errors.New("fake file closed")
+
+func (f *fakeFile) ReadAt(p []byte, off int64) (int, error) {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if off >= int64(len(f.data)) {
+		return 0, io.EOF
+	}
+	n := copy(p, f.data[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (f *fakeFile) Write(p []byte) (int, error) {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if f.closed {
+		return 0, errClosedFake
+	}
+	f.data = append(f.data, p...)
+	return len(p), nil
+}
+
+func (f *fakeFile) Sync() error {
+	f.fs.mu.Lock()
+	fails := f.fs.syncFails
+	f.fs.mu.Unlock()
+	if fails != nil {
+		if err := fails(f.name); err != nil {
+			return err
+		}
+	}
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if f.closed {
+		return errClosedFake
+	}
+	f.synced = len(f.data)
+	return nil
+}
+
+func (f *fakeFile) Truncate(size int64) error {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if size > int64(len(f.data)) {
+		return fmt.Errorf("fake truncate grows %s", f.name)
+	}
+	f.data = f.data[:size]
+	f.synced = min(f.synced, int(size))
+	return nil
+}
+
+func (f *fakeFile) Size() (int64, error) {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	return int64(len(f.data)), nil
+}
+
+func (f *fakeFile) Close() error {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	f.closed = true
+	return nil
+}

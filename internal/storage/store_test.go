@@ -1,0 +1,460 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/loteria-nacional/quiniela/internal/lottery"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+func bet(agency int, first, last, doc string, number int) lottery.Bet {
+	return lottery.Bet{Agency: agency, FirstName: first, LastName: last, Document: doc, Birthdate: "1990-05-17", Number: number}
+}
+
+// makeBets returns n distinct bets of agency, numbered from start.
+func makeBets(agency, start, n int) []lottery.Bet {
+	out := make([]lottery.Bet, n)
+	for i := range out {
+		out[i] = bet(agency, "Nombre", fmt.Sprintf("Apellido%d", start+i), fmt.Sprint(30000000+start+i), (start+i)%10000)
+	}
+	return out
+}
+
+func openStore(t *testing.T, path string, fs FS) *Store {
+	t.Helper()
+	s, err := Open(path, Options{FS: fs, Logger: quiet})
+	if err != nil {
+		t.Fatalf("Open(%s): %v", path, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func loadAll(t *testing.T, s *Store) []lottery.Bet {
+	t.Helper()
+	var out []lottery.Bet
+	for b, err := range s.LoadBets() {
+		if err != nil {
+			t.Fatalf("LoadBets: %v", err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func mustAppend(t *testing.T, s *Store, agency int, first uint64, bets []lottery.Bet) (uint64, int) {
+	t.Helper()
+	committed, stored, err := s.Append(agency, first, bets).Wait()
+	if err != nil {
+		t.Fatalf("Append(agency %d, first %d, %d bets): %v", agency, first, len(bets), err)
+	}
+	return committed, stored
+}
+
+func TestRowFidelity(t *testing.T) {
+	tests := []lottery.Bet{
+		bet(1, "Santiago", "Álvarez", "12345678", 7574),
+		bet(2, "Juan, Jr", "Pérez", "1", 0),
+		bet(3, `Ana "La Negra"`, `O"Brien`, "99999999", 9999),
+		bet(4, " Espacio", "Tab\tDentro", "42", 12),
+		bet(5, `"`, `,`, "7", 1),
+	}
+	var buf []byte
+	for _, b := range tests {
+		buf = AppendRow(buf, b)
+	}
+	// encoding/csv, like Python's csv reader, must read the same fields.
+	recs, err := csv.NewReader(bytes.NewReader(buf)).ReadAll()
+	if err != nil {
+		t.Fatalf("encoding/csv cannot read our rows: %v\n%s", err, buf)
+	}
+	var got []lottery.Bet
+	for b, err := range ReadBets(bytes.NewReader(buf)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, b)
+	}
+	if !slices.Equal(got, tests) {
+		t.Errorf("ReadBets round trip:\n got %+v\nwant %+v", got, tests)
+	}
+	for i, rec := range recs {
+		want := []string{fmt.Sprint(tests[i].Agency), tests[i].FirstName, tests[i].LastName, tests[i].Document, tests[i].Birthdate, fmt.Sprint(tests[i].Number)}
+		if !slices.Equal(rec, want) {
+			t.Errorf("row %d read by encoding/csv = %q, want %q", i, rec, want)
+		}
+	}
+}
+
+func TestReadBetsRejectsBadRows(t *testing.T) {
+	tests := map[string]string{
+		"five fields":      "1,a,b,1,1990-01-01\n",
+		"seven fields":     "1,a,b,1,1990-01-01,5,6\n",
+		"agency not int":   "x,a,b,1,1990-01-01,5\n",
+		"number not int":   "1,a,b,1,1990-01-01,x\n",
+		"unterminated":     "1,\"a,b,1,1990-01-01,5\n",
+		"quote in field":   "1,a\"b,c,1,1990-01-01,5\n",
+		"text after quote": "1,\"a\"x,c,1,1990-01-01,5\n",
+	}
+	for name, in := range tests {
+		t.Run(name, func(t *testing.T) {
+			var err error
+			for _, err = range ReadBets(strings.NewReader(in)) {
+				if err != nil {
+					break
+				}
+			}
+			if err == nil || !strings.Contains(err.Error(), "line 1") {
+				t.Errorf("ReadBets(%q) error = %v, want one naming line 1", in, err)
+			}
+		})
+	}
+}
+
+func TestStoreBetsLoadBetsOrder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bets.csv")
+	s := openStore(t, path, nil)
+	var want []lottery.Bet
+	for round := range 3 {
+		for agency := 1; agency <= 3; agency++ {
+			bets := makeBets(agency, round*10, 10)
+			if err := s.StoreBets(bets); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, bets...)
+		}
+	}
+	winner := bet(2, "Gana", "Dor", "555", lottery.LotteryWinnerNumber)
+	if err := s.StoreBets([]lottery.Bet{winner}); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, winner)
+	got := loadAll(t, s)
+	if !slices.Equal(got, want) {
+		t.Fatalf("LoadBets returned %d bets not in storage order", len(got))
+	}
+	won := 0
+	for _, b := range got {
+		if lottery.HasWon(b) {
+			won++
+		}
+	}
+	if won != 1 {
+		t.Errorf("HasWon over stored bets: %d winners, want 1", won)
+	}
+	if p := s.Progress(2); p.Committed != 31 {
+		t.Errorf("agency 2 committed %d, want 31", p.Committed)
+	}
+}
+
+func TestAppendPositions(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "bets.csv"), nil)
+	bets := makeBets(1, 0, 10)
+
+	if c, n := mustAppend(t, s, 1, 0, bets[:4]); c != 4 || n != 4 {
+		t.Errorf("first batch: committed %d stored %d, want 4 4", c, n)
+	}
+	if c, n := mustAppend(t, s, 1, 0, bets[:4]); c != 4 || n != 0 {
+		t.Errorf("same batch again: committed %d stored %d, want 4 0", c, n)
+	}
+	if c, n := mustAppend(t, s, 1, 2, bets[2:6]); c != 6 || n != 2 {
+		t.Errorf("overlapping batch: committed %d stored %d, want 6 2", c, n)
+	}
+	if _, _, err := s.Append(1, 8, bets[8:]).Wait(); !errors.Is(err, lottery.ErrOutOfOrder) {
+		t.Errorf("batch past a gap: err %v, want ErrOutOfOrder", err)
+	}
+	if err := s.Notify(1, 5); !errors.Is(err, lottery.ErrIncomplete) {
+		t.Errorf("notify with a wrong total: err %v, want ErrIncomplete", err)
+	}
+	mustAppend(t, s, 1, 6, bets[6:])
+	if err := s.Notify(1, 10); err != nil {
+		t.Fatalf("notify: %v", err)
+	}
+	if err := s.Notify(1, 10); err != nil {
+		t.Errorf("notify again: %v, want it to be harmless", err)
+	}
+	if _, _, err := s.Append(1, 10, makeBets(1, 10, 1)).Wait(); !errors.Is(err, lottery.ErrClosed) {
+		t.Errorf("new bet after notify: err %v, want ErrClosed", err)
+	}
+	if c, n := mustAppend(t, s, 1, 0, bets[:4]); c != 10 || n != 0 {
+		t.Errorf("old batch after notify: committed %d stored %d, want it acknowledged again", c, n)
+	}
+	if got := loadAll(t, s); !slices.Equal(got, bets) {
+		t.Errorf("stored %d bets, want the 10 sent, each once", len(got))
+	}
+	if got := s.Notified(); !slices.Equal(got, []int{1}) {
+		t.Errorf("Notified() = %v, want [1]", got)
+	}
+}
+
+func TestReopenRecoversProgress(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bets.csv")
+	s, err := Open(path, Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, 1, 0, makeBets(1, 0, 3))
+	mustAppend(t, s, 2, 0, makeBets(2, 0, 5))
+	if err := s.Notify(2, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, path, nil)
+	if p := s.Progress(1); p != (Progress{Committed: 3}) {
+		t.Errorf("agency 1 after reopen: %+v", p)
+	}
+	if p := s.Progress(2); p != (Progress{Committed: 5, Done: true}) {
+		t.Errorf("agency 2 after reopen: %+v", p)
+	}
+	if r := s.Recovery(); r.Batches != 2 || r.Bets != 8 || r.CutCSVBytes != 0 || r.CutJournalBytes != 0 {
+		t.Errorf("Recovery() = %+v", r)
+	}
+}
+
+// TestTornTail covers what a crash leaves at the end of the files.
+func TestTornTail(t *testing.T) {
+	committed := makeBets(1, 0, 4)
+	var committedRows []byte
+	for _, b := range committed {
+		committedRows = AppendRow(committedRows, b)
+	}
+	unacked := AppendRow(nil, makeBets(1, 4, 1)[0])
+	unacked = AppendRow(unacked, makeBets(1, 5, 1)[0])
+	tests := []struct {
+		name        string
+		csvTail     []byte
+		journalTail []byte
+		cutCSV      int64
+		cutJournal  int64
+	}{
+		{name: "clean"},
+		{name: "half a line", csvTail: unacked[:7], cutCSV: 7},
+		{name: "unacknowledged batch", csvTail: unacked, cutCSV: int64(len(unacked))},
+		{name: "unacknowledged batch with half its record", csvTail: unacked,
+			journalTail: appendRecord(nil, record{kind: recordBatch, agency: 1, first: 4, count: 2, csvEnd: int64(len(committedRows) + len(unacked))})[:20],
+			cutCSV:      int64(len(unacked)), cutJournal: 20},
+		{name: "record with a bad checksum", csvTail: unacked,
+			journalTail: flipLastByte(appendRecord(nil, record{kind: recordBatch, agency: 1, first: 4, count: 2, csvEnd: int64(len(committedRows) + len(unacked))})),
+			cutCSV:      int64(len(unacked)), cutJournal: recordSize},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := newFakeFS()
+			s := openStore(t, "bets.csv", fs)
+			mustAppend(t, s, 1, 0, committed[:2])
+			mustAppend(t, s, 1, 2, committed[2:])
+			s.Close()
+			fs.setContents("bets.csv", append(fs.contents("bets.csv"), tt.csvTail...))
+			fs.setContents("bets.csv"+JournalSuffix, append(fs.contents("bets.csv"+JournalSuffix), tt.journalTail...))
+
+			s = openStore(t, "bets.csv", fs)
+			r := s.Recovery()
+			if r.CutCSVBytes != tt.cutCSV || r.CutJournalBytes != tt.cutJournal {
+				t.Errorf("cut %d csv / %d journal bytes, want %d / %d", r.CutCSVBytes, r.CutJournalBytes, tt.cutCSV, tt.cutJournal)
+			}
+			if got := fs.contents("bets.csv"); !bytes.Equal(got, committedRows) {
+				t.Errorf("bets.csv after recovery:\n%s\nwant:\n%s", got, committedRows)
+			}
+			if p := s.Progress(1); p.Committed != 4 {
+				t.Errorf("committed %d, want 4", p.Committed)
+			}
+			// The agency resumes where the central's storage ends.
+			mustAppend(t, s, 1, 4, makeBets(1, 4, 2))
+			if got := loadAll(t, s); len(got) != 6 {
+				t.Errorf("after resuming: %d bets, want 6", len(got))
+			}
+		})
+	}
+}
+
+func flipLastByte(b []byte) []byte {
+	b[len(b)-1] ^= 0xFF
+	return b
+}
+
+func TestOpenRefusesUnaccountedBets(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bets.csv")
+	if err := os.WriteFile(path, AppendRow(nil, bet(1, "a", "b", "1", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path, Options{Logger: quiet}); err == nil || !strings.Contains(err.Error(), "no journal") {
+		t.Errorf("Open of bets.csv without journal: err %v, want a refusal that names the journal", err)
+	}
+}
+
+func TestOpenRefusesShortenedCSV(t *testing.T) {
+	fs := newFakeFS()
+	s := openStore(t, "bets.csv", fs)
+	mustAppend(t, s, 1, 0, makeBets(1, 0, 3))
+	s.Close()
+	rows := fs.contents("bets.csv")
+	fs.setContents("bets.csv", rows[:len(rows)-5])
+	if _, err := Open("bets.csv", Options{FS: fs, Logger: quiet}); err == nil {
+		t.Error("Open accepted a bets.csv shorter than its journal commits")
+	}
+}
+
+// TestSyncFailureStopsAcks: an fsync error is never followed by an ack,
+// and the store takes nothing more.
+func TestSyncFailureStopsAcks(t *testing.T) {
+	for _, file := range []string{"bets.csv", "bets.csv" + JournalSuffix} {
+		t.Run(file, func(t *testing.T) {
+			fs := newFakeFS()
+			s := openStore(t, "bets.csv", fs)
+			mustAppend(t, s, 1, 0, makeBets(1, 0, 2))
+			fs.syncFails = func(name string) error {
+				if name == file {
+					return errors.New("injected EIO")
+				}
+				return nil
+			}
+			if _, _, err := s.Append(1, 2, makeBets(1, 2, 2)).Wait(); !errors.Is(err, lottery.ErrUnavailable) {
+				t.Fatalf("append whose sync fails: err %v, want ErrUnavailable", err)
+			}
+			fs.syncFails = nil
+			if _, _, err := s.Append(2, 0, makeBets(2, 0, 1)).Wait(); !errors.Is(err, lottery.ErrUnavailable) || !strings.Contains(err.Error(), "injected EIO") {
+				t.Errorf("append after a failed sync: err %v, want ErrUnavailable naming the cause", err)
+			}
+		})
+	}
+}
+
+func TestClosedStoreRefuses(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "bets.csv"), nil)
+	s.Close()
+	if _, _, err := s.Append(1, 0, makeBets(1, 0, 1)).Wait(); !errors.Is(err, lottery.ErrUnavailable) {
+		t.Errorf("append after Close: err %v, want ErrUnavailable", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+// TestPowerLoss checks, over random histories, that after a power loss at
+// any point recovery keeps every acknowledged batch, in order, once, and
+// nothing but acknowledged batches and those of the group in flight when
+// the power went (which no agency was told were stored, so it resends
+// them and they are recognised by their position).
+func TestPowerLoss(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		fs := newFakeFS()
+		seed := rapid.Uint64().Draw(rt, "seed")
+		rng := rand.New(rand.NewPCG(seed, 1))
+		s, err := Open("bets.csv", Options{FS: fs, Logger: quiet})
+		if err != nil {
+			rt.Fatal(err)
+		}
+		const agencies = 3
+		acked := make(map[int][]lottery.Bet)   // acknowledged, per agency
+		inDoubt := make(map[int][]lottery.Bet) // sent when the power went
+		next := make(map[int]int)
+		failAt := rapid.IntRange(1, 60).Draw(rt, "failAt") // the sync that never returns
+		syncs := 0
+		fs.syncFails = func(string) error {
+			syncs++
+			if syncs >= failAt {
+				return errors.New("power lost")
+			}
+			return nil
+		}
+		steps := rapid.IntRange(1, 40).Draw(rt, "steps")
+		for range steps {
+			a := rapid.IntRange(1, agencies).Draw(rt, "agency")
+			n := rapid.IntRange(1, 5).Draw(rt, "n")
+			bets := makeBets(a, next[a], n)
+			_, stored, err := s.Append(a, uint64(next[a]), bets).Wait()
+			if err != nil {
+				inDoubt[a] = append(inDoubt[a], bets...)
+				break
+			}
+			if stored != n {
+				rt.Fatalf("stored %d of %d fresh bets", stored, n)
+			}
+			acked[a] = append(acked[a], bets...)
+			next[a] += n
+		}
+		s.Close()
+		fs.syncFails = nil
+		fs.crash(rng)
+
+		s, err = Open("bets.csv", Options{FS: fs, Logger: quiet})
+		if err != nil {
+			rt.Fatalf("recovery after power loss: %v", err)
+		}
+		defer s.Close()
+		got := make(map[int][]lottery.Bet)
+		for b, err := range s.LoadBets() {
+			if err != nil {
+				rt.Fatalf("LoadBets after recovery: %v", err)
+			}
+			got[b.Agency] = append(got[b.Agency], b)
+		}
+		for a := 1; a <= agencies; a++ {
+			g, want := got[a], acked[a]
+			if len(g) < len(want) || !slices.Equal(g[:len(want)], want) {
+				rt.Fatalf("agency %d: recovered %d bets, lost some of the %d acknowledged", a, len(g), len(want))
+			}
+			extra := g[len(want):]
+			if len(extra) > len(inDoubt[a]) || !slices.Equal(extra, inDoubt[a][:len(extra)]) {
+				rt.Fatalf("agency %d: recovered %d bets that were never sent or acknowledged", a, len(extra))
+			}
+			if p := s.Progress(a); p.Committed != uint64(len(g)) {
+				rt.Fatalf("agency %d: committed %d but %d bets stored", a, p.Committed, len(g))
+			}
+		}
+	})
+}
+
+// TestPythonLoadBets checks that the course's Python load_bets still reads
+// bets.csv.
+func TestPythonLoadBets(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed: cannot run the course's load_bets")
+	}
+	path := filepath.Join(t.TempDir(), "bets.csv")
+	s := openStore(t, path, nil)
+	bets := []lottery.Bet{
+		bet(1, "Santiago", "Álvarez", "12345678", 7574),
+		bet(2, "Juan, Jr", `O"Brien`, "1", 0),
+		bet(3, " Espacio", "Normal", "3", 9999),
+	}
+	if err := s.StoreBets(bets); err != nil {
+		t.Fatal(err)
+	}
+	const script = `
+import csv, datetime, sys
+for row in csv.reader(open(sys.argv[1], encoding="utf-8")):
+    agency, first, last, doc, birth, number = row
+    datetime.date.fromisoformat(birth)
+    print(int(agency), first, last, doc, birth, int(number), sep="|")
+`
+	out, err := exec.Command(python, "-c", script, path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python load_bets: %v\n%s", err, out)
+	}
+	var want strings.Builder
+	for _, b := range bets {
+		fmt.Fprintf(&want, "%d|%s|%s|%s|%s|%d\n", b.Agency, b.FirstName, b.LastName, b.Document, b.Birthdate, b.Number)
+	}
+	if string(out) != want.String() {
+		t.Errorf("python read:\n%s\nwant:\n%s", out, want.String())
+	}
+}
