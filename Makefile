@@ -23,10 +23,13 @@ lottery: build
 data: build
 	$(BIN)/gendata -dir .data -agencies 5 -missing-only
 
+STATICCHECK_VERSION := v0.8.2
+
 lint:
-	gofmt -l . | (! grep .)
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./...
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	"$$($(GO) env GOPATH)/bin/staticcheck" ./...
 
 clean:
 	rm -rf $(BIN) .e2e

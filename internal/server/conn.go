@@ -50,8 +50,8 @@ type conn struct {
 type reply struct {
 	msgs   []protocol.Message // sent as they are, unless commit is set
 	commit *storage.Commit    // a batch's commit: its answer is Ack or Error
-	bets   []lottery.Bet    // the batch, for the log
-	close  bool             // the last frame: close the connection after it
+	bets   []lottery.Bet      // the batch, for the log
+	close  bool               // the last frame: close the connection after it
 }
 
 // refusal is a request the central refuses: it is logged once as a fail
@@ -216,11 +216,11 @@ func (c *conn) writeReplies(w *protocol.Writer) {
 		}
 	}
 	if cause := context.Cause(c.ctx); !broken && c.ctx.Err() != nil && cause != errPeerGone {
-		code := codeUnavailable
+		last := &protocol.Error{Code: codeUnavailable, Message: errShutdown.Error()}
 		if errors.Is(cause, errSuperseded) {
-			code = protocol.CodeSuperseded
+			last = &protocol.Error{Code: protocol.CodeSuperseded, Message: errSuperseded.Error()}
 		}
-		if w.Write(&protocol.Error{Code: code, Message: cause.Error()}) == nil {
+		if w.Write(last) == nil {
 			c.flush(w)
 		}
 	}
