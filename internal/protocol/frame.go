@@ -75,9 +75,9 @@ func (r *Reader) Read() (Message, error) {
 	return Decode(t, payload)
 }
 
-// Writer writes frames to a buffered stream. Nothing reaches the
-// underlying writer until Flush, so a side that answers several frames at
-// once pays for one write.
+// Writer writes frames to a buffered stream. Frames wait in the buffer
+// until Flush (or until the buffer, one frame long, fills), so a side that
+// answers several frames at once pays for one write.
 type Writer struct {
 	w   *bufio.Writer
 	buf []byte

@@ -428,8 +428,11 @@ func (m HealthOK) appendPayload(dst []byte) ([]byte, error) {
 func (m *Error) appendPayload(dst []byte) ([]byte, error) {
 	msg := m.Message
 	if max := MaxFrameSize - HeaderSize - 3; len(msg) > max {
-		msg = strings.ToValidUTF8(msg[:max], "")
+		msg = msg[:max]
 	}
+	// A message may quote what a peer sent: keep it valid UTF-8, as the
+	// reader requires, even where the cut split a character.
+	msg = strings.ToValidUTF8(msg, "")
 	dst = append(dst, byte(m.Code))
 	dst = appendU16(dst, uint16(len(msg)))
 	return append(dst, msg...), nil

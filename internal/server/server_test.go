@@ -1,0 +1,551 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/loteria-nacional/quiniela/internal/client"
+	"github.com/loteria-nacional/quiniela/internal/config"
+	"github.com/loteria-nacional/quiniela/internal/logging"
+	"github.com/loteria-nacional/quiniela/internal/lottery"
+	"github.com/loteria-nacional/quiniela/internal/protocol"
+	"github.com/loteria-nacional/quiniela/internal/sampledata"
+	"github.com/loteria-nacional/quiniela/internal/storage"
+)
+
+// TestMain fails the package if any goroutine outlives its test: every
+// server shuts down whole.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// syncBuffer is a log sink that tests read while the server writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// lines returns the log lines that contain every one of parts.
+func (b *syncBuffer) lines(parts ...string) []string {
+	var out []string
+	for _, l := range strings.Split(b.String(), "\n") {
+		ok := l != ""
+		for _, p := range parts {
+			ok = ok && strings.Contains(l, p)
+		}
+		if ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+type testServer struct {
+	addr    string
+	log     *syncBuffer
+	store   *storage.Store
+	central *lottery.Central
+	dir     string
+	stop    func()
+}
+
+// serverOption changes the configuration (called with a nil *Server)
+// or the server (called again once it exists).
+type serverOption func(*config.Server, *Server)
+
+func withReadTimeout(d time.Duration) serverOption {
+	return func(c *config.Server, s *Server) {
+		if s == nil {
+			c.ReadTimeout = d
+		}
+	}
+}
+
+func withMaxConnections(n int) serverOption {
+	return func(c *config.Server, s *Server) {
+		if s == nil {
+			c.MaxConnections = n
+		}
+	}
+}
+
+func withWinnersHold(d time.Duration) serverOption {
+	return func(_ *config.Server, s *Server) {
+		if s != nil {
+			s.WinnersHold = d
+		}
+	}
+}
+
+// startServer runs a central for agencies on a free port of 127.0.0.1
+// until the test ends.
+func startServer(t *testing.T, agencies int, opts ...serverOption) *testServer {
+	t.Helper()
+	cfg := config.DefaultServer()
+	cfg.Agencies = agencies
+	cfg.ReadTimeout = 5 * time.Second
+	for _, o := range opts {
+		o(&cfg, nil)
+	}
+	ts := &testServer{log: &syncBuffer{}, dir: t.TempDir()}
+	log := logging.New(ts.log, logging.LevelWarning-4) // INFO and above
+	store, err := storage.Open(filepath.Join(ts.dir, "bets.csv"), storage.Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	central, err := lottery.NewCentral(ledger{store}, agencies, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(cfg, store, central, log)
+	for _, o := range opts {
+		o(&cfg, srv)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	ts.addr, ts.store, ts.central = ln.Addr().String(), store, central
+	var once sync.Once
+	ts.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Error("Serve did not return within 5s of shutdown")
+			}
+			store.Close()
+		})
+	}
+	t.Cleanup(ts.stop)
+	return ts
+}
+
+// writeAgencyFile writes a generated agency file and returns its path.
+func writeAgencyFile(t *testing.T, agency, bets, winners int) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("agency-%d.csv", agency))
+	if err := sampledata.WriteFile(path, sampledata.Spec{Agency: agency, Bets: bets, Winners: winners, Seed: 7}); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// runAgency runs the real agency code against ts and returns its winners.
+func runAgency(t *testing.T, ts *testServer, agency int, file string) ([]string, error) {
+	t.Helper()
+	cfg := config.DefaultClient()
+	cfg.ID, cfg.ServerAddress, cfg.DataFile = agency, ts.addr, file
+	cfg.RetryTimeout, cfg.ServerTimeout = 20*time.Second, 10*time.Second
+	a := client.New(cfg, logging.New(io.Discard, logging.LevelWarning))
+	a.Backoff, a.MaxBackoff = 10*time.Millisecond, 200*time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := a.Run(ctx)
+	return res.Winners, err
+}
+
+// rawConn is a hand-driven connection to the central.
+type rawConn struct {
+	t  *testing.T
+	nc net.Conn
+	r  *protocol.Reader
+}
+
+func dial(t *testing.T, ts *testServer) *rawConn {
+	t.Helper()
+	nc, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	return &rawConn{t: t, nc: nc, r: protocol.NewReader(nc)}
+}
+
+func (c *rawConn) send(msgs ...protocol.Message) {
+	c.t.Helper()
+	for _, m := range msgs {
+		frame, err := protocol.AppendFrame(nil, m)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		c.sendRaw(frame)
+	}
+}
+
+func (c *rawConn) sendRaw(b []byte) {
+	c.t.Helper()
+	if _, err := c.nc.Write(b); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+func (c *rawConn) read() protocol.Message {
+	c.t.Helper()
+	m, err := c.r.Read()
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	return m
+}
+
+// expectError reads an Error frame with code.
+func (c *rawConn) expectError(code protocol.Code) {
+	c.t.Helper()
+	m := c.read()
+	e, ok := m.(*protocol.Error)
+	if !ok || e.Code != code {
+		c.t.Fatalf("got %#v, want error %v", m, code)
+	}
+}
+
+// expectClosed checks that the central closed the connection.
+func (c *rawConn) expectClosed() {
+	c.t.Helper()
+	if m, err := c.r.Read(); err == nil {
+		c.t.Fatalf("got %#v, want the connection closed", m)
+	} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !isReset(err) {
+		c.t.Fatalf("read after refusal: %v, want EOF", err)
+	}
+}
+
+func isReset(err error) bool {
+	return strings.Contains(err.Error(), "connection reset")
+}
+
+func (c *rawConn) hello(agency int) protocol.Welcome {
+	c.t.Helper()
+	c.send(protocol.Hello{Agency: uint32(agency)})
+	w, ok := c.read().(protocol.Welcome)
+	if !ok {
+		c.t.Fatal("hello not answered with welcome")
+	}
+	return w
+}
+
+func validBets(agency, n, from int) []lottery.Bet {
+	out := make([]lottery.Bet, n)
+	for i := range out {
+		out[i] = lottery.Bet{Agency: agency, FirstName: "Ana", LastName: "Díaz", Document: fmt.Sprint(20000000 + from + i), Birthdate: "1980-01-02", Number: (from + i) % 10000}
+	}
+	return out
+}
+
+// rawFrame builds a frame with any length, type and payload.
+func rawFrame(length uint32, typ byte, payload []byte) []byte {
+	b := binary.BigEndian.AppendUint32(nil, length)
+	return append(append(b, typ), payload...)
+}
+
+// TestHostileInput sends each kind of bad input and then shows that a
+// normal agency still completes its lottery.
+func TestHostileInput(t *testing.T) {
+	badBet := func(mutate func(*lottery.Bet)) protocol.Message {
+		b := validBets(1, 2, 0)
+		mutate(&b[1])
+		return protocol.Batch{First: 0, Bets: b}
+	}
+	tests := []struct {
+		name   string
+		hello  bool   // open a session first
+		raw    []byte // sent as is
+		msg    protocol.Message
+		code   protocol.Code // the error expected, 0 for none
+		closes bool          // the central closes the connection after it
+		reason string        // in the server's fail line
+	}{
+		{name: "random bytes", raw: []byte("GET / HTTP/1.1\r\nHost: central\r\n\r\n"), code: protocol.CodeFrameTooLarge, closes: true, reason: "larger than 8192"},
+		{name: "length over 8 kB", raw: rawFrame(1<<31, byte(protocol.TypeHello), nil), code: protocol.CodeFrameTooLarge, closes: true, reason: "larger than 8192"},
+		{name: "empty frame", raw: rawFrame(0, 0, nil)[:4], code: protocol.CodeMalformed, closes: true, reason: "no type"},
+		{name: "unknown type", raw: rawFrame(1, 0x42, nil), code: protocol.CodeUnknownType, closes: true, reason: "unknown message type"},
+		{name: "hello with a short payload", raw: rawFrame(3, byte(protocol.TypeHello), []byte{0, 1}), code: protocol.CodeMalformed, closes: true, reason: "malformed"},
+		{name: "agency out of range", msg: protocol.Hello{Agency: 9}, code: protocol.CodeBadAgency, closes: true, reason: "agency"},
+		{name: "agency zero", msg: protocol.Hello{Agency: 0}, code: protocol.CodeBadAgency, closes: true, reason: "agency"},
+		{name: "batch before hello", msg: protocol.Batch{Bets: validBets(1, 1, 0)}, code: protocol.CodeUnexpected, closes: true, reason: "before hello"},
+		{name: "a central's message", hello: true, msg: protocol.Ack{Committed: 1}, code: protocol.CodeUnexpected, closes: true, reason: "in a session"},
+		{name: "bad date", hello: true, msg: badBet(func(b *lottery.Bet) { b.Birthdate = "2023-02-30" }), code: protocol.CodeInvalidBet, reason: "birthdate"},
+		{name: "non-digit document", hello: true, msg: badBet(func(b *lottery.Bet) { b.Document = "12a45" }), code: protocol.CodeInvalidBet, reason: "document"},
+		{name: "number out of range", hello: true, msg: badBet(func(b *lottery.Bet) { b.Number = 10000 }), code: protocol.CodeInvalidBet, reason: "number"},
+		{name: "empty name", hello: true, msg: badBet(func(b *lottery.Bet) { b.FirstName = "" }), code: protocol.CodeInvalidBet, reason: "first_name"},
+		{name: "not UTF-8", hello: true, raw: batchWithName("\xff\xfe"), code: protocol.CodeMalformed, closes: true, reason: "UTF-8"},
+		{name: "gap in the stream", hello: true, msg: protocol.Batch{First: 5, Bets: validBets(1, 1, 5)}, code: protocol.CodeOutOfOrder, reason: "gap"},
+		{name: "done before the bets", hello: true, msg: protocol.Done{Total: 3}, code: protocol.CodeIncomplete, reason: "differs"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := startServer(t, 2)
+			c := dial(t, ts)
+			if tt.hello {
+				c.hello(1)
+			}
+			if tt.raw != nil {
+				c.sendRaw(tt.raw)
+			} else {
+				c.send(tt.msg)
+			}
+			c.expectError(tt.code)
+			if tt.closes {
+				c.expectClosed()
+			}
+			waitFor(t, func() bool { return len(ts.log.lines("result: fail", tt.reason)) == 1 },
+				"one fail line naming %q; log:\n%s", tt.reason, ts.log)
+			if fails := ts.log.lines("result: fail"); len(fails) != 1 || !strings.Contains(fails[0], "peer: 127.0.0.1:") {
+				t.Errorf("want exactly one fail line naming the peer, got %q", fails)
+			}
+			if !tt.closes {
+				// The connection stays usable: a good batch goes through.
+				c.send(protocol.Batch{First: 0, Bets: validBets(1, 2, 0)})
+				if ack, ok := c.read().(protocol.Ack); !ok || ack.Committed != 2 {
+					t.Errorf("after the refusal a good batch got %#v, want Ack 2", ack)
+				}
+			}
+			if n := countBets(t, ts.store); n != 0 && (tt.closes || tt.code != protocol.CodeInvalidBet && tt.code != protocol.CodeOutOfOrder && tt.code != protocol.CodeIncomplete) {
+				t.Errorf("%d bets stored from a refused input", n)
+			}
+			completeLottery(t, ts)
+		})
+	}
+}
+
+func batchWithName(name string) []byte {
+	payload := binary.BigEndian.AppendUint64(nil, 0)
+	payload = binary.BigEndian.AppendUint16(payload, 1)
+	for _, s := range []string{name, "X", "1", "1990-01-01"} {
+		payload = append(append(payload, byte(len(s))), s...)
+	}
+	payload = binary.BigEndian.AppendUint16(payload, 5)
+	return rawFrame(uint32(len(payload)+1), byte(protocol.TypeBatch), payload)
+}
+
+// completeLottery runs every agency of ts with the real client code and
+// checks each gets its own winners.
+func completeLottery(t *testing.T, ts *testServer) {
+	t.Helper()
+	n := ts.central.Agencies()
+	var wg sync.WaitGroup
+	errs := make([]error, n+1)
+	got := make([][]string, n+1)
+	for a := 1; a <= n; a++ {
+		file := writeAgencyFile(t, a, 300, a%3)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[a], errs[a] = runAgency(t, ts, a, file)
+		}()
+	}
+	wg.Wait()
+	for a := 1; a <= n; a++ {
+		if errs[a] != nil {
+			t.Fatalf("agency %d: %v", a, errs[a])
+		}
+		if len(got[a]) != a%3 {
+			t.Errorf("agency %d got %d winners, want %d", a, len(got[a]), a%3)
+		}
+	}
+}
+
+func countBets(t *testing.T, s *storage.Store) int {
+	t.Helper()
+	n := 0
+	for _, err := range s.LoadBets() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	return n
+}
+
+func waitFor(t *testing.T, cond func() bool, format string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for "+format, args...)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestTruncatedFrameThenClose: half a frame and a close is logged once,
+// and the central goes on.
+func TestTruncatedFrameThenClose(t *testing.T) {
+	ts := startServer(t, 2)
+	c := dial(t, ts)
+	c.hello(1)
+	frame, _ := protocol.AppendFrame(nil, protocol.Batch{Bets: validBets(1, 3, 0)})
+	c.sendRaw(frame[:len(frame)/2])
+	c.nc.Close()
+	waitFor(t, func() bool { return len(ts.log.lines("result: fail", "unexpected EOF")) == 1 }, "a fail line for the truncated frame; log:\n%s", ts.log)
+	completeLottery(t, ts)
+}
+
+// TestStalledPeers: a peer that sends nothing, or half a frame, is closed
+// after the read timeout and does not stall the draw.
+func TestStalledPeers(t *testing.T) {
+	ts := startServer(t, 2, withReadTimeout(300*time.Millisecond))
+	silent := dial(t, ts)
+	half := dial(t, ts)
+	half.sendRaw([]byte{0, 0, 0, 40, byte(protocol.TypeBatch), 1, 2})
+	completeLottery(t, ts)
+	silent.expectError(protocol.CodeTimeout)
+	silent.expectClosed()
+	half.expectError(protocol.CodeTimeout)
+	half.expectClosed()
+	if n := len(ts.log.lines("result: fail", "nothing received")); n != 2 {
+		t.Errorf("%d timeout fail lines, want 2; log:\n%s", n, ts.log)
+	}
+}
+
+// TestConnectionLimit: connections over the limit are refused with busy;
+// an agency that was refused gets in once others leave.
+func TestConnectionLimit(t *testing.T) {
+	ts := startServer(t, 1, withMaxConnections(2), withReadTimeout(time.Second))
+	idle1, idle2 := dial(t, ts), dial(t, ts) // accepted first: they hold both slots
+	over := dial(t, ts)
+	over.send(protocol.Health{})
+	over.expectError(protocol.CodeBusy)
+	over.expectClosed()
+	if n := len(ts.log.lines("result: fail", "too many connections", "peer: 127.0.0.1:")); n != 1 {
+		t.Errorf("%d fail lines for the refused connection, want 1; log:\n%s", n, ts.log)
+	}
+	// The agency is refused too at first; its retries get it in once
+	// the idle connections time out.
+	completeLottery(t, ts)
+	idle1.expectError(protocol.CodeTimeout)
+	idle2.expectError(protocol.CodeTimeout)
+}
+
+// TestSameAgencyTwice: two connections for one agency store nothing twice.
+func TestSameAgencyTwice(t *testing.T) {
+	ts := startServer(t, 1)
+	first, second := dial(t, ts), dial(t, ts)
+	first.hello(1)
+	bets := validBets(1, 4, 0)
+	first.send(protocol.Batch{First: 0, Bets: bets[:2]})
+	if ack, ok := first.read().(protocol.Ack); !ok || ack.Committed != 2 {
+		t.Fatalf("first batch: %#v", ack)
+	}
+	w := second.hello(1)
+	if w.Committed != 2 {
+		t.Errorf("second connection resumes at %d, want 2", w.Committed)
+	}
+	first.expectError(protocol.CodeSuperseded)
+	first.expectClosed()
+	// The newer connection resends the first batch (its ack was lost,
+	// say) and goes on.
+	second.send(protocol.Batch{First: 0, Bets: bets[:2]}, protocol.Batch{First: 2, Bets: bets[2:]})
+	for _, want := range []uint64{2, 4} {
+		if ack, ok := second.read().(protocol.Ack); !ok || ack.Committed != want {
+			t.Fatalf("got %#v, want Ack %d", ack, want)
+		}
+	}
+	if n := countBets(t, ts.store); n != 4 {
+		t.Errorf("%d bets stored, want 4", n)
+	}
+}
+
+// TestAfterTheDraw: new bets are refused with an error code, a repeated
+// done is harmless, winners come at once and stay the same.
+func TestAfterTheDraw(t *testing.T) {
+	ts := startServer(t, 2)
+	completeLottery(t, ts)
+	c := dial(t, ts)
+	w := c.hello(1)
+	if !w.Done || !w.Drawn {
+		t.Errorf("welcome after the draw: %+v, want done and drawn", w)
+	}
+	c.send(protocol.Batch{First: w.Committed, Bets: validBets(1, 1, 0)})
+	c.expectError(protocol.CodeDrawClosed)
+	c.send(protocol.Done{Total: w.Committed})
+	if ack, ok := c.read().(protocol.Ack); !ok || ack.Committed != w.Committed {
+		t.Errorf("repeated done: %#v, want Ack %d", ack, w.Committed)
+	}
+	c.send(protocol.WinnersQuery{})
+	if m, ok := c.read().(protocol.Winners); !ok || len(m.Documents) != 1 {
+		t.Errorf("winners after the draw: %#v, want agency 1's one winner", m)
+	}
+	if n := len(ts.log.lines("action: sorteo", "result: success")); n != 1 {
+		t.Errorf("%d sorteo lines, want 1", n)
+	}
+}
+
+// TestWinnersNotBeforeDraw: a winners query is held, then answered NotYet,
+// while an agency has not notified.
+func TestWinnersNotBeforeDraw(t *testing.T) {
+	ts := startServer(t, 2, withWinnersHold(100*time.Millisecond))
+	c := dial(t, ts)
+	c.hello(1)
+	c.send(protocol.Batch{First: 0, Bets: validBets(1, 3, 0)})
+	c.read()
+	c.send(protocol.Done{Total: 3}, protocol.WinnersQuery{})
+	c.read()
+	start := time.Now()
+	if m := c.read(); m.Type() != protocol.TypeNotYet {
+		t.Fatalf("winners before the draw: %#v, want NotYet", m)
+	}
+	if held := time.Since(start); held < 100*time.Millisecond {
+		t.Errorf("NotYet after %v: the central must hold the query, not spin", held)
+	}
+	if ts.central.Drawn() {
+		t.Fatal("draw held with one agency missing")
+	}
+}
+
+// TestShutdownClosesEverything: every connection and the listener are
+// closed and logged; goleak (TestMain) checks no goroutine is left.
+func TestShutdownClosesEverything(t *testing.T) {
+	ts := startServer(t, 2)
+	waiting := dial(t, ts)
+	waiting.hello(1)
+	waiting.send(protocol.Done{Total: 0}, protocol.WinnersQuery{})
+	waiting.read()
+	idle := dial(t, ts)
+	idle.hello(2)
+	ts.stop()
+	for _, c := range []*rawConn{waiting, idle} {
+		c.expectError(protocol.CodeUnavailable)
+		c.expectClosed()
+	}
+	if n := len(ts.log.lines("action: close", "resource: connection")); n != 2 {
+		t.Errorf("%d connection close lines, want 2; log:\n%s", n, ts.log)
+	}
+	if n := len(ts.log.lines("action: close", "resource: listener")); n != 1 {
+		t.Errorf("%d listener close lines, want 1", n)
+	}
+	if n := len(ts.log.lines("result: fail")); n != 0 {
+		t.Errorf("shutdown logged %d fail lines: %s", n, ts.log)
+	}
+}
