@@ -118,12 +118,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			s.refuseBusy(nc)
 			continue
 		}
-		c := s.newConn(ctx, nc)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			defer func() { <-s.slots }()
-			c.serve()
+			s.serveConn(ctx, nc)
 		}()
 	}
 	ln.Close()
@@ -149,6 +148,11 @@ func (s *Server) refuseBusy(nc net.Conn) {
 		nc.SetWriteDeadline(time.Now().Add(busyReplyTimeout))
 		writeError(nc, codeBusy, "too many connections, try again later")
 	}()
+}
+
+// serveConn serves one connection until it ends, and closes it.
+func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
+	s.newConn(ctx, nc).serve()
 }
 
 func (s *Server) newConn(ctx context.Context, nc net.Conn) *conn {

@@ -70,6 +70,7 @@ type testServer struct {
 	store   *storage.Store
 	central *lottery.Central
 	dir     string
+	srv     *Server
 	stop    func()
 }
 
@@ -103,7 +104,7 @@ func withWinnersHold(d time.Duration) serverOption {
 
 // startServer runs a central for agencies on a free port of 127.0.0.1
 // until the test ends.
-func startServer(t *testing.T, agencies int, opts ...serverOption) *testServer {
+func startServer(t testing.TB, agencies int, opts ...serverOption) *testServer {
 	t.Helper()
 	cfg := config.DefaultServer()
 	cfg.Agencies = agencies
@@ -132,7 +133,7 @@ func startServer(t *testing.T, agencies int, opts ...serverOption) *testServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	ts.addr, ts.store, ts.central = ln.Addr().String(), store, central
+	ts.addr, ts.store, ts.central, ts.srv = ln.Addr().String(), store, central, srv
 	var once sync.Once
 	ts.stop = func() {
 		once.Do(func() {
@@ -153,7 +154,7 @@ func startServer(t *testing.T, agencies int, opts ...serverOption) *testServer {
 }
 
 // writeAgencyFile writes a generated agency file and returns its path.
-func writeAgencyFile(t *testing.T, agency, bets, winners int) string {
+func writeAgencyFile(t testing.TB, agency, bets, winners int) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), fmt.Sprintf("agency-%d.csv", agency))
 	if err := sampledata.WriteFile(path, sampledata.Spec{Agency: agency, Bets: bets, Winners: winners, Seed: 7}); err != nil {
