@@ -1,0 +1,509 @@
+package client
+
+import (
+	"errors"
+	"io"
+	"iter"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/loteria-nacional/quiniela/internal/lottery"
+)
+
+const testPath = ".data/agency-3.csv"
+
+// collect ranges over seq, returning the bets it yields and its error. It
+// fails the test if anything comes after an error.
+func collect(t *testing.T, seq iter.Seq2[lottery.Bet, error]) ([]lottery.Bet, error) {
+	t.Helper()
+	var bets []lottery.Bet
+	var first error
+	for b, err := range seq {
+		if first != nil {
+			t.Fatalf("sequence went on after error %v: %+v, %v", first, b, err)
+		}
+		if err != nil {
+			first = err
+			continue
+		}
+		bets = append(bets, b)
+	}
+	return bets, first
+}
+
+func b(first, last, doc, birth string, number int) lottery.Bet {
+	return lottery.Bet{Agency: 3, FirstName: first, LastName: last, Document: doc, Birthdate: birth, Number: number}
+}
+
+var (
+	juan = b("Juan", "Pérez", "30904465", "1999-03-17", 7574)
+	ana  = b("Ana", "Gómez", "12345678", "1985-12-31", 0)
+	jose = b("José María", "Núñez Ñandú", "1", "2000-02-29", 9999)
+)
+
+const (
+	juanLine = "Juan,Pérez,30904465,1999-03-17,7574"
+	anaLine  = "Ana,Gómez,12345678,1985-12-31,0"
+	joseLine = "José María,Núñez Ñandú,1,2000-02-29,9999"
+)
+
+func TestReadBets(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want []lottery.Bet
+	}{
+		{"empty", "", nil},
+		{"only newlines", "\n\n\r\n", nil},
+		{"LF", juanLine + "\n" + anaLine + "\n", []lottery.Bet{juan, ana}},
+		{"CRLF", juanLine + "\r\n" + anaLine + "\r\n", []lottery.Bet{juan, ana}},
+		{"mixed endings", juanLine + "\r\n" + anaLine + "\n" + joseLine + "\r\n", []lottery.Bet{juan, ana, jose}},
+		{"UTF-8 accented names", joseLine + "\n", []lottery.Bet{jose}},
+		{"BOM at start", "\uFEFF" + juanLine + "\n" + anaLine + "\n", []lottery.Bet{juan, ana}},
+		{"BOM and CRLF", "\uFEFF" + juanLine + "\r\n", []lottery.Bet{juan}},
+		{"blank lines skipped", "\n" + juanLine + "\n\n   \n\t\r\n" + anaLine + "\n\n", []lottery.Bet{juan, ana}},
+		{"last line without newline", juanLine + "\n" + anaLine, []lottery.Bet{juan, ana}},
+		{"single line without newline", joseLine, []lottery.Bet{jose}},
+		{"last line without newline, CR", juanLine + "\r", []lottery.Bet{juan}},
+		{
+			"quoted field with a comma",
+			`Juan,"Pérez, Jr",30904465,1999-03-17,7574` + "\n",
+			[]lottery.Bet{b("Juan", "Pérez, Jr", "30904465", "1999-03-17", 7574)},
+		},
+		{
+			"quoted field with a quote",
+			`"Juan ""el Tano""",Pérez,30904465,1999-03-17,7574` + "\r\n",
+			[]lottery.Bet{b(`Juan "el Tano"`, "Pérez", "30904465", "1999-03-17", 7574)},
+		},
+		{
+			"every field quoted",
+			`"Juan","Pérez","30904465","1999-03-17","7574"` + "\n" + anaLine + "\n",
+			[]lottery.Bet{juan, ana},
+		},
+		{"spaces around the number", "Juan,Pérez,30904465,1999-03-17, 7574 \n", []lottery.Bet{juan}},
+		{"number with leading zeros", "Ana,Gómez,12345678,1985-12-31,0000\n", []lottery.Bet{ana}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := collect(t, ReadBets(strings.NewReader(tt.in), testPath, 3))
+			if err != nil {
+				t.Fatalf("ReadBets: %v", err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("ReadBets =\n %+v, want\n %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestReadBetsOneByteReads reads through a reader that returns one byte at
+// a time: lines must not depend on how the input is split.
+func TestReadBetsOneByteReads(t *testing.T) {
+	in := "\uFEFF" + juanLine + "\r\n\n" + anaLine + "\n" + joseLine
+	got, err := collect(t, ReadBets(iotest.OneByteReader(strings.NewReader(in)), testPath, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []lottery.Bet{juan, ana, jose}; !slices.Equal(got, want) {
+		t.Errorf("ReadBets = %+v, want %+v", got, want)
+	}
+}
+
+func TestReadBetsBadLine(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		line    int
+		before  []lottery.Bet // bets yielded before the error
+		invalid bool          // the error wraps lottery.ErrInvalidBet
+	}{
+		{"4 fields", juanLine + "\nAna,Gómez,12345678,1985-12-31\n" + joseLine + "\n", 2, []lottery.Bet{juan}, false},
+		{"6 fields", "Ana,Gómez,12345678,1985-12-31,1,2\n", 1, nil, false},
+		{"one field", juanLine + "\nhola\n", 2, []lottery.Bet{juan}, false},
+		{"bad number", juanLine + "\n" + anaLine + "\nJosé,Núñez,1,2000-02-29,7x\n" + juanLine + "\n", 3, []lottery.Bet{juan, ana}, true},
+		{"number out of range", "José,Núñez,1,2000-02-29,10000\n", 1, nil, true},
+		{"negative number", "José,Núñez,1,2000-02-29,-1\n", 1, nil, true},
+		{"empty number", "José,Núñez,1,2000-02-29,\n", 1, nil, true},
+		{"bad date", juanLine + "\nJosé,Núñez,1,2023-02-30,5\n", 2, []lottery.Bet{juan}, true},
+		{"short date", "José,Núñez,1,2023-2-3,5\n", 1, nil, true},
+		{"non-digit document", juanLine + "\r\nJosé,Núñez,30.904.465,2000-02-29,5\r\n", 2, []lottery.Bet{juan}, true},
+		{"empty first name", ",Núñez,1,2000-02-29,5\n", 1, nil, true},
+		{"blank last name", "José, ,1,2000-02-29,5\n", 1, nil, true},
+		{"invalid UTF-8", "Jos\xe9,Núñez,1,2000-02-29,5\n", 1, nil, true},
+		{"line number counts blank lines", "\n\n" + juanLine + "\n\n" + "bad\n", 5, []lottery.Bet{juan}, false},
+		{"line number counts the BOM line", "\uFEFF" + juanLine + "\n" + "bad", 2, []lottery.Bet{juan}, false},
+		{"bad last line without newline", juanLine + "\nJosé,Núñez,1,2000-02-29,x", 2, []lottery.Bet{juan}, true},
+		{"unterminated quote", `Juan,"Pérez,30904465,1999-03-17,7574` + "\n", 1, nil, false},
+		{"quoted field with 4 fields", `Juan,"Pérez, Jr",30904465,1999-03-17` + "\n", 1, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := collect(t, ReadBets(strings.NewReader(tt.in), testPath, 3))
+			if !slices.Equal(got, tt.before) {
+				t.Errorf("bets before the error = %+v, want %+v", got, tt.before)
+			}
+			checkFileError(t, err, testPath, tt.line)
+			if tt.invalid && !errors.Is(err, lottery.ErrInvalidBet) {
+				t.Errorf("error %q does not wrap lottery.ErrInvalidBet", err)
+			}
+		})
+	}
+}
+
+// checkFileError checks that err is a one-line *FileError for path and line.
+func checkFileError(t *testing.T, err error, path string, line int) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want one at %s line %d", path, line)
+	}
+	var fe *FileError
+	if !errors.As(err, &fe) {
+		t.Fatalf("error %q (%T) is not a *FileError", err, err)
+	}
+	if fe.Path != path || fe.Line != line {
+		t.Errorf("FileError at %s line %d, want %s line %d (%v)", fe.Path, fe.Line, path, line, err)
+	}
+	msg := err.Error()
+	if line > 0 && !strings.Contains(msg, path+" line "+strconv.Itoa(line)+": ") {
+		t.Errorf("error %q does not name %s line %d", msg, path, line)
+	}
+	if strings.ContainsAny(msg, "\n\r") {
+		t.Errorf("error is not one line: %q", msg)
+	}
+}
+
+// paddedLine returns a valid bet line of exactly n bytes, without its
+// terminator: spaces around the number are allowed, so it can be as long
+// as needed.
+func paddedLine(t *testing.T, n int) string {
+	t.Helper()
+	pad := n - len(juanLine)
+	if pad < 0 {
+		t.Fatalf("cannot make a line of %d bytes", n)
+	}
+	i := strings.LastIndexByte(juanLine, ',') + 1
+	line := juanLine[:i] + strings.Repeat(" ", pad) + juanLine[i:]
+	if len(line) != n {
+		t.Fatalf("paddedLine is %d bytes, want %d", len(line), n)
+	}
+	return line
+}
+
+func TestReadBetsLongLines(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		ok      bool
+		line    int
+		skipBug string
+	}{
+		{"4095 bytes LF", paddedLine(t, 4095) + "\n", true, 0, ""},
+		{"4096 bytes, no terminator", paddedLine(t, 4096), true, 0, ""},
+		{"4096 bytes LF", paddedLine(t, 4096) + "\n", true, 0, "the limit counts the LF terminator"},
+		{"4095 bytes CRLF", paddedLine(t, 4095) + "\r\n", true, 0, "the limit counts the CRLF terminator"},
+		{"4096 bytes CRLF", paddedLine(t, 4096) + "\r\n", true, 0, "the limit counts the CRLF terminator"},
+		{"4097 bytes LF", paddedLine(t, 4097) + "\n", false, 1, ""},
+		{"4097 bytes, no terminator", paddedLine(t, 4097), false, 1, ""},
+		{"4097 bytes after a good line", juanLine + "\n" + paddedLine(t, 4097) + "\n" + juanLine + "\n", false, 2, ""},
+		{"long junk line", juanLine + "\n\n" + strings.Repeat("x", 5000) + "\n", false, 3, ""},
+		{"line longer than the read buffer", strings.Repeat("a,", 40000) + "\n", false, 1, ""},
+		{"endless line", strings.Repeat("x", 1<<20), false, 1, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := collect(t, ReadBets(strings.NewReader(tt.in), testPath, 3))
+			if tt.ok {
+				if err != nil || len(got) != 1 || got[0] != juan {
+					if tt.skipBug != "" {
+						t.Skipf("BUG: %s: a %d-byte line is rejected: %v", tt.skipBug, len(strings.TrimRight(tt.in, "\r\n")), err)
+					}
+					t.Fatalf("ReadBets = %+v, %v; want one bet", got, err)
+				}
+				return
+			}
+			checkFileError(t, err, testPath, tt.line)
+			if !strings.Contains(err.Error(), "too long") {
+				t.Errorf("error %q does not say the line is too long", err)
+			}
+		})
+	}
+}
+
+// failingReader returns data, then err.
+type failingReader struct {
+	data string
+	err  error
+}
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if r.data == "" {
+		return 0, r.err
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+func TestReadBetsReadError(t *testing.T) {
+	errIO := errors.New("input/output error")
+	r := &failingReader{data: juanLine + "\n" + "Ana,Gó", err: errIO}
+	got, err := collect(t, ReadBets(r, testPath, 3))
+	if !slices.Equal(got, []lottery.Bet{juan}) {
+		t.Errorf("bets before the error = %+v, want only juan", got)
+	}
+	if !errors.Is(err, errIO) {
+		t.Fatalf("error = %v, want %v", err, errIO)
+	}
+	var fe *FileError
+	if !errors.As(err, &fe) || fe.Path != testPath {
+		t.Errorf("error %q is not a *FileError for %s", err, testPath)
+	}
+}
+
+func TestReadBetsStopsWhenConsumerStops(t *testing.T) {
+	in := juanLine + "\n" + anaLine + "\n" + joseLine + "\n"
+	var got []lottery.Bet
+	for bet, err := range ReadBets(strings.NewReader(in), testPath, 3) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, bet)
+		if len(got) == 2 {
+			break
+		}
+	}
+	if !slices.Equal(got, []lottery.Bet{juan, ana}) {
+		t.Errorf("got %+v", got)
+	}
+}
+
+func TestFileErrorMessage(t *testing.T) {
+	inner := errors.New("boom")
+	tests := []struct {
+		err  *FileError
+		want string
+	}{
+		{&FileError{Path: "a.csv", Line: 7, Err: inner}, "a.csv line 7: boom"},
+		{&FileError{Path: "a.csv", Err: inner}, "a.csv: boom"},
+	}
+	for _, tt := range tests {
+		if got := tt.err.Error(); got != tt.want {
+			t.Errorf("Error() = %q, want %q", got, tt.want)
+		}
+		if !errors.Is(tt.err, inner) {
+			t.Errorf("%q does not unwrap to its cause", tt.err)
+		}
+	}
+}
+
+// writeBets writes n numbered bets (document i, number i) to a file and
+// returns its path and the bets.
+func writeBets(t *testing.T, n int, extra string) (string, []lottery.Bet) {
+	t.Helper()
+	var sb strings.Builder
+	var bets []lottery.Bet
+	for i := 1; i <= n; i++ {
+		doc := strconv.Itoa(i)
+		sb.WriteString("Nombre" + doc + ",Apellido," + doc + ",2000-01-01," + doc + "\n")
+		bets = append(bets, b("Nombre"+doc, "Apellido", doc, "2000-01-01", i))
+	}
+	sb.WriteString(extra)
+	path := filepath.Join(t.TempDir(), "agency-3.csv")
+	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, bets
+}
+
+func TestOpenBetsSkip(t *testing.T) {
+	path, all := writeBets(t, 5, "")
+	tests := []struct {
+		skip uint64
+		want []lottery.Bet
+	}{
+		{0, all},
+		{1, all[1:]},
+		{2, all[2:]},
+		{4, all[4:]},
+		{5, nil},
+		{6, nil},
+		{1 << 40, nil},
+	}
+	for _, tt := range tests {
+		t.Run(strconv.FormatUint(tt.skip, 10), func(t *testing.T) {
+			seq, closer, err := openBets(path, 3, tt.skip)
+			if err != nil {
+				t.Fatalf("openBets: %v", err)
+			}
+			defer closer.Close()
+			got, err := collect(t, seq)
+			if err != nil {
+				t.Fatalf("openBets sequence: %v", err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("openBets skip %d =\n %+v, want\n %+v", tt.skip, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestOpenBetsSkipBlankLinesDoNotCount(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "agency-3.csv")
+	if err := os.WriteFile(path, []byte("\n"+juanLine+"\n\n\n"+anaLine+"\n\n"+joseLine), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	seq, closer, err := openBets(path, 3, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer.Close()
+	got, err := collect(t, seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []lottery.Bet{jose}) {
+		t.Errorf("openBets skip 2 = %+v, want the third bet only", got)
+	}
+}
+
+func TestOpenBetsErrors(t *testing.T) {
+	t.Run("bad line in the skipped part", func(t *testing.T) {
+		path, _ := writeBets(t, 2, "bad\n"+juanLine+"\n")
+		seq, closer, err := openBets(path, 3, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer closer.Close()
+		got, err := collect(t, seq)
+		if len(got) != 0 {
+			t.Errorf("bets before the error = %+v, want none", got)
+		}
+		checkFileError(t, err, path, 3)
+	})
+	t.Run("bad line after the skipped part", func(t *testing.T) {
+		path, all := writeBets(t, 3, "bad\n")
+		seq, closer, err := openBets(path, 3, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer closer.Close()
+		got, err := collect(t, seq)
+		if !slices.Equal(got, all[1:]) {
+			t.Errorf("bets before the error = %+v, want %+v", got, all[1:])
+		}
+		checkFileError(t, err, path, 4)
+	})
+	t.Run("missing file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "missing.csv")
+		_, _, err := openBets(path, 3, 0)
+		if !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("openBets on a missing file = %v, want os.ErrNotExist", err)
+		}
+		checkFileError(t, err, path, 0)
+	})
+	t.Run("closer closes the file", func(t *testing.T) {
+		path, _ := writeBets(t, 1, "")
+		_, closer, err := openBets(path, 3, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := closer.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if f, ok := closer.(*os.File); ok {
+			if _, err := f.Read(make([]byte, 1)); err == nil || err == io.EOF {
+				t.Errorf("file still readable after Close: %v", err)
+			}
+		}
+	})
+}
+
+func TestSingleBetFromEnv(t *testing.T) {
+	all := map[string]string{
+		"NOMBRE": "Santiago Lionel", "APELLIDO": "Lorca", "DOCUMENTO": "30904465",
+		"NACIMIENTO": "1999-03-17", "NUMERO": "7574",
+	}
+	without := func(key string) map[string]string {
+		m := map[string]string{}
+		for k, v := range all {
+			if k != key {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	with := func(key, value string) map[string]string {
+		m := without(key)
+		m[key] = value
+		return m
+	}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    *lottery.Bet
+		wantErr bool
+	}{
+		{name: "none set", env: map[string]string{"CLI_ID": "1", "PATH": "/bin"}, want: nil},
+		{name: "all set", env: all, want: &lottery.Bet{
+			FirstName: "Santiago Lionel", LastName: "Lorca", Document: "30904465",
+			Birthdate: "1999-03-17", Number: 7574,
+		}},
+		{name: "NUMERO 0", env: with("NUMERO", "0"), want: &lottery.Bet{
+			FirstName: "Santiago Lionel", LastName: "Lorca", Document: "30904465",
+			Birthdate: "1999-03-17", Number: 0,
+		}},
+		{name: "only NOMBRE", env: map[string]string{"NOMBRE": "Juan"}, wantErr: true},
+		{name: "all but NOMBRE", env: without("NOMBRE"), wantErr: true},
+		{name: "all but APELLIDO", env: without("APELLIDO"), wantErr: true},
+		{name: "all but DOCUMENTO", env: without("DOCUMENTO"), wantErr: true},
+		{name: "all but NACIMIENTO", env: without("NACIMIENTO"), wantErr: true},
+		{name: "all but NUMERO", env: without("NUMERO"), wantErr: true},
+		{name: "NUMERO abc", env: with("NUMERO", "abc"), wantErr: true},
+		{name: "NUMERO empty", env: with("NUMERO", ""), wantErr: true},
+		{name: "NUMERO 1.5", env: with("NUMERO", "1.5"), wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := func(key string) (string, bool) {
+				v, ok := tt.env[key]
+				return v, ok
+			}
+			got, err := SingleBetFromEnv(env)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("SingleBetFromEnv = %+v, nil; want an error", got)
+				}
+				if got != nil {
+					t.Errorf("SingleBetFromEnv returned a bet %+v along with an error", got)
+				}
+				if strings.ContainsAny(err.Error(), "\n\r") {
+					t.Errorf("error is not one line: %q", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("SingleBetFromEnv: %v", err)
+			}
+			if (got == nil) != (tt.want == nil) || (got != nil && *got != *tt.want) {
+				t.Errorf("SingleBetFromEnv = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSingleBetFromEnvNumeroNamed(t *testing.T) {
+	env := func(key string) (string, bool) {
+		return map[string]string{
+			"NOMBRE": "a", "APELLIDO": "b", "DOCUMENTO": "1", "NACIMIENTO": "2000-01-01", "NUMERO": "abc",
+		}[key], true
+	}
+	_, err := SingleBetFromEnv(env)
+	if err == nil || !strings.Contains(err.Error(), "NUMERO") {
+		t.Errorf("SingleBetFromEnv with NUMERO=abc = %v, want an error naming NUMERO", err)
+	}
+}
