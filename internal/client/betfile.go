@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -45,11 +44,7 @@ func ReadBets(r io.Reader, path string, agency int) iter.Seq2[lottery.Bet, error
 		br := bufio.NewReaderSize(r, 64<<10)
 		for n := 1; ; n++ {
 			line, err := br.ReadSlice('\n')
-			if err == bufio.ErrBufferFull || len(line) > maxLineLen {
-				yield(lottery.Bet{}, &FileError{Path: path, Line: n, Err: errors.New("line too long")})
-				return
-			}
-			if err != nil && err != io.EOF {
+			if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 				yield(lottery.Bet{}, &FileError{Path: path, Err: err})
 				return
 			}
@@ -57,6 +52,10 @@ func ReadBets(r io.Reader, path string, agency int) iter.Seq2[lottery.Bet, error
 				line = bytes.TrimPrefix(line, []byte("\uFEFF")) // a BOM some editors add
 			}
 			line = bytes.TrimRight(line, "\r\n")
+			if err == bufio.ErrBufferFull || len(line) > maxLineLen {
+				yield(lottery.Bet{}, &FileError{Path: path, Line: n, Err: fmt.Errorf("line too long: over %d bytes", maxLineLen)})
+				return
+			}
 			if len(bytes.TrimSpace(line)) > 0 {
 				bet, perr := parseLine(line)
 				if perr == nil {

@@ -40,9 +40,18 @@ type Agency struct {
 	// Single, when set, is the one bet to send instead of the data file
 	// (the single-bet mode of NOMBRE, APELLIDO, ...).
 	Single *lottery.Bet
+	// Bets, when set, is the source of the agency's bets instead of the
+	// data file: it yields them from bet number skip on. The load
+	// generator uses it to drive agencies with generated bets.
+	Bets func(skip uint64) iter.Seq2[lottery.Bet, error]
 	// Backoff is the first wait before reconnecting; it doubles up to
 	// MaxBackoff, with jitter.
 	Backoff, MaxBackoff time.Duration
+	// OnAck, when set, is called with each acknowledged batch's size and
+	// the time from sending it to its Ack.
+	OnAck func(bets int, latency time.Duration)
+	// OnDone, when set, is called just before the done notification.
+	OnDone func()
 }
 
 // New returns the agency described by cfg.
@@ -143,6 +152,9 @@ func (a *Agency) session(ctx context.Context) (res Result, contact bool, err err
 		if err != nil {
 			return Result{}, true, err
 		}
+		if a.OnDone != nil {
+			a.OnDone()
+		}
 		msg, err := c.call(protocol.Done{Total: total})
 		if err != nil {
 			return Result{}, true, err
@@ -203,9 +215,9 @@ func (a *Agency) upload(c *link, committed uint64) (uint64, error) {
 		a.log.Debug("close", logging.Success, "resource", "data_file", "file", a.cfg.DataFile)
 	}()
 
-	// acks receives, per batch sent, the count the central must then
-	// hold; the reading side checks each Ack against it.
-	acks := make(chan uint64, Window)
+	// acks receives each batch sent; the reading side checks each Ack
+	// against it.
+	acks := make(chan inflight, Window)
 	readErr := make(chan error, 1)
 	go func() {
 		readErr <- a.readAcks(c, acks)
@@ -221,9 +233,16 @@ func (a *Agency) upload(c *link, committed uint64) (uint64, error) {
 	return total, nil
 }
 
+// inflight is a batch sent and not yet acknowledged.
+type inflight struct {
+	end  uint64 // the count the central holds once the batch is stored
+	bets int
+	sent time.Time
+}
+
 // sendBatches encodes and sends batches, each as full as the batch size
 // and the frame limit allow.
-func (a *Agency) sendBatches(c *link, bets iter.Seq2[lottery.Bet, error], next uint64, acks chan<- uint64) (uint64, error) {
+func (a *Agency) sendBatches(c *link, bets iter.Seq2[lottery.Bet, error], next uint64, acks chan<- inflight) (uint64, error) {
 	enc := protocol.NewBatchEncoder(a.cfg.BatchMax)
 	enc.Reset(next)
 	flush := func() error {
@@ -231,7 +250,7 @@ func (a *Agency) sendBatches(c *link, bets iter.Seq2[lottery.Bet, error], next u
 			return nil
 		}
 		next += uint64(enc.Len())
-		acks <- next // blocks while Window batches are in flight
+		acks <- inflight{end: next, bets: enc.Len(), sent: time.Now()} // blocks while Window batches are in flight
 		if err := c.sendFrame(enc.Frame()); err != nil {
 			return err
 		}
@@ -262,8 +281,9 @@ func (a *Agency) sendBatches(c *link, bets iter.Seq2[lottery.Bet, error], next u
 }
 
 // readAcks reads one answer per batch sent, in order.
-func (a *Agency) readAcks(c *link, acks <-chan uint64) error {
-	for want := range acks {
+func (a *Agency) readAcks(c *link, acks <-chan inflight) error {
+	for batch := range acks {
+		want := batch.end
 		msg, err := c.read()
 		if err != nil {
 			c.nc.Close() // stop the sender too
@@ -278,6 +298,9 @@ func (a *Agency) readAcks(c *link, acks <-chan uint64) error {
 			}
 			return fmt.Errorf("%w: %v (committed %d) in answer to a batch ending at %d", errProtocol, msg.Type(), ack.Committed, want)
 		}
+		if a.OnAck != nil {
+			a.OnAck(batch.bets, time.Since(batch.sent))
+		}
 		if a.Single != nil {
 			a.log.Info("apuesta_enviada", logging.Success, "dni", a.Single.Document, "numero", a.Single.Number)
 		}
@@ -288,6 +311,9 @@ func (a *Agency) readAcks(c *link, acks <-chan uint64) error {
 
 // source yields the agency's bets from number skip on.
 func (a *Agency) source(skip uint64) (iter.Seq2[lottery.Bet, error], io.Closer, error) {
+	if a.Bets != nil {
+		return a.Bets(skip), io.NopCloser(nil), nil
+	}
 	if a.Single == nil {
 		return openBets(a.cfg.DataFile, a.cfg.ID, skip)
 	}

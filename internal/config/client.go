@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -38,85 +39,115 @@ func DefaultClient() Client {
 	}
 }
 
-// clientFile is the shape of config.yaml. Values are read as text so that
-// a bad one is reported with its key, as an environment variable would be.
-type clientFile struct {
-	ID     *string `yaml:"id"`
-	Server struct {
-		Address *string `yaml:"address"`
-		Timeout *string `yaml:"timeout"`
-	} `yaml:"server"`
-	Log struct {
-		Level *string `yaml:"level"`
-	} `yaml:"log"`
-	Batch struct {
-		MaxAmount *string `yaml:"maxAmount"`
-	} `yaml:"batch"`
-	Data struct {
-		File *string `yaml:"file"`
-	} `yaml:"data"`
-	Retry struct {
-		Timeout *string `yaml:"timeout"`
-	} `yaml:"retry"`
-	// Loop holds the legacy keys loop.amount and loop.period, accepted
-	// and ignored.
-	Loop yaml.Node `yaml:"loop"`
+// clientKey is one key of an agency's configuration: its name in
+// config.yaml, its environment variable, and where its value goes.
+type clientKey struct {
+	yaml, env string
+	set       setter
 }
 
-func (c *Client) keys() []keySetter {
-	return []keySetter{
-		{"CLI_ID", intSetter(&c.ID)},
-		{"CLI_SERVER_ADDRESS", stringSetter(&c.ServerAddress)},
-		{"CLI_SERVER_TIMEOUT", durationSetter(&c.ServerTimeout)},
-		{"CLI_LOG_LEVEL", levelSetter(&c.LogLevel)},
-		{"CLI_BATCH_MAXAMOUNT", intSetter(&c.BatchMax)},
-		{"CLI_DATA_FILE", stringSetter(&c.DataFile)},
-		{"CLI_RETRY_TIMEOUT", durationSetter(&c.RetryTimeout)},
+// keys lists the keys in the order they are applied. The legacy keys
+// loop.amount and loop.period are not listed: they are accepted and
+// ignored.
+func (c *Client) keys() []clientKey {
+	return []clientKey{
+		{"id", "CLI_ID", intSetter(&c.ID)},
+		{"server.address", "CLI_SERVER_ADDRESS", stringSetter(&c.ServerAddress)},
+		{"server.timeout", "CLI_SERVER_TIMEOUT", durationSetter(&c.ServerTimeout)},
+		{"log.level", "CLI_LOG_LEVEL", levelSetter(&c.LogLevel)},
+		{"batch.maxAmount", "CLI_BATCH_MAXAMOUNT", intSetter(&c.BatchMax)},
+		{"data.file", "CLI_DATA_FILE", stringSetter(&c.DataFile)},
+		{"retry.timeout", "CLI_RETRY_TIMEOUT", durationSetter(&c.RetryTimeout)},
 	}
 }
 
 // LoadClient reads an agency's configuration: defaults, then the YAML file
-// at path (a missing file is fine), then env, then Validate.
+// at path (a missing file is fine), then env, then Validate. Errors name
+// the key as the operator set it: the YAML key, or the environment
+// variable that overrode it.
 func LoadClient(path string, env LookupEnv) (Client, error) {
 	c := DefaultClient()
+	keys := c.keys()
 	raw, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
 		return c, fmt.Errorf("config %s: %w", path, err)
 	default:
-		var f clientFile
-		if err := yaml.Unmarshal(raw, &f); err != nil {
-			return c, fmt.Errorf("config %s: %w", path, err)
+		var doc yaml.Node
+		if err := yaml.Unmarshal(raw, &doc); err != nil {
+			return c, fmt.Errorf("config %s: %s", path, oneLine(err.Error()))
 		}
-		fileKeys := []struct {
-			key string
-			val *string
-			set setter
-		}{
-			{"id", f.ID, intSetter(&c.ID)},
-			{"server.address", f.Server.Address, stringSetter(&c.ServerAddress)},
-			{"server.timeout", f.Server.Timeout, durationSetter(&c.ServerTimeout)},
-			{"log.level", f.Log.Level, levelSetter(&c.LogLevel)},
-			{"batch.maxAmount", f.Batch.MaxAmount, intSetter(&c.BatchMax)},
-			{"data.file", f.Data.File, stringSetter(&c.DataFile)},
-			{"retry.timeout", f.Retry.Timeout, durationSetter(&c.RetryTimeout)},
-		}
-		for _, k := range fileKeys {
-			if k.val != nil {
-				if err := set(k.key, *k.val, k.set); err != nil {
+		for _, k := range keys {
+			val, err := yamlScalar(&doc, k.yaml)
+			if err != nil {
+				return c, err
+			}
+			if val != nil {
+				if err := set(k.yaml, *val, k.set); err != nil {
 					return c, err
 				}
 			}
 		}
 	}
-	if err := applyEnv(env, c.keys()); err != nil {
-		return c, err
+	fromEnv := make(map[string]string)
+	for _, k := range keys {
+		if raw, ok := env(k.env); ok {
+			if err := set(k.env, raw, k.set); err != nil {
+				return c, err
+			}
+			fromEnv[k.yaml] = k.env
+		}
 	}
 	if c.DataFile == "" {
 		c.DataFile = ".data/agency-" + strconv.Itoa(c.ID) + ".csv"
 	}
-	return c, c.Validate()
+	err = c.Validate()
+	if ke := (*KeyError)(nil); errors.As(err, &ke) && fromEnv[ke.Key] != "" {
+		ke.Key = fromEnv[ke.Key]
+	}
+	return c, err
+}
+
+// yamlScalar finds the value at a dotted path of doc: nil when it is not
+// there, a *KeyError when it is there but is not a single value.
+func yamlScalar(doc *yaml.Node, path string) (*string, error) {
+	node := doc
+	if node.Kind == yaml.DocumentNode && len(node.Content) > 0 {
+		node = node.Content[0]
+	}
+	if node.Kind == 0 || node.Kind == yaml.DocumentNode {
+		return nil, nil // an empty file
+	}
+	parts := strings.Split(path, ".")
+	for i, part := range parts {
+		if node.Kind != yaml.MappingNode {
+			key := strings.Join(parts[:i], ".")
+			if key == "" {
+				key = "config.yaml"
+			}
+			return nil, &KeyError{Key: key, Value: oneLine(node.Value), Err: errors.New("want a section of keys")}
+		}
+		var next *yaml.Node
+		for j := 0; j+1 < len(node.Content); j += 2 {
+			if node.Content[j].Value == part {
+				next = node.Content[j+1]
+			}
+		}
+		if next == nil {
+			return nil, nil
+		}
+		node = next
+	}
+	if node.Kind != yaml.ScalarNode {
+		return nil, &KeyError{Key: path, Value: "", Err: errors.New("want a single value")}
+	}
+	return &node.Value, nil
+}
+
+// oneLine folds a multi-line message into one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // Validate checks every value, naming the first key that is wrong.

@@ -81,23 +81,6 @@ func set(key, raw string, s setter) error {
 	return nil
 }
 
-// applyEnv overrides each key whose variable is set.
-func applyEnv(env LookupEnv, keys []keySetter) error {
-	for _, k := range keys {
-		if raw, ok := env(k.env); ok {
-			if err := set(k.env, raw, k.set); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-type keySetter struct {
-	env string
-	set setter
-}
-
 func check(key string, ok bool, format string, args ...any) error {
 	if ok {
 		return nil

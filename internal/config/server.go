@@ -40,8 +40,16 @@ func DefaultServer() Server {
 	}
 }
 
-func (c *Server) keys() []keySetter {
-	return []keySetter{
+// serverKey is one key of the central's configuration: its name in
+// config.ini, which is also its environment variable, and where its value
+// goes.
+type serverKey struct {
+	env string
+	set setter
+}
+
+func (c *Server) keys() []serverKey {
+	return []serverKey{
 		{"SERVER_PORT", intSetter(&c.Port)},
 		{"SERVER_IP", stringSetter(&c.IP)},
 		{"SERVER_LISTEN_BACKLOG", intSetter(&c.ListenBacklog)},
@@ -74,8 +82,12 @@ func LoadServer(path string, env LookupEnv) (Server, error) {
 			}
 		}
 	}
-	if err := applyEnv(env, keys); err != nil {
-		return c, err
+	for _, k := range keys {
+		if raw, ok := env(k.env); ok {
+			if err := set(k.env, raw, k.set); err != nil {
+				return c, err
+			}
+		}
 	}
 	return c, c.Validate()
 }
@@ -84,7 +96,7 @@ func LoadServer(path string, env LookupEnv) (Server, error) {
 func (c Server) Validate() error {
 	return firstError(
 		check("SERVER_PORT", c.Port >= 0 && c.Port <= 65535, "want 0..65535 (0 picks a free port)", c.Port),
-		check("SERVER_IP", c.IP == "" || net.ParseIP(c.IP) != nil || c.IP == "localhost", "want an IP address or nothing", c.IP),
+		check("SERVER_IP", c.IP == "" || net.ParseIP(c.IP) != nil || isHostname(c.IP), "want an IP address, a host name or nothing", c.IP),
 		check("SERVER_LISTEN_BACKLOG", c.ListenBacklog >= 1, "want at least 1", c.ListenBacklog),
 		check("AGENCIES_AMOUNT", c.Agencies >= 1 && c.Agencies <= 65535, "want 1..65535", c.Agencies),
 		check("STORAGE_FILEPATH", c.StoragePath != "", "want a file path", c.StoragePath),
@@ -106,4 +118,18 @@ func (c Server) LogAttrs() []any {
 		"storage_filepath", c.StoragePath, "server_read_timeout", c.ReadTimeout,
 		"server_max_connections", c.MaxConnections,
 	}
+}
+
+// isHostname reports whether s is a plausible host name, such as the
+// compose service name "server".
+func isHostname(s string) bool {
+	if len(s) > 253 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -70,6 +70,7 @@ type Handler struct {
 	out    *output
 	level  slog.Leveler
 	prefix string // attributes added by WithAttrs, already formatted
+	result string // a result added by WithAttrs; a record's own wins
 }
 
 type output struct {
@@ -104,6 +105,9 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 		writeAttr(&rest, "", a)
 		return true
 	})
+	if result == "" {
+		result = h.result
+	}
 	if result == "" {
 		result = "success"
 		if r.Level >= slog.LevelError {
@@ -144,19 +148,23 @@ func writeAttr(b *strings.Builder, group string, a slog.Attr) {
 
 // WithAttrs implements slog.Handler.
 func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	h2 := *h
 	var b strings.Builder
 	for _, a := range attrs {
+		if a.Key == ResultKey {
+			h2.result = a.Value.String()
+			continue
+		}
 		writeAttr(&b, "", a)
 	}
-	h2 := *h
 	h2.prefix += b.String()
 	return &h2
 }
 
-// WithGroup implements slog.Handler. Groups only prefix keys here, which
-// keeps lines flat.
+// WithGroup implements slog.Handler. Lines are flat, so a group is
+// ignored: its attributes appear under their own keys.
 func (h *Handler) WithGroup(name string) slog.Handler {
-	return h // flat lines: groups are not used by this project
+	return h
 }
 
 var cleaner = strings.NewReplacer("|", "/", "\n", " ", "\r", " ")
