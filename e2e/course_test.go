@@ -1,0 +1,112 @@
+package e2e
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The course dataset's facts (../shared/data/README.md).
+var (
+	courseWinners = []int{2, 3, 3, 2, 0} // per agency 1..5
+	courseBets    = []int{26936, 25518, 16014, 9238, 991}
+)
+
+const courseTotal = 78697
+
+// TestCourseDataset runs a whole lottery: the central and 5 agencies, as
+// processes, fed the course dataset.
+func TestCourseDataset(t *testing.T) {
+	data := extractDataset(t)
+	agencies := len(courseWinners)
+	srv := startServer(t, map[string]string{"AGENCIES_AMOUNT": strconv.Itoa(agencies)})
+
+	clients := make([]*proc, agencies)
+	for i := range clients {
+		id := i + 1
+		clients[i] = startClient(t, "client-"+strconv.Itoa(id),
+			clientEnv(id, srv.Addr, map[string]string{"CLI_DATA_FILE": agencyFile(data, id)}))
+	}
+	for i, c := range clients {
+		if code := c.waitExit(t, clientTimeout); code != 0 {
+			t.Errorf("%s exited with %d, want 0", c.name, code)
+		}
+		if got := winnersOf(t, c.name, c.Log()); got != courseWinners[i] {
+			t.Errorf("%s: cant_ganadores %d, want %d", c.name, got, courseWinners[i])
+		}
+		assertCleanLog(t, c.name, c.Log())
+	}
+
+	// Stop the central, so that its log and bets.csv are complete.
+	srv.stop(t)
+	lines := srv.Lines()
+	assertCleanLog(t, "server", srv.Log())
+
+	// Every bet was received once, and the draw came after all of them.
+	received := filter(lines, "apuesta_recibida", "")
+	sum, perAgency := 0, make(map[string]int)
+	for _, l := range received {
+		n, err := strconv.Atoi(l.Fields["cantidad"])
+		if err != nil {
+			t.Fatalf("bad cantidad in %q", l.Raw)
+		}
+		sum += n
+		perAgency[l.Fields["agencia"]] += n
+	}
+	if sum != courseTotal {
+		t.Errorf("sum of apuesta_recibida cantidad = %d, want %d", sum, courseTotal)
+	}
+	for i, want := range courseBets {
+		if got := perAgency[strconv.Itoa(i+1)]; got != want {
+			t.Errorf("agency %d: apuesta_recibida cantidad sums to %d, want %d", i+1, got, want)
+		}
+	}
+	sorteo := filter(lines, "sorteo", "")
+	if len(sorteo) != 1 {
+		t.Fatalf("%d sorteo lines, want exactly 1: %v", len(sorteo), sorteo)
+	}
+	if sorteo[0].Result != "success" {
+		t.Errorf("sorteo line is not a success: %s", sorteo[0].Raw)
+	}
+	for _, l := range received {
+		if l.Pos > sorteo[0].Pos {
+			t.Errorf("apuesta_recibida after the sorteo (line %d > %d): %s", l.Pos+1, sorteo[0].Pos+1, l.Raw)
+			break
+		}
+	}
+	for _, res := range []string{"listener", "storage"} {
+		if len(with(filter(lines, "close", "success"), "resource", res)) != 1 {
+			t.Errorf("server did not log the close of its %s once", res)
+		}
+	}
+	if len(filter(lines, "exit", "success")) != 1 {
+		t.Errorf("server did not log action: exit | result: success")
+	}
+
+	// bets.csv holds every bet of every file exactly once.
+	if n := countLines(t, srv.BetsPath()); n != courseTotal {
+		t.Errorf("bets.csv has %d rows, want %d", n, courseTotal)
+	}
+	stored := readStoredBets(t, srv.BetsPath())
+	if len(stored) != courseTotal {
+		t.Errorf("bets.csv has %d records, want %d", len(stored), courseTotal)
+	}
+	storedBy := make(map[int][]bet)
+	for _, b := range stored {
+		storedBy[b.Agency] = append(storedBy[b.Agency], b)
+	}
+	for id := 1; id <= agencies; id++ {
+		in := readAgencyBets(t, agencyFile(data, id), id)
+		if len(in) != courseBets[id-1] {
+			t.Fatalf("agency-%d.csv has %d bets, the README says %d", id, len(in), courseBets[id-1])
+		}
+		if diffs := diffMultisets(multiset(in), multiset(storedBy[id]), 10); len(diffs) > 0 {
+			t.Errorf("agency %d: bets.csv differs from agency-%d.csv (%d stored, %d in the file):\n%s",
+				id, id, len(storedBy[id]), len(in), strings.Join(diffs, "\n"))
+		}
+		delete(storedBy, id)
+	}
+	for a, bets := range storedBy {
+		t.Errorf("bets.csv holds %d bets of agency %d, which does not exist", len(bets), a)
+	}
+}
