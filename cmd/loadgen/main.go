@@ -1,0 +1,148 @@
+// Command loadgen measures the lottery end to end on this machine, with
+// the real binaries on 127.0.0.1. `make bench` runs it.
+//
+//	loadgen course [-runs 5]      the course dataset: 5 client processes
+//	loadgen scale [-agencies 1000 -bets 10000 -runs 1]
+//	                              many agencies of the real client code in
+//	                              this process, against the real central
+//
+// Each figure is printed as one line: the median of the runs, with min and
+// max.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"github.com/loteria-nacional/quiniela/internal/loadgen"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: loadgen course|scale [flags]")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "course":
+		err = course(ctx, os.Args[2:])
+	case "scale":
+		err = scale(ctx, os.Args[2:])
+	default:
+		fmt.Fprintln(os.Stderr, "usage: loadgen course|scale [flags]")
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "loadgen: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func binDir() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "bin"
+	}
+	return filepath.Dir(exe)
+}
+
+func course(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("course", flag.ExitOnError)
+	runs := fs.Int("runs", 5, "runs per figure")
+	dataset := fs.String("dataset", "../shared/data/dataset.zip", "the course dataset; generated files of its sizes where absent")
+	batch := fs.Int("batch", 200, "batch.maxAmount of the agencies")
+	fs.Parse(args)
+
+	dir, err := os.MkdirTemp("", "lottery-course-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	source, err := loadgen.PrepareCourseData(*dataset, dir)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("course: %s, 78,697 bets from 5 agencies, fsync-durable acks, batch.maxAmount %d\n", source, *batch)
+	for _, withStart := range []bool{false, true} {
+		var times []float64
+		for range *runs {
+			d, err := loadgen.Course(ctx, loadgen.CourseOptions{
+				ServerBin: filepath.Join(binDir(), "server"), ClientBin: filepath.Join(binDir(), "client"),
+				DataDir: dir, BatchMax: *batch, WithServerStart: withStart,
+			})
+			if err != nil {
+				return err
+			}
+			times = append(times, d.Seconds()*1000)
+		}
+		name := "course: clients launched -> last winners"
+		if withStart {
+			name = "course: server start -> last winners"
+		}
+		fmt.Println(loadgen.Summarize(times).Line(name, "ms", *runs))
+	}
+	return nil
+}
+
+func scale(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("scale", flag.ExitOnError)
+	agencies := fs.Int("agencies", 1000, "agencies, all connected at once")
+	bets := fs.Int("bets", 10000, "bets per agency")
+	winners := fs.Int("winners", 2, "winners per agency")
+	batch := fs.Int("batch", 200, "batch.maxAmount")
+	runs := fs.Int("runs", 1, "runs")
+	logLevel := fs.String("log-level", "INFO", "LOGGING_LEVEL of the central")
+	fs.Parse(args)
+
+	fmt.Printf("scale: %d agencies x %d bets = %d bets, fsync-durable acks, central LOGGING_LEVEL=%s\n",
+		*agencies, *bets, *agencies**bets, *logLevel)
+	var thr, p50, p99, pmax, draw, rss []float64
+	for range *runs {
+		dir, err := os.MkdirTemp("", "lottery-scale-")
+		if err != nil {
+			return err
+		}
+		srv, err := loadgen.StartServer(ctx, filepath.Join(binDir(), "server"), dir,
+			"AGENCIES_AMOUNT="+strconv.Itoa(*agencies), "LOGGING_LEVEL="+*logLevel,
+			"SERVER_MAX_CONNECTIONS="+strconv.Itoa(*agencies+64))
+		if err != nil {
+			os.RemoveAll(dir)
+			return err
+		}
+		res, err := loadgen.Scale(ctx, srv.Addr, loadgen.ScaleOptions{Agencies: *agencies, Bets: *bets, Winners: *winners, BatchMax: *batch})
+		peak, rerr := srv.PeakRSS()
+		serr := srv.Stop()
+		os.RemoveAll(dir)
+		if err != nil {
+			return err
+		}
+		if rerr != nil {
+			return rerr
+		}
+		if serr != nil {
+			return serr
+		}
+		thr = append(thr, res.Throughput)
+		p50 = append(p50, loadgen.Millis(res.AckP50))
+		p99 = append(p99, loadgen.Millis(res.AckP99))
+		pmax = append(pmax, loadgen.Millis(res.AckMax))
+		draw = append(draw, loadgen.Millis(res.Draw))
+		rss = append(rss, float64(peak)/(1<<20))
+	}
+	name := fmt.Sprintf("scale %dx%d: ", *agencies, *bets)
+	fmt.Println(loadgen.Summarize(thr).Line(name+"ingest", "bets/s", *runs))
+	fmt.Println(loadgen.Summarize(p50).Line(name+"ack latency p50", "ms", *runs))
+	fmt.Println(loadgen.Summarize(p99).Line(name+"ack latency p99", "ms", *runs))
+	fmt.Println(loadgen.Summarize(pmax).Line(name+"ack latency max", "ms", *runs))
+	fmt.Println(loadgen.Summarize(draw).Line(name+"last done -> last winners", "ms", *runs))
+	fmt.Println(loadgen.Summarize(rss).Line(name+"central peak RSS", "MiB", *runs))
+	return nil
+}
