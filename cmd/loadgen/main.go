@@ -100,7 +100,13 @@ func scale(ctx context.Context, args []string) error {
 	batch := fs.Int("batch", 200, "batch.maxAmount")
 	runs := fs.Int("runs", 1, "runs")
 	logLevel := fs.String("log-level", "INFO", "LOGGING_LEVEL of the central")
+	addr := fs.String("addr", "", "drive a central already listening there (for profiling it) instead of starting one")
 	fs.Parse(args)
+	if *addr != "" {
+		res, err := loadgen.Scale(ctx, *addr, loadgen.ScaleOptions{Agencies: *agencies, Bets: *bets, Winners: *winners, BatchMax: *batch})
+		fmt.Printf("%+v\n", res)
+		return err
+	}
 
 	fmt.Printf("scale: %d agencies x %d bets = %d bets, fsync-durable acks, central LOGGING_LEVEL=%s\n",
 		*agencies, *bets, *agencies**bets, *logLevel)

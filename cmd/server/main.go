@@ -11,8 +11,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
+	_ "net/http/pprof" // served only where SERVER_PPROF_ADDRESS is set
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -24,6 +27,11 @@ import (
 )
 
 const configPath = "config.ini"
+
+// memoryLimit is the central's default soft memory limit (GOMEMLIMIT
+// overrides it). What the central keeps is bounded (see
+// server.MaxBatchesInFlight), so this costs little CPU.
+const memoryLimit = 52 << 20
 
 func main() {
 	os.Exit(run(os.Args[1:]))
@@ -51,9 +59,20 @@ func run(args []string) int {
 		return 0
 	}
 
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		// A soft limit: the garbage collector works harder as the heap
+		// nears it, rather than let it grow to twice what is live.
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	log := logging.New(os.Stdout, cfg.LogLevel)
 	log.Info("config", append([]any{logging.Success}, cfg.LogAttrs()...)...)
-	context.AfterFunc(ctx, func() { log.Info("shutdown", logging.InProgress, "reason", "signal") })
+	if cfg.PprofAddress != "" {
+		// For profiling only: never on a deployed central's network.
+		go func() {
+			err := http.ListenAndServe(cfg.PprofAddress, nil)
+			log.Error("pprof", logging.Fail, "address", cfg.PprofAddress, "error", err)
+		}()
+	}
 	if err := server.Run(ctx, cfg, log, nil); err != nil {
 		log.Error("server", logging.Fail, "error", err)
 		return 1

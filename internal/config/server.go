@@ -24,6 +24,7 @@ type Server struct {
 	StoragePath    string        // STORAGE_FILEPATH
 	ReadTimeout    time.Duration // SERVER_READ_TIMEOUT: an idle peer is closed after it
 	MaxConnections int           // SERVER_MAX_CONNECTIONS
+	PprofAddress   string        // SERVER_PPROF_ADDRESS: serve net/http/pprof there; empty, off
 }
 
 // DefaultServer returns the central's defaults.
@@ -58,6 +59,7 @@ func (c *Server) keys() []serverKey {
 		{"STORAGE_FILEPATH", stringSetter(&c.StoragePath)},
 		{"SERVER_READ_TIMEOUT", durationSetter(&c.ReadTimeout)},
 		{"SERVER_MAX_CONNECTIONS", intSetter(&c.MaxConnections)},
+		{"SERVER_PPROF_ADDRESS", stringSetter(&c.PprofAddress)},
 	}
 }
 
@@ -116,7 +118,7 @@ func (c Server) LogAttrs() []any {
 		"server_port", c.Port, "server_ip", c.IP, "server_listen_backlog", c.ListenBacklog,
 		"logging_level", logging.LevelName(c.LogLevel), "agencies_amount", c.Agencies,
 		"storage_filepath", c.StoragePath, "server_read_timeout", c.ReadTimeout,
-		"server_max_connections", c.MaxConnections,
+		"server_max_connections", c.MaxConnections, "server_pprof_address", c.PprofAddress,
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // MaxFrameSize is the largest frame, header included, that either side sends
@@ -30,40 +31,84 @@ var (
 // Reader reads frames from a stream.
 type Reader struct {
 	r    *bufio.Reader
-	body [maxBody]byte
+	body *[maxBody - 1]byte // held from ReadFrame to Recycle; pooled between frames
 }
 
-// NewReader returns a Reader that reads from r through a buffer sized to
-// hold a whole frame.
+// bodies holds frame bodies between frames, so that a central with many
+// idle agencies does not keep a frame's worth of memory for each.
+var bodies = sync.Pool{New: func() any { return new([maxBody - 1]byte) }}
+
+// bufferSize is the size of a Reader's and a Writer's buffer. It is small
+// on purpose: a central holds one of each per agency, and bufio moves a
+// read or write larger than its buffer without copying through it, so a
+// full frame costs at most one extra system call.
+const bufferSize = 1024
+
+// NewReader returns a Reader that reads from r.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{r: bufio.NewReaderSize(r, MaxFrameSize)}
+	return &Reader{r: bufio.NewReaderSize(r, bufferSize)}
 }
 
 // ReadFrame reads one frame and returns its type and payload. The payload
-// is only valid until the next call.
+// is only valid until the next call or Recycle.
 //
 // It returns io.EOF when the stream ends between frames, and
 // io.ErrUnexpectedEOF when it ends inside one.
 func (r *Reader) ReadFrame() (Type, []byte, error) {
-	var length [4]byte
-	if _, err := io.ReadFull(r.r, length[:]); err != nil {
+	return r.ReadFrameAdmit(nil)
+}
+
+// ReadFrameAdmit is ReadFrame with a say before the payload is read: once
+// the frame's length and type are known, admit (when not nil) is called;
+// an error from it is returned as it is, with the payload left unread in
+// the stream. A central uses it to wait for room before it takes a batch
+// in, so that a waiting batch stays in the network, not in memory.
+func (r *Reader) ReadFrameAdmit(admit func(Type) error) (Type, []byte, error) {
+	var header [HeaderSize]byte
+	if _, err := io.ReadFull(r.r, header[:4]); err != nil {
 		return 0, nil, err // io.EOF only when no byte of the frame came
 	}
-	n := binary.BigEndian.Uint32(length[:])
+	n := binary.BigEndian.Uint32(header[:4])
 	if n == 0 {
 		return 0, nil, ErrEmptyFrame
 	}
 	if n > maxBody {
 		return 0, nil, fmt.Errorf("%w: length %d", ErrFrameTooLarge, n)
 	}
-	body := r.body[:n]
-	if _, err := io.ReadFull(r.r, body); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return 0, nil, err
+	if _, err := io.ReadFull(r.r, header[4:]); err != nil {
+		return 0, nil, unexpectedEOF(err)
 	}
-	return Type(body[0]), body[1:], nil
+	t := Type(header[4])
+	if admit != nil {
+		if err := admit(t); err != nil {
+			return 0, nil, err
+		}
+	}
+	if r.body == nil {
+		r.body = bodies.Get().(*[maxBody - 1]byte)
+	}
+	payload := r.body[:n-1]
+	if _, err := io.ReadFull(r.r, payload); err != nil {
+		return 0, nil, unexpectedEOF(err)
+	}
+	return t, payload, nil
+}
+
+// unexpectedEOF reports an end of stream inside a frame as such.
+func unexpectedEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// Recycle says the last payload is no longer needed, so that its memory
+// serves other readers until the next frame.
+func (r *Reader) Recycle() {
+	if r.body != nil {
+		bodies.Put(r.body)
+		r.body = nil
+	}
 }
 
 // Read reads and decodes one message.
@@ -72,20 +117,21 @@ func (r *Reader) Read() (Message, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer r.Recycle() // Decode copies what it keeps
 	return Decode(t, payload)
 }
 
 // Writer writes frames to a buffered stream. Frames wait in the buffer
-// until Flush (or until the buffer, one frame long, fills), so a side that
-// answers several frames at once pays for one write.
+// until Flush (or until the buffer fills), so a side that answers several
+// frames at once pays for one write.
 type Writer struct {
 	w   *bufio.Writer
 	buf []byte
 }
 
-// NewWriter returns a Writer whose buffer holds a whole frame.
+// NewWriter returns a Writer that writes to w.
 func NewWriter(w io.Writer) *Writer {
-	return &Writer{w: bufio.NewWriterSize(w, MaxFrameSize), buf: make([]byte, 0, MaxFrameSize)}
+	return &Writer{w: bufio.NewWriterSize(w, bufferSize)}
 }
 
 // Write encodes m into the buffer.
@@ -94,6 +140,7 @@ func (w *Writer) Write(m Message) error {
 	if err != nil {
 		return err
 	}
+	w.buf = frame // keep the grown scratch space for the next frame
 	return w.WriteFrame(frame)
 }
 

@@ -26,8 +26,9 @@ const (
 const closingWriteTimeout = 200 * time.Millisecond
 
 // maxInFlight bounds the replies a connection has queued: a peer that
-// sends faster than its batches commit is slowed down here.
-const maxInFlight = 64
+// sends faster than its batches commit is slowed down here. It matches
+// the agency's window (client.Window).
+const maxInFlight = 16
 
 // conn is one agency's connection. Its reading goroutine (serve) decodes
 // frames and queues one reply per request; its writing goroutine
@@ -145,6 +146,10 @@ func (c *conn) queue(rep reply) bool {
 	case c.replies <- rep:
 		return true
 	case <-c.ctx.Done():
+		if rep.commit != nil {
+			rep.commit.Wait() // the store answers it; then free its slot
+			c.srv.batchSlots.Release(1)
+		}
 		return false
 	}
 }
@@ -155,6 +160,7 @@ func (c *conn) batch(m protocol.Batch) reply {
 		if err := lottery.Validate(m.Bets[i]); err != nil {
 			ref := refuse(protocol.CodeInvalidBet, "bet %d of batch at %d: %w", i, m.First, err)
 			c.srv.log.Error("apuesta_recibida", logging.Fail, "cantidad", len(m.Bets), "peer", c.peer, "agencia", c.agency, "error", ref)
+			c.srv.batchSlots.Release(1)
 			return reply{msgs: errorMsg(ref)}
 		}
 	}
@@ -235,6 +241,7 @@ func (c *conn) answer(rep reply) []protocol.Message {
 		return rep.msgs
 	}
 	committed, stored, err := rep.commit.Wait()
+	c.srv.batchSlots.Release(1) // taken by decodeFrame
 	if err != nil {
 		ref := refusalFor(err)
 		c.srv.log.Error("apuesta_recibida", logging.Fail, "cantidad", len(rep.bets), "peer", c.peer, "agencia", c.agency, "error", ref)
@@ -298,7 +305,7 @@ func (c *conn) readFrame(r *protocol.Reader) (protocol.Message, error) {
 	if err := c.ctx.Err(); err != nil {
 		return nil, err // checked after setting the deadline: see close
 	}
-	msg, err := r.Read()
+	msg, err := c.decodeFrame(r)
 	if err == nil {
 		return msg, nil
 	}
@@ -325,6 +332,36 @@ func (c *conn) readFrame(r *protocol.Reader) (protocol.Message, error) {
 	}
 	c.logRefusal("frame", ref)
 	return nil, ref
+}
+
+// decodeFrame reads one frame and decodes it. A batch in a session first
+// takes one of the central's slots for batches in flight, before its
+// payload is read: the memory of batches is bounded however many agencies
+// send at once, and while no slot is free a batch waits in the network.
+func (c *conn) decodeFrame(r *protocol.Reader) (protocol.Message, error) {
+	slot := false
+	admit := func(t protocol.Type) error {
+		if t != protocol.TypeBatch || c.agency == 0 {
+			return nil
+		}
+		if err := c.srv.batchSlots.Acquire(c.ctx, 1); err != nil {
+			return err
+		}
+		slot = true
+		return nil
+	}
+	t, payload, err := r.ReadFrameAdmit(admit)
+	if err == nil {
+		defer r.Recycle() // Decode copies what it keeps
+		var msg protocol.Message
+		if msg, err = protocol.Decode(t, payload); err == nil {
+			return msg, nil
+		}
+	}
+	if slot {
+		c.srv.batchSlots.Release(1)
+	}
+	return nil, err
 }
 
 func (c *conn) logRefusal(action string, err error) {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
@@ -22,6 +24,12 @@ import (
 // DefaultWinnersHold is how long the central holds a winners query
 // before the draw, before answering NotYet.
 const DefaultWinnersHold = 5 * time.Second
+
+// MaxBatchesInFlight bounds the batches, over all agencies, that the
+// central has decoded and not yet answered: enough to keep two group
+// commits full, few enough that memory stays flat at any number of agencies
+// (a decoded batch takes about 20 kB).
+const MaxBatchesInFlight = 256
 
 // busyReplyTimeout bounds the time spent telling a refused peer why.
 const busyReplyTimeout = time.Second
@@ -37,7 +45,8 @@ type Server struct {
 	// the central answers NotYet; set it before Serve.
 	WinnersHold time.Duration
 
-	slots chan struct{} // one per connection being served
+	slots      chan struct{}       // one per connection being served
+	batchSlots *semaphore.Weighted // one per batch decoded and not yet answered
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
@@ -54,6 +63,7 @@ func New(cfg config.Server, store *storage.Store, central *lottery.Central, log 
 		readTimeout: cfg.ReadTimeout,
 		WinnersHold: DefaultWinnersHold,
 		slots:       make(chan struct{}, cfg.MaxConnections),
+		batchSlots:  semaphore.NewWeighted(MaxBatchesInFlight),
 		conns:       make(map[*conn]struct{}),
 		sessions:    make(map[int]*conn),
 	}
@@ -124,6 +134,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			defer func() { <-s.slots }()
 			s.serveConn(ctx, nc)
 		}()
+	}
+	if ctx.Err() != nil {
+		s.log.Info("shutdown", logging.InProgress, "reason", context.Cause(ctx).Error())
 	}
 	ln.Close()
 	s.log.Info("close", logging.Success, "resource", "listener", "address", ln.Addr().String())
