@@ -100,16 +100,21 @@ func scale(ctx context.Context, args []string) error {
 	batch := fs.Int("batch", 200, "batch.maxAmount")
 	runs := fs.Int("runs", 1, "runs")
 	logLevel := fs.String("log-level", "INFO", "LOGGING_LEVEL of the central")
+	rate := fs.Float64("rate", 0, "total bets/s the agencies offer, shared evenly (0: as fast as they can)")
 	addr := fs.String("addr", "", "drive a central already listening there (for profiling it) instead of starting one")
 	fs.Parse(args)
 	if *addr != "" {
-		res, err := loadgen.Scale(ctx, *addr, loadgen.ScaleOptions{Agencies: *agencies, Bets: *bets, Winners: *winners, BatchMax: *batch})
+		res, err := loadgen.Scale(ctx, *addr, loadgen.ScaleOptions{Agencies: *agencies, Bets: *bets, Winners: *winners, BatchMax: *batch, Rate: *rate})
 		fmt.Printf("%+v\n", res)
 		return err
 	}
 
-	fmt.Printf("scale: %d agencies x %d bets = %d bets, fsync-durable acks, central LOGGING_LEVEL=%s\n",
-		*agencies, *bets, *agencies**bets, *logLevel)
+	offered := "as fast as they can"
+	if *rate > 0 {
+		offered = fmt.Sprintf("offered at %.0f bets/s", *rate)
+	}
+	fmt.Printf("scale: %d agencies x %d bets = %d bets, %s, fsync-durable acks, central LOGGING_LEVEL=%s\n",
+		*agencies, *bets, *agencies**bets, offered, *logLevel)
 	var thr, p50, p99, pmax, draw, rss []float64
 	for range *runs {
 		dir, err := os.MkdirTemp("", "lottery-scale-")
@@ -123,7 +128,7 @@ func scale(ctx context.Context, args []string) error {
 			os.RemoveAll(dir)
 			return err
 		}
-		res, err := loadgen.Scale(ctx, srv.Addr, loadgen.ScaleOptions{Agencies: *agencies, Bets: *bets, Winners: *winners, BatchMax: *batch})
+		res, err := loadgen.Scale(ctx, srv.Addr, loadgen.ScaleOptions{Agencies: *agencies, Bets: *bets, Winners: *winners, BatchMax: *batch, Rate: *rate})
 		peak, rerr := srv.PeakRSS()
 		serr := srv.Stop()
 		os.RemoveAll(dir)
@@ -144,6 +149,9 @@ func scale(ctx context.Context, args []string) error {
 		rss = append(rss, float64(peak)/(1<<20))
 	}
 	name := fmt.Sprintf("scale %dx%d: ", *agencies, *bets)
+	if *rate > 0 {
+		name = fmt.Sprintf("scale %dx%d @%.0f/s: ", *agencies, *bets, *rate)
+	}
 	fmt.Println(loadgen.Summarize(thr).Line(name+"ingest", "bets/s", *runs))
 	fmt.Println(loadgen.Summarize(p50).Line(name+"ack latency p50", "ms", *runs))
 	fmt.Println(loadgen.Summarize(p99).Line(name+"ack latency p99", "ms", *runs))

@@ -52,6 +52,9 @@ type Agency struct {
 	OnAck func(bets int, latency time.Duration)
 	// OnDone, when set, is called just before the done notification.
 	OnDone func()
+	// Pace, when set, is called before each batch is sent, with its
+	// size; the load generator sleeps in it to offer a steady rate.
+	Pace func(bets int)
 }
 
 // New returns the agency described by cfg.
@@ -248,6 +251,9 @@ func (a *Agency) sendBatches(c *link, bets iter.Seq2[lottery.Bet, error], next u
 	flush := func() error {
 		if enc.Len() == 0 {
 			return nil
+		}
+		if a.Pace != nil {
+			a.Pace(enc.Len())
 		}
 		next += uint64(enc.Len())
 		acks <- inflight{end: next, bets: enc.Len(), sent: time.Now()} // blocks while Window batches are in flight

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -25,6 +26,9 @@ type ScaleOptions struct {
 	Bets     int // bets per agency
 	Winners  int // winners per agency
 	BatchMax int // bets per batch, at most (the 8 kB frame limit applies too)
+	// Rate, when positive, is the total bets per second the agencies
+	// offer, evenly shared; otherwise each sends as fast as it can.
+	Rate float64
 }
 
 // ScaleResult is what one national-scale run measured.
@@ -60,6 +64,13 @@ func Scale(ctx context.Context, addr string, opts ScaleOptions) (ScaleResult, er
 			a := client.New(cfg, quiet)
 			a.Bets = func(skip uint64) iter.Seq2[lottery.Bet, error] {
 				return generated(pool, id, opts.Bets, opts.Winners, int(skip))
+			}
+			if opts.Rate > 0 {
+				// Agencies start out of step, as real ones would: a
+				// random phase within one batch's interval.
+				perAgency := opts.Rate / float64(opts.Agencies)
+				interval := time.Duration(float64(opts.BatchMax) / perAgency * float64(time.Second))
+				a.Pace = pacer(perAgency, start.Add(rand.N(interval+1)))
 			}
 			local := make([]time.Duration, 0, opts.Bets/max(opts.BatchMax, 1)+1)
 			a.OnAck = func(_ int, d time.Duration) { local = append(local, d) }
@@ -137,5 +148,17 @@ func generated(pool []lottery.Bet, agency, bets, winners, skip int) iter.Seq2[lo
 				return
 			}
 		}
+	}
+}
+
+// pacer returns a Pace function that keeps one agency at rate bets per
+// second on average since start: it sleeps until the bets sent so far are
+// due.
+func pacer(rate float64, start time.Time) func(int) {
+	sent := 0
+	return func(n int) {
+		due := start.Add(time.Duration(float64(sent) / rate * float64(time.Second)))
+		time.Sleep(time.Until(due))
+		sent += n
 	}
 }
