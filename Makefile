@@ -33,3 +33,5 @@ lint:
 
 clean:
 	rm -rf $(BIN) .e2e
+
+include docker.mk

@@ -1,0 +1,27 @@
+// Package deploy holds the tests of the lottery's Docker Compose
+// deployment: the images (server/Dockerfile, client/Dockerfile), the compose
+// file that generar-compose.sh writes, the storage override
+// (docker-compose.storage.yaml) and validar-servidor.sh. It has no code of
+// its own; see docs/DEPLOY.md for the commands these tests exercise.
+//
+// The tests drive docker and compose with os/exec. They skip, saying why,
+// when `docker info` fails, when neither `docker compose` nor
+// `docker-compose` is installed, under -short, or when containers named
+// server or clientI of another compose project (such as a deployment made
+// with `make docker-compose-up`) are in the way. Otherwise the first of
+// them builds the binaries and both images once (`make docker-image`).
+//
+// Each test runs its own compose project, named tp0test plus a random
+// suffix, from a temporary directory that holds the generated compose file,
+// copies of server/config.ini and client/config.yaml, and its own .data, so
+// the repository's .data is never touched. Every test removes its
+// containers, network and volumes when it ends, also when it fails, and
+// checks that nothing is left. Because compose files name their containers
+// (server, client1, ...), two deployments cannot run at once: the tests run
+// one after another, and a lock file in the temporary directory keeps two
+// `go test` processes on one machine from overlapping.
+//
+// TestComposeCourseDataset needs the course dataset at
+// ../shared/data/dataset.zip relative to the repository's root, and skips
+// where it is absent. TestGenerarCompose needs only bash.
+package deploy

@@ -1,0 +1,236 @@
+package deploy
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// generate runs ./generar-compose.sh OUTPUT N and fails the test if it
+// fails.
+func generate(t *testing.T, output, n string) {
+	t.Helper()
+	cmd := exec.Command("./generar-compose.sh", output, n)
+	cmd.Dir = repoRoot
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("./generar-compose.sh %s %s: %v\n%s", output, n, err, out)
+	}
+}
+
+// composeFile is the part of a compose file the tests read.
+type composeFile struct {
+	Version  string
+	Name     *string
+	Services map[string]struct {
+		ContainerName string `yaml:"container_name"`
+		Image         string
+		Environment   []string
+		Volumes       []string
+		Networks      []string
+		Ports         []string
+		Restart       string
+		Healthcheck   *struct {
+			Test     []string
+			Interval string
+			Timeout  string
+			Retries  int
+		}
+		DependsOn map[string]struct{ Condition string } `yaml:"depends_on"`
+	}
+	Networks map[string]any
+}
+
+// TestGenerarCompose checks the committed docker-compose-dev.yaml against a
+// fresh one, the shape of what generar-compose.sh writes, and that it
+// writes nothing for bad arguments.
+func TestGenerarCompose(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("generar-compose.sh needs bash")
+	}
+	dir := t.TempDir()
+
+	t.Run("committed file is current", func(t *testing.T) {
+		out := filepath.Join(dir, "dev.yaml")
+		generate(t, out, "5")
+		got, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := os.ReadFile(filepath.Join(repoRoot, "docker-compose-dev.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("./generar-compose.sh OUTPUT 5 differs from docker-compose-dev.yaml: regenerate it with\n" +
+				"\t./generar-compose.sh docker-compose-dev.yaml 5")
+		}
+		generate(t, out, "5")
+		again, _ := os.ReadFile(out)
+		if !bytes.Equal(got, again) {
+			t.Error("two runs of ./generar-compose.sh OUTPUT 5 differ")
+		}
+	})
+
+	for _, n := range []int{0, 1, 3, 12} {
+		t.Run("shape N="+strconv.Itoa(n), func(t *testing.T) {
+			out := filepath.Join(dir, "compose-"+strconv.Itoa(n)+".yaml")
+			generate(t, out, strconv.Itoa(n))
+			checkShape(t, out, n)
+		})
+	}
+
+	t.Run("leading zeros are decimal", func(t *testing.T) {
+		out := filepath.Join(dir, "compose-08.yaml")
+		generate(t, out, "08")
+		checkShape(t, out, 8)
+	})
+
+	bad := [][]string{
+		{},
+		{"OUT"},
+		{"OUT", ""},
+		{"OUT", "-1"},
+		{"OUT", "abc"},
+		{"OUT", "1.5"},
+		{"OUT", "3x"},
+		{"OUT", " 3"},
+		{"OUT", "+3"},
+		{"OUT", "65536"},
+		{"OUT", "99999999999999999999999"},
+		{"OUT", "3", "extra"},
+		{"", "3"},
+	}
+	for _, args := range bad {
+		t.Run("bad args "+strconv.Quote(strings.Join(args, " ")), func(t *testing.T) {
+			sub := t.TempDir()
+			missing := filepath.Join(sub, "out.yaml")
+			existing := filepath.Join(sub, "existing.yaml")
+			if err := os.WriteFile(existing, []byte("keep me\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			// OUTPUT is a file that does not exist, then one that does.
+			for _, output := range []string{missing, existing} {
+				args := slices.Clone(args)
+				for i, a := range args {
+					if a == "OUT" {
+						args[i] = output
+					}
+				}
+				cmd := exec.Command("./generar-compose.sh", args...)
+				cmd.Dir = repoRoot
+				var stdout, stderr bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				err := cmd.Run()
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+					t.Fatalf("exit %v, want status 2; stderr: %s", err, stderr.String())
+				}
+				if !strings.HasPrefix(stderr.String(), "usage: ") || strings.Count(stderr.String(), "\n") != 1 {
+					t.Errorf("stderr %q, want one usage line", stderr.String())
+				}
+				if stdout.Len() != 0 {
+					t.Errorf("stdout %q, want nothing", stdout.String())
+				}
+			}
+			if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("bad arguments wrote the output file (stat: %v)", err)
+			}
+			if b, _ := os.ReadFile(existing); string(b) != "keep me\n" {
+				t.Errorf("bad arguments changed an existing output file: %q", b)
+			}
+		})
+	}
+}
+
+// checkShape checks a generated compose file for n agencies.
+func checkShape(t *testing.T, path string, n int) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top map[string]any
+	if err := yaml.Unmarshal(raw, &top); err != nil {
+		t.Fatalf("%s is not YAML: %v", path, err)
+	}
+	if _, ok := top["name"]; ok {
+		t.Error("top-level name: docker-compose v1.29 refuses it")
+	}
+	var f composeFile
+	if err := yaml.Unmarshal(raw, &f); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if !strings.HasPrefix(f.Version, "2.") {
+		t.Errorf("version %q: want a 2.x format, the one with depends_on conditions in docker-compose v1", f.Version)
+	}
+	if len(f.Networks) != 1 {
+		t.Errorf("networks %v, want one private network", f.Networks)
+	}
+	if len(f.Services) != n+1 {
+		t.Errorf("%d services, want the server and %d agencies", len(f.Services), n)
+	}
+
+	srv, ok := f.Services["server"]
+	if !ok {
+		t.Fatal("no service server")
+	}
+	if srv.ContainerName != "server" || srv.Image != "server:latest" {
+		t.Errorf("server: container_name %q image %q", srv.ContainerName, srv.Image)
+	}
+	if !slices.Equal(srv.Environment, []string{"AGENCIES_AMOUNT=" + strconv.Itoa(n)}) {
+		t.Errorf("server environment %v, want AGENCIES_AMOUNT=%d", srv.Environment, n)
+	}
+	if !slices.Equal(srv.Volumes, []string{"./server/config.ini:/app/config.ini:ro"}) {
+		t.Errorf("server volumes %v", srv.Volumes)
+	}
+	if srv.Restart != "on-failure" {
+		t.Errorf("server restart %q, want on-failure", srv.Restart)
+	}
+	hc := srv.Healthcheck
+	if hc == nil || !slices.Equal(hc.Test, []string{"CMD", "/server", "healthcheck"}) ||
+		hc.Interval != "1s" || hc.Timeout != "2s" || hc.Retries < 10 {
+		t.Errorf("server healthcheck %+v, want CMD /server healthcheck every 1s, timeout 2s", hc)
+	}
+
+	for name, s := range f.Services {
+		if len(s.Ports) != 0 {
+			t.Errorf("%s publishes ports %v: none may be", name, s.Ports)
+		}
+		if len(s.Networks) != 1 {
+			t.Errorf("%s networks %v, want the one private network", name, s.Networks)
+		} else if _, ok := f.Networks[s.Networks[0]]; !ok {
+			t.Errorf("%s is on network %s, which the file does not define", name, s.Networks[0])
+		}
+	}
+
+	for i := 1; i <= n; i++ {
+		name := "client" + strconv.Itoa(i)
+		c, ok := f.Services[name]
+		if !ok {
+			t.Errorf("no service %s", name)
+			continue
+		}
+		if c.ContainerName != name || c.Image != "client:latest" {
+			t.Errorf("%s: container_name %q image %q", name, c.ContainerName, c.Image)
+		}
+		if !slices.Equal(c.Environment, []string{"CLI_ID=" + strconv.Itoa(i)}) {
+			t.Errorf("%s environment %v, want CLI_ID=%d", name, c.Environment, i)
+		}
+		file := "agency-" + strconv.Itoa(i) + ".csv"
+		want := []string{"./client/config.yaml:/app/config.yaml:ro", "./.data/" + file + ":/app/.data/" + file + ":ro"}
+		if !slices.Equal(c.Volumes, want) {
+			t.Errorf("%s volumes %v, want %v", name, c.Volumes, want)
+		}
+		if dep, ok := c.DependsOn["server"]; !ok || dep.Condition != "service_healthy" {
+			t.Errorf("%s depends_on %v, want server: condition: service_healthy", name, c.DependsOn)
+		}
+	}
+}

@@ -1,0 +1,31 @@
+# Docker targets of the lottery, included by the Makefile, which defines
+# COMPOSE (`docker compose` where the plugin exists, else `docker-compose`),
+# PROJECT (tp0) and BIN. Images are FROM scratch with the static binaries of
+# `make build`: nothing is pulled from a registry.
+#
+#	make docker-image         binaries, then server:latest and client:latest
+#	make docker-compose-up    images, sample data where missing, up -d
+#	make docker-compose-logs  follow every container's log
+#	make docker-compose-down  stop -t 10 (graceful), then down (removes the network)
+#
+# COMPOSE_FILES selects the compose files, e.g. with the storage override:
+#	make docker-compose-up COMPOSE_FILES="-f docker-compose-dev.yaml -f docker-compose.storage.yaml"
+
+DOCKER ?= docker
+COMPOSE_FILES ?= -f docker-compose-dev.yaml
+DOCKER_COMPOSE = $(COMPOSE) -p $(PROJECT) $(COMPOSE_FILES)
+
+docker-image: build
+	$(DOCKER) build -f ./server/Dockerfile -t server:latest .
+	$(DOCKER) build -f ./client/Dockerfile -t client:latest .
+
+docker-compose-up: docker-image
+	$(BIN)/gendata -dir .data -agencies 5 -missing-only
+	$(DOCKER_COMPOSE) up -d
+
+docker-compose-down:
+	$(DOCKER_COMPOSE) stop -t 10
+	$(DOCKER_COMPOSE) down
+
+docker-compose-logs:
+	$(DOCKER_COMPOSE) logs -f
