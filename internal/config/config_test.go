@@ -253,7 +253,6 @@ func TestLoadServerBadValues(t *testing.T) {
 		{"SERVER_LISTEN_BACKLOG", "x"},
 		{"LOGGING_LEVEL", "LOUD"},
 		{"LOGGING_LEVEL", ""},
-		{"AGENCIES_AMOUNT", "0"},
 		{"AGENCIES_AMOUNT", "-3"},
 		{"AGENCIES_AMOUNT", "65536"},
 		{"AGENCIES_AMOUNT", "five"},

@@ -100,7 +100,9 @@ func (c Server) Validate() error {
 		check("SERVER_PORT", c.Port >= 0 && c.Port <= 65535, "want 0..65535 (0 picks a free port)", c.Port),
 		check("SERVER_IP", c.IP == "" || net.ParseIP(c.IP) != nil || isHostname(c.IP), "want an IP address, a host name or nothing", c.IP),
 		check("SERVER_LISTEN_BACKLOG", c.ListenBacklog >= 1, "want at least 1", c.ListenBacklog),
-		check("AGENCIES_AMOUNT", c.Agencies >= 1 && c.Agencies <= 65535, "want 1..65535", c.Agencies),
+		// 0 is a lottery with no agencies (generar-compose.sh OUT 0): its
+		// draw is held at once and finds no bets.
+		check("AGENCIES_AMOUNT", c.Agencies >= 0 && c.Agencies <= 65535, "want 0..65535", c.Agencies),
 		check("STORAGE_FILEPATH", c.StoragePath != "", "want a file path", c.StoragePath),
 		check("SERVER_READ_TIMEOUT", c.ReadTimeout > 0, "want a positive duration", c.ReadTimeout),
 		check("SERVER_MAX_CONNECTIONS", c.MaxConnections >= 1, "want at least 1", c.MaxConnections),

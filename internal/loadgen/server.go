@@ -6,17 +6,19 @@
 package loadgen
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/loteria-nacional/quiniela/internal/health"
 )
 
 // Server is a central process started by the benchmark.
@@ -28,48 +30,53 @@ type Server struct {
 
 // StartServer runs the central binary bin in dir with env added to the
 // benchmark's environment, on a free port of 127.0.0.1, and returns once
-// it listens.
+// it answers the protocol's health check. It does not depend on the
+// central's log, whose level the benchmark may lower.
 func StartServer(ctx context.Context, bin, dir string, env ...string) (*Server, error) {
-	cmd := exec.Command(bin)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "SERVER_IP=127.0.0.1", "SERVER_PORT=0")
-	cmd.Env = append(cmd.Env, env...)
-	out, err := cmd.StdoutPipe()
+	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	cmd := exec.Command(bin)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "SERVER_IP=127.0.0.1", "SERVER_PORT="+strconv.Itoa(port))
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stdout = io.Discard
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start central: %w", err)
 	}
-	s := &Server{cmd: cmd, done: make(chan error, 1)}
-	addr := make(chan string, 1)
-	go func() {
-		// Read every line, so the central never blocks on its log.
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			line := sc.Text()
-			if i := strings.Index(line, "action: accept_connections"); i >= 0 {
-				if _, a, ok := strings.Cut(line[i:], "address: "); ok {
-					addr <- a
-				}
-			}
+	s := &Server{cmd: cmd, Addr: addr, done: make(chan error, 1)}
+	go func() { s.done <- cmd.Wait() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := health.Check(ctx, addr, time.Second); err == nil {
+			return s, nil
 		}
-		io.Copy(io.Discard, out)
-		s.done <- cmd.Wait()
-	}()
-	select {
-	case s.Addr = <-addr:
-		return s, nil
-	case err := <-s.done:
-		return nil, fmt.Errorf("central exited before listening: %v", err)
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		return nil, errors.New("central did not listen within 10s")
-	case <-ctx.Done():
-		cmd.Process.Kill()
-		return nil, ctx.Err()
+		select {
+		case err := <-s.done:
+			return nil, fmt.Errorf("central exited before serving: %v", err)
+		case <-ctx.Done():
+			cmd.Process.Kill()
+			return nil, ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			return nil, errors.New("central did not serve within 10s")
+		}
 	}
+}
+
+// freePort asks the kernel for a port that is free now.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // PeakRSS returns the central's peak resident memory (VmHWM), in bytes.

@@ -87,6 +87,9 @@ func (c *Central) Notify(agency int, total uint64) error {
 	if err := c.ledger.Notify(agency, total); err != nil {
 		return err
 	}
+	// Logged here, before a draw this notification may start, so that the
+	// log reads in the order things happened.
+	c.log.Info("notificacion", "result", "success", "agencia", agency, "apuestas", total)
 	c.mu.Lock()
 	c.notified[agency] = true
 	start := len(c.notified) == c.agencies && !c.drawing

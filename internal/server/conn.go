@@ -173,7 +173,6 @@ func (c *conn) done(m protocol.Done) reply {
 		c.logRefusal("notificacion", ref)
 		return reply{msgs: errorMsg(ref), close: ref.code.Closes()}
 	}
-	c.srv.log.Info("notificacion", logging.Success, "agencia", c.agency, "apuestas", m.Total)
 	return reply{msgs: []protocol.Message{protocol.Ack{Committed: m.Total}}}
 }
 
@@ -399,13 +398,15 @@ func (c *conn) close() {
 	c.srv.forget(c)
 	err := c.nc.Close()
 	attrs := []any{logging.Success, "resource", "connection", "peer", c.peer}
-	if c.agency != 0 {
-		attrs = append(attrs, "agencia", strconv.Itoa(c.agency))
-	}
 	if err != nil {
 		attrs = append(attrs, "error", err)
 	}
-	c.srv.log.Info("close", attrs...)
+	if c.agency == 0 {
+		// Health checks come every second: their closes are debug noise.
+		c.srv.log.Debug("close", attrs...)
+		return
+	}
+	c.srv.log.Info("close", append(attrs, "agencia", strconv.Itoa(c.agency))...)
 }
 
 // writeError writes one Error frame straight to w.

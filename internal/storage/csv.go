@@ -24,7 +24,7 @@ func AppendRow(dst []byte, bet lottery.Bet) []byte {
 }
 
 func appendField(dst []byte, s string) []byte {
-	if !strings.ContainsAny(s, ",\"\r\n") && (s == "" || (s[0] != ' ' && s[0] != '\t')) {
+	if !needsQuotes(s) {
 		return append(dst, s...)
 	}
 	dst = append(dst, '"')
@@ -39,6 +39,22 @@ func appendField(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s...)
 	return append(dst, '"')
+}
+
+// needsQuotes reports whether a field must be quoted: it holds a comma, a
+// quote or a line break, or starts with a space, as encoding/csv would
+// quote it. One pass over the bytes: this runs for every field stored.
+func needsQuotes(s string) bool {
+	if s != "" && (s[0] == ' ' || s[0] == '\t') {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ',', '"', '\r', '\n':
+			return true
+		}
+	}
+	return false
 }
 
 var errFieldCount = errors.New("want 6 fields")
