@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"strings"
 	"sync"
 )
 
@@ -161,7 +162,8 @@ func Draw(bets iter.Seq2[Bet, error]) (map[int][]string, error) {
 			return nil, err
 		}
 		if HasWon(bet) {
-			winners[bet.Agency] = append(winners[bet.Agency], bet.Document)
+			// Cloned: the bet's text may share memory with many others.
+			winners[bet.Agency] = append(winners[bet.Agency], strings.Clone(bet.Document))
 		}
 	}
 	return winners, nil

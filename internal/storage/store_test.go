@@ -458,3 +458,29 @@ for row in csv.reader(open(sys.argv[1], encoding="utf-8")):
 		t.Errorf("python read:\n%s\nwant:\n%s", out, want.String())
 	}
 }
+
+// TestReadBetsAcrossChunks reads rows that straddle ReadBets's chunks, a
+// last row without a newline, and CRLF endings.
+func TestReadBetsAcrossChunks(t *testing.T) {
+	var want []lottery.Bet
+	var buf []byte
+	for i := range 3 * readChunk / 40 {
+		b := bet(1+i%7, "Nombre", fmt.Sprintf("Ape, llido%d", i), fmt.Sprint(10000000+i), i%10000)
+		want = append(want, b)
+		buf = AppendRow(buf, b)
+		if i%5 == 0 { // some rows end in CRLF, as an editor may leave them
+			buf = append(buf[:len(buf)-1], '\r', '\n')
+		}
+	}
+	buf = buf[:len(buf)-1] // the last row has no newline
+	var got []lottery.Bet
+	for b, err := range ReadBets(bytes.NewReader(buf)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, b)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("read %d bets, want the %d written, in order", len(got), len(want))
+	}
+}
