@@ -19,6 +19,15 @@ test:
 lottery: build
 	./scripts/lottery.sh
 
+# bench prints every benchmark figure (BENCHMARKS.md explains them): the
+# micro-benchmarks, then the real binaries on 127.0.0.1.
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 1s ./internal/...
+	$(BIN)/loadgen course -runs 7
+	$(BIN)/loadgen scale -agencies 100 -bets 1000 -runs 5
+	$(BIN)/loadgen scale -agencies 1000 -bets 10000 -runs 3
+	$(BIN)/loadgen scale -agencies 1000 -bets 10000 -rate 1000000 -runs 3
+
 # data writes .data/agency-{1..5}.csv where they are missing.
 data: build
 	$(BIN)/gendata -dir .data -agencies 5 -missing-only

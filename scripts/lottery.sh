@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs a whole lottery on this machine: the central and 5 agencies, each a
+# real process on 127.0.0.1, and prints each agency's winner count.
+# .data/agency-{1..5}.csv are generated where missing (bin/gendata).
+# Logs are kept in a temporary directory, printed at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+agencies=${AGENCIES:-5}
+bin/gendata -dir .data -agencies "$agencies" -missing-only >/dev/null
+
+run=$(mktemp -d "${TMPDIR:-/tmp}/lottery-run-XXXXXX")
+root=$PWD
+(cd "$run" && SERVER_IP=127.0.0.1 SERVER_PORT=0 AGENCIES_AMOUNT="$agencies" \
+	exec "$root/bin/server" >server.log 2>&1) &
+server=$!
+trap 'kill -TERM $server 2>/dev/null || true' EXIT
+
+# The central logs its address once it listens.
+address=""
+for _ in $(seq 100); do
+	address=$(sed -n 's/.*action: accept_connections | result: in_progress | address: //p' "$run/server.log")
+	[ -n "$address" ] && break
+	sleep 0.05
+done
+[ -n "$address" ] || { echo "the central did not start; see $run/server.log" >&2; exit 1; }
+
+pids=()
+for i in $(seq "$agencies"); do
+	(cd "$run" && CLI_ID=$i CLI_SERVER_ADDRESS=$address CLI_DATA_FILE="$root/.data/agency-$i.csv" \
+		exec "$root/bin/client" >"client$i.log" 2>&1) &
+	pids+=($!)
+done
+status=0
+for i in $(seq "$agencies"); do
+	if ! wait "${pids[$((i - 1))]}"; then
+		status=1
+	fi
+	count=$(sed -n 's/.*action: consulta_ganadores | result: success | cant_ganadores: //p' "$run/client$i.log")
+	echo "agency $i: ${count:-?} winners"
+done
+kill -TERM $server
+wait $server || status=1
+trap - EXIT
+echo "logs: $run"
+exit $status
