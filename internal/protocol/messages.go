@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -187,7 +188,7 @@ func Decode(t Type, p []byte) (Message, error) {
 	case TypeHello:
 		m = Hello{Agency: d.u32()}
 	case TypeBatch:
-		m = d.batch()
+		m = d.batch(nil)
 	case TypeDone:
 		m = Done{Total: d.u64()}
 	case TypeWinnersQuery:
@@ -219,6 +220,21 @@ func Decode(t Type, p []byte) (Message, error) {
 		return nil, fmt.Errorf("%w: %v: %w", ErrMalformed, t, d.err)
 	}
 	return m, nil
+}
+
+// DecodeBatch decodes the payload of a Batch frame into bets, reusing its
+// memory: a central that decodes many batches into one buffer allocates
+// only the batch's text. The Batch's Bets alias bets.
+func DecodeBatch(p []byte, bets []lottery.Bet) (Batch, error) {
+	d := decoder{p: p}
+	m := d.batch(bets)
+	if d.err == nil && len(d.p) != 0 {
+		d.err = fmt.Errorf("%d bytes after the payload", len(d.p))
+	}
+	if d.err != nil {
+		return Batch{}, fmt.Errorf("%w: %v: %w", ErrMalformed, TypeBatch, d.err)
+	}
+	return m.(Batch), nil
 }
 
 // decoder reads fields from a payload; after the first error every read
@@ -298,18 +314,29 @@ func (d *decoder) sliceString(n int) string {
 	if b == nil {
 		return ""
 	}
-	if !utf8.Valid(b) {
+	if !validUTF8(b) {
 		d.err = errors.New("string is not valid UTF-8")
 		return ""
 	}
 	return d.s[off : off+n]
 }
 
+// validUTF8 is utf8.Valid with the common case, short ASCII text, done
+// inline: a batch has four strings per bet.
+func validUTF8(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return utf8.Valid(b)
+		}
+	}
+	return true
+}
+
 // minBetSize is the wire size of a bet with empty strings: four lengths
 // and the number.
 const minBetSize = 4 + 2
 
-func (d *decoder) batch() Message {
+func (d *decoder) batch(bets []lottery.Bet) Message {
 	first, count := d.u64(), int(d.u16())
 	if d.err == nil && count*minBetSize > len(d.p) {
 		// Checked before allocating: a forged count cannot make us
@@ -319,9 +346,14 @@ func (d *decoder) batch() Message {
 	if d.err != nil {
 		return nil
 	}
-	bets := make([]lottery.Bet, count)
+	if bets == nil {
+		bets = make([]lottery.Bet, count)
+	} else {
+		bets = slices.Grow(bets[:0], count)[:count]
+	}
 	for i := range bets {
 		b := &bets[i]
+		b.Agency = 0
 		b.FirstName = d.str8()
 		b.LastName = d.str8()
 		b.Document = d.str8()

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/loteria-nacional/quiniela/internal/logging"
@@ -47,11 +48,18 @@ type conn struct {
 	replies chan reply
 }
 
+// betBufs holds the slices batches are decoded into. The store renders a
+// batch's rows before Append returns, so its slice can serve the next
+// batch of any connection: a central with many agencies keeps only as
+// many as are being decoded at once.
+var betBufs = sync.Pool{New: func() any { return new([]lottery.Bet) }}
+
 // reply is one answer to send, in order.
 type reply struct {
 	msgs   []protocol.Message // sent as they are, unless commit is set
 	commit *storage.Commit    // a batch's commit: its answer is Ack or Error
-	bets   []lottery.Bet      // the batch, for the log
+	bets   int                // the batch's size, for the log
+	single *lottery.Bet       // a batch of one bet, for its own log line
 	close  bool               // the last frame: close the connection after it
 }
 
@@ -155,6 +163,11 @@ func (c *conn) queue(rep reply) bool {
 }
 
 func (c *conn) batch(m protocol.Batch) reply {
+	defer func() {
+		clear(m.Bets) // let go of the batch's text
+		buf := m.Bets[:0]
+		betBufs.Put(&buf)
+	}()
 	for i := range m.Bets {
 		m.Bets[i].Agency = c.agency
 		if err := lottery.Validate(m.Bets[i]); err != nil {
@@ -164,7 +177,12 @@ func (c *conn) batch(m protocol.Batch) reply {
 			return reply{msgs: errorMsg(ref)}
 		}
 	}
-	return reply{commit: c.srv.store.Append(c.agency, m.First, m.Bets), bets: m.Bets}
+	rep := reply{commit: c.srv.store.Append(c.agency, m.First, m.Bets), bets: len(m.Bets)}
+	if len(m.Bets) == 1 {
+		single := m.Bets[0] // a copy: m.Bets is reused for the next batch
+		rep.single = &single
+	}
+	return rep
 }
 
 func (c *conn) done(m protocol.Done) reply {
@@ -243,10 +261,10 @@ func (c *conn) answer(rep reply) []protocol.Message {
 	c.srv.batchSlots.Release(1) // taken by decodeFrame
 	if err != nil {
 		ref := refusalFor(err)
-		c.srv.log.Error("apuesta_recibida", logging.Fail, "cantidad", len(rep.bets), "peer", c.peer, "agencia", c.agency, "error", ref)
+		c.srv.log.Error("apuesta_recibida", logging.Fail, "cantidad", rep.bets, "peer", c.peer, "agencia", c.agency, "error", ref)
 		return errorMsg(ref)
 	}
-	c.logStored(rep.bets, stored)
+	c.logStored(rep, stored)
 	return []protocol.Message{protocol.Ack{Committed: committed}}
 }
 
@@ -254,15 +272,15 @@ func errorMsg(ref *refusal) []protocol.Message {
 	return []protocol.Message{&protocol.Error{Code: ref.code, Message: ref.Error()}}
 }
 
-func (c *conn) logStored(bets []lottery.Bet, stored int) {
+func (c *conn) logStored(rep reply, stored int) {
 	log := c.srv.log
-	if dup := len(bets) - stored; dup > 0 {
+	if dup := rep.bets - stored; dup > 0 {
 		log.Info("apuesta_recibida", logging.Success, "cantidad", stored, "duplicadas", dup, "agencia", c.agency)
 	} else {
 		log.Info("apuesta_recibida", logging.Success, "cantidad", stored, "agencia", c.agency)
 	}
-	if len(bets) == 1 && stored == 1 {
-		log.Info("apuesta_almacenada", logging.Success, "dni", bets[0].Document, "numero", bets[0].Number)
+	if rep.single != nil && stored == 1 {
+		log.Info("apuesta_almacenada", logging.Success, "dni", rep.single.Document, "numero", rep.single.Number)
 	}
 }
 
@@ -351,9 +369,19 @@ func (c *conn) decodeFrame(r *protocol.Reader) (protocol.Message, error) {
 	}
 	t, payload, err := r.ReadFrameAdmit(admit)
 	if err == nil {
-		defer r.Recycle() // Decode copies what it keeps
+		defer r.Recycle() // decoding copies what it keeps
 		var msg protocol.Message
-		if msg, err = protocol.Decode(t, payload); err == nil {
+		if t == protocol.TypeBatch {
+			buf := betBufs.Get().(*[]lottery.Bet)
+			var batch protocol.Batch
+			if batch, err = protocol.DecodeBatch(payload, *buf); err != nil {
+				betBufs.Put(buf)
+			}
+			msg = batch // its Bets go back to betBufs once stored: see batch
+		} else {
+			msg, err = protocol.Decode(t, payload)
+		}
+		if err == nil {
 			return msg, nil
 		}
 	}

@@ -263,7 +263,8 @@ type Commit struct {
 	agency int
 	first  uint64 // batch: number of its first bet; done: the total
 	next   bool   // batch: store at the agency's committed position
-	bets   []lottery.Bet
+	rows   []byte // batch: its bets as bets.csv rows, rendered by the caller
+	ends   []int  // batch: ends[i] is where row i ends in rows
 
 	ready     chan struct{}
 	committed uint64
@@ -293,10 +294,29 @@ func (c *Commit) finish(err error) {
 
 // Append asks to store bets as agency's bets number first, first+1, ...
 // It does not wait: the answer comes through the returned Commit, after
-// the bets are on stable storage.
+// the bets are on stable storage. The bets are rendered as rows here, in
+// the caller's goroutine, so that many callers share that work and the
+// writer only copies bytes; Append keeps nothing of the slice, which the
+// caller may reuse at once.
 func (s *Store) Append(agency int, first uint64, bets []lottery.Bet) *Commit {
-	c := &Commit{op: recordBatch, agency: agency, first: first, bets: bets, ready: make(chan struct{})}
+	c := newBatchCommit(agency, bets)
+	c.first = first
 	s.submit(c)
+	return c
+}
+
+func newBatchCommit(agency int, bets []lottery.Bet) *Commit {
+	c := &Commit{op: recordBatch, agency: agency, ends: make([]int, len(bets)), ready: make(chan struct{})}
+	size := 0
+	for _, b := range bets {
+		size += len(b.FirstName) + len(b.LastName) + len(b.Document) + len(b.Birthdate) + 16
+	}
+	c.rows = make([]byte, 0, size)
+	for i, b := range bets {
+		b.Agency = agency
+		c.rows = AppendRow(c.rows, b)
+		c.ends[i] = len(c.rows)
+	}
 	return c
 }
 
@@ -322,7 +342,8 @@ func (s *Store) StoreBets(bets []lottery.Bet) error {
 		for end < len(bets) && bets[end].Agency == bets[start].Agency {
 			end++
 		}
-		c := &Commit{op: recordBatch, agency: bets[start].Agency, next: true, bets: bets[start:end], ready: make(chan struct{})}
+		c := newBatchCommit(bets[start].Agency, bets[start:end])
+		c.next = true
 		s.submit(c)
 		commits = append(commits, c)
 		start = end
@@ -434,7 +455,7 @@ func (s *Store) run() {
 	var group []*Commit
 	for c := range s.reqs {
 		group = append(group[:0], c)
-		bets := len(c.bets)
+		bets := len(c.ends)
 	gather:
 		for bets < maxGroupBets {
 			select {
@@ -443,7 +464,7 @@ func (s *Store) run() {
 					break gather
 				}
 				group = append(group, c)
-				bets += len(c.bets)
+				bets += len(c.ends)
 			default:
 				break gather
 			}
@@ -475,7 +496,7 @@ func (s *Store) commit(group []*Commit) {
 		}
 		switch c.op {
 		case recordBatch:
-			first, n := c.first, uint64(len(c.bets))
+			first, n := c.first, uint64(len(c.ends))
 			if c.next {
 				first = p.Committed
 			}
@@ -490,15 +511,17 @@ func (s *Store) commit(group []*Commit) {
 				c.err = fmt.Errorf("%w: agency %d", lottery.ErrClosed, c.agency)
 				continue
 			}
-			fresh := c.bets[p.Committed-first:]
-			for _, bet := range fresh {
-				bet.Agency = c.agency
-				s.csvBuf = AppendRow(s.csvBuf, bet)
+			skip := int(p.Committed - first) // bets of the batch stored before
+			from := 0
+			if skip > 0 {
+				from = c.ends[skip-1]
 			}
+			s.csvBuf = append(s.csvBuf, c.rows[from:]...)
+			fresh := len(c.ends) - skip
 			end = size + int64(len(s.csvBuf))
-			s.jrnlBuf = appendRecord(s.jrnlBuf, record{kind: recordBatch, agency: uint32(c.agency), first: p.Committed, count: uint32(len(fresh)), csvEnd: end})
-			p.Committed += uint64(len(fresh))
-			c.stored = len(fresh)
+			s.jrnlBuf = appendRecord(s.jrnlBuf, record{kind: recordBatch, agency: uint32(c.agency), first: p.Committed, count: uint32(fresh), csvEnd: end})
+			p.Committed += uint64(fresh)
+			c.stored = fresh
 		case recordDone:
 			if c.first != p.Committed {
 				c.err = fmt.Errorf("%w: agency %d says %d, committed %d", lottery.ErrIncomplete, c.agency, c.first, p.Committed)
