@@ -77,7 +77,6 @@ func (a *Agency) Run(ctx context.Context) (Result, error) {
 	for attempt := 1; ; attempt++ {
 		res, contact, err := a.session(ctx)
 		if err == nil {
-			a.log.Info("consulta_ganadores", logging.Success, "cant_ganadores", len(res.Winners))
 			return res, nil
 		}
 		if ctx.Err() != nil {
@@ -168,7 +167,11 @@ func (a *Agency) session(ctx context.Context) (res Result, contact bool, err err
 		a.log.Info("notificacion", logging.Success, "apuestas", total)
 	}
 	winners, err := a.winners(ctx, c)
-	return Result{Winners: winners, Sent: welcome.Committed}, true, err
+	if err != nil {
+		return Result{}, true, err
+	}
+	a.log.Info("consulta_ganadores", logging.Success, "cant_ganadores", len(winners))
+	return Result{Winners: winners, Sent: welcome.Committed}, true, nil
 }
 
 // winners asks until the central answers with the agency's winners.
