@@ -149,6 +149,7 @@ func (a *Agency) session(ctx context.Context) (res Result, contact bool, err err
 		return Result{}, true, fmt.Errorf("%w: %v in answer to hello", errProtocol, msg.Type())
 	}
 	a.log.Debug("hello", logging.Success, "committed", welcome.Committed, "done", welcome.Done)
+	held := welcome.Committed
 	if !welcome.Done {
 		total, err := a.upload(c, welcome.Committed)
 		if err != nil {
@@ -165,13 +166,14 @@ func (a *Agency) session(ctx context.Context) (res Result, contact bool, err err
 			return Result{}, true, fmt.Errorf("%w: %v in answer to done", errProtocol, msg.Type())
 		}
 		a.log.Info("notificacion", logging.Success, "apuestas", total)
+		held = total
 	}
 	winners, err := a.winners(ctx, c)
 	if err != nil {
 		return Result{}, true, err
 	}
 	a.log.Info("consulta_ganadores", logging.Success, "cant_ganadores", len(winners))
-	return Result{Winners: winners, Sent: welcome.Committed}, true, nil
+	return Result{Winners: winners, Sent: held}, true, nil
 }
 
 // winners asks until the central answers with the agency's winners.
