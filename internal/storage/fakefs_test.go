@@ -13,8 +13,9 @@ import (
 // synced, so that a test can simulate a power loss: the disk keeps what
 // was synced plus any prefix of what was not.
 type fakeFS struct {
-	mu    sync.Mutex
-	files map[string]*fakeFile
+	mu     sync.Mutex
+	files  map[string]*fakeFile
+	locked map[string]bool
 	// syncFails, when set, is asked before every Sync; a non-nil answer
 	// fails that Sync and leaves the data unsynced.
 	syncFails func(name string) error
@@ -28,7 +29,30 @@ type fakeFile struct {
 	closed bool
 }
 
-func newFakeFS() *fakeFS { return &fakeFS{files: make(map[string]*fakeFile)} }
+func newFakeFS() *fakeFS {
+	return &fakeFS{files: make(map[string]*fakeFile), locked: make(map[string]bool)}
+}
+
+// Lock is an in-process lock; a crash (see crash) drops every lock, as
+// the kernel does for a dead process.
+func (fs *fakeFS) Lock(name string) (io.Closer, error) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.locked[name] {
+		return nil, fmt.Errorf("%s is locked", name)
+	}
+	fs.locked[name] = true
+	return unlockFunc(func() error {
+		fs.mu.Lock()
+		defer fs.mu.Unlock()
+		delete(fs.locked, name)
+		return nil
+	}), nil
+}
+
+type unlockFunc func() error
+
+func (f unlockFunc) Close() error { return f() }
 
 func (fs *fakeFS) OpenFile(name string) (File, error) {
 	fs.mu.Lock()
@@ -66,6 +90,7 @@ func (fs *fakeFS) crash(rng *rand.Rand) {
 		fs.files[name] = &fakeFile{fs: fs, name: name, data: bytes.Clone(f.data[:keep]), synced: keep}
 		f.closed = true
 	}
+	clear(fs.locked)
 }
 
 // contents returns a file's current bytes.

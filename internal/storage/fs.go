@@ -30,6 +30,9 @@ type FS interface {
 	OpenFile(name string) (File, error)
 	// Exists reports whether the named file exists.
 	Exists(name string) (bool, error)
+	// Lock takes the named lock file exclusively, or fails at once when
+	// another process holds it. Closing the result releases it.
+	Lock(name string) (io.Closer, error)
 }
 
 // OSFS is the operating system's file system.
@@ -63,6 +66,9 @@ func (OSFS) Exists(name string) (bool, error) {
 	}
 	return err == nil, err
 }
+
+// Lock implements FS with flock(2) where the system has it.
+func (OSFS) Lock(name string) (io.Closer, error) { return lockFile(name) }
 
 func syncDir(dir string) error {
 	d, err := os.Open(dir)

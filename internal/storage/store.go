@@ -28,8 +28,12 @@ import (
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
 
-// JournalSuffix is appended to the path of bets.csv to name its journal.
-const JournalSuffix = ".journal"
+// Suffixes appended to the path of bets.csv to name the files beside it:
+// its journal, and the lock that keeps a second central out.
+const (
+	JournalSuffix = ".journal"
+	LockSuffix    = ".lock"
+)
 
 // maxGroupBets bounds how many bets one group commit gathers, which bounds
 // the memory of a group and the latency of its first request.
@@ -62,6 +66,7 @@ type Recovery struct {
 // use.
 type Store struct {
 	csv, journal File
+	lock         io.Closer
 	noSync       bool
 	log          *slog.Logger
 
@@ -86,6 +91,7 @@ type Store struct {
 // starts its writer. It refuses a bets.csv that holds rows but has no
 // journal, rather than guess which of them were acknowledged.
 func Open(path string, opts Options) (*Store, error) {
+	var err error
 	fsys := opts.FS
 	if fsys == nil {
 		fsys = OSFS{}
@@ -100,20 +106,29 @@ func Open(path string, opts Options) (*Store, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	// The lock comes first: recovery cuts files, which must not happen
+	// under a central that is still writing them.
+	if s.lock, err = fsys.Lock(path + LockSuffix); err != nil {
+		return nil, fmt.Errorf("open storage: %w", err)
+	}
 	hadJournal, err := fsys.Exists(path + JournalSuffix)
 	if err != nil {
+		s.lock.Close()
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
 	if s.csv, err = fsys.OpenFile(path); err != nil {
+		s.lock.Close()
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
 	if s.journal, err = fsys.OpenFile(path + JournalSuffix); err != nil {
 		s.csv.Close()
+		s.lock.Close()
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
 	if err := s.recover(path, hadJournal); err != nil {
 		s.csv.Close()
 		s.journal.Close()
+		s.lock.Close()
 		return nil, fmt.Errorf("recover storage %s: %w", path, err)
 	}
 	go s.run()
@@ -446,7 +461,7 @@ func (s *Store) Close() error {
 	close(s.reqs)
 	s.sendMu.Unlock()
 	<-s.exited
-	return errors.Join(s.csv.Close(), s.journal.Close())
+	return errors.Join(s.csv.Close(), s.journal.Close(), s.lock.Close())
 }
 
 // run is the writer: the only goroutine that writes the files.

@@ -484,3 +484,22 @@ func TestReadBetsAcrossChunks(t *testing.T) {
 		t.Fatalf("read %d bets, want the %d written, in order", len(got), len(want))
 	}
 }
+
+// TestSecondOpenRefused: a second central on the same storage is refused
+// while the first lives, before its recovery could cut anything.
+func TestSecondOpenRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bets.csv")
+	s := openStore(t, path, nil)
+	mustAppend(t, s, 1, 0, makeBets(1, 0, 3))
+	if _, err := Open(path, Options{Logger: quiet}); err == nil || !strings.Contains(err.Error(), "another central") {
+		t.Fatalf("second Open: err %v, want a refusal naming the other central", err)
+	}
+	if p := s.Progress(1); p.Committed != 3 {
+		t.Errorf("first store's agency 1 committed %d after the refused open, want 3", p.Committed)
+	}
+	s.Close()
+	s2 := openStore(t, path, nil)
+	if got := len(loadAll(t, s2)); got != 3 {
+		t.Errorf("reopened after close: %d bets, want 3", got)
+	}
+}
