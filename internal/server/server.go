@@ -136,7 +136,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}()
 	}
 	if ctx.Err() != nil {
-		s.log.Info("shutdown", logging.InProgress, "reason", context.Cause(ctx).Error())
+		s.log.Info("shutdown", logging.InProgress)
 	}
 	ln.Close()
 	s.log.Info("close", logging.Success, "resource", "listener", "address", ln.Addr().String())
