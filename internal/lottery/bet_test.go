@@ -274,7 +274,7 @@ func TestDraw(t *testing.T) {
 					}
 				}
 			}
-			got, err := Draw(seq)
+			got, _, err := Draw(t.Context(), seq)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("Draw error = %v, want %v", err, tt.wantErr)

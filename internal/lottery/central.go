@@ -4,55 +4,117 @@ import (
 	"context"
 	"fmt"
 	"iter"
-	"log/slog"
 	"strings"
 	"sync"
 )
 
-// Ledger is what the central needs of the store of bets.
+// Ledger is the central's port to the store of bets, defined here by its
+// consumer. A ledger keeps what it is given durably and in order, and
+// decides nothing: which bets of a batch are new, whether an agency may
+// still send, when the draw is held are the Central's rules. A second
+// backend thus implements durability only. Because every write names its
+// position, a backend shared by several centrals can still refuse a write
+// that another central made first (a unique key on agency and position).
 type Ledger interface {
-	// Notify durably records that agency has sent all of its total bets.
-	Notify(agency int, total uint64) error
-	// Notified returns the agencies that have notified.
-	Notified() []int
+	// Holdings returns what the ledger held of each agency when it was
+	// opened.
+	Holdings() map[int]Holding
+	// Append stores bets as agency's bets number from, from+1, ...; from
+	// is the agency's next position. It does not wait: the receipt is
+	// ready once the bets are on stable storage. Append keeps nothing of
+	// bets, which the caller may reuse once it returns.
+	Append(agency int, from uint64, bets []Bet) Receipt
+	// Notify records that agency has sent all of its total bets.
+	Notify(agency int, total uint64) Receipt
 	// LoadBets yields every stored bet in storage order.
 	LoadBets() iter.Seq2[Bet, error]
 }
 
-// Central is the draw barrier: it knows which agencies have notified, holds
-// the draw once all of them have, and answers each agency with its own
-// winners. It is the one owner of that state; its methods are safe for
-// concurrent use.
+// Holding is what a ledger holds of one agency.
+type Holding struct {
+	Bets uint64 // bets stored, numbered 0..Bets-1
+	Done bool   // the agency's notification is stored
+}
+
+// Receipt is the answer to one write of a ledger. Writes of one agency
+// become durable in the order they were made: when a receipt is ready,
+// every earlier write of its agency is durable too.
+type Receipt interface {
+	// Wait blocks until the write is durable and returns nil, or returns
+	// why it failed.
+	Wait() error
+}
+
+// Events hears what the central decides. Each event comes before its
+// effects can be seen by any agency: Drawn returns before a single winner
+// is answered, so a log written there is ahead of every agency's log of
+// its winners. The wiring logs them; tests record them.
+type Events interface {
+	// Notified: agency's notification of its total bets is durable.
+	Notified(agency int, total uint64)
+	// Drawn: the draw has been held over bets stored bets; winners is the
+	// number of winning bets.
+	Drawn(bets, winners int)
+	// DrawFailed: the draw could not read the stored bets; it is held
+	// again by the next notification or winners query.
+	DrawFailed(err error)
+}
+
+// Central is the lottery's one owner of every rule about stored bets: it
+// validates batches, stores each bet exactly once by its position, closes
+// an agency once it has notified, holds the draw once every agency has,
+// and answers each agency with its own winners. Its methods are safe for
+// concurrent use; batches of different agencies are decided in parallel.
 type Central struct {
+	ctx      context.Context // bounds every draw: the central's lifetime
 	ledger   Ledger
 	agencies int
-	log      *slog.Logger
+	events   Events
+	accounts []account // indexed by agency; [0] unused
 
 	mu       sync.Mutex
-	notified map[int]bool
+	failed   error // the first write the ledger failed: nothing more is decided
+	notified int   // agencies whose notification is durable
 	drawing  bool
 	winners  map[int][]string // set once by the draw
 	drawn    chan struct{}    // closed once winners is set
 }
 
+// account is the central's record of one agency, the only one there is.
+type account struct {
+	mu       sync.Mutex
+	accepted uint64  // bets handed to the ledger; durable once last is
+	last     Receipt // the agency's latest write; nil when it made none
+	done     bool    // the agency has notified: it takes no more bets
+}
+
 // NewCentral returns the central for agencies 1..agencies over ledger,
-// with the notifications the ledger already holds. When every agency had
-// notified (a restart after the draw), it holds the draw again before it
-// returns, so that winners are answered at once.
-func NewCentral(ledger Ledger, agencies int, log *slog.Logger) (*Central, error) {
+// from what the ledger already holds. When every agency had notified (a
+// restart after the draw), it holds the draw again before it returns, so
+// that winners are answered at once.
+//
+// ctx is the central's lifetime: once it is done, a draw in progress
+// stops without a decision (it is held again at the next start), so that
+// a shutdown never waits for a draw over many millions of bets.
+func NewCentral(ctx context.Context, ledger Ledger, agencies int, events Events) (*Central, error) {
 	c := &Central{
+		ctx:      ctx,
 		ledger:   ledger,
 		agencies: agencies,
-		log:      log,
-		notified: make(map[int]bool),
+		events:   events,
+		accounts: make([]account, agencies+1),
 		drawn:    make(chan struct{}),
 	}
-	for _, a := range ledger.Notified() {
-		if a >= 1 && a <= agencies {
-			c.notified[a] = true
+	for a, h := range ledger.Holdings() {
+		if a < 1 || a > agencies {
+			continue
+		}
+		c.accounts[a].accepted, c.accounts[a].done = h.Bets, h.Done
+		if h.Done {
+			c.notified++
 		}
 	}
-	if len(c.notified) == agencies {
+	if c.notified == agencies {
 		c.drawing = true
 		if err := c.draw(); err != nil {
 			return nil, err
@@ -69,31 +131,141 @@ func (c *Central) Agencies() int { return c.agencies }
 func (c *Central) Status() (notified int, drawn bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.notified), c.winners != nil
+	return c.notified, c.winners != nil
 }
 
 // Drawn reports whether the draw has been held.
 func (c *Central) Drawn() bool {
-	_, drawn := c.Status()
-	return drawn
+	select {
+	case <-c.drawn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Standing is where an agency stands, as a connection that speaks for it
+// is told.
+type Standing struct {
+	Stored uint64 // its bets on stable storage, numbered 0..Stored-1
+	Done   bool   // its notification is on stable storage
+	Drawn  bool   // the draw has been held
+}
+
+// Resume returns where agency stands. It waits for the agency's writes in
+// flight, so that what it reports is durable.
+func (c *Central) Resume(agency int) (Standing, error) {
+	a, err := c.account(agency)
+	if err != nil {
+		return Standing{}, err
+	}
+	a.mu.Lock()
+	st, last := Standing{Stored: a.accepted, Done: a.done}, a.last
+	a.mu.Unlock()
+	if err := c.wait(last); err != nil {
+		return Standing{}, err
+	}
+	st.Drawn = c.Drawn()
+	return st, nil
+}
+
+// Submission is the central's answer to a batch, ready once the batch's
+// new bets are on stable storage.
+type Submission struct {
+	central *Central
+	receipt Receipt // nil when nothing is to be waited for
+	stored  uint64  // the agency's stored bets once receipt is ready
+	fresh   int     // bets of the batch that are new
+	err     error   // the batch is refused
+}
+
+// Wait waits for the batch to be durable. It returns how many bets the
+// agency then has on stable storage, and how many of the batch's were
+// new (0 for a batch stored before, which is acknowledged again), or the
+// error that refused the batch: ErrInvalidBet, ErrOutOfOrder, ErrClosed or
+// ErrUnavailable, wrapped.
+func (s *Submission) Wait() (stored uint64, fresh int, err error) {
+	if s.err != nil {
+		return 0, 0, s.err
+	}
+	if err := s.central.wait(s.receipt); err != nil {
+		return 0, 0, err
+	}
+	return s.stored, s.fresh, nil
+}
+
+// Submit decides a batch of agency's bets numbered first, first+1, ... and
+// hands its new bets to the ledger. Bets before the agency's position
+// were stored before and are acknowledged again; a batch past it would
+// leave a gap. Submit does not wait for the disk (see Submission.Wait),
+// and keeps nothing of bets.
+func (c *Central) Submit(agency int, first uint64, bets []Bet) *Submission {
+	a, err := c.account(agency)
+	if err != nil {
+		return &Submission{err: err}
+	}
+	for i := range bets {
+		bets[i].Agency = agency
+		if err := Validate(bets[i]); err != nil {
+			return &Submission{err: fmt.Errorf("bet %d of batch at %d: %w", i, first, err)}
+		}
+	}
+	n := uint64(len(bets))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case c.failure() != nil:
+		return &Submission{err: c.failure()}
+	case first > a.accepted:
+		return &Submission{err: fmt.Errorf("%w: agency %d batch starts at bet %d, stored %d", ErrOutOfOrder, agency, first, a.accepted)}
+	case first+n <= a.accepted:
+		return &Submission{central: c, receipt: a.last, stored: a.accepted} // sent before
+	case a.done || c.Drawn():
+		return &Submission{err: fmt.Errorf("%w: agency %d", ErrClosed, agency)}
+	}
+	fresh := bets[a.accepted-first:]
+	a.last = c.ledger.Append(agency, a.accepted, fresh)
+	a.accepted += uint64(len(fresh))
+	return &Submission{central: c, receipt: a.last, stored: a.accepted, fresh: len(fresh)}
 }
 
 // Notify records that agency has sent all of its total bets. The call that
 // completes the set of agencies holds the draw before it returns.
-// Notifying twice is harmless.
+// Notifying again with the same total is answered as the first time.
 func (c *Central) Notify(agency int, total uint64) error {
-	if err := ValidateAgency(agency, c.agencies); err != nil {
+	a, err := c.account(agency)
+	if err != nil {
 		return err
 	}
-	if err := c.ledger.Notify(agency, total); err != nil {
+	a.mu.Lock()
+	if err := c.failure(); err != nil {
+		a.mu.Unlock()
 		return err
 	}
-	// Logged here, before a draw this notification may start, so that the
+	if total != a.accepted {
+		stored := a.accepted
+		a.mu.Unlock()
+		return fmt.Errorf("%w: agency %d says %d, stored %d", ErrIncomplete, agency, total, stored)
+	}
+	first := !a.done
+	if first {
+		a.done = true
+		a.last = c.ledger.Notify(agency, total)
+	}
+	last := a.last
+	a.mu.Unlock()
+	if err := c.wait(last); err != nil {
+		return err
+	}
+	// Told here, before a draw this notification may start, so that the
 	// log reads in the order things happened.
-	c.log.Info("notificacion", "result", "success", "agencia", agency, "apuestas", total)
+	c.events.Notified(agency, total)
+	if !first {
+		return nil
+	}
 	c.mu.Lock()
-	c.notified[agency] = true
-	start := len(c.notified) == c.agencies && !c.drawing
+	c.notified++
+	start := c.notified == c.agencies && !c.drawing
 	if start {
 		c.drawing = true
 	}
@@ -104,36 +276,78 @@ func (c *Central) Notify(agency int, total uint64) error {
 	return nil
 }
 
+// account returns agency's account, or ErrInvalidBet for an agency the
+// draw does not wait for.
+func (c *Central) account(agency int) (*account, error) {
+	if err := ValidateAgency(agency, c.agencies); err != nil {
+		return nil, err
+	}
+	return &c.accounts[agency], nil
+}
+
+// wait waits for a ledger write. A write that failed leaves the central
+// failed: the ledger's state is no longer known, so nothing more is
+// decided until a restart recovers it.
+func (c *Central) wait(r Receipt) error {
+	if r == nil {
+		return nil
+	}
+	if err := r.Wait(); err != nil {
+		c.mu.Lock()
+		if c.failed == nil {
+			c.failed = err
+		}
+		c.mu.Unlock()
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// failure returns ErrUnavailable, wrapped, once a write has failed.
+func (c *Central) failure() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.failed == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, c.failed)
+}
+
 // draw evaluates every stored bet and keeps each agency's winners. Only one
 // draw runs: the caller set c.drawing. A draw that fails can be tried
 // again by the next Notify or Winners.
 func (c *Central) draw() error {
-	winners, err := Draw(c.ledger.LoadBets())
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	winners, bets, err := Draw(c.ctx, c.ledger.LoadBets())
 	if err != nil {
+		c.mu.Lock()
 		c.drawing = false
-		c.log.Error("sorteo", "result", "fail", "error", err)
-		return fmt.Errorf("draw: %w", err)
+		c.mu.Unlock()
+		if c.ctx.Err() != nil {
+			return fmt.Errorf("draw stopped: %w", context.Cause(c.ctx))
+		}
+		c.events.DrawFailed(err) // told once, here; callers get a short reason
+		return fmt.Errorf("%w: draw: %w", ErrUnavailable, err)
 	}
-	c.winners = winners
-	close(c.drawn)
 	total := 0
 	for _, w := range winners {
 		total += len(w)
 	}
-	c.log.Info("sorteo", "result", "success", "ganadores", total)
+	c.events.Drawn(bets, total) // before any winner is answered
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.winners = winners
+	close(c.drawn)
 	return nil
 }
 
 // Winners returns the documents of agency's winners, waiting for the draw
 // until ctx is done. It never answers before the draw.
 func (c *Central) Winners(ctx context.Context, agency int) ([]string, error) {
-	if err := ValidateAgency(agency, c.agencies); err != nil {
+	if _, err := c.account(agency); err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
-	retry := len(c.notified) == c.agencies && !c.drawing
+	retry := c.notified == c.agencies && !c.drawing
 	if retry {
 		c.drawing = true
 	}
@@ -153,18 +367,26 @@ func (c *Central) Winners(ctx context.Context, agency int) ([]string, error) {
 	return c.winners[agency], nil
 }
 
+// drawCheckEvery is how many bets Draw evaluates between looks at its
+// context: a few milliseconds of work.
+const drawCheckEvery = 1 << 16
+
 // Draw evaluates bets with HasWon and returns, per agency, the documents
-// of its winning bets in storage order. It keeps only the winners.
-func Draw(bets iter.Seq2[Bet, error]) (map[int][]string, error) {
-	winners := make(map[int][]string)
+// of its winning bets in storage order, and how many bets it evaluated. It
+// keeps only the winners. It stops with ctx's error once ctx is done.
+func Draw(ctx context.Context, bets iter.Seq2[Bet, error]) (winners map[int][]string, n int, err error) {
+	winners = make(map[int][]string)
 	for bet, err := range bets {
 		if err != nil {
-			return nil, err
+			return nil, n, err
+		}
+		if n++; n%drawCheckEvery == 0 && ctx.Err() != nil {
+			return nil, n, ctx.Err()
 		}
 		if HasWon(bet) {
 			// Cloned: the bet's text may share memory with many others.
 			winners[bet.Agency] = append(winners[bet.Agency], strings.Clone(bet.Document))
 		}
 	}
-	return winners, nil
+	return winners, n, nil
 }

@@ -3,25 +3,28 @@ package lottery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
-	"log/slog"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 )
 
-// fakeLedger is an in-memory Ledger: it records Notify calls, returns the
-// configured errors and yields its bets from a slice.
+// fakeLedger is an in-memory Ledger: its holdings are its bets and
+// notified agencies, it records every write, fails those it is told to,
+// and, while hold is open, answers no write.
 type fakeLedger struct {
 	mu        sync.Mutex
-	notified  []int          // what Notified returns (initial notifications)
-	calls     []notifyCall   // every Notify call, in order
-	notifyErr map[int]error  // Notify(agency) fails with this
-	bets      []Bet          // what LoadBets yields
-	loadErr   error          // when set, LoadBets yields it after the bets
-	loads     int            // LoadBets calls
-	totals    map[int]uint64 // last total recorded per agency
+	notified  []int         // agencies that had notified when it was opened
+	calls     []notifyCall  // every Notify call, in order
+	appends   []appendCall  // every Append call, in order
+	notifyErr map[int]error // Notify(agency) fails with this
+	appendErr error         // every Append fails with this
+	hold      chan struct{} // when not nil, writes are answered once it is closed
+	bets      []Bet         // what LoadBets yields
+	loadErr   error         // when set, LoadBets yields it after the bets
+	loads     int           // LoadBets calls
 }
 
 type notifyCall struct {
@@ -29,24 +32,62 @@ type notifyCall struct {
 	total  uint64
 }
 
-func (l *fakeLedger) Notify(agency int, total uint64) error {
+type appendCall struct {
+	agency int
+	from   uint64
+	n      int
+}
+
+// fakeReceipt is answered once hold, when set, is closed.
+type fakeReceipt struct {
+	hold chan struct{}
+	err  error
+}
+
+func (r fakeReceipt) Wait() error {
+	if r.hold != nil {
+		<-r.hold
+	}
+	return r.err
+}
+
+func (l *fakeLedger) Holdings() map[int]Holding {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[int]Holding)
+	for _, b := range l.bets {
+		h := out[b.Agency]
+		h.Bets++
+		out[b.Agency] = h
+	}
+	for _, a := range l.notified {
+		h := out[a]
+		h.Done = true
+		out[a] = h
+	}
+	return out
+}
+
+func (l *fakeLedger) Append(agency int, from uint64, bets []Bet) Receipt {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.appends = append(l.appends, appendCall{agency, from, len(bets)})
+	if l.appendErr == nil {
+		l.bets = append(l.bets, bets...)
+	}
+	return fakeReceipt{hold: l.hold, err: l.appendErr}
+}
+
+func (l *fakeLedger) Notify(agency int, total uint64) Receipt {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.calls = append(l.calls, notifyCall{agency, total})
-	if err := l.notifyErr[agency]; err != nil {
-		return err
-	}
-	if l.totals == nil {
-		l.totals = make(map[int]uint64)
-	}
-	l.totals[agency] = total
-	return nil
+	return fakeReceipt{hold: l.hold, err: l.notifyErr[agency]}
 }
 
-func (l *fakeLedger) Notified() []int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.notified)
+// total is how many bets of agency the ledger holds: what its Done says.
+func (l *fakeLedger) total(agency int) uint64 {
+	return l.Holdings()[agency].Bets
 }
 
 func (l *fakeLedger) LoadBets() iter.Seq2[Bet, error] {
@@ -64,6 +105,34 @@ func (l *fakeLedger) LoadBets() iter.Seq2[Bet, error] {
 			yield(Bet{}, loadErr)
 		}
 	}
+}
+
+func (l *fakeLedger) appendCalls() []appendCall {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.appends)
+}
+
+// recorder is an Events that records what it hears, one string each.
+type recorder struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (r *recorder) add(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, fmt.Sprintf(format, args...))
+}
+
+func (r *recorder) Notified(agency int, total uint64) { r.add("notified %d %d", agency, total) }
+func (r *recorder) Drawn(bets, winners int)           { r.add("drawn %d %d", bets, winners) }
+func (r *recorder) DrawFailed(err error)              { r.add("draw failed: %v", err) }
+
+func (r *recorder) list() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.events)
 }
 
 func (l *fakeLedger) setLoadErr(err error) {
@@ -99,11 +168,9 @@ func ledgerBets() []Bet {
 
 var wantWinners = map[int][]string{1: {"100", "101"}, 2: {"201", "202"}, 3: nil}
 
-func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
 func newCentral(t *testing.T, l *fakeLedger, agencies int) *Central {
 	t.Helper()
-	c, err := NewCentral(l, agencies, discard())
+	c, err := NewCentral(t.Context(), l, agencies, &recorder{})
 	if err != nil {
 		t.Fatalf("NewCentral: %v", err)
 	}
@@ -159,7 +226,7 @@ func TestCentralWinnersWaitForLastAgency(t *testing.T) {
 	checkStatus(t, c, 0, false)
 
 	for agency := 1; agency <= 2; agency++ {
-		if err := c.Notify(agency, uint64(agency*10)); err != nil {
+		if err := c.Notify(agency, l.total(agency)); err != nil {
 			t.Fatalf("Notify(%d): %v", agency, err)
 		}
 		checkStatus(t, c, agency, false)
@@ -183,7 +250,7 @@ func TestCentralWinnersWaitForLastAgency(t *testing.T) {
 		waiting <- w
 	}()
 
-	if err := c.Notify(3, 30); err != nil {
+	if err := c.Notify(3, l.total(3)); err != nil {
 		t.Fatalf("Notify(3): %v", err)
 	}
 	checkStatus(t, c, 3, true)
@@ -196,7 +263,7 @@ func TestCentralWinnersWaitForLastAgency(t *testing.T) {
 	if n := l.loadCount(); n != 1 {
 		t.Errorf("LoadBets called %d times, want 1", n)
 	}
-	wantCalls := []notifyCall{{1, 10}, {2, 20}, {3, 30}}
+	wantCalls := []notifyCall{{1, 3}, {2, 3}, {3, 1}}
 	if got := l.notifyCalls(); !slices.Equal(got, wantCalls) {
 		t.Errorf("ledger Notify calls = %v, want %v", got, wantCalls)
 	}
@@ -205,7 +272,7 @@ func TestCentralWinnersWaitForLastAgency(t *testing.T) {
 func TestCentralWinnersAfterDrawAnswerAtOnce(t *testing.T) {
 	l := &fakeLedger{bets: ledgerBets()}
 	c := newCentral(t, l, 1)
-	if err := c.Notify(1, 7); err != nil {
+	if err := c.Notify(1, l.total(1)); err != nil {
 		t.Fatal(err)
 	}
 	got, err := c.Winners(boundedCtx(t), 1)
@@ -218,7 +285,7 @@ func TestCentralNotifyTwiceIsHarmless(t *testing.T) {
 	l := &fakeLedger{bets: ledgerBets()}
 	c := newCentral(t, l, 3)
 	for range 3 {
-		if err := c.Notify(2, 5); err != nil {
+		if err := c.Notify(2, l.total(2)); err != nil {
 			t.Fatalf("Notify(2) again: %v", err)
 		}
 	}
@@ -228,14 +295,14 @@ func TestCentralNotifyTwiceIsHarmless(t *testing.T) {
 	}
 
 	for _, a := range []int{1, 3} {
-		if err := c.Notify(a, 5); err != nil {
+		if err := c.Notify(a, l.total(a)); err != nil {
 			t.Fatalf("Notify(%d): %v", a, err)
 		}
 	}
 	checkStatus(t, c, 3, true)
 	// Notifying again after the draw changes nothing and draws no more.
 	for a := 1; a <= 3; a++ {
-		if err := c.Notify(a, 5); err != nil {
+		if err := c.Notify(a, l.total(a)); err != nil {
 			t.Fatalf("Notify(%d) after the draw: %v", a, err)
 		}
 	}
@@ -252,7 +319,7 @@ func TestCentralAgencyOutOfRange(t *testing.T) {
 	for _, agency := range []int{0, -1, 4, 1 << 20} {
 		l := &fakeLedger{bets: ledgerBets()}
 		c := newCentral(t, l, 3)
-		if err := c.Notify(agency, 1); err == nil {
+		if err := c.Notify(agency, 0); err == nil {
 			t.Errorf("Notify(%d) with 3 agencies: got no error", agency)
 		} else if !errors.Is(err, ErrInvalidBet) {
 			t.Errorf("Notify(%d) error %q does not wrap ErrInvalidBet", agency, err)
@@ -271,10 +338,10 @@ func TestCentralLedgerNotifyError(t *testing.T) {
 	errFull := errors.New("disk full")
 	l := &fakeLedger{bets: ledgerBets(), notifyErr: map[int]error{2: errFull}}
 	c := newCentral(t, l, 2)
-	if err := c.Notify(1, 1); err != nil {
+	if err := c.Notify(1, l.total(1)); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Notify(2, 1); !errors.Is(err, errFull) {
+	if err := c.Notify(2, l.total(2)); !errors.Is(err, errFull) {
 		t.Fatalf("Notify(2) = %v, want %v", err, errFull)
 	}
 	// The failed notification is not counted and holds no draw.
@@ -331,7 +398,7 @@ func TestNewCentralRestart(t *testing.T) {
 func TestNewCentralRestartDrawFails(t *testing.T) {
 	errDisk := errors.New("bad sector")
 	l := &fakeLedger{bets: ledgerBets(), notified: []int{1, 2}, loadErr: errDisk}
-	if _, err := NewCentral(l, 2, discard()); !errors.Is(err, errDisk) {
+	if _, err := NewCentral(t.Context(), l, 2, &recorder{}); !errors.Is(err, errDisk) {
 		t.Fatalf("NewCentral with a failing draw = %v, want %v", err, errDisk)
 	}
 }
@@ -363,11 +430,11 @@ func TestCentralFailedDrawIsRetried(t *testing.T) {
 			l := &fakeLedger{bets: ledgerBets(), loadErr: errDisk}
 			c := newCentral(t, l, 3)
 			for a := 1; a <= 2; a++ {
-				if err := c.Notify(a, 3); err != nil {
+				if err := c.Notify(a, l.total(a)); err != nil {
 					t.Fatalf("Notify(%d): %v", a, err)
 				}
 			}
-			if err := c.Notify(3, 3); !errors.Is(err, errDisk) {
+			if err := c.Notify(3, l.total(3)); !errors.Is(err, errDisk) {
 				t.Fatalf("Notify(3) with a failing draw = %v, want %v", err, errDisk)
 			}
 			// The notification is kept, but there is no draw.
@@ -404,7 +471,7 @@ func TestCentralStatusCounts(t *testing.T) {
 	order := []int{3, 1, 3, 4, 2}
 	wantCount := []int{1, 2, 2, 3, 4}
 	for i, a := range order {
-		if err := c.Notify(a, 0); err != nil {
+		if err := c.Notify(a, l.total(a)); err != nil {
 			t.Fatalf("Notify(%d): %v", a, err)
 		}
 		checkStatus(t, c, wantCount[i], wantCount[i] == 4)
@@ -431,7 +498,7 @@ func TestCentralConcurrent(t *testing.T) {
 				}
 			})
 			wg.Go(func() {
-				if err := c.Notify(a, 1); err != nil {
+				if err := c.Notify(a, l.total(a)); err != nil {
 					t.Errorf("Notify(%d): %v", a, err)
 				}
 				c.Status()
@@ -442,5 +509,237 @@ func TestCentralConcurrent(t *testing.T) {
 	checkStatus(t, c, agencies, true)
 	if n := l.loadCount(); n != 1 {
 		t.Errorf("LoadBets called %d times, want exactly 1 draw", n)
+	}
+}
+
+// someBets returns n valid bets of agency, numbered from first.
+func someBets(agency, first, n int) []Bet {
+	out := make([]Bet, n)
+	for i := range out {
+		out[i] = bet(agency, fmt.Sprint(1000+first+i), first+i)
+	}
+	return out
+}
+
+// TestCentralSubmitPositions: each bet reaches the ledger once, at its
+// position, whatever the agency resends; the rules of a batch are the
+// central's, each with its error.
+func TestCentralSubmitPositions(t *testing.T) {
+	type step struct {
+		first     uint64
+		n         int
+		stored    uint64 // the agency's stored bets in the answer
+		fresh     int
+		err       error       // the refusal, if any
+		appendsTo *appendCall // what reaches the ledger; nil: nothing
+	}
+	steps := []struct {
+		name string
+		step
+	}{
+		{"first batch", step{0, 4, 4, 4, nil, &appendCall{1, 0, 4}}},
+		{"same batch again", step{0, 4, 4, 0, nil, nil}},
+		{"overlapping batch", step{2, 4, 6, 2, nil, &appendCall{1, 4, 2}}},
+		{"a gap", step{8, 2, 0, 0, ErrOutOfOrder, nil}},
+		{"the rest", step{6, 4, 10, 4, nil, &appendCall{1, 6, 4}}},
+	}
+	l := &fakeLedger{}
+	c := newCentral(t, l, 2)
+	for _, s := range steps {
+		before := len(l.appendCalls())
+		stored, fresh, err := c.Submit(1, s.first, someBets(1, int(s.first), s.n)).Wait()
+		if !errors.Is(err, s.err) || (s.err == nil && err != nil) {
+			t.Fatalf("%s: err %v, want %v", s.name, err, s.err)
+		}
+		if err == nil && (stored != s.stored || fresh != s.fresh) {
+			t.Errorf("%s: stored %d fresh %d, want %d %d", s.name, stored, fresh, s.stored, s.fresh)
+		}
+		calls := l.appendCalls()[before:]
+		switch {
+		case s.appendsTo == nil && len(calls) != 0:
+			t.Errorf("%s: reached the ledger: %v", s.name, calls)
+		case s.appendsTo != nil && (len(calls) != 1 || calls[0] != *s.appendsTo):
+			t.Errorf("%s: ledger appends %v, want [%v]", s.name, calls, *s.appendsTo)
+		}
+	}
+	for i, b := range l.bets {
+		if b.Agency != 1 || b.Number != i {
+			t.Fatalf("ledger bet %d is %+v: each bet must be stored once, in order", i, b)
+		}
+	}
+
+	if err := c.Notify(1, 5); !errors.Is(err, ErrIncomplete) {
+		t.Errorf("Notify with a wrong total: %v, want ErrIncomplete", err)
+	}
+	if err := c.Notify(1, 10); err != nil {
+		t.Fatalf("Notify: %v", err)
+	}
+	if _, _, err := c.Submit(1, 10, someBets(1, 10, 1)).Wait(); !errors.Is(err, ErrClosed) {
+		t.Errorf("new bet after notify: %v, want ErrClosed", err)
+	}
+	if stored, fresh, err := c.Submit(1, 0, someBets(1, 0, 4)).Wait(); err != nil || stored != 10 || fresh != 0 {
+		t.Errorf("old batch after notify: stored %d fresh %d err %v, want it acknowledged again", stored, fresh, err)
+	}
+	if st, err := c.Resume(1); err != nil || st != (Standing{Stored: 10, Done: true}) {
+		t.Errorf("Resume(1) = %+v, %v", st, err)
+	}
+}
+
+func TestCentralSubmitRefuses(t *testing.T) {
+	bad := someBets(2, 0, 3)
+	bad[1].Document = "12a"
+	tests := []struct {
+		name   string
+		agency int
+		bets   []Bet
+		want   error
+	}{
+		{"an invalid bet", 2, bad, ErrInvalidBet},
+		{"an agency out of range", 3, someBets(3, 0, 1), ErrInvalidBet},
+		{"agency 0", 0, someBets(0, 0, 1), ErrInvalidBet},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := &fakeLedger{}
+			c := newCentral(t, l, 2)
+			if _, _, err := c.Submit(tt.agency, 0, tt.bets).Wait(); !errors.Is(err, tt.want) {
+				t.Errorf("Submit: %v, want %v", err, tt.want)
+			}
+			if calls := l.appendCalls(); len(calls) != 0 {
+				t.Errorf("a refused batch reached the ledger: %v", calls)
+			}
+		})
+	}
+}
+
+// TestCentralSubmitStampsAgency: a bet is stored as the agency that sent
+// it, whatever the decoded bet said.
+func TestCentralSubmitStampsAgency(t *testing.T) {
+	l := &fakeLedger{}
+	c := newCentral(t, l, 2)
+	if _, _, err := c.Submit(2, 0, someBets(1, 0, 2)).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range l.bets {
+		if b.Agency != 2 {
+			t.Errorf("stored as agency %d, want 2", b.Agency)
+		}
+	}
+}
+
+// TestCentralLedgerFailure: once a write fails, the central decides
+// nothing more: the ledger's state is unknown until a restart recovers it.
+func TestCentralLedgerFailure(t *testing.T) {
+	errIO := errors.New("injected EIO")
+	l := &fakeLedger{appendErr: errIO}
+	c := newCentral(t, l, 2)
+	if _, _, err := c.Submit(1, 0, someBets(1, 0, 2)).Wait(); !errors.Is(err, ErrUnavailable) || !errors.Is(err, errIO) {
+		t.Fatalf("Submit over a failing ledger: %v, want ErrUnavailable wrapping the cause", err)
+	}
+	l.mu.Lock()
+	l.appendErr = nil
+	l.mu.Unlock()
+	if _, _, err := c.Submit(2, 0, someBets(2, 0, 1)).Wait(); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Submit after a failed write: %v, want ErrUnavailable", err)
+	}
+	if err := c.Notify(2, 0); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Notify after a failed write: %v, want ErrUnavailable", err)
+	}
+	if calls := l.appendCalls(); len(calls) != 1 {
+		t.Errorf("ledger appends after the failure: %v, want only the failed one", calls)
+	}
+}
+
+// TestCentralResumeWaitsForWrites: where an agency stands is reported
+// once its writes in flight are durable, never before; and a batch sent
+// again while the first copy is in flight is acknowledged only then.
+func TestCentralResumeWaitsForWrites(t *testing.T) {
+	l := &fakeLedger{hold: make(chan struct{})}
+	c := newCentral(t, l, 1)
+	first := c.Submit(1, 0, someBets(1, 0, 3))
+	again := c.Submit(1, 0, someBets(1, 0, 3))
+	resumed := make(chan Standing, 1)
+	go func() {
+		st, err := c.Resume(1)
+		if err != nil {
+			t.Errorf("Resume: %v", err)
+		}
+		resumed <- st
+	}()
+	acked := make(chan uint64, 1)
+	go func() {
+		stored, _, err := again.Wait()
+		if err != nil {
+			t.Errorf("resent batch: %v", err)
+		}
+		acked <- stored
+	}()
+	select {
+	case st := <-resumed:
+		t.Fatalf("Resume answered %+v before the write was durable", st)
+	case n := <-acked:
+		t.Fatalf("resent batch acknowledged (%d) before the first copy was durable", n)
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(l.hold)
+	if st := <-resumed; st != (Standing{Stored: 3}) {
+		t.Errorf("Resume = %+v, want 3 stored", st)
+	}
+	if n := <-acked; n != 3 {
+		t.Errorf("resent batch acknowledged with %d, want 3", n)
+	}
+	if _, fresh, err := first.Wait(); err != nil || fresh != 3 {
+		t.Errorf("first batch: fresh %d err %v", fresh, err)
+	}
+}
+
+// TestCentralEventsOrder: every notification is told before the draw it
+// starts, and the draw before any winner is answered.
+func TestCentralEventsOrder(t *testing.T) {
+	l := &fakeLedger{bets: ledgerBets()}
+	events := &recorder{}
+	c, err := NewCentral(t.Context(), l, 2, events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answered := make(chan []string, 1)
+	go func() {
+		_, err := c.Winners(context.Background(), 1)
+		if err != nil {
+			t.Errorf("Winners: %v", err)
+		}
+		answered <- append(events.list(), "answered")
+	}()
+	for a := 1; a <= 2; a++ {
+		if err := c.Notify(a, l.total(a)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"notified 1 3", "notified 2 3", "drawn 7 4", "answered"}
+	if got := <-answered; !slices.Equal(got, want) {
+		t.Errorf("events %q, want %q", got, want)
+	}
+}
+
+// TestCentralDrawStopsWithItsContext: a shutdown stops a long draw without
+// a decision and without a failure to report; the draw is held again by
+// the next central.
+func TestCentralDrawStopsWithItsContext(t *testing.T) {
+	l := &fakeLedger{bets: someBets(1, 0, drawCheckEvery+1), notified: []int{1}} // one winner: number 7574
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	events := &recorder{}
+	if _, err := NewCentral(ctx, l, 1, events); !errors.Is(err, context.Canceled) {
+		t.Fatalf("NewCentral after shutdown = %v, want context.Canceled", err)
+	}
+	if got := events.list(); len(got) != 0 {
+		t.Errorf("events %q: a stopped draw is neither held nor failed", got)
+	}
+	c, err := NewCentral(t.Context(), l, 1, events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Winners(boundedCtx(t), 1); err != nil || !slices.Equal(got, []string{"8574"}) {
+		t.Errorf("Winners after the draw = %v, %v; want [8574]", got, err)
 	}
 }

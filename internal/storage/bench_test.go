@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -110,15 +111,16 @@ func BenchmarkStoreBets(b *testing.B) {
 			}
 			b.StopTimer()
 			reportBetsPerSecond(b, int64(batch)*int64(b.N))
-			if got := s.Progress(1).Committed; got != uint64(batch)*uint64(b.N) {
+			if got := storedBets(s, 1); got != uint64(batch)*uint64(b.N) {
 				b.Fatalf("committed %d, want %d", got, batch*b.N)
 			}
 		})
 	}
 }
 
-// BenchmarkAppendConcurrent has g goroutines, one agency each, append
-// batches of 150 bets at their own positions and wait for each. The
+// BenchmarkAppendConcurrent has g goroutines, one agency each, submit
+// batches of 150 bets to a lottery.Central over the store, at their own
+// positions, and wait for each: the central's own path. The
 // writer gathers the waiting requests into one group commit: with g
 // callers a group holds up to g batches for one pair of fsyncs.
 // Reported: fsyncs/op (2 without group commit), fsyncs-avoided/op, and
@@ -137,6 +139,10 @@ func BenchmarkAppendConcurrent(b *testing.B) {
 			bets := benchBatch(b, 1, batch)
 			fsys := &countingFS{}
 			s := openBench(b, b.TempDir(), Options{FS: fsys, NoSync: c.noSync})
+			central, err := lottery.NewCentral(context.Background(), s, c.g, nopEvents{})
+			if err != nil {
+				b.Fatal(err)
+			}
 			b.SetBytes(rowsSize(bets))
 			b.ReportAllocs()
 			syncs0, writes0 := fsys.syncs.Load(), fsys.journalWrites.Load()
@@ -146,10 +152,11 @@ func BenchmarkAppendConcurrent(b *testing.B) {
 			errs := make(chan error, c.g)
 			for g := range c.g {
 				agency := g + 1
+				bets := slices.Clone(bets) // Submit sets each bet's agency
 				wg.Go(func() {
 					var first uint64
 					for ops.Add(1) <= int64(b.N) {
-						committed, stored, err := s.Append(agency, first, bets).Wait()
+						committed, stored, err := central.Submit(agency, first, bets).Wait()
 						if err != nil {
 							errs <- err
 							return
@@ -270,7 +277,7 @@ func BenchmarkDraw(b *testing.B) {
 		b.ReportAllocs()
 		b.ResetTimer()
 		for range b.N {
-			winners, err := lottery.Draw(bs.s.LoadBets())
+			winners, _, err := lottery.Draw(context.Background(), bs.s.LoadBets())
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -22,9 +22,11 @@ import (
 	"io"
 	"iter"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 
+	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
 
@@ -35,10 +37,6 @@ const (
 	LockSuffix    = ".lock"
 )
 
-// maxGroupBets bounds how many bets one group commit gathers, which bounds
-// the memory of a group and the latency of its first request.
-const maxGroupBets = 64 << 10
-
 // Options tune a Store.
 type Options struct {
 	FS     FS           // the file system; OSFS when nil
@@ -46,12 +44,6 @@ type Options struct {
 	// NoSync skips fsync. Acknowledgements are then not durable: for
 	// benchmarks that measure what fsync costs, never for a central.
 	NoSync bool
-}
-
-// Progress is what the store holds of one agency.
-type Progress struct {
-	Committed uint64 // bets on stable storage, numbered 0..Committed-1
-	Done      bool   // the agency has notified
 }
 
 // Recovery says what Open found and repaired.
@@ -62,8 +54,10 @@ type Recovery struct {
 	CutJournalBytes int64 // bytes of a torn or corrupt journal tail, cut
 }
 
-// Store is bets.csv and its journal. Its methods are safe for concurrent
-// use.
+// Store is bets.csv and its journal: a lottery.Ledger. It keeps what it is
+// given and decides nothing of the lottery; it only refuses a write that
+// would leave a journal its own recovery would refuse (see journalState).
+// Its methods are safe for concurrent use.
 type Store struct {
 	csv, journal File
 	lock         io.Closer
@@ -72,19 +66,19 @@ type Store struct {
 
 	sendMu sync.RWMutex // held to send on reqs; exclusively to close it
 	closed bool
-	reqs   chan *Commit
+	reqs   chan *request
 	exited chan struct{}
 
-	mu       sync.Mutex // guards what the writer publishes
-	progress map[int]Progress
-	size     int64 // bytes of bets.csv that hold committed rows
+	holdings map[int]lottery.Holding // as recovered by Open; never changed
+	recovery Recovery
+
+	mu   sync.Mutex // guards size, which the writer publishes
+	size int64      // bytes of bets.csv that hold committed rows
 
 	// Owned by the writer goroutine.
-	failed  error
-	csvBuf  []byte
-	jrnlBuf []byte
-
-	recovery Recovery
+	state         journalState // what the journal on disk says
+	failed        error
+	rows, records []byte // buffers of the group being written
 }
 
 // Open opens (creating it if need be) the store at path, recovers it and
@@ -97,11 +91,11 @@ func Open(path string, opts Options) (*Store, error) {
 		fsys = OSFS{}
 	}
 	s := &Store{
-		noSync:   opts.NoSync,
-		log:      opts.Logger,
-		reqs:     make(chan *Commit, 1024),
-		exited:   make(chan struct{}),
-		progress: make(map[int]Progress),
+		noSync: opts.NoSync,
+		log:    opts.Logger,
+		reqs:   make(chan *request, 1024),
+		exited: make(chan struct{}),
+		state:  newJournalState(),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -155,31 +149,33 @@ func (s *Store) recover(path string, hadJournal bool) error {
 		return err
 	}
 	if cut := jSize - good; cut > 0 {
-		s.log.Info("recovery", "result", "in_progress", "file", path+JournalSuffix, "cut_bytes", cut)
+		s.log.Info("recovery", logging.InProgress, "file", path+JournalSuffix, "cut_bytes", cut)
 		if err := s.cut(s.journal, good); err != nil {
 			return err
 		}
 		s.recovery.CutJournalBytes = cut
 	}
+	s.size = s.state.size
 	switch {
 	case csvSize < s.size:
 		return fmt.Errorf("bets.csv has %d bytes but its journal commits %d: the file was changed behind the central", csvSize, s.size)
 	case csvSize > s.size:
 		cut := csvSize - s.size
-		s.log.Info("recovery", "result", "in_progress", "file", path, "cut_bytes", cut)
+		s.log.Info("recovery", logging.InProgress, "file", path, "cut_bytes", cut)
 		if err := s.cut(s.csv, s.size); err != nil {
 			return err
 		}
 		s.recovery.CutCSVBytes = cut
 	}
+	s.holdings = s.state.holdings()
 	notified := 0
-	for _, p := range s.progress {
-		if p.Done {
+	for _, h := range s.holdings {
+		if h.Done {
 			notified++
 		}
 	}
-	s.log.Info("recovery", "result", "success", "batches", s.recovery.Batches, "bets", s.recovery.Bets,
-		"agencies", len(s.progress), "notified", notified,
+	s.log.Info("recovery", logging.Success, "batches", s.recovery.Batches, "bets", s.recovery.Bets,
+		"agencies", len(s.holdings), "notified", notified,
 		"cut_csv_bytes", s.recovery.CutCSVBytes, "cut_journal_bytes", s.recovery.CutJournalBytes)
 	return nil
 }
@@ -201,40 +197,16 @@ func (s *Store) replay(size int64) (int64, error) {
 		if !ok {
 			return off, nil
 		}
-		if err := s.apply(rec); err != nil {
+		if err := s.state.apply(rec); err != nil {
 			// A record with a good checksum that does not follow from
 			// the ones before is not a torn write: refuse to guess.
 			return 0, fmt.Errorf("journal record at byte %d: %w", off, err)
 		}
-	}
-}
-
-func (s *Store) apply(rec record) error {
-	if rec.csvEnd < s.size {
-		return fmt.Errorf("bets.csv end %d goes back from %d", rec.csvEnd, s.size)
-	}
-	a := int(rec.agency)
-	p := s.progress[a]
-	switch rec.kind {
-	case recordBatch:
-		if p.Done {
-			return fmt.Errorf("batch of agency %d after its done notification", a)
+		if rec.kind == recordBatch {
+			s.recovery.Batches++
+			s.recovery.Bets += int64(rec.count)
 		}
-		if rec.first != p.Committed {
-			return fmt.Errorf("batch of agency %d starts at bet %d, committed %d", a, rec.first, p.Committed)
-		}
-		p.Committed += uint64(rec.count)
-		s.recovery.Batches++
-		s.recovery.Bets += int64(rec.count)
-	case recordDone:
-		if rec.first != p.Committed {
-			return fmt.Errorf("done of agency %d with total %d, committed %d", a, rec.first, p.Committed)
-		}
-		p.Done = true
 	}
-	s.progress[a] = p
-	s.size = rec.csvEnd
-	return nil
 }
 
 func (s *Store) cut(f File, size int64) error {
@@ -251,134 +223,10 @@ func (s *Store) sync(f File) error {
 	return f.Sync()
 }
 
-// Progress returns what the store holds of agency.
-func (s *Store) Progress(agency int) Progress {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.progress[agency]
-}
-
-// Notified returns the agencies that have notified, in no order.
-func (s *Store) Notified() []int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []int
-	for a, p := range s.progress {
-		if p.Done {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-// Commit is a request to the store's writer and, once Ready is closed, its
-// answer.
-type Commit struct {
-	op     byte // recordBatch or recordDone
-	agency int
-	first  uint64 // batch: number of its first bet; done: the total
-	next   bool   // batch: store at the agency's committed position
-	rows   []byte // batch: its bets as bets.csv rows, rendered by the caller
-	ends   []int  // batch: ends[i] is where row i ends in rows
-
-	ready     chan struct{}
-	committed uint64
-	stored    int
-	err       error
-}
-
-// Ready is closed once the commit has its answer.
-func (c *Commit) Ready() <-chan struct{} { return c.ready }
-
-// Wait waits for the answer. It returns the agency's committed count
-// after the request, how many bets of it were newly stored (0 for a batch
-// stored before, which is acknowledged again), and the error, if any,
-// that refused the request: lottery.ErrOutOfOrder, lottery.ErrClosed,
-// lottery.ErrIncomplete or lottery.ErrUnavailable, wrapped.
-func (c *Commit) Wait() (committed uint64, stored int, err error) {
-	<-c.ready
-	return c.committed, c.stored, c.err
-}
-
-func (c *Commit) finish(err error) {
-	if err != nil && c.err == nil {
-		c.err = err
-	}
-	close(c.ready)
-}
-
-// Append asks to store bets as agency's bets number first, first+1, ...
-// It does not wait: the answer comes through the returned Commit, after
-// the bets are on stable storage. The bets are rendered as rows here, in
-// the caller's goroutine, so that many callers share that work and the
-// writer only copies bytes; Append keeps nothing of the slice, which the
-// caller may reuse at once.
-func (s *Store) Append(agency int, first uint64, bets []lottery.Bet) *Commit {
-	c := newBatchCommit(agency, bets)
-	c.first = first
-	s.submit(c)
-	return c
-}
-
-func newBatchCommit(agency int, bets []lottery.Bet) *Commit {
-	c := &Commit{op: recordBatch, agency: agency, ends: make([]int, len(bets)), ready: make(chan struct{})}
-	size := 0
-	for _, b := range bets {
-		size += len(b.FirstName) + len(b.LastName) + len(b.Document) + len(b.Birthdate) + 16
-	}
-	c.rows = make([]byte, 0, size)
-	for i, b := range bets {
-		b.Agency = agency
-		c.rows = AppendRow(c.rows, b)
-		c.ends[i] = len(c.rows)
-	}
-	return c
-}
-
-// Notify records durably that agency has sent all of its total bets: it
-// returns lottery.ErrIncomplete (wrapped) when total is not the agency's
-// committed count. Notifying again with the same total is answered as the
-// first time.
-func (s *Store) Notify(agency int, total uint64) error {
-	c := &Commit{op: recordDone, agency: agency, first: total, ready: make(chan struct{})}
-	s.submit(c)
-	_, _, err := c.Wait()
-	return err
-}
-
-// StoreBets appends bets to bets.csv, each after the bets its agency
-// already has, and returns once they are on stable storage. It is the
-// course's store_bets; the central itself uses Append, which also
-// recognises bets sent twice.
-func (s *Store) StoreBets(bets []lottery.Bet) error {
-	var commits []*Commit
-	for start := 0; start < len(bets); {
-		end := start + 1
-		for end < len(bets) && bets[end].Agency == bets[start].Agency {
-			end++
-		}
-		c := newBatchCommit(bets[start].Agency, bets[start:end])
-		c.next = true
-		s.submit(c)
-		commits = append(commits, c)
-		start = end
-	}
-	for _, c := range commits {
-		if _, _, err := c.Wait(); err != nil {
-			return fmt.Errorf("store bets: %w", err)
-		}
-	}
-	return nil
-}
-
-func (s *Store) submit(c *Commit) {
-	s.sendMu.RLock()
-	defer s.sendMu.RUnlock()
-	if s.closed {
-		c.finish(fmt.Errorf("%w: storage closed", lottery.ErrUnavailable))
-		return
-	}
-	s.reqs <- c
+// Holdings returns what the store held of each agency when it was opened
+// (lottery.Ledger).
+func (s *Store) Holdings() map[int]lottery.Holding {
+	return maps.Clone(s.holdings)
 }
 
 // LoadBets yields every committed bet in the order it was stored. It
@@ -462,133 +310,4 @@ func (s *Store) Close() error {
 	s.sendMu.Unlock()
 	<-s.exited
 	return errors.Join(s.csv.Close(), s.journal.Close(), s.lock.Close())
-}
-
-// run is the writer: the only goroutine that writes the files.
-func (s *Store) run() {
-	defer close(s.exited)
-	var group []*Commit
-	for c := range s.reqs {
-		group = append(group[:0], c)
-		bets := len(c.ends)
-	gather:
-		for bets < maxGroupBets {
-			select {
-			case c, ok := <-s.reqs:
-				if !ok {
-					break gather
-				}
-				group = append(group, c)
-				bets += len(c.ends)
-			default:
-				break gather
-			}
-		}
-		s.commit(group)
-		clear(group)
-	}
-}
-
-// commit decides every request of a group against the agencies' progress,
-// writes what they add, syncs, and only then publishes and answers.
-func (s *Store) commit(group []*Commit) {
-	if s.failed != nil {
-		for _, c := range group {
-			c.finish(fmt.Errorf("%w: %w", lottery.ErrUnavailable, s.failed))
-		}
-		return
-	}
-	s.mu.Lock()
-	size := s.size
-	s.mu.Unlock()
-	end := size
-	s.csvBuf, s.jrnlBuf = s.csvBuf[:0], s.jrnlBuf[:0]
-	pending := make(map[int]Progress)
-	for _, c := range group {
-		p, ok := pending[c.agency]
-		if !ok {
-			p = s.Progress(c.agency)
-		}
-		switch c.op {
-		case recordBatch:
-			first, n := c.first, uint64(len(c.ends))
-			if c.next {
-				first = p.Committed
-			}
-			switch {
-			case first > p.Committed:
-				c.err = fmt.Errorf("%w: agency %d batch starts at bet %d, committed %d", lottery.ErrOutOfOrder, c.agency, first, p.Committed)
-				continue
-			case first+n <= p.Committed:
-				c.committed = p.Committed // stored before: acknowledge again
-				continue
-			case p.Done:
-				c.err = fmt.Errorf("%w: agency %d", lottery.ErrClosed, c.agency)
-				continue
-			}
-			skip := int(p.Committed - first) // bets of the batch stored before
-			from := 0
-			if skip > 0 {
-				from = c.ends[skip-1]
-			}
-			s.csvBuf = append(s.csvBuf, c.rows[from:]...)
-			fresh := len(c.ends) - skip
-			end = size + int64(len(s.csvBuf))
-			s.jrnlBuf = appendRecord(s.jrnlBuf, record{kind: recordBatch, agency: uint32(c.agency), first: p.Committed, count: uint32(fresh), csvEnd: end})
-			p.Committed += uint64(fresh)
-			c.stored = fresh
-		case recordDone:
-			if c.first != p.Committed {
-				c.err = fmt.Errorf("%w: agency %d says %d, committed %d", lottery.ErrIncomplete, c.agency, c.first, p.Committed)
-				continue
-			}
-			if p.Done {
-				c.committed = p.Committed // notified before: answer again
-				continue
-			}
-			s.jrnlBuf = appendRecord(s.jrnlBuf, record{kind: recordDone, agency: uint32(c.agency), first: c.first, csvEnd: end})
-			p.Done = true
-		}
-		c.committed = p.Committed
-		pending[c.agency] = p
-	}
-	if err := s.write(); err != nil {
-		s.failed = err
-		s.log.Error("storage", "result", "fail", "error", err)
-		for _, c := range group {
-			c.finish(fmt.Errorf("%w: %w", lottery.ErrUnavailable, err))
-		}
-		return
-	}
-	s.mu.Lock()
-	for a, p := range pending {
-		s.progress[a] = p
-	}
-	s.size = end
-	s.mu.Unlock()
-	for _, c := range group {
-		c.finish(nil)
-	}
-}
-
-// write appends the group's rows and syncs them, then its journal records
-// and syncs those: a record never reaches the disk before its rows.
-func (s *Store) write() error {
-	if len(s.csvBuf) > 0 {
-		if _, err := s.csv.Write(s.csvBuf); err != nil {
-			return fmt.Errorf("write bets: %w", err)
-		}
-		if err := s.sync(s.csv); err != nil {
-			return fmt.Errorf("sync bets: %w", err)
-		}
-	}
-	if len(s.jrnlBuf) > 0 {
-		if _, err := s.journal.Write(s.jrnlBuf); err != nil {
-			return fmt.Errorf("write journal: %w", err)
-		}
-		if err := s.sync(s.journal); err != nil {
-			return fmt.Errorf("sync journal: %w", err)
-		}
-	}
-	return nil
 }

@@ -2,10 +2,12 @@ package storage
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -56,13 +58,33 @@ func loadAll(t *testing.T, s *Store) []lottery.Bet {
 	return out
 }
 
-func mustAppend(t *testing.T, s *Store, agency int, first uint64, bets []lottery.Bet) (uint64, int) {
+func mustAppend(t *testing.T, s *Store, agency int, first uint64, bets []lottery.Bet) {
 	t.Helper()
-	committed, stored, err := s.Append(agency, first, bets).Wait()
-	if err != nil {
+	if err := s.Append(agency, first, bets).Wait(); err != nil {
 		t.Fatalf("Append(agency %d, first %d, %d bets): %v", agency, first, len(bets), err)
 	}
-	return committed, stored
+}
+
+// storedBets returns how many bets the journal holds for agency. The test
+// calls it when no write is in flight: the writer's last change to its
+// state happened before the answer the test waited for.
+func storedBets(s *Store, agency int) uint64 { return s.state.bets[agency] }
+
+// nopEvents is a lottery.Events that ignores what it hears.
+type nopEvents struct{}
+
+func (nopEvents) Notified(int, uint64) {}
+func (nopEvents) Drawn(int, int)       {}
+func (nopEvents) DrawFailed(error)     {}
+
+// newCentral returns a lottery.Central over s for agencies.
+func newCentral(t *testing.T, s *Store, agencies int) *lottery.Central {
+	t.Helper()
+	c, err := lottery.NewCentral(context.Background(), s, agencies, nopEvents{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func TestRowFidelity(t *testing.T) {
@@ -156,48 +178,116 @@ func TestStoreBetsLoadBetsOrder(t *testing.T) {
 	if won != 1 {
 		t.Errorf("HasWon over stored bets: %d winners, want 1", won)
 	}
-	if p := s.Progress(2); p.Committed != 31 {
-		t.Errorf("agency 2 committed %d, want 31", p.Committed)
+	if got := storedBets(s, 2); got != 31 {
+		t.Errorf("agency 2 committed %d, want 31", got)
 	}
 }
 
-func TestAppendPositions(t *testing.T) {
+// TestCentralOverStore: the position rule of lottery.Central, over the
+// real store: every bet stored once, whatever is resent.
+func TestCentralOverStore(t *testing.T) {
 	s := openStore(t, filepath.Join(t.TempDir(), "bets.csv"), nil)
+	c := newCentral(t, s, 2)
 	bets := makeBets(1, 0, 10)
-
-	if c, n := mustAppend(t, s, 1, 0, bets[:4]); c != 4 || n != 4 {
-		t.Errorf("first batch: committed %d stored %d, want 4 4", c, n)
+	submit := func(first int, bets []lottery.Bet) (uint64, int, error) {
+		return c.Submit(1, uint64(first), slices.Clone(bets)).Wait()
 	}
-	if c, n := mustAppend(t, s, 1, 0, bets[:4]); c != 4 || n != 0 {
-		t.Errorf("same batch again: committed %d stored %d, want 4 0", c, n)
+	if st, n, err := submit(0, bets[:4]); err != nil || st != 4 || n != 4 {
+		t.Errorf("first batch: stored %d fresh %d err %v, want 4 4", st, n, err)
 	}
-	if c, n := mustAppend(t, s, 1, 2, bets[2:6]); c != 6 || n != 2 {
-		t.Errorf("overlapping batch: committed %d stored %d, want 6 2", c, n)
+	if st, n, err := submit(0, bets[:4]); err != nil || st != 4 || n != 0 {
+		t.Errorf("same batch again: stored %d fresh %d err %v, want 4 0", st, n, err)
 	}
-	if _, _, err := s.Append(1, 8, bets[8:]).Wait(); !errors.Is(err, lottery.ErrOutOfOrder) {
+	if st, n, err := submit(2, bets[2:6]); err != nil || st != 6 || n != 2 {
+		t.Errorf("overlapping batch: stored %d fresh %d err %v, want 6 2", st, n, err)
+	}
+	if _, _, err := submit(8, bets[8:]); !errors.Is(err, lottery.ErrOutOfOrder) {
 		t.Errorf("batch past a gap: err %v, want ErrOutOfOrder", err)
 	}
-	if err := s.Notify(1, 5); !errors.Is(err, lottery.ErrIncomplete) {
+	if err := c.Notify(1, 5); !errors.Is(err, lottery.ErrIncomplete) {
 		t.Errorf("notify with a wrong total: err %v, want ErrIncomplete", err)
 	}
-	mustAppend(t, s, 1, 6, bets[6:])
-	if err := s.Notify(1, 10); err != nil {
+	if _, _, err := submit(6, bets[6:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Notify(1, 10); err != nil {
 		t.Fatalf("notify: %v", err)
 	}
-	if err := s.Notify(1, 10); err != nil {
+	if err := c.Notify(1, 10); err != nil {
 		t.Errorf("notify again: %v, want it to be harmless", err)
 	}
-	if _, _, err := s.Append(1, 10, makeBets(1, 10, 1)).Wait(); !errors.Is(err, lottery.ErrClosed) {
+	if _, _, err := c.Submit(1, 10, makeBets(1, 10, 1)).Wait(); !errors.Is(err, lottery.ErrClosed) {
 		t.Errorf("new bet after notify: err %v, want ErrClosed", err)
 	}
-	if c, n := mustAppend(t, s, 1, 0, bets[:4]); c != 10 || n != 0 {
-		t.Errorf("old batch after notify: committed %d stored %d, want it acknowledged again", c, n)
+	if st, n, err := submit(0, bets[:4]); err != nil || st != 10 || n != 0 {
+		t.Errorf("old batch after notify: stored %d fresh %d err %v, want it acknowledged again", st, n, err)
 	}
 	if got := loadAll(t, s); !slices.Equal(got, bets) {
 		t.Errorf("stored %d bets, want the 10 sent, each once", len(got))
 	}
-	if got := s.Notified(); !slices.Equal(got, []int{1}) {
-		t.Errorf("Notified() = %v, want [1]", got)
+	if got := storedBets(s, 1); got != 10 {
+		t.Errorf("journal holds %d bets of agency 1, want 10", got)
+	}
+}
+
+// TestPlan: the writer refuses, without writing it, a request that does
+// not follow from the journal, and writes the rest of its group.
+func TestPlan(t *testing.T) {
+	batch := func(agency int, from uint64, n int) *request {
+		r := newBatch(agency, makeBets(agency, int(from), n))
+		r.from = from
+		return r
+	}
+	appendBatch := func(agency, n int) *request {
+		r := newBatch(agency, makeBets(agency, 0, n))
+		r.append = true
+		return r
+	}
+	done := func(agency int, total uint64) *request {
+		return &request{kind: recordDone, agency: agency, from: total}
+	}
+	tests := []struct {
+		name    string
+		group   []*request
+		refused []bool   // per request
+		bets    []uint64 // agency 1, 2 stored after the group
+	}{
+		{"in order", []*request{batch(1, 0, 3), batch(2, 0, 2), batch(1, 3, 1)}, []bool{false, false, false}, []uint64{4, 2}},
+		{"a gap", []*request{batch(1, 0, 3), batch(1, 4, 1)}, []bool{false, true}, []uint64{3, 0}},
+		{"back in the past", []*request{batch(1, 0, 3), batch(1, 1, 1)}, []bool{false, true}, []uint64{3, 0}},
+		{"done with its total", []*request{batch(1, 0, 3), done(1, 3)}, []bool{false, false}, []uint64{3, 0}},
+		{"done with another total", []*request{batch(1, 0, 3), done(1, 2)}, []bool{false, true}, []uint64{3, 0}},
+		{"batch after done", []*request{done(1, 0), batch(1, 0, 1)}, []bool{false, true}, []uint64{0, 0}},
+		{"append at the next position", []*request{batch(2, 0, 2), appendBatch(2, 3)}, []bool{false, false}, []uint64{0, 5}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newJournalState()
+			p := st.plan(tt.group, nil, nil)
+			var rows, records int
+			for i, r := range tt.group {
+				if refused := p.errs[i] != nil; refused != tt.refused[i] {
+					t.Errorf("request %d: refused %v (%v), want %v", i, refused, p.errs[i], tt.refused[i])
+				}
+				if p.errs[i] == nil {
+					rows += len(r.rows)
+					records++
+				} else if !errors.Is(p.errs[i], lottery.ErrUnavailable) {
+					t.Errorf("request %d: %v does not wrap ErrUnavailable", i, p.errs[i])
+				}
+			}
+			if len(p.rows) != rows || len(p.records) != records*recordSize {
+				t.Errorf("plan writes %d row bytes and %d journal bytes, want %d and %d", len(p.rows), len(p.records), rows, records*recordSize)
+			}
+			if st.size != int64(rows) {
+				t.Errorf("state ends bets.csv at %d, want %d", st.size, rows)
+			}
+			for i, want := range tt.bets {
+				if got := st.bets[i+1]; got != want {
+					t.Errorf("agency %d: %d bets, want %d", i+1, got, want)
+				}
+			}
+		})
 	}
 }
 
@@ -209,18 +299,16 @@ func TestReopenRecoversProgress(t *testing.T) {
 	}
 	mustAppend(t, s, 1, 0, makeBets(1, 0, 3))
 	mustAppend(t, s, 2, 0, makeBets(2, 0, 5))
-	if err := s.Notify(2, 5); err != nil {
+	if err := s.Notify(2, 5).Wait(); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	s = openStore(t, path, nil)
-	if p := s.Progress(1); p != (Progress{Committed: 3}) {
-		t.Errorf("agency 1 after reopen: %+v", p)
-	}
-	if p := s.Progress(2); p != (Progress{Committed: 5, Done: true}) {
-		t.Errorf("agency 2 after reopen: %+v", p)
+	want := map[int]lottery.Holding{1: {Bets: 3}, 2: {Bets: 5, Done: true}}
+	if got := s.Holdings(); !maps.Equal(got, want) {
+		t.Errorf("Holdings() after reopen = %v, want %v", got, want)
 	}
 	if r := s.Recovery(); r.Batches != 2 || r.Bets != 8 || r.CutCSVBytes != 0 || r.CutJournalBytes != 0 {
 		t.Errorf("Recovery() = %+v", r)
@@ -271,8 +359,8 @@ func TestTornTail(t *testing.T) {
 			if got := fs.contents("bets.csv"); !bytes.Equal(got, committedRows) {
 				t.Errorf("bets.csv after recovery:\n%s\nwant:\n%s", got, committedRows)
 			}
-			if p := s.Progress(1); p.Committed != 4 {
-				t.Errorf("committed %d, want 4", p.Committed)
+			if got := storedBets(s, 1); got != 4 {
+				t.Errorf("committed %d, want 4", got)
 			}
 			// The agency resumes where the central's storage ends.
 			mustAppend(t, s, 1, 4, makeBets(1, 4, 2))
@@ -325,11 +413,11 @@ func TestSyncFailureStopsAcks(t *testing.T) {
 				}
 				return nil
 			}
-			if _, _, err := s.Append(1, 2, makeBets(1, 2, 2)).Wait(); !errors.Is(err, lottery.ErrUnavailable) {
+			if err := s.Append(1, 2, makeBets(1, 2, 2)).Wait(); !errors.Is(err, lottery.ErrUnavailable) {
 				t.Fatalf("append whose sync fails: err %v, want ErrUnavailable", err)
 			}
 			fs.syncFails = nil
-			if _, _, err := s.Append(2, 0, makeBets(2, 0, 1)).Wait(); !errors.Is(err, lottery.ErrUnavailable) || !strings.Contains(err.Error(), "injected EIO") {
+			if err := s.Append(2, 0, makeBets(2, 0, 1)).Wait(); !errors.Is(err, lottery.ErrUnavailable) || !strings.Contains(err.Error(), "injected EIO") {
 				t.Errorf("append after a failed sync: err %v, want ErrUnavailable naming the cause", err)
 			}
 		})
@@ -339,7 +427,7 @@ func TestSyncFailureStopsAcks(t *testing.T) {
 func TestClosedStoreRefuses(t *testing.T) {
 	s := openStore(t, filepath.Join(t.TempDir(), "bets.csv"), nil)
 	s.Close()
-	if _, _, err := s.Append(1, 0, makeBets(1, 0, 1)).Wait(); !errors.Is(err, lottery.ErrUnavailable) {
+	if err := s.Append(1, 0, makeBets(1, 0, 1)).Wait(); !errors.Is(err, lottery.ErrUnavailable) {
 		t.Errorf("append after Close: err %v, want ErrUnavailable", err)
 	}
 	if err := s.Close(); err != nil {
@@ -362,6 +450,10 @@ func TestPowerLoss(t *testing.T) {
 			rt.Fatal(err)
 		}
 		const agencies = 3
+		c, err := lottery.NewCentral(context.Background(), s, agencies, nopEvents{})
+		if err != nil {
+			rt.Fatal(err)
+		}
 		acked := make(map[int][]lottery.Bet)   // acknowledged, per agency
 		inDoubt := make(map[int][]lottery.Bet) // sent when the power went
 		next := make(map[int]int)
@@ -379,7 +471,7 @@ func TestPowerLoss(t *testing.T) {
 			a := rapid.IntRange(1, agencies).Draw(rt, "agency")
 			n := rapid.IntRange(1, 5).Draw(rt, "n")
 			bets := makeBets(a, next[a], n)
-			_, stored, err := s.Append(a, uint64(next[a]), bets).Wait()
+			_, stored, err := c.Submit(a, uint64(next[a]), slices.Clone(bets)).Wait()
 			if err != nil {
 				inDoubt[a] = append(inDoubt[a], bets...)
 				break
@@ -415,8 +507,8 @@ func TestPowerLoss(t *testing.T) {
 			if len(extra) > len(inDoubt[a]) || !slices.Equal(extra, inDoubt[a][:len(extra)]) {
 				rt.Fatalf("agency %d: recovered %d bets that were never sent or acknowledged", a, len(extra))
 			}
-			if p := s.Progress(a); p.Committed != uint64(len(g)) {
-				rt.Fatalf("agency %d: committed %d but %d bets stored", a, p.Committed, len(g))
+			if h := s.Holdings()[a]; h.Bets != uint64(len(g)) {
+				rt.Fatalf("agency %d: journal holds %d bets but %d are in bets.csv", a, h.Bets, len(g))
 			}
 		}
 	})
@@ -494,8 +586,8 @@ func TestSecondOpenRefused(t *testing.T) {
 	if _, err := Open(path, Options{Logger: quiet}); err == nil || !strings.Contains(err.Error(), "another central") {
 		t.Fatalf("second Open: err %v, want a refusal naming the other central", err)
 	}
-	if p := s.Progress(1); p.Committed != 3 {
-		t.Errorf("first store's agency 1 committed %d after the refused open, want 3", p.Committed)
+	if got := storedBets(s, 1); got != 3 {
+		t.Errorf("first store's agency 1 committed %d after the refused open, want 3", got)
 	}
 	s.Close()
 	s2 := openStore(t, path, nil)

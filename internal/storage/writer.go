@@ -1,0 +1,215 @@
+package storage
+
+import (
+	"fmt"
+
+	"github.com/loteria-nacional/quiniela/internal/logging"
+	"github.com/loteria-nacional/quiniela/internal/lottery"
+)
+
+// maxGroupBets bounds how many bets one group commit gathers, which bounds
+// the memory of a group and the latency of its first request.
+const maxGroupBets = 64 << 10
+
+// request is one write handed to the writer goroutine: a batch of rows or
+// a done notification. It is its own lottery.Receipt.
+type request struct {
+	kind   byte   // recordBatch or recordDone
+	agency int    // the agency it is for
+	from   uint64 // batch: position of its first bet; done: the agency's total
+	append bool   // batch: at the agency's next position, whatever from says
+	rows   []byte // batch: its bets as bets.csv rows, rendered by the caller
+	bets   int    // batch: how many rows
+
+	ready chan struct{} // closed once err is set
+	err   error
+}
+
+// Wait waits until the request is on stable storage, or failed.
+func (r *request) Wait() error {
+	<-r.ready
+	return r.err
+}
+
+func (r *request) finish(err error) {
+	r.err = err
+	close(r.ready)
+}
+
+// Append stores bets as agency's bets number from, from+1, ...
+// (lottery.Ledger). The bets are rendered as rows here, in the caller's
+// goroutine, so that many callers share that work and the writer only
+// copies bytes.
+func (s *Store) Append(agency int, from uint64, bets []lottery.Bet) lottery.Receipt {
+	r := newBatch(agency, bets)
+	r.from = from
+	s.submit(r)
+	return r
+}
+
+func newBatch(agency int, bets []lottery.Bet) *request {
+	size := 0
+	for _, b := range bets {
+		size += len(b.FirstName) + len(b.LastName) + len(b.Document) + len(b.Birthdate) + 16
+	}
+	r := &request{kind: recordBatch, agency: agency, rows: make([]byte, 0, size), bets: len(bets), ready: make(chan struct{})}
+	for _, b := range bets {
+		b.Agency = agency
+		r.rows = AppendRow(r.rows, b)
+	}
+	return r
+}
+
+// Notify records that agency has sent all of its total bets
+// (lottery.Ledger).
+func (s *Store) Notify(agency int, total uint64) lottery.Receipt {
+	r := &request{kind: recordDone, agency: agency, from: total, ready: make(chan struct{})}
+	s.submit(r)
+	return r
+}
+
+// StoreBets appends bets to bets.csv, each after the bets its agency
+// already has, and returns once they are on stable storage. It is the
+// course's store_bets, for tools and tests; the central writes through
+// lottery.Central, which decides positions.
+func (s *Store) StoreBets(bets []lottery.Bet) error {
+	var reqs []*request
+	for start := 0; start < len(bets); {
+		end := start + 1
+		for end < len(bets) && bets[end].Agency == bets[start].Agency {
+			end++
+		}
+		r := newBatch(bets[start].Agency, bets[start:end])
+		r.append = true
+		s.submit(r)
+		reqs = append(reqs, r)
+		start = end
+	}
+	for _, r := range reqs {
+		if err := r.Wait(); err != nil {
+			return fmt.Errorf("store bets: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) submit(r *request) {
+	s.sendMu.RLock()
+	defer s.sendMu.RUnlock()
+	if s.closed {
+		r.finish(fmt.Errorf("%w: storage closed", lottery.ErrUnavailable))
+		return
+	}
+	s.reqs <- r
+}
+
+// run is the writer: the only goroutine that writes the files. It gathers
+// the requests that are waiting into a group, plans the group, writes and
+// syncs it, and only then answers its requests.
+func (s *Store) run() {
+	defer close(s.exited)
+	var group []*request
+	for r := range s.reqs {
+		group = append(group[:0], r)
+		bets := r.bets
+	gather:
+		for bets < maxGroupBets {
+			select {
+			case r, ok := <-s.reqs:
+				if !ok {
+					break gather
+				}
+				group = append(group, r)
+				bets += r.bets
+			default:
+				break gather
+			}
+		}
+		s.commit(group)
+		clear(group)
+	}
+}
+
+// commit writes one group and answers its requests.
+func (s *Store) commit(group []*request) {
+	if s.failed != nil {
+		for _, r := range group {
+			r.finish(fmt.Errorf("%w: %w", lottery.ErrUnavailable, s.failed))
+		}
+		return
+	}
+	p := s.state.plan(group, s.rows[:0], s.records[:0])
+	s.rows, s.records = p.rows, p.records // reused by the next group
+	if err := s.write(p); err != nil {
+		s.failed = err
+		s.log.Error("storage", logging.Fail, "error", err)
+		for _, r := range group {
+			r.finish(fmt.Errorf("%w: %w", lottery.ErrUnavailable, err))
+		}
+		return
+	}
+	s.mu.Lock()
+	s.size = s.state.size
+	s.mu.Unlock()
+	for i, r := range group {
+		r.finish(p.errs[i])
+	}
+}
+
+// groupPlan is what a group of requests writes.
+type groupPlan struct {
+	rows    []byte  // appended to bets.csv, then synced
+	records []byte  // appended to the journal after that, then synced
+	errs    []error // errs[i] refuses group[i]; its bytes are not in the plan
+}
+
+// plan decides what group writes after the journal st describes, and
+// advances st to the journal once that is written; it does no I/O. The
+// rows and records are appended to the buffers given. A request that does
+// not follow from the journal (a position other than the agency's next, a
+// batch after its notification) is refused: the central decides
+// positions, so such a request is a bug, and writing it would leave a
+// journal that recovery refuses. Should the write fail, the store fails
+// for good (Store.failed), so st is never used again.
+func (st *journalState) plan(group []*request, rows, records []byte) groupPlan {
+	p := groupPlan{rows: rows, records: records, errs: make([]error, len(group))}
+	for i, r := range group {
+		rec := record{kind: r.kind, agency: uint32(r.agency), first: r.from, csvEnd: st.size}
+		if r.kind == recordBatch {
+			if r.append {
+				rec.first = st.bets[r.agency]
+			}
+			rec.count = uint32(r.bets)
+			rec.csvEnd += int64(len(r.rows))
+		}
+		if err := st.apply(rec); err != nil {
+			p.errs[i] = fmt.Errorf("%w: storage refuses a write: %w", lottery.ErrUnavailable, err)
+			continue
+		}
+		p.rows = append(p.rows, r.rows...)
+		p.records = appendRecord(p.records, rec)
+	}
+	return p
+}
+
+// write appends a group's rows and syncs them, then its journal records
+// and syncs those: a record never reaches the disk before its rows.
+func (s *Store) write(p groupPlan) error {
+	if len(p.rows) > 0 {
+		if _, err := s.csv.Write(p.rows); err != nil {
+			return fmt.Errorf("write bets: %w", err)
+		}
+		if err := s.sync(s.csv); err != nil {
+			return fmt.Errorf("sync bets: %w", err)
+		}
+	}
+	if len(p.records) > 0 {
+		if _, err := s.journal.Write(p.records); err != nil {
+			return fmt.Errorf("write journal: %w", err)
+		}
+		if err := s.sync(s.journal); err != nil {
+			return fmt.Errorf("sync journal: %w", err)
+		}
+	}
+	return nil
+}
