@@ -11,8 +11,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
-	_ "net/http/pprof" // served only where SERVER_PPROF_ADDRESS is set
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -23,7 +21,6 @@ import (
 	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/health"
 	"github.com/loteria-nacional/quiniela/internal/logging"
-	"github.com/loteria-nacional/quiniela/internal/server"
 )
 
 const configPath = "config.ini"
@@ -66,14 +63,10 @@ func run(args []string) int {
 	}
 	log := logging.New(os.Stdout, cfg.LogLevel)
 	log.Info("config", append([]any{logging.Success}, cfg.LogAttrs()...)...)
-	if cfg.PprofAddress != "" {
-		// For profiling only: never on a deployed central's network.
-		go func() {
-			err := http.ListenAndServe(cfg.PprofAddress, nil)
-			log.Error("pprof", logging.Fail, "address", cfg.PprofAddress, "error", err)
-		}()
-	}
-	if err := server.Run(ctx, cfg, log, nil); err != nil {
+	m := NewMain(cfg, log)
+	err = m.Run(ctx)
+	m.Close()
+	if err != nil && ctx.Err() == nil {
 		log.Error("server", logging.Fail, "error", err)
 		return 1
 	}

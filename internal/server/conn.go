@@ -14,13 +14,6 @@ import (
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 	"github.com/loteria-nacional/quiniela/internal/protocol"
-	"github.com/loteria-nacional/quiniela/internal/storage"
-)
-
-// Short names for the codes this file uses most.
-const (
-	codeBusy        = protocol.CodeBusy
-	codeUnavailable = protocol.CodeUnavailable
 )
 
 // closingWriteTimeout bounds the last write to a connection being closed.
@@ -32,7 +25,7 @@ const closingWriteTimeout = 200 * time.Millisecond
 const maxInFlight = 16
 
 // conn is one agency's connection. Its reading goroutine (serve) decodes
-// frames and queues one reply per request; its writing goroutine
+// requests and queues one reply per request; its writing goroutine
 // (writeReplies) sends those replies in order, each batch's Ack only once
 // the batch is on stable storage. Several batches are thus in flight at
 // once and share the store's fsyncs.
@@ -48,64 +41,96 @@ type conn struct {
 	replies chan reply
 }
 
-// betBufs holds the slices batches are decoded into. The store renders a
-// batch's rows before Append returns, so its slice can serve the next
-// batch of any connection: a central with many agencies keeps only as
-// many as are being decoded at once.
-var betBufs = sync.Pool{New: func() any { return new([]lottery.Bet) }}
-
 // reply is one answer to send, in order.
 type reply struct {
-	msgs   []protocol.Message // sent as they are, unless commit is set
-	commit *storage.Commit    // a batch's commit: its answer is Ack or Error
-	bets   int                // the batch's size, for the log
-	single *lottery.Bet       // a batch of one bet, for its own log line
-	close  bool               // the last frame: close the connection after it
+	msgs  []protocol.Message // sent as they are, unless batch is set
+	batch *pendingBatch      // a batch: its answer is Ack or Error
+	close bool               // the last frame: close the connection after it
 }
 
-// refusal is a request the central refuses: it is logged once as a fail
-// line and answered with an Error frame.
+// refusal is a request the central refuses, as the peer is told: a code
+// and a short reason. The operator's log gets the detail (cause).
 type refusal struct {
-	code protocol.Code
-	err  error
+	code   protocol.Code
+	reason string
+	cause  error // what the log says; the reason's own error when nil
 }
 
-func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Error() string { return r.reason }
+
+// logged is what the operator's log says of the refusal.
+func (r *refusal) logged() error {
+	if r.cause != nil {
+		return r.cause
+	}
+	return r
+}
+
+// msg is the Error frame that tells the peer.
+func (r *refusal) msg() *protocol.Error {
+	return &protocol.Error{Code: r.code, Message: r.reason}
+}
 
 func refuse(code protocol.Code, format string, args ...any) *refusal {
-	return &refusal{code: code, err: fmt.Errorf(format, args...)}
+	return &refusal{code: code, reason: fmt.Sprintf(format, args...)}
+}
+
+// domainRefusal maps an error of the domain to what the agency is told. An
+// unavailable central says only that: the cause (a file, an OS error) is
+// for the operator, and was logged where it happened.
+func domainRefusal(err error) *refusal {
+	var code protocol.Code
+	switch {
+	case errors.Is(err, lottery.ErrInvalidBet):
+		code = protocol.CodeInvalidBet
+	case errors.Is(err, lottery.ErrOutOfOrder):
+		code = protocol.CodeOutOfOrder
+	case errors.Is(err, lottery.ErrClosed):
+		code = protocol.CodeDrawClosed
+	case errors.Is(err, lottery.ErrIncomplete):
+		code = protocol.CodeIncomplete
+	default:
+		return &refusal{code: protocol.CodeUnavailable, reason: lottery.ErrUnavailable.Error(), cause: err}
+	}
+	return &refusal{code: code, reason: err.Error()}
 }
 
 func (c *conn) serve() {
 	defer c.close()
 	r := protocol.NewReader(c.nc)
 	w := protocol.NewWriter(c.nc)
-	msg, ok := c.read(r, w)
-	if !ok {
+	req, err := c.readRequest(r)
+	if err != nil {
+		if ref := (*refusal)(nil); errors.As(err, &ref) {
+			c.send(w, ref.msg())
+		}
 		return
 	}
-	switch m := msg.(type) {
+	switch m := req.msg.(type) {
 	case protocol.Health:
 		notified, drawn := c.srv.central.Status()
 		c.send(w, protocol.HealthOK{Expected: c.srv.central.Agencies(), Notified: notified, Drawn: drawn})
 		return
 	case protocol.Hello:
 		if err := lottery.ValidateAgency(int(m.Agency), c.srv.central.Agencies()); err != nil {
-			c.fail(w, "hello", refuse(protocol.CodeBadAgency, "%w", err))
+			c.refuse(w, "hello", &refusal{code: protocol.CodeBadAgency, reason: err.Error()})
 			return
 		}
 		c.agency = int(m.Agency)
-	default:
-		c.fail(w, "hello", refuse(protocol.CodeUnexpected, "%v before hello", msg.Type()))
+	default: // a batch before Hello is decoded as a protocol.Batch
+		c.refuse(w, "hello", refuse(protocol.CodeUnexpected, "%v before hello", m.Type()))
 		return
 	}
 	c.srv.claim(c)
-	progress := c.srv.store.Progress(c.agency)
-	welcome := protocol.Welcome{Committed: progress.Committed, Done: progress.Done, Drawn: c.srv.central.Drawn()}
-	if !c.send(w, welcome) {
+	st, err := c.srv.central.Resume(c.agency)
+	if err != nil {
+		c.refuse(w, "hello", domainRefusal(err))
 		return
 	}
-	c.srv.log.Debug("hello", logging.Success, "peer", c.peer, "agencia", c.agency, "committed", progress.Committed)
+	if !c.send(w, protocol.Welcome{Committed: st.Stored, Done: st.Done, Drawn: st.Drawn}) {
+		return
+	}
+	c.srv.log.Debug("hello", logging.Success, "peer", c.peer, "agencia", c.agency, "committed", st.Stored)
 
 	c.replies = make(chan reply, maxInFlight)
 	written := make(chan struct{})
@@ -113,89 +138,119 @@ func (c *conn) serve() {
 		defer close(written)
 		c.writeReplies(w)
 	}()
-	c.readRequests(r)
+	c.serveRequests(r)
 	close(c.replies)
 	<-written
 }
 
-// readRequests reads an agency's requests until the peer closes, the
-// connection fails or is refused, or the central shuts it.
-func (c *conn) readRequests(r *protocol.Reader) {
+// serveRequests reads an agency's requests and queues their replies until
+// the peer closes, the connection fails or is refused, or the central
+// shuts it.
+func (c *conn) serveRequests(r *protocol.Reader) {
 	for {
-		msg, err := c.readFrame(r)
+		req, err := c.readRequest(r)
 		if err != nil {
 			if ref := (*refusal)(nil); errors.As(err, &ref) {
-				c.queue(reply{msgs: errorMsg(ref), close: true})
+				c.replies <- reply{msgs: []protocol.Message{ref.msg()}, close: true}
 			}
 			return
 		}
+		if req.batch != nil {
+			c.replies <- c.batch(req.batch)
+			continue
+		}
 		var rep reply
-		switch m := msg.(type) {
-		case protocol.Batch:
-			rep = c.batch(m)
+		switch m := req.msg.(type) {
 		case protocol.Done:
 			rep = c.done(m)
 		case protocol.WinnersQuery:
 			rep = c.winners()
 		default:
-			err := refuse(protocol.CodeUnexpected, "%v in a session", msg.Type())
-			c.logRefusal("frame", err)
-			rep = reply{msgs: errorMsg(err), close: true}
+			ref := refuse(protocol.CodeUnexpected, "%v in a session", m.Type())
+			c.logRefusal("frame", ref)
+			rep = reply{msgs: []protocol.Message{ref.msg()}, close: true}
 		}
-		if !c.queue(rep) || rep.close {
+		// The writer reads every reply until c.replies is closed, and its
+		// writes have deadlines: this send always ends.
+		c.replies <- rep
+		if rep.close {
 			return
 		}
 	}
 }
 
-// queue hands rep to the writer, unless the connection is closing.
-func (c *conn) queue(rep reply) bool {
-	select {
-	case c.replies <- rep:
-		return true
-	case <-c.ctx.Done():
-		if rep.commit != nil {
-			rep.commit.Wait() // the store answers it; then free its slot
-			c.srv.batchSlots.Release(1)
-		}
-		return false
-	}
+// pendingBatch owns what one batch holds from the moment its frame is
+// admitted until its answer is ready: one of the central's batch slots,
+// the pooled slice its bets are decoded into (until the central has
+// them), and the central's answer. release gives all of it back, and is
+// called once, by whoever holds the batch last.
+type pendingBatch struct {
+	srv    *Server
+	buf    *[]lottery.Bet // pooled; nil once given back
+	batch  protocol.Batch // decoded into *buf
+	sub    *lottery.Submission
+	size   int          // bets in the batch, for the log
+	single *lottery.Bet // a batch of one bet, for its own log line
 }
 
-func (c *conn) batch(m protocol.Batch) reply {
-	defer func() {
-		clear(m.Bets) // let go of the batch's text
-		buf := m.Bets[:0]
-		betBufs.Put(&buf)
-	}()
-	for i := range m.Bets {
-		m.Bets[i].Agency = c.agency
-		if err := lottery.Validate(m.Bets[i]); err != nil {
-			ref := refuse(protocol.CodeInvalidBet, "bet %d of batch at %d: %w", i, m.First, err)
-			c.srv.log.Error("apuesta_recibida", logging.Fail, "cantidad", len(m.Bets), "peer", c.peer, "agencia", c.agency, "error", ref)
-			c.srv.batchSlots.Release(1)
-			return reply{msgs: errorMsg(ref)}
-		}
+// betBufs holds the slices batches are decoded into. The central keeps
+// nothing of a batch's slice once Submit returns, so it can serve the
+// next batch of any connection: a central with many agencies keeps only
+// as many as are being decoded at once.
+var betBufs = sync.Pool{New: func() any { return new([]lottery.Bet) }}
+
+// Type is protocol.TypeBatch: a pendingBatch stands for its Batch.
+func (b *pendingBatch) Type() protocol.Type { return protocol.TypeBatch }
+
+// submit hands the batch to the central and gives its slice back.
+func (b *pendingBatch) submit(agency int) {
+	b.size = len(b.batch.Bets)
+	if b.size == 1 {
+		single := b.batch.Bets[0] // a copy: the slice is reused
+		b.single = &single
 	}
-	rep := reply{commit: c.srv.store.Append(c.agency, m.First, m.Bets), bets: len(m.Bets)}
-	if len(m.Bets) == 1 {
-		single := m.Bets[0] // a copy: m.Bets is reused for the next batch
-		rep.single = &single
+	b.sub = b.srv.central.Submit(agency, b.batch.First, b.batch.Bets)
+	b.giveBackBuf()
+}
+
+func (b *pendingBatch) giveBackBuf() {
+	if b.buf == nil {
+		return
 	}
-	return rep
+	clear(b.batch.Bets) // let go of the batch's text
+	*b.buf = b.batch.Bets[:0]
+	betBufs.Put(b.buf)
+	b.buf, b.batch.Bets = nil, nil
+}
+
+// wait waits for the central's answer, then releases the batch.
+func (b *pendingBatch) wait() (stored uint64, fresh int, err error) {
+	defer b.release()
+	return b.sub.Wait()
+}
+
+// release gives back the batch's slot and, if still held, its slice.
+func (b *pendingBatch) release() {
+	b.giveBackBuf()
+	b.srv.batchSlots.Release(1)
+}
+
+func (c *conn) batch(b *pendingBatch) reply {
+	b.submit(c.agency)
+	return reply{batch: b}
 }
 
 func (c *conn) done(m protocol.Done) reply {
 	if err := c.srv.central.Notify(c.agency, m.Total); err != nil {
-		ref := refusalFor(err)
+		ref := domainRefusal(err)
 		c.logRefusal("notificacion", ref)
-		return reply{msgs: errorMsg(ref), close: ref.code.Closes()}
+		return reply{msgs: []protocol.Message{ref.msg()}, close: ref.code.Closes()}
 	}
 	return reply{msgs: []protocol.Message{protocol.Ack{Committed: m.Total}}}
 }
 
 func (c *conn) winners() reply {
-	ctx, cancel := context.WithTimeout(c.ctx, c.srv.WinnersHold)
+	ctx, cancel := context.WithTimeout(c.ctx, c.srv.settings.WinnersHold)
 	defer cancel()
 	docs, err := c.srv.central.Winners(ctx, c.agency)
 	switch {
@@ -211,9 +266,9 @@ func (c *conn) winners() reply {
 	case errors.Is(err, context.DeadlineExceeded):
 		return reply{msgs: []protocol.Message{protocol.NotYet{}}}
 	}
-	ref := refusalFor(err)
+	ref := domainRefusal(err)
 	c.logRefusal("consulta_ganadores", ref)
-	return reply{msgs: errorMsg(ref), close: true}
+	return reply{msgs: []protocol.Message{ref.msg()}, close: true}
 }
 
 // writeReplies sends replies in order until the reader is done or the
@@ -222,10 +277,10 @@ func (c *conn) winners() reply {
 func (c *conn) writeReplies(w *protocol.Writer) {
 	broken := false
 	for rep := range c.replies {
+		msgs := c.answer(rep) // even when broken: it releases a batch
 		if broken {
 			continue // drain, so that the reader never blocks
 		}
-		msgs := c.answer(rep)
 		for _, m := range msgs {
 			if err := w.Write(m); err != nil {
 				broken = true
@@ -239,7 +294,7 @@ func (c *conn) writeReplies(w *protocol.Writer) {
 		}
 	}
 	if cause := context.Cause(c.ctx); !broken && c.ctx.Err() != nil && cause != errPeerGone {
-		last := &protocol.Error{Code: codeUnavailable, Message: errShutdown.Error()}
+		last := &protocol.Error{Code: protocol.CodeUnavailable, Message: errShutdown.Error()}
 		if errors.Is(cause, errSuperseded) {
 			last = &protocol.Error{Code: protocol.CodeSuperseded, Message: errSuperseded.Error()}
 		}
@@ -252,111 +307,85 @@ func (c *conn) writeReplies(w *protocol.Writer) {
 var errPeerGone = errors.New("peer gone")
 
 // answer turns a reply into the frames to send, waiting for a batch's
-// commit.
+// answer.
 func (c *conn) answer(rep reply) []protocol.Message {
-	if rep.commit == nil {
+	if rep.batch == nil {
 		return rep.msgs
 	}
-	committed, stored, err := rep.commit.Wait()
-	c.srv.batchSlots.Release(1) // taken by decodeFrame
+	stored, fresh, err := rep.batch.wait()
 	if err != nil {
-		ref := refusalFor(err)
-		c.srv.log.Error("apuesta_recibida", logging.Fail, "cantidad", rep.bets, "peer", c.peer, "agencia", c.agency, "error", ref)
-		return errorMsg(ref)
+		ref := domainRefusal(err)
+		c.srv.log.Error("apuesta_recibida", logging.Fail, "cantidad", rep.batch.size, "peer", c.peer, "agencia", c.agency, "error", ref.logged())
+		return []protocol.Message{ref.msg()}
 	}
-	c.logStored(rep, stored)
-	return []protocol.Message{protocol.Ack{Committed: committed}}
+	c.logStored(rep.batch, fresh)
+	return []protocol.Message{protocol.Ack{Committed: stored}}
 }
 
-func errorMsg(ref *refusal) []protocol.Message {
-	return []protocol.Message{&protocol.Error{Code: ref.code, Message: ref.Error()}}
-}
-
-func (c *conn) logStored(rep reply, stored int) {
+func (c *conn) logStored(b *pendingBatch, fresh int) {
 	log := c.srv.log
-	if dup := rep.bets - stored; dup > 0 {
-		log.Info("apuesta_recibida", logging.Success, "cantidad", stored, "duplicadas", dup, "agencia", c.agency)
+	if dup := b.size - fresh; dup > 0 {
+		log.Info("apuesta_recibida", logging.Success, "cantidad", fresh, "duplicadas", dup, "agencia", c.agency)
 	} else {
-		log.Info("apuesta_recibida", logging.Success, "cantidad", stored, "agencia", c.agency)
+		log.Info("apuesta_recibida", logging.Success, "cantidad", fresh, "agencia", c.agency)
 	}
-	if rep.single != nil && stored == 1 {
-		log.Info("apuesta_almacenada", logging.Success, "dni", rep.single.Document, "numero", rep.single.Number)
+	if b.single != nil && fresh == 1 {
+		log.Info("apuesta_almacenada", logging.Success, "dni", b.single.Document, "numero", b.single.Number)
 	}
 }
 
-// refusalFor maps a domain or storage error to the code the agency gets.
-func refusalFor(err error) *refusal {
-	code := codeUnavailable
-	switch {
-	case errors.Is(err, lottery.ErrInvalidBet):
-		code = protocol.CodeInvalidBet
-	case errors.Is(err, lottery.ErrOutOfOrder):
-		code = protocol.CodeOutOfOrder
-	case errors.Is(err, lottery.ErrClosed):
-		code = protocol.CodeDrawClosed
-	case errors.Is(err, lottery.ErrIncomplete):
-		code = protocol.CodeIncomplete
-	}
-	return &refusal{code: code, err: err}
+// request is one decoded frame: a batch, with what it holds, or another
+// message.
+type request struct {
+	msg   protocol.Message // nil for a batch
+	batch *pendingBatch
 }
 
-// read reads the first frame of a connection; on failure it has already
-// answered and logged.
-func (c *conn) read(r *protocol.Reader, w *protocol.Writer) (protocol.Message, bool) {
-	msg, err := c.readFrame(r)
-	if err != nil {
-		if ref := (*refusal)(nil); errors.As(err, &ref) {
-			c.send(w, &protocol.Error{Code: ref.code, Message: ref.Error()})
-		}
-		return nil, false
-	}
-	return msg, true
-}
-
-// readFrame reads one frame under the read timeout. A frame the central
-// refuses comes back as a *refusal, already logged; a peer that closed
-// between frames, or a connection the central is closing, as another error,
-// not logged as a failure.
-func (c *conn) readFrame(r *protocol.Reader) (protocol.Message, error) {
-	c.nc.SetReadDeadline(time.Now().Add(c.srv.readTimeout))
+// readRequest reads one frame under the read timeout and decodes it. A
+// frame the central refuses comes back as a *refusal, already logged; a
+// peer that closed between frames, or a connection the central is
+// closing, as another error, not logged as a failure.
+func (c *conn) readRequest(r *protocol.Reader) (request, error) {
+	c.nc.SetReadDeadline(time.Now().Add(c.srv.settings.ReadTimeout))
 	if err := c.ctx.Err(); err != nil {
-		return nil, err // checked after setting the deadline: see close
+		return request{}, err // checked after setting the deadline: see close
 	}
-	msg, err := c.decodeFrame(r)
+	req, err := c.decodeRequest(r)
 	if err == nil {
-		return msg, nil
+		return req, nil
 	}
 	if c.ctx.Err() != nil {
-		return nil, c.ctx.Err()
+		return request{}, c.ctx.Err()
 	}
 	if errors.Is(err, io.EOF) {
-		return nil, err // closed between frames: a normal end
+		return request{}, err // closed between frames: a normal end
 	}
 	var ref *refusal
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		ref = refuse(protocol.CodeTimeout, "nothing received for %v", c.srv.readTimeout)
+		ref = refuse(protocol.CodeTimeout, "nothing received for %v", c.srv.settings.ReadTimeout)
 	case errors.Is(err, protocol.ErrFrameTooLarge):
-		ref = &refusal{code: protocol.CodeFrameTooLarge, err: err}
+		ref = &refusal{code: protocol.CodeFrameTooLarge, reason: err.Error()}
 	case errors.Is(err, protocol.ErrUnknownType):
-		ref = &refusal{code: protocol.CodeUnknownType, err: err}
+		ref = &refusal{code: protocol.CodeUnknownType, reason: err.Error()}
 	case errors.Is(err, protocol.ErrMalformed), errors.Is(err, protocol.ErrEmptyFrame):
-		ref = &refusal{code: protocol.CodeMalformed, err: err}
+		ref = &refusal{code: protocol.CodeMalformed, reason: err.Error()}
 	default:
 		// Truncated frame, reset: no one to answer.
 		c.logRefusal("frame", err)
-		return nil, err
+		return request{}, err
 	}
 	c.logRefusal("frame", ref)
-	return nil, ref
+	return request{}, ref
 }
 
-// decodeFrame reads one frame and decodes it. A batch in a session first
-// takes one of the central's slots for batches in flight, before its
-// payload is read: the memory of batches is bounded however many agencies
-// send at once, and while no slot is free a batch waits in the network.
-func (c *conn) decodeFrame(r *protocol.Reader) (protocol.Message, error) {
-	slot := false
+// decodeRequest reads one frame and decodes it. A batch in a session
+// first takes one of the central's slots for batches in flight, before
+// its payload is read: the memory of batches is bounded however many
+// agencies send at once, and while no slot is free a batch waits in the
+// network. From then on the slot is its pendingBatch's.
+func (c *conn) decodeRequest(r *protocol.Reader) (request, error) {
+	var b *pendingBatch
 	admit := func(t protocol.Type) error {
 		if t != protocol.TypeBatch || c.agency == 0 {
 			return nil
@@ -364,31 +393,26 @@ func (c *conn) decodeFrame(r *protocol.Reader) (protocol.Message, error) {
 		if err := c.srv.batchSlots.Acquire(c.ctx, 1); err != nil {
 			return err
 		}
-		slot = true
+		b = &pendingBatch{srv: c.srv, buf: betBufs.Get().(*[]lottery.Bet)}
 		return nil
 	}
 	t, payload, err := r.ReadFrameAdmit(admit)
-	if err == nil {
-		defer r.Recycle() // decoding copies what it keeps
-		var msg protocol.Message
-		if t == protocol.TypeBatch {
-			buf := betBufs.Get().(*[]lottery.Bet)
-			var batch protocol.Batch
-			if batch, err = protocol.DecodeBatch(payload, *buf); err != nil {
-				betBufs.Put(buf)
-			}
-			msg = batch // its Bets go back to betBufs once stored: see batch
-		} else {
-			msg, err = protocol.Decode(t, payload)
+	if err != nil {
+		if b != nil {
+			b.release()
 		}
-		if err == nil {
-			return msg, nil
-		}
+		return request{}, err
 	}
-	if slot {
-		c.srv.batchSlots.Release(1)
+	defer r.Recycle() // decoding copies what it keeps
+	if b == nil {
+		msg, err := protocol.Decode(t, payload)
+		return request{msg: msg}, err
 	}
-	return nil, err
+	if b.batch, err = protocol.DecodeBatch(payload, *b.buf); err != nil {
+		b.release()
+		return request{}, err
+	}
+	return request{batch: b}, nil
 }
 
 func (c *conn) logRefusal(action string, err error) {
@@ -396,12 +420,16 @@ func (c *conn) logRefusal(action string, err error) {
 	if c.agency != 0 {
 		attrs = append(attrs, "agencia", c.agency)
 	}
+	if ref := (*refusal)(nil); errors.As(err, &ref) {
+		err = ref.logged()
+	}
 	c.srv.log.Error(action, append(attrs, "error", err)...)
 }
 
-func (c *conn) fail(w *protocol.Writer, action string, ref *refusal) {
+// refuse logs a refusal and tells the peer.
+func (c *conn) refuse(w *protocol.Writer, action string, ref *refusal) {
 	c.logRefusal(action, ref)
-	c.send(w, &protocol.Error{Code: ref.code, Message: ref.Error()})
+	c.send(w, ref.msg())
 }
 
 // send writes one frame and flushes it.
@@ -413,7 +441,7 @@ func (c *conn) send(w *protocol.Writer, m protocol.Message) bool {
 // one once the connection is closing, so that a peer that does not read
 // cannot hold a shutdown.
 func (c *conn) flush(w *protocol.Writer) bool {
-	c.nc.SetWriteDeadline(time.Now().Add(c.srv.readTimeout))
+	c.nc.SetWriteDeadline(time.Now().Add(c.srv.settings.ReadTimeout))
 	if c.ctx.Err() != nil { // checked after setting it: see newConn
 		c.nc.SetWriteDeadline(time.Now().Add(closingWriteTimeout))
 	}

@@ -1,7 +1,8 @@
 // Package server is the central's network side: it accepts agencies'
-// connections, speaks package protocol with them, hands their bets to the
-// store and their notifications and winners queries to the draw barrier
-// (lottery.Central), and shuts all of that down in order.
+// connections, speaks package protocol with them, and hands every request
+// to the domain (lottery.Central), which decides it; then it shuts all of
+// that down in order. It knows nothing of storage or of configuration
+// files: cmd/server wires them.
 package server
 
 import (
@@ -15,10 +16,9 @@ import (
 
 	"golang.org/x/sync/semaphore"
 
-	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
-	"github.com/loteria-nacional/quiniela/internal/storage"
+	"github.com/loteria-nacional/quiniela/internal/protocol"
 )
 
 // DefaultWinnersHold is how long the central holds a winners query
@@ -34,16 +34,20 @@ const MaxBatchesInFlight = 256
 // busyReplyTimeout bounds the time spent telling a refused peer why.
 const busyReplyTimeout = time.Second
 
+// Settings are what the server needs of the central's configuration.
+type Settings struct {
+	ReadTimeout    time.Duration // an idle peer is closed after it
+	MaxConnections int           // connections served at once; more are refused busy
+	// WinnersHold is how long a winners query waits for the draw before
+	// the central answers NotYet; DefaultWinnersHold when zero.
+	WinnersHold time.Duration
+}
+
 // Server serves agencies over TCP.
 type Server struct {
-	store   *storage.Store
-	central *lottery.Central
-	log     *slog.Logger
-
-	readTimeout time.Duration
-	// WinnersHold is how long a winners query waits for the draw before
-	// the central answers NotYet; set it before Serve.
-	WinnersHold time.Duration
+	central  *lottery.Central
+	log      *slog.Logger
+	settings Settings
 
 	slots      chan struct{}       // one per connection being served
 	batchSlots *semaphore.Weighted // one per batch decoded and not yet answered
@@ -54,58 +58,41 @@ type Server struct {
 	wg       sync.WaitGroup
 }
 
-// New returns a server over store and central.
-func New(cfg config.Server, store *storage.Store, central *lottery.Central, log *slog.Logger) *Server {
+// New returns a server that hands agencies' requests to central.
+func New(settings Settings, central *lottery.Central, log *slog.Logger) *Server {
+	if settings.WinnersHold == 0 {
+		settings.WinnersHold = DefaultWinnersHold
+	}
 	return &Server{
-		store:       store,
-		central:     central,
-		log:         log,
-		readTimeout: cfg.ReadTimeout,
-		WinnersHold: DefaultWinnersHold,
-		slots:       make(chan struct{}, cfg.MaxConnections),
-		batchSlots:  semaphore.NewWeighted(MaxBatchesInFlight),
-		conns:       make(map[*conn]struct{}),
-		sessions:    make(map[int]*conn),
+		central:    central,
+		log:        log,
+		settings:   settings,
+		slots:      make(chan struct{}, settings.MaxConnections),
+		batchSlots: semaphore.NewWeighted(MaxBatchesInFlight),
+		conns:      make(map[*conn]struct{}),
+		sessions:   make(map[int]*conn),
 	}
 }
 
-// Run is the whole central: it opens the store, sets up the draw barrier,
-// listens, and serves until ctx is done; then it stops accepting, closes
-// every connection and the store, in that order, logging each close.
-// ready, when not nil, is called with the listening address. A shutdown
-// through ctx is a normal return (nil).
-func Run(ctx context.Context, cfg config.Server, log *slog.Logger, ready func(net.Addr)) error {
-	store, err := storage.Open(cfg.StoragePath, storage.Options{Logger: log})
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := store.Close(); err != nil {
-			log.Error("close", "result", "fail", "resource", "storage", "error", err)
-			return
-		}
-		log.Info("close", logging.Success, "resource", "storage", "file", cfg.StoragePath)
-	}()
-	central, err := lottery.NewCentral(ledger{store}, cfg.Agencies, log)
-	if err != nil {
-		return err
-	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", cfg.Address())
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	log.Info("accept_connections", logging.InProgress, "address", ln.Addr().String())
-	if ready != nil {
-		ready(ln.Addr())
-	}
-	return New(cfg, store, central, log).Serve(ctx, ln)
+// EventLog logs what the central decides, as the operators' log lines.
+type EventLog struct{ Log *slog.Logger }
+
+var _ lottery.Events = EventLog{}
+
+// Notified logs action: notificacion.
+func (e EventLog) Notified(agency int, total uint64) {
+	e.Log.Info("notificacion", logging.Success, "agencia", agency, "apuestas", total)
 }
 
-// ledger adapts the store to what the draw barrier needs.
-type ledger struct{ *storage.Store }
+// Drawn logs action: sorteo.
+func (e EventLog) Drawn(bets, winners int) {
+	e.Log.Info("sorteo", logging.Success, "ganadores", winners)
+}
 
-var _ lottery.Ledger = ledger{}
+// DrawFailed logs action: sorteo | result: fail.
+func (e EventLog) DrawFailed(err error) {
+	e.Log.Error("sorteo", logging.Fail, "error", err)
+}
 
 // Serve accepts connections on ln until ctx is done, then closes ln and
 // every connection and waits for their goroutines. It takes ownership of
@@ -159,7 +146,7 @@ func (s *Server) refuseBusy(nc net.Conn) {
 		defer s.wg.Done()
 		defer nc.Close()
 		nc.SetWriteDeadline(time.Now().Add(busyReplyTimeout))
-		writeError(nc, codeBusy, "too many connections, try again later")
+		writeError(nc, protocol.CodeBusy, "too many connections, try again later")
 	}()
 }
 

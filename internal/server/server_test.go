@@ -74,43 +74,29 @@ type testServer struct {
 	stop    func()
 }
 
-// serverOption changes the configuration (called with a nil *Server)
-// or the server (called again once it exists).
-type serverOption func(*config.Server, *Server)
+// serverOption changes the server's settings.
+type serverOption func(*Settings)
 
 func withReadTimeout(d time.Duration) serverOption {
-	return func(c *config.Server, s *Server) {
-		if s == nil {
-			c.ReadTimeout = d
-		}
-	}
+	return func(s *Settings) { s.ReadTimeout = d }
 }
 
 func withMaxConnections(n int) serverOption {
-	return func(c *config.Server, s *Server) {
-		if s == nil {
-			c.MaxConnections = n
-		}
-	}
+	return func(s *Settings) { s.MaxConnections = n }
 }
 
 func withWinnersHold(d time.Duration) serverOption {
-	return func(_ *config.Server, s *Server) {
-		if s != nil {
-			s.WinnersHold = d
-		}
-	}
+	return func(s *Settings) { s.WinnersHold = d }
 }
 
 // startServer runs a central for agencies on a free port of 127.0.0.1
-// until the test ends.
+// until the test ends, wired as cmd/server wires it: a store, the domain
+// over it, the server.
 func startServer(t testing.TB, agencies int, opts ...serverOption) *testServer {
 	t.Helper()
-	cfg := config.DefaultServer()
-	cfg.Agencies = agencies
-	cfg.ReadTimeout = 5 * time.Second
+	settings := Settings{ReadTimeout: 5 * time.Second, MaxConnections: 4096}
 	for _, o := range opts {
-		o(&cfg, nil)
+		o(&settings)
 	}
 	ts := &testServer{log: &syncBuffer{}, dir: t.TempDir()}
 	log := logging.New(ts.log, logging.LevelWarning-4) // INFO and above
@@ -118,7 +104,8 @@ func startServer(t testing.TB, agencies int, opts ...serverOption) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	central, err := lottery.NewCentral(ledger{store}, agencies, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	central, err := lottery.NewCentral(ctx, store, agencies, EventLog{Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,11 +113,7 @@ func startServer(t testing.TB, agencies int, opts ...serverOption) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(cfg, store, central, log)
-	for _, o := range opts {
-		o(&cfg, srv)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
+	srv := New(settings, central, log)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
 	ts.addr, ts.store, ts.central, ts.srv = ln.Addr().String(), store, central, srv

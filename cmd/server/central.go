@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	_ "net/http/pprof" // served only where SERVER_PPROF_ADDRESS is set
+	"time"
+
+	"github.com/loteria-nacional/quiniela/internal/config"
+	"github.com/loteria-nacional/quiniela/internal/logging"
+	"github.com/loteria-nacional/quiniela/internal/lottery"
+	"github.com/loteria-nacional/quiniela/internal/server"
+	"github.com/loteria-nacional/quiniela/internal/storage"
+)
+
+// pprofShutdownTimeout bounds the wait for profiles being served at exit.
+const pprofShutdownTimeout = time.Second
+
+// Main is the whole central, wired: the store, the domain over it, the
+// agencies' listener and, where asked for, the profiling listener. Run
+// opens them in that order and serves; Close closes what Run opened, in
+// reverse order, logging each close.
+type Main struct {
+	cfg config.Server
+	log *slog.Logger
+
+	// Ready, when not nil, is called with the agencies' address once the
+	// central listens.
+	Ready func(net.Addr)
+
+	store *storage.Store
+	pprof *http.Server
+}
+
+// NewMain returns a central for cfg that logs to log.
+func NewMain(cfg config.Server, log *slog.Logger) *Main {
+	return &Main{cfg: cfg, log: log}
+}
+
+// Run opens the central and serves agencies until ctx is done, or until
+// serving fails. A shutdown through ctx returns ctx's error; the caller
+// calls Close in any case.
+func (m *Main) Run(ctx context.Context) error {
+	store, err := storage.Open(m.cfg.StoragePath, storage.Options{Logger: m.log})
+	if err != nil {
+		return err
+	}
+	m.store = store
+	central, err := lottery.NewCentral(ctx, store, m.cfg.Agencies, server.EventLog{Log: m.log})
+	if err != nil {
+		return err
+	}
+	if m.cfg.PprofAddress != "" {
+		if err := m.servePprof(); err != nil {
+			return err
+		}
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", m.cfg.Address())
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	m.log.Info("accept_connections", logging.InProgress, "address", ln.Addr().String())
+	if m.Ready != nil {
+		m.Ready(ln.Addr())
+	}
+	srv := server.New(server.Settings{
+		ReadTimeout:    m.cfg.ReadTimeout,
+		MaxConnections: m.cfg.MaxConnections,
+	}, central, m.log)
+	if err := srv.Serve(ctx, ln); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// servePprof serves net/http/pprof on its own listener. For profiling
+// only: never on a deployed central's network.
+func (m *Main) servePprof() error {
+	ln, err := net.Listen("tcp", m.cfg.PprofAddress)
+	if err != nil {
+		return fmt.Errorf("pprof listen: %w", err)
+	}
+	m.pprof = &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := m.pprof.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			m.log.Error("pprof", logging.Fail, "address", ln.Addr().String(), "error", err)
+		}
+	}()
+	return nil
+}
+
+// Close closes what Run opened, in reverse order: the profiling listener,
+// then the store (Serve has closed the agencies' listener and connections
+// before it returns). Calling it again does nothing.
+func (m *Main) Close() {
+	if m.pprof != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), pprofShutdownTimeout)
+		defer cancel()
+		if err := m.pprof.Shutdown(ctx); err != nil {
+			m.log.Error("close", logging.Fail, "resource", "pprof", "error", err)
+		} else {
+			m.log.Info("close", logging.Success, "resource", "pprof", "address", m.cfg.PprofAddress)
+		}
+		m.pprof = nil
+	}
+	if m.store != nil {
+		if err := m.store.Close(); err != nil {
+			m.log.Error("close", logging.Fail, "resource", "storage", "error", err)
+		} else {
+			m.log.Info("close", logging.Success, "resource", "storage", "file", m.cfg.StoragePath)
+		}
+		m.store = nil
+	}
+}
