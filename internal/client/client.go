@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/loteria-nacional/quiniela/internal/betcsv"
 	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
@@ -108,7 +109,7 @@ func retryable(err error) bool {
 	if errors.As(err, &perr) {
 		return perr.Code.Retryable()
 	}
-	var fe *FileError
+	var fe *betcsv.FileError
 	if errors.As(err, &fe) || errors.Is(err, errProtocol) {
 		return false
 	}
@@ -326,7 +327,7 @@ func (a *Agency) source(skip uint64) (iter.Seq2[lottery.Bet, error], io.Closer, 
 		return a.Bets(skip), io.NopCloser(nil), nil
 	}
 	if a.Single == nil {
-		return openBets(a.cfg.DataFile, a.cfg.ID, skip)
+		return betcsv.OpenAgencyFile(a.cfg.DataFile, a.cfg.ID, skip)
 	}
 	bet := *a.Single
 	bet.Agency = a.cfg.ID

@@ -205,40 +205,6 @@ func TestBetsStopsEarly(t *testing.T) {
 	}
 }
 
-func TestAppendLine(t *testing.T) {
-	tests := []struct {
-		name string
-		dst  string
-		bet  lottery.Bet
-		want string
-	}{
-		{
-			name: "accents",
-			bet:  lottery.Bet{Agency: 1, FirstName: "José", LastName: "Álvarez", Document: "30904465", Birthdate: "1999-03-17", Number: 7574},
-			want: "José,Álvarez,30904465,1999-03-17,7574\n",
-		},
-		{
-			name: "number zero, appends",
-			dst:  "prefix\n",
-			bet:  lottery.Bet{Agency: 2, FirstName: "María José", LastName: "Muñoz", Document: "10000000", Birthdate: "1940-01-01", Number: 0},
-			want: "prefix\nMaría José,Muñoz,10000000,1940-01-01,0\n",
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := string(AppendLine([]byte(tt.dst), tt.bet)); got != tt.want {
-				t.Errorf("AppendLine = %q, want %q", got, tt.want)
-			}
-		})
-	}
-
-	bet := tests[0].bet
-	buf := make([]byte, 0, 256)
-	if allocs := testing.AllocsPerRun(100, func() { buf = AppendLine(buf[:0], bet) }); allocs != 0 {
-		t.Errorf("AppendLine allocates %v times per call", allocs)
-	}
-}
-
 func TestWriteFile(t *testing.T) {
 	tests := []struct {
 		name string
