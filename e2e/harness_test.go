@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loteria-nacional/quiniela/internal/loadgen"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 )
 
@@ -473,7 +474,7 @@ func extractDataset(t testing.TB) string {
 		if f.FileInfo().IsDir() || !strings.HasSuffix(name, ".csv") {
 			continue
 		}
-		if err := extractFile(f, filepath.Join(dir, name)); err != nil {
+		if err := loadgen.ExtractFile(f, filepath.Join(dir, name)); err != nil {
 			t.Fatalf("extract %s: %v", f.Name, err)
 		}
 		n++
@@ -482,23 +483,6 @@ func extractDataset(t testing.TB) string {
 		t.Fatalf("no .csv file in %s", datasetPath())
 	}
 	return dir
-}
-
-func extractFile(f *zip.File, dst string) error {
-	rc, err := f.Open()
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, rc); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // genData writes agency-{1..agencies}.csv with cmd/gendata into a

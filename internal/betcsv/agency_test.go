@@ -316,6 +316,18 @@ func writeBets(t *testing.T, n int, extra string) (string, []lottery.Bet) {
 	return path, bets
 }
 
+// collectFile collects the bets of agency 3's file at path from skip on,
+// as OpenAgencyFile yields them, and closes the file.
+func collectFile(t *testing.T, path string, skip uint64) ([]lottery.Bet, error) {
+	t.Helper()
+	seq, closer, err := OpenAgencyFile(path, 3, skip)
+	if err != nil {
+		t.Fatalf("OpenAgencyFile: %v", err)
+	}
+	defer closer.Close()
+	return collect(t, seq)
+}
+
 func TestOpenAgencyFileSkip(t *testing.T) {
 	path, all := writeBets(t, 5, "")
 	tests := []struct {
@@ -332,12 +344,7 @@ func TestOpenAgencyFileSkip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strconv.FormatUint(tt.skip, 10), func(t *testing.T) {
-			seq, closer, err := OpenAgencyFile(path, 3, tt.skip)
-			if err != nil {
-				t.Fatalf("OpenAgencyFile: %v", err)
-			}
-			defer closer.Close()
-			got, err := collect(t, seq)
+			got, err := collectFile(t, path, tt.skip)
 			if err != nil {
 				t.Fatalf("OpenAgencyFile sequence: %v", err)
 			}
@@ -353,12 +360,7 @@ func TestOpenAgencyFileSkipBlankLinesDoNotCount(t *testing.T) {
 	if err := os.WriteFile(path, []byte("\n"+juanLine+"\n\n\n"+anaLine+"\n\n"+joseLine), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	seq, closer, err := OpenAgencyFile(path, 3, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closer.Close()
-	got, err := collect(t, seq)
+	got, err := collectFile(t, path, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,12 +372,7 @@ func TestOpenAgencyFileSkipBlankLinesDoNotCount(t *testing.T) {
 func TestOpenAgencyFileErrors(t *testing.T) {
 	t.Run("bad line in the skipped part", func(t *testing.T) {
 		path, _ := writeBets(t, 2, "bad\n"+juanLine+"\n")
-		seq, closer, err := OpenAgencyFile(path, 3, 3)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer closer.Close()
-		got, err := collect(t, seq)
+		got, err := collectFile(t, path, 3)
 		if len(got) != 0 {
 			t.Errorf("bets before the error = %+v, want none", got)
 		}
@@ -383,12 +380,7 @@ func TestOpenAgencyFileErrors(t *testing.T) {
 	})
 	t.Run("bad line after the skipped part", func(t *testing.T) {
 		path, all := writeBets(t, 3, "bad\n")
-		seq, closer, err := OpenAgencyFile(path, 3, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer closer.Close()
-		got, err := collect(t, seq)
+		got, err := collectFile(t, path, 1)
 		if !slices.Equal(got, all[1:]) {
 			t.Errorf("bets before the error = %+v, want %+v", got, all[1:])
 		}

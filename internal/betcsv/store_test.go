@@ -32,12 +32,9 @@ func TestStoreRowFidelity(t *testing.T) {
 	if err != nil {
 		t.Fatalf("encoding/csv cannot read our rows: %v\n%s", err, buf)
 	}
-	var got []lottery.Bet
-	for b, err := range ReadStoreFile(bytes.NewReader(buf)) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, b)
+	got, err := collect(t, ReadStoreFile(bytes.NewReader(buf)))
+	if err != nil {
+		t.Fatal(err)
 	}
 	if !slices.Equal(got, tests) {
 		t.Errorf("ReadStoreFile round trip:\n got %+v\nwant %+v", got, tests)
@@ -89,12 +86,9 @@ func TestReadStoreFileAcrossChunks(t *testing.T) {
 		}
 	}
 	buf = buf[:len(buf)-1] // the last row has no newline
-	var got []lottery.Bet
-	for b, err := range ReadStoreFile(bytes.NewReader(buf)) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, b)
+	got, err := collect(t, ReadStoreFile(bytes.NewReader(buf)))
+	if err != nil {
+		t.Fatal(err)
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("read %d bets, want the %d written, in order", len(got), len(want))

@@ -35,7 +35,7 @@ func PrepareCourseData(zipPath, dir string) (string, error) {
 			if ok, _ := filepath.Match("agency-[1-5].csv", name); !ok {
 				continue
 			}
-			if err := extract(f, filepath.Join(dir, name)); err != nil {
+			if err := ExtractFile(f, filepath.Join(dir, name)); err != nil {
 				return "", err
 			}
 			found++
@@ -53,7 +53,8 @@ func PrepareCourseData(zipPath, dir string) (string, error) {
 	return "generated files of the course dataset's sizes", nil
 }
 
-func extract(f *zip.File, dst string) error {
+// ExtractFile writes the content of f, a file of a zip archive, to dst.
+func ExtractFile(f *zip.File, dst string) error {
 	r, err := f.Open()
 	if err != nil {
 		return err

@@ -256,13 +256,7 @@ func TestWriteFile(t *testing.T) {
 			if perm := info.Mode().Perm(); perm != 0o644 {
 				t.Errorf("file mode %v, want 0644", perm)
 			}
-			entries, err := os.ReadDir(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(entries) != 1 {
-				t.Errorf("directory holds %d entries, want only the file (no temporary left)", len(entries))
-			}
+			checkEntries(t, dir, 1)
 		})
 	}
 }
@@ -315,13 +309,7 @@ func TestWriteFileError(t *testing.T) {
 	if err := WriteFile(target, Spec{Agency: 1, Bets: 10}); err == nil {
 		t.Fatal("WriteFile onto a non-empty directory succeeded")
 	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(entries) != 2 {
-		t.Errorf("directory holds %d entries, want 2: a temporary file was left", len(entries))
-	}
+	checkEntries(t, dir, 2)
 }
 
 func TestPerAgency(t *testing.T) {
@@ -360,6 +348,19 @@ func TestPerAgency(t *testing.T) {
 				t.Errorf("PerAgency(%q, %d) = %v, want %v", tt.list, tt.agencies, got, tt.want)
 			}
 		})
+	}
+}
+
+// checkEntries fails the test unless dir holds want entries: a write
+// leaves no temporary file behind, whether it succeeds or fails.
+func checkEntries(t *testing.T, dir string, want int) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != want {
+		t.Errorf("directory holds %d entries, want %d: a temporary file was left", len(entries), want)
 	}
 }
 
