@@ -20,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/loteria-nacional/quiniela/internal/logging"
 )
 
 // repoRoot is the repository's root directory, found by TestMain.
@@ -494,35 +496,13 @@ var composePrefix = regexp.MustCompile(`^(\S+?)(?:[-_][0-9]+)?\s+\| ?(.*)$`)
 
 // --- Log lines -------------------------------------------------------------------
 
-// logLine is a parsed line of the project's log format:
-//
-//	2024-08-21 22:11:15 INFO     action: apuesta_recibida | result: success | cantidad: 120
-type logLine struct {
-	Level, Action, Result string
-	Fields                map[string]string
-}
+// logLine is a parsed line of the project's log format.
+type logLine = logging.Line
 
+// parseLine parses a line of the project's log format; ok is false when
+// the line has no action.
 func parseLine(s string) (logLine, bool) {
-	head, rest, ok := strings.Cut(s, "action: ")
-	if !ok {
-		return logLine{}, false
-	}
-	var l logLine
-	if f := strings.Fields(head); len(f) > 0 {
-		l.Level = f[len(f)-1]
-	}
-	parts := strings.Split(rest, " | ")
-	l.Action = parts[0]
-	l.Fields = make(map[string]string)
-	for _, p := range parts[1:] {
-		k, v, _ := strings.Cut(p, ": ")
-		if k == "result" && l.Result == "" {
-			l.Result = v
-			continue
-		}
-		l.Fields[k] = v
-	}
-	return l, true
+	return logging.Parse(s)
 }
 
 // find returns the indexes of the lines of action (and result, if given).

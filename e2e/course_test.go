@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"strconv"
-	"strings"
 	"testing"
 )
 
@@ -84,29 +83,5 @@ func TestCourseDataset(t *testing.T) {
 	}
 
 	// bets.csv holds every bet of every file exactly once.
-	if n := countLines(t, srv.BetsPath()); n != courseTotal {
-		t.Errorf("bets.csv has %d rows, want %d", n, courseTotal)
-	}
-	stored := readStoredBets(t, srv.BetsPath())
-	if len(stored) != courseTotal {
-		t.Errorf("bets.csv has %d records, want %d", len(stored), courseTotal)
-	}
-	storedBy := make(map[int][]bet)
-	for _, b := range stored {
-		storedBy[b.Agency] = append(storedBy[b.Agency], b)
-	}
-	for id := 1; id <= agencies; id++ {
-		in := readAgencyBets(t, agencyFile(data, id), id)
-		if len(in) != courseBets[id-1] {
-			t.Fatalf("agency-%d.csv has %d bets, the README says %d", id, len(in), courseBets[id-1])
-		}
-		if diffs := diffMultisets(multiset(in), multiset(storedBy[id]), 10); len(diffs) > 0 {
-			t.Errorf("agency %d: bets.csv differs from agency-%d.csv (%d stored, %d in the file):\n%s",
-				id, id, len(storedBy[id]), len(in), strings.Join(diffs, "\n"))
-		}
-		delete(storedBy, id)
-	}
-	for a, bets := range storedBy {
-		t.Errorf("bets.csv holds %d bets of agency %d, which does not exist", len(bets), a)
-	}
+	assertStoredBets(t, srv.BetsPath(), data, courseBets)
 }

@@ -231,7 +231,7 @@ func (s *crashServer) start() *proc {
 	for attempt := 1; ; attempt++ {
 		p := s.launch()
 		deadline := time.Now().Add(startTimeout)
-		for !listeningRE.MatchString(p.Log()) {
+		for !listening(p) {
 			if p.Exited() {
 				if strings.Contains(p.Log(), "address already in use") && attempt < 100 {
 					s.t.Logf("%s could not bind %s (attempt %d), starting it again: %q %q", p.name, s.addr, attempt, p.Log(), p.Stderr())
@@ -245,7 +245,7 @@ func (s *crashServer) start() *proc {
 			}
 			time.Sleep(time.Millisecond)
 		}
-		if listeningRE.MatchString(p.Log()) {
+		if listening(p) {
 			return p
 		}
 	}

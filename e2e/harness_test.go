@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +18,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/loteria-nacional/quiniela/internal/loadgen"
+	"github.com/loteria-nacional/quiniela/internal/logging"
 )
 
 // Paths set up by TestMain.
@@ -268,7 +270,21 @@ func (s *server) stop(t testing.TB) {
 	}
 }
 
-var listeningRE = regexp.MustCompile(`action: accept_connections \| result: in_progress \| address: (\S+)`)
+// listening reports whether p's log says it listens.
+func listening(p *proc) bool {
+	_, ok := listeningAddr(p.Log())
+	return ok
+}
+
+// listeningAddr returns the address a central's log says it listens on.
+func listeningAddr(out string) (string, bool) {
+	for _, l := range filter(parseLog(out), "accept_connections", logging.ResultInProgress) {
+		if addr, ok := l.Fields["address"]; ok {
+			return addr, true
+		}
+	}
+	return "", false
+}
 
 // startServer starts a central in a fresh working directory, on
 // 127.0.0.1 and a free port unless env says otherwise, and waits until it
@@ -290,8 +306,8 @@ func startServer(t testing.TB, env map[string]string) *server {
 		p := startProcess(t, "server", serverBin, dir, full)
 		deadline := time.Now().Add(startTimeout)
 		for {
-			if m := listeningRE.FindStringSubmatch(p.Log()); m != nil {
-				return &server{proc: p, Addr: m[1], Dir: dir}
+			if addr, ok := listeningAddr(p.Log()); ok {
+				return &server{proc: p, Addr: addr, Dir: dir}
 			}
 			if p.Exited() {
 				if strings.Contains(p.Log(), "address already in use") && attempt < attempts {
@@ -350,16 +366,11 @@ func eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 	}
 }
 
-// logLine is one log line that has an action:
-//
-//	2024-08-21 22:11:15 INFO     action: X | result: R | key: value
+// logLine is one log line that has an action, parsed by logging.Parse.
 type logLine struct {
-	Pos    int    // the line's index in the whole output, 0-based
-	Level  string // INFO, ...; empty when the line has no prefix
-	Action string
-	Result string // empty when the line has no well-formed result
-	Fields map[string]string
-	Raw    string
+	logging.Line
+	Pos int    // the line's index in the whole output, 0-based
+	Raw string // the line as logged
 }
 
 func (l logLine) String() string { return l.Raw }
@@ -368,25 +379,9 @@ func (l logLine) String() string { return l.Raw }
 func parseLog(out string) []logLine {
 	var lines []logLine
 	for i, raw := range strings.Split(out, "\n") {
-		idx := strings.Index(raw, "action: ")
-		if idx < 0 {
-			continue
+		if l, ok := logging.Parse(raw); ok {
+			lines = append(lines, logLine{Line: l, Pos: i, Raw: raw})
 		}
-		l := logLine{Pos: i, Raw: raw, Fields: map[string]string{}}
-		if prefix := strings.Fields(raw[:idx]); len(prefix) > 0 {
-			l.Level = prefix[len(prefix)-1]
-		}
-		parts := strings.Split(raw[idx:], " | ")
-		l.Action = strings.TrimPrefix(parts[0], "action: ")
-		if len(parts) > 1 && strings.HasPrefix(parts[1], "result: ") {
-			l.Result = strings.TrimPrefix(parts[1], "result: ")
-		}
-		for _, kv := range parts[min(2, len(parts)):] {
-			if k, v, ok := strings.Cut(kv, ": "); ok {
-				l.Fields[k] = v
-			}
-		}
-		lines = append(lines, l)
 	}
 	return lines
 }
@@ -479,7 +474,7 @@ func extractDataset(t testing.TB) string {
 		if f.FileInfo().IsDir() || !strings.HasSuffix(name, ".csv") {
 			continue
 		}
-		if err := extractFile(f, filepath.Join(dir, name)); err != nil {
+		if err := loadgen.ExtractFile(f, filepath.Join(dir, name)); err != nil {
 			t.Fatalf("extract %s: %v", f.Name, err)
 		}
 		n++
@@ -488,23 +483,6 @@ func extractDataset(t testing.TB) string {
 		t.Fatalf("no .csv file in %s", datasetPath())
 	}
 	return dir
-}
-
-func extractFile(f *zip.File, dst string) error {
-	rc, err := f.Open()
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, rc); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // genData writes agency-{1..agencies}.csv with cmd/gendata into a

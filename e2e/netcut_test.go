@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +12,8 @@ import (
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/rs/zerolog"
+
+	"github.com/loteria-nacional/quiniela/internal/logging"
 )
 
 // This file holds the network-cut test: a toxiproxy (github.com/Shopify/
@@ -114,8 +115,6 @@ var cuts = []cut{
 	},
 }
 
-var notificationRE = regexp.MustCompile(`action: notificacion \| result: success \| agencia: (\d+)`)
-
 // toxiproxyTimeout bounds a change of toxics. Toxiproxy changes them
 // while it holds a lock that a connection being torn down also needs; a
 // toxic that is forwarding data to such a connection then waits forever
@@ -186,8 +185,8 @@ func TestNetworkCuts(t *testing.T) {
 	// central says: it logs a notification once it is durable.
 	uploading := func() bool {
 		agencies := make(map[string]bool)
-		for _, m := range notificationRE.FindAllStringSubmatch(srv.Log(), -1) {
-			agencies[m[1]] = true
+		for _, l := range filter(srv.Lines(), "notificacion", logging.ResultSuccess) {
+			agencies[l.Fields["agencia"]] = true
 		}
 		return len(agencies) < len(clients)
 	}

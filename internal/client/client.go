@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/loteria-nacional/quiniela/internal/betcsv"
 	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
@@ -40,26 +41,66 @@ type Agency struct {
 	// Single, when set, is the one bet to send instead of the data file
 	// (the single-bet mode of NOMBRE, APELLIDO, ...).
 	Single *lottery.Bet
-	// Bets, when set, is the source of the agency's bets instead of the
-	// data file: it yields them from bet number skip on. The load
-	// generator uses it to drive agencies with generated bets.
-	Bets func(skip uint64) iter.Seq2[lottery.Bet, error]
 	// Backoff is the first wait before reconnecting; it doubles up to
 	// MaxBackoff, with jitter.
 	Backoff, MaxBackoff time.Duration
-	// OnAck, when set, is called with each acknowledged batch's size and
-	// the time from sending it to its Ack.
-	OnAck func(bets int, latency time.Duration)
-	// OnDone, when set, is called just before the done notification.
-	OnDone func()
-	// Pace, when set, is called before each batch is sent, with its
-	// size; the load generator sleeps in it to offer a steady rate.
-	Pace func(bets int)
+
+	bets     func(skip uint64) iter.Seq2[lottery.Bet, error] // nil: the data file
+	pace     func(bets int)                                  // nil: send at once
+	observer Observer
 }
 
-// New returns the agency described by cfg.
-func New(cfg config.Client, log *slog.Logger) *Agency {
-	return &Agency{cfg: cfg, log: log, Backoff: 50 * time.Millisecond, MaxBackoff: 2 * time.Second}
+// Observer is told how an agency's upload goes. The load generator
+// measures through it; an agency of cmd/client has none.
+type Observer interface {
+	// OnAck is called with each acknowledged batch's size and the time
+	// from sending it to its Ack.
+	OnAck(bets int, latency time.Duration)
+	// OnDone is called just before the done notification.
+	OnDone()
+}
+
+// Option changes where an agency's bets come from or how they are sent.
+// The options serve the load generator, which drives many agencies of
+// the real client code in one process.
+type Option func(*Agency)
+
+// WithSource makes bets the source of the agency's bets instead of the
+// data file: it yields them from bet number skip on.
+func WithSource(bets func(skip uint64) iter.Seq2[lottery.Bet, error]) Option {
+	return func(a *Agency) { a.bets = bets }
+}
+
+// WithPace makes the agency call pace before it sends each batch, with
+// the batch's size; the load generator sleeps in it to offer a steady
+// rate.
+func WithPace(pace func(bets int)) Option {
+	return func(a *Agency) { a.pace = pace }
+}
+
+// WithObserver makes the agency tell o how its upload goes; a nil o
+// changes nothing.
+func WithObserver(o Observer) Option {
+	return func(a *Agency) {
+		if o != nil {
+			a.observer = o
+		}
+	}
+}
+
+// noObserver is the Observer of an agency that has none.
+type noObserver struct{}
+
+func (noObserver) OnAck(int, time.Duration) {}
+func (noObserver) OnDone()                  {}
+
+// New returns the agency described by cfg, changed by opts.
+func New(cfg config.Client, log *slog.Logger, opts ...Option) *Agency {
+	a := &Agency{cfg: cfg, log: log, Backoff: 50 * time.Millisecond, MaxBackoff: 2 * time.Second, observer: noObserver{}}
+	for _, opt := range opts {
+		opt(a)
+	}
+	return a
 }
 
 // Result is what a run ends with.
@@ -108,7 +149,7 @@ func retryable(err error) bool {
 	if errors.As(err, &perr) {
 		return perr.Code.Retryable()
 	}
-	var fe *FileError
+	var fe *betcsv.FileError
 	if errors.As(err, &fe) || errors.Is(err, errProtocol) {
 		return false
 	}
@@ -155,9 +196,7 @@ func (a *Agency) session(ctx context.Context) (res Result, contact bool, err err
 		if err != nil {
 			return Result{}, true, err
 		}
-		if a.OnDone != nil {
-			a.OnDone()
-		}
+		a.observer.OnDone()
 		msg, err := c.call(protocol.Done{Total: total})
 		if err != nil {
 			return Result{}, true, err
@@ -257,8 +296,8 @@ func (a *Agency) sendBatches(c *link, bets iter.Seq2[lottery.Bet, error], next u
 		if enc.Len() == 0 {
 			return nil
 		}
-		if a.Pace != nil {
-			a.Pace(enc.Len())
+		if a.pace != nil {
+			a.pace(enc.Len())
 		}
 		next += uint64(enc.Len())
 		acks <- inflight{end: next, bets: enc.Len(), sent: time.Now()} // blocks while Window batches are in flight
@@ -309,9 +348,7 @@ func (a *Agency) readAcks(c *link, acks <-chan inflight) error {
 			}
 			return fmt.Errorf("%w: %v (committed %d) in answer to a batch ending at %d", errProtocol, msg.Type(), ack.Committed, want)
 		}
-		if a.OnAck != nil {
-			a.OnAck(batch.bets, time.Since(batch.sent))
-		}
+		a.observer.OnAck(batch.bets, time.Since(batch.sent))
 		if a.Single != nil {
 			a.log.Info("apuesta_enviada", logging.Success, "dni", a.Single.Document, "numero", a.Single.Number)
 		}
@@ -322,11 +359,11 @@ func (a *Agency) readAcks(c *link, acks <-chan inflight) error {
 
 // source yields the agency's bets from number skip on.
 func (a *Agency) source(skip uint64) (iter.Seq2[lottery.Bet, error], io.Closer, error) {
-	if a.Bets != nil {
-		return a.Bets(skip), io.NopCloser(nil), nil
+	if a.bets != nil {
+		return a.bets(skip), io.NopCloser(nil), nil
 	}
 	if a.Single == nil {
-		return openBets(a.cfg.DataFile, a.cfg.ID, skip)
+		return betcsv.OpenAgencyFile(a.cfg.DataFile, a.cfg.ID, skip)
 	}
 	bet := *a.Single
 	bet.Agency = a.cfg.ID

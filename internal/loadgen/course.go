@@ -9,10 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/sampledata"
 )
 
@@ -34,7 +35,7 @@ func PrepareCourseData(zipPath, dir string) (string, error) {
 			if ok, _ := filepath.Match("agency-[1-5].csv", name); !ok {
 				continue
 			}
-			if err := extract(f, filepath.Join(dir, name)); err != nil {
+			if err := ExtractFile(f, filepath.Join(dir, name)); err != nil {
 				return "", err
 			}
 			found++
@@ -52,7 +53,8 @@ func PrepareCourseData(zipPath, dir string) (string, error) {
 	return "generated files of the course dataset's sizes", nil
 }
 
-func extract(f *zip.File, dst string) error {
+// ExtractFile writes the content of f, a file of a zip archive, to dst.
+func ExtractFile(f *zip.File, dst string) error {
 	r, err := f.Open()
 	if err != nil {
 		return err
@@ -79,7 +81,18 @@ type CourseOptions struct {
 	WithServerStart bool
 }
 
-var winnersLine = regexp.MustCompile(`action: consulta_ganadores \| result: success \| cant_ganadores: (\d+)`)
+// loggedWinners returns the cant_ganadores of the first successful
+// consulta_ganadores line in an agency's log.
+func loggedWinners(log string) (string, bool) {
+	for line := range strings.Lines(log) {
+		l, ok := logging.Parse(strings.TrimRight(line, "\r\n"))
+		if ok && l.Action == "consulta_ganadores" && l.Result == logging.ResultSuccess {
+			n, ok := l.Fields["cant_ganadores"]
+			return n, ok
+		}
+	}
+	return "", false
+}
 
 // Course runs the central and the five agencies as processes and returns
 // the wall time from launching the agencies (or the central, with
@@ -129,8 +142,8 @@ func Course(ctx context.Context, opts CourseOptions) (time.Duration, error) {
 		if r.err != nil {
 			return 0, fmt.Errorf("agency %d: %v\n%s", r.agency, r.err, r.out)
 		}
-		m := winnersLine.FindSubmatch(r.out)
-		if m == nil || string(m[1]) != strconv.Itoa(CourseWinners[r.agency-1]) {
+		n, ok := loggedWinners(string(r.out))
+		if !ok || n != strconv.Itoa(CourseWinners[r.agency-1]) {
 			return 0, fmt.Errorf("agency %d: wrong or no winners line:\n%s", r.agency, r.out)
 		}
 	}

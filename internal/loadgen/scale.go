@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -46,77 +47,116 @@ type ScaleResult struct {
 // process, against the central at addr, and checks every agency gets
 // exactly its winners.
 func Scale(ctx context.Context, addr string, opts ScaleOptions) (ScaleResult, error) {
-	pool := betPool(4096)
-	var (
-		mu        sync.Mutex
-		latencies = make([]time.Duration, 0, opts.Agencies*opts.Bets/max(opts.BatchMax, 1)+opts.Agencies)
-		lastDone  time.Time
-		lastWin   time.Time
-	)
-	quiet := logging.New(io.Discard, logging.LevelWarning)
-	start := time.Now()
+	run := &scaleRun{
+		opts:      opts,
+		addr:      addr,
+		pool:      betPool(4096),
+		quiet:     logging.New(io.Discard, logging.LevelWarning),
+		start:     time.Now(),
+		latencies: make([]time.Duration, 0, opts.Agencies*opts.Bets/max(opts.BatchMax, 1)+opts.Agencies),
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	for id := 1; id <= opts.Agencies; id++ {
-		g.Go(func() error {
-			cfg := config.DefaultClient()
-			cfg.ID, cfg.ServerAddress, cfg.BatchMax = id, addr, opts.BatchMax
-			cfg.ServerTimeout, cfg.RetryTimeout = 30*time.Second, 60*time.Second
-			a := client.New(cfg, quiet)
-			a.Bets = func(skip uint64) iter.Seq2[lottery.Bet, error] {
-				return generated(pool, id, opts.Bets, opts.Winners, int(skip))
-			}
-			if opts.Rate > 0 {
-				// Agencies start out of step, as real ones would: a
-				// random phase within one batch's interval.
-				perAgency := opts.Rate / float64(opts.Agencies)
-				interval := time.Duration(float64(opts.BatchMax) / perAgency * float64(time.Second))
-				a.Pace = pacer(perAgency, start.Add(rand.N(interval+1)))
-			}
-			local := make([]time.Duration, 0, opts.Bets/max(opts.BatchMax, 1)+1)
-			a.OnAck = func(_ int, d time.Duration) { local = append(local, d) }
-			a.OnDone = func() {
-				now := time.Now()
-				mu.Lock()
-				if now.After(lastDone) {
-					lastDone = now
-				}
-				mu.Unlock()
-			}
-			res, err := a.Run(ctx)
-			if err != nil {
-				return fmt.Errorf("agency %d: %w", id, err)
-			}
-			now := time.Now()
-			if len(res.Winners) != opts.Winners {
-				return fmt.Errorf("agency %d got %d winners, want %d", id, len(res.Winners), opts.Winners)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			latencies = append(latencies, local...)
-			if now.After(lastWin) {
-				lastWin = now
-			}
-			return nil
-		})
+		g.Go(func() error { return run.agency(ctx, id) })
 	}
 	if err := g.Wait(); err != nil {
 		return ScaleResult{}, err
 	}
-	if len(latencies) == 0 {
+	return run.result()
+}
+
+// scaleRun is one national-scale run: what its agencies share.
+type scaleRun struct {
+	opts  ScaleOptions
+	addr  string
+	pool  []lottery.Bet
+	quiet *slog.Logger
+	start time.Time
+
+	mu        sync.Mutex
+	latencies []time.Duration // of every agency, once it has its winners
+	lastDone  time.Time       // the last done notification
+	lastWin   time.Time       // the last agency holding its winners
+}
+
+// agency runs agency id to its winners.
+func (r *scaleRun) agency(ctx context.Context, id int) error {
+	opts := r.opts
+	cfg := config.DefaultClient()
+	cfg.ID, cfg.ServerAddress, cfg.BatchMax = id, r.addr, opts.BatchMax
+	cfg.ServerTimeout, cfg.RetryTimeout = 30*time.Second, 60*time.Second
+	probe := &agencyProbe{run: r, latencies: make([]time.Duration, 0, opts.Bets/max(opts.BatchMax, 1)+1)}
+	options := []client.Option{
+		client.WithSource(func(skip uint64) iter.Seq2[lottery.Bet, error] {
+			return generated(r.pool, id, opts.Bets, opts.Winners, int(skip))
+		}),
+		client.WithObserver(probe),
+	}
+	if opts.Rate > 0 {
+		// Agencies start out of step, as real ones would: a random phase
+		// within one batch's interval.
+		perAgency := opts.Rate / float64(opts.Agencies)
+		interval := time.Duration(float64(opts.BatchMax) / perAgency * float64(time.Second))
+		options = append(options, client.WithPace(pacer(perAgency, r.start.Add(rand.N(interval+1)))))
+	}
+	res, err := client.New(cfg, r.quiet, options...).Run(ctx)
+	if err != nil {
+		return fmt.Errorf("agency %d: %w", id, err)
+	}
+	now := time.Now()
+	if len(res.Winners) != opts.Winners {
+		return fmt.Errorf("agency %d got %d winners, want %d", id, len(res.Winners), opts.Winners)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.latencies = append(r.latencies, probe.latencies...)
+	r.lastWin = later(r.lastWin, now)
+	return nil
+}
+
+// result sums up the run once every agency has its winners.
+func (r *scaleRun) result() (ScaleResult, error) {
+	if len(r.latencies) == 0 {
 		return ScaleResult{}, errors.New("no batch was acknowledged")
 	}
-	slices.Sort(latencies)
-	total := opts.Agencies * opts.Bets
-	ingest := lastDone.Sub(start)
+	slices.Sort(r.latencies)
+	total := r.opts.Agencies * r.opts.Bets
+	ingest := r.lastDone.Sub(r.start)
 	return ScaleResult{
 		Bets:       total,
 		Ingest:     ingest,
 		Throughput: float64(total) / ingest.Seconds(),
-		AckP50:     Percentile(latencies, 50),
-		AckP99:     Percentile(latencies, 99),
-		AckMax:     latencies[len(latencies)-1],
-		Draw:       lastWin.Sub(lastDone),
+		AckP50:     Percentile(r.latencies, 50),
+		AckP99:     Percentile(r.latencies, 99),
+		AckMax:     r.latencies[len(r.latencies)-1],
+		Draw:       r.lastWin.Sub(r.lastDone),
 	}, nil
+}
+
+// agencyProbe is the client.Observer of one agency of a run: it keeps the
+// agency's ack latencies, and the run's last done notification.
+type agencyProbe struct {
+	run       *scaleRun
+	latencies []time.Duration // appended to by the agency while it runs, read once Run returns
+}
+
+func (p *agencyProbe) OnAck(_ int, latency time.Duration) {
+	p.latencies = append(p.latencies, latency)
+}
+
+func (p *agencyProbe) OnDone() {
+	now := time.Now()
+	p.run.mu.Lock()
+	defer p.run.mu.Unlock()
+	p.run.lastDone = later(p.run.lastDone, now)
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // betPool returns n realistic bets, none a winner, to cycle through: the
@@ -151,9 +191,9 @@ func generated(pool []lottery.Bet, agency, bets, winners, skip int) iter.Seq2[lo
 	}
 }
 
-// pacer returns a Pace function that keeps one agency at rate bets per
-// second on average since start: it sleeps until the bets sent so far are
-// due.
+// pacer returns a function for client.WithPace that keeps one agency at
+// rate bets per second on average since start: it sleeps until the bets
+// sent so far are due.
 func pacer(rate float64, start time.Time) func(int) {
 	sent := 0
 	return func(n int) {

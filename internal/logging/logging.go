@@ -21,9 +21,16 @@ import (
 
 // Results of an action, as attributes to pass to a logger.
 var (
-	Success    = slog.String(ResultKey, "success")
-	Fail       = slog.String(ResultKey, "fail")
-	InProgress = slog.String(ResultKey, "in_progress")
+	Success    = slog.String(ResultKey, ResultSuccess)
+	Fail       = slog.String(ResultKey, ResultFail)
+	InProgress = slog.String(ResultKey, ResultInProgress)
+)
+
+// Results of an action, as a line spells them (Line.Result).
+const (
+	ResultSuccess    = "success"
+	ResultFail       = "fail"
+	ResultInProgress = "in_progress"
 )
 
 // ResultKey is the key of a record's result attribute.
@@ -109,9 +116,9 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 		result = h.result
 	}
 	if result == "" {
-		result = "success"
+		result = ResultSuccess
 		if r.Level >= slog.LevelError {
-			result = "fail"
+			result = ResultFail
 		}
 	}
 	b.WriteString(" | result: ")

@@ -5,17 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
-
-// lineRE is the whole shape of a line that operators' tools parse.
-var lineRE = regexp.MustCompile(
-	`^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) (DEBUG   |INFO    |WARNING |ERROR   ) ` +
-		`action: ([^|\n\r]*) \| result: ([^|\n\r]*)((?: \| [^|\n\r]*: [^|\n\r]*)*)$`)
 
 // lines splits the output into lines, checking it ends in a newline and that
 // every line has the operators' shape.
@@ -29,11 +23,30 @@ func lines(t *testing.T, out string) []string {
 	}
 	ls := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	for _, l := range ls {
-		if !lineRE.MatchString(l) {
-			t.Errorf("line does not have the operators' shape: %q", l)
-		}
+		parseShaped(t, l)
 	}
 	return ls
+}
+
+// parseShaped parses line with Parse, checking that it has the whole shape
+// operators' tools parse: a timestamp, a level padded to 8 columns, the
+// action, the result, then only "key: value" parts.
+func parseShaped(t *testing.T, line string) Line {
+	t.Helper()
+	l, ok := Parse(line)
+	if !ok || l.Time.IsZero() || l.Result == "" {
+		t.Errorf("line has no timestamp, action or result: %q", line)
+		return l
+	}
+	if level, err := ParseLevel(l.Level); err != nil || LevelName(level) != l.Level {
+		t.Errorf("line has level %q, want DEBUG, INFO, WARNING or ERROR: %q", l.Level, line)
+	}
+	head := fmt.Sprintf("%s %-8s action: ", l.Time.Format(time.DateTime), l.Level)
+	// Parse skips a part that is not "key: value": count the parts back.
+	if !strings.HasPrefix(line, head) || strings.Count(line, " | ") != 1+len(l.Fields) || strings.ContainsRune(line, '\r') {
+		t.Errorf("line does not have the operators' shape: %q", line)
+	}
+	return l
 }
 
 // logOne logs one record through a new logger at DEBUG and returns its line
@@ -46,14 +59,8 @@ func logOne(t *testing.T, do func(*slog.Logger)) string {
 	if len(ls) != 1 {
 		t.Fatalf("got %d lines, want 1: %q", len(ls), buf.String())
 	}
-	m := lineRE.FindStringSubmatch(ls[0])
-	if m == nil {
-		t.Fatalf("line %q does not match", ls[0])
-	}
-	if _, err := time.ParseInLocation(time.DateTime, m[1], time.Local); err != nil {
-		t.Errorf("timestamp %q: %v", m[1], err)
-	}
-	return strings.TrimPrefix(ls[0], m[1]+" ")
+	stamp := parseShaped(t, ls[0]).Time.Format(time.DateTime)
+	return strings.TrimPrefix(ls[0], stamp+" ")
 }
 
 func TestLineFormat(t *testing.T) {
@@ -241,10 +248,7 @@ func TestTimestamp(t *testing.T) {
 	}
 	after := time.Now()
 	ls := lines(t, buf.String())
-	stamp, err := time.ParseInLocation(time.DateTime, lineRE.FindStringSubmatch(ls[0])[1], time.Local)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stamp := parseShaped(t, ls[0]).Time
 	if stamp.Before(before) || stamp.After(after) {
 		t.Errorf("zero-time record stamped %v, want between %v and %v", stamp, before, after)
 	}
@@ -271,7 +275,7 @@ func TestLevelFiltering(t *testing.T) {
 			l.Error("e")
 			var got []string
 			for _, line := range lines(t, buf.String()) {
-				got = append(got, strings.TrimSpace(lineRE.FindStringSubmatch(line)[2]))
+				got = append(got, parseShaped(t, line).Level)
 			}
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Errorf("levels written = %v, want %v", got, tt.want)

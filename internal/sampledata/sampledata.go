@@ -3,8 +3,8 @@
 //
 // A Spec names the agency, how many bets to make, how many of them win and
 // the seed. Bets yields the bets one at a time in constant memory; WriteFile
-// writes them as lines of first_name,last_name,document,birthdate,number,
-// atomically. The same Spec always gives the same bets and the same bytes.
+// writes them as lines of first_name,last_name,document,birthdate,number
+// (package betcsv's agency format), atomically. The same Spec always gives the same bets and the same bytes.
 //
 // The data looks like real data: Spanish names, some with accents (José,
 // Martín, Álvarez, Muñoz); 8-digit documents; real birthdates between 1940
@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loteria-nacional/quiniela/internal/betcsv"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
 
@@ -158,29 +159,18 @@ func newBettor(rng *rand.Rand) bettor {
 	}
 }
 
-// AppendLine appends b to dst as one line of an agency's bet file,
-// first_name,last_name,document,birthdate,number and a newline, and returns
-// the extended slice. The agency is not written: it is the file's. It does
-// not allocate when dst has room for the line.
-func AppendLine(dst []byte, b lottery.Bet) []byte {
-	dst = append(dst, b.FirstName...)
-	dst = append(dst, ',')
-	dst = append(dst, b.LastName...)
-	dst = append(dst, ',')
-	dst = append(dst, b.Document...)
-	dst = append(dst, ',')
-	dst = append(dst, b.Birthdate...)
-	dst = append(dst, ',')
-	dst = strconv.AppendInt(dst, int64(b.Number), 10)
-	return append(dst, '\n')
+// WriteFile writes the bets of spec to path as WriteBets does.
+func WriteFile(path string, spec Spec) error {
+	return WriteBets(path, Bets(spec))
 }
 
-// WriteFile writes the bets of spec to path, one AppendLine line each, with
-// no header, creating the parent directories as needed. It writes a
-// temporary file in the same directory, syncs it and renames it onto path,
-// so path holds either its old content or all of the new one, never part.
-// The file is created with mode 0644.
-func WriteFile(path string, spec Spec) (err error) {
+// WriteBets writes bets to path as an agency's file, one
+// betcsv.AppendAgencyRow line each, with no header, creating the parent
+// directories as needed. It writes a temporary file in the same
+// directory, syncs it and renames it onto path, so path holds either its
+// old content or all of the new one, never part. The file is created with
+// mode 0644.
+func WriteBets(path string, bets iter.Seq[lottery.Bet]) (err error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create directory for %s: %w", path, err)
@@ -199,8 +189,8 @@ func WriteFile(path string, spec Spec) (err error) {
 
 	w := bufio.NewWriterSize(f, 64<<10)
 	line := make([]byte, 0, 1024)
-	for b := range Bets(spec) {
-		line = AppendLine(line[:0], b)
+	for b := range bets {
+		line = betcsv.AppendAgencyRow(line[:0], b)
 		if _, err := w.Write(line); err != nil {
 			return fmt.Errorf("write %s: %w", tmp, err)
 		}

@@ -205,40 +205,6 @@ func TestBetsStopsEarly(t *testing.T) {
 	}
 }
 
-func TestAppendLine(t *testing.T) {
-	tests := []struct {
-		name string
-		dst  string
-		bet  lottery.Bet
-		want string
-	}{
-		{
-			name: "accents",
-			bet:  lottery.Bet{Agency: 1, FirstName: "José", LastName: "Álvarez", Document: "30904465", Birthdate: "1999-03-17", Number: 7574},
-			want: "José,Álvarez,30904465,1999-03-17,7574\n",
-		},
-		{
-			name: "number zero, appends",
-			dst:  "prefix\n",
-			bet:  lottery.Bet{Agency: 2, FirstName: "María José", LastName: "Muñoz", Document: "10000000", Birthdate: "1940-01-01", Number: 0},
-			want: "prefix\nMaría José,Muñoz,10000000,1940-01-01,0\n",
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := string(AppendLine([]byte(tt.dst), tt.bet)); got != tt.want {
-				t.Errorf("AppendLine = %q, want %q", got, tt.want)
-			}
-		})
-	}
-
-	bet := tests[0].bet
-	buf := make([]byte, 0, 256)
-	if allocs := testing.AllocsPerRun(100, func() { buf = AppendLine(buf[:0], bet) }); allocs != 0 {
-		t.Errorf("AppendLine allocates %v times per call", allocs)
-	}
-}
-
 func TestWriteFile(t *testing.T) {
 	tests := []struct {
 		name string
@@ -290,13 +256,7 @@ func TestWriteFile(t *testing.T) {
 			if perm := info.Mode().Perm(); perm != 0o644 {
 				t.Errorf("file mode %v, want 0644", perm)
 			}
-			entries, err := os.ReadDir(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(entries) != 1 {
-				t.Errorf("directory holds %d entries, want only the file (no temporary left)", len(entries))
-			}
+			checkEntries(t, dir, 1)
 		})
 	}
 }
@@ -349,13 +309,7 @@ func TestWriteFileError(t *testing.T) {
 	if err := WriteFile(target, Spec{Agency: 1, Bets: 10}); err == nil {
 		t.Fatal("WriteFile onto a non-empty directory succeeded")
 	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(entries) != 2 {
-		t.Errorf("directory holds %d entries, want 2: a temporary file was left", len(entries))
-	}
+	checkEntries(t, dir, 2)
 }
 
 func TestPerAgency(t *testing.T) {
@@ -394,6 +348,19 @@ func TestPerAgency(t *testing.T) {
 				t.Errorf("PerAgency(%q, %d) = %v, want %v", tt.list, tt.agencies, got, tt.want)
 			}
 		})
+	}
+}
+
+// checkEntries fails the test unless dir holds want entries: a write
+// leaves no temporary file behind, whether it succeeds or fails.
+func checkEntries(t *testing.T, dir string, want int) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != want {
+		t.Errorf("directory holds %d entries, want %d: a temporary file was left", len(entries), want)
 	}
 }
 

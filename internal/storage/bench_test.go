@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/loteria-nacional/quiniela/internal/betcsv"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 	"github.com/loteria-nacional/quiniela/internal/sampledata"
 )
@@ -29,7 +30,7 @@ func benchBatch(b *testing.B, agency, n int) []lottery.Bet {
 func rowsSize(bets []lottery.Bet) int64 {
 	var buf []byte
 	for _, bet := range bets {
-		buf = AppendRow(buf, bet)
+		buf = betcsv.AppendStoreRow(buf, bet)
 	}
 	return int64(len(buf))
 }

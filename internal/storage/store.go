@@ -16,16 +16,15 @@ package storage
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"iter"
 	"log/slog"
 	"maps"
-	"strings"
 	"sync"
 
+	"github.com/loteria-nacional/quiniela/internal/betcsv"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
@@ -235,66 +234,7 @@ func (s *Store) LoadBets() iter.Seq2[lottery.Bet, error] {
 	s.mu.Lock()
 	size := s.size
 	s.mu.Unlock()
-	return ReadBets(io.NewSectionReader(s.csv, 0, size))
-}
-
-// readChunk is how much of bets.csv ReadBets reads at a time.
-const readChunk = 256 << 10
-
-// ReadBets yields the bets of a bets.csv stream in order. A row that does
-// not parse ends the sequence with an error naming its line.
-//
-// It reads the stream in chunks and turns each chunk's whole lines into
-// one string, which the text fields of its bets share: no allocation per
-// bet. A caller that keeps a field of a few bets for long (the draw keeps
-// winners' documents) should strings.Clone it, so as not to hold the chunk.
-func ReadBets(r io.Reader) iter.Seq2[lottery.Bet, error] {
-	return func(yield func(lottery.Bet, error) bool) {
-		buf := make([]byte, readChunk)
-		start, end, line := 0, 0, 1
-		for eof := false; !eof; {
-			// Keep the partial last line, fill the rest of the buffer.
-			end = copy(buf, buf[start:end])
-			start = 0
-			n, err := io.ReadFull(r, buf[end:])
-			end += n
-			switch {
-			case err == io.EOF || err == io.ErrUnexpectedEOF:
-				eof = true
-			case err != nil:
-				yield(lottery.Bet{}, fmt.Errorf("read bets line %d: %w", line, err))
-				return
-			}
-			whole := end // at the end of the stream the last line needs no newline
-			if !eof {
-				whole = bytes.LastIndexByte(buf[:end], '\n') + 1
-				if whole == 0 {
-					yield(lottery.Bet{}, fmt.Errorf("read bets line %d: line longer than %d bytes", line, readChunk))
-					return
-				}
-			}
-			chunk := string(buf[:whole])
-			start = whole
-			for chunk != "" {
-				row := chunk
-				if i := strings.IndexByte(chunk, '\n'); i >= 0 {
-					row, chunk = chunk[:i], chunk[i+1:]
-				} else {
-					chunk = ""
-				}
-				row = strings.TrimSuffix(row, "\r")
-				bet, err := parseRow(row)
-				if err != nil {
-					yield(lottery.Bet{}, fmt.Errorf("read bets line %d: %w", line, err))
-					return
-				}
-				if !yield(bet, nil) {
-					return
-				}
-				line++
-			}
-		}
-	}
+	return betcsv.ReadStoreFile(io.NewSectionReader(s.csv, 0, size))
 }
 
 // Close stops taking requests, answers the ones already taken, and closes

@@ -3,7 +3,6 @@ package storage
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +17,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/loteria-nacional/quiniela/internal/betcsv"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
 
@@ -85,66 +85,6 @@ func newCentral(t *testing.T, s *Store, agencies int) *lottery.Central {
 		t.Fatal(err)
 	}
 	return c
-}
-
-func TestRowFidelity(t *testing.T) {
-	tests := []lottery.Bet{
-		bet(1, "Santiago", "Álvarez", "12345678", 7574),
-		bet(2, "Juan, Jr", "Pérez", "1", 0),
-		bet(3, `Ana "La Negra"`, `O"Brien`, "99999999", 9999),
-		bet(4, " Espacio", "Tab\tDentro", "42", 12),
-		bet(5, `"`, `,`, "7", 1),
-	}
-	var buf []byte
-	for _, b := range tests {
-		buf = AppendRow(buf, b)
-	}
-	// encoding/csv, like Python's csv reader, must read the same fields.
-	recs, err := csv.NewReader(bytes.NewReader(buf)).ReadAll()
-	if err != nil {
-		t.Fatalf("encoding/csv cannot read our rows: %v\n%s", err, buf)
-	}
-	var got []lottery.Bet
-	for b, err := range ReadBets(bytes.NewReader(buf)) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, b)
-	}
-	if !slices.Equal(got, tests) {
-		t.Errorf("ReadBets round trip:\n got %+v\nwant %+v", got, tests)
-	}
-	for i, rec := range recs {
-		want := []string{fmt.Sprint(tests[i].Agency), tests[i].FirstName, tests[i].LastName, tests[i].Document, tests[i].Birthdate, fmt.Sprint(tests[i].Number)}
-		if !slices.Equal(rec, want) {
-			t.Errorf("row %d read by encoding/csv = %q, want %q", i, rec, want)
-		}
-	}
-}
-
-func TestReadBetsRejectsBadRows(t *testing.T) {
-	tests := map[string]string{
-		"five fields":      "1,a,b,1,1990-01-01\n",
-		"seven fields":     "1,a,b,1,1990-01-01,5,6\n",
-		"agency not int":   "x,a,b,1,1990-01-01,5\n",
-		"number not int":   "1,a,b,1,1990-01-01,x\n",
-		"unterminated":     "1,\"a,b,1,1990-01-01,5\n",
-		"quote in field":   "1,a\"b,c,1,1990-01-01,5\n",
-		"text after quote": "1,\"a\"x,c,1,1990-01-01,5\n",
-	}
-	for name, in := range tests {
-		t.Run(name, func(t *testing.T) {
-			var err error
-			for _, err = range ReadBets(strings.NewReader(in)) {
-				if err != nil {
-					break
-				}
-			}
-			if err == nil || !strings.Contains(err.Error(), "line 1") {
-				t.Errorf("ReadBets(%q) error = %v, want one naming line 1", in, err)
-			}
-		})
-	}
 }
 
 func TestStoreBetsLoadBetsOrder(t *testing.T) {
@@ -320,10 +260,10 @@ func TestTornTail(t *testing.T) {
 	committed := makeBets(1, 0, 4)
 	var committedRows []byte
 	for _, b := range committed {
-		committedRows = AppendRow(committedRows, b)
+		committedRows = betcsv.AppendStoreRow(committedRows, b)
 	}
-	unacked := AppendRow(nil, makeBets(1, 4, 1)[0])
-	unacked = AppendRow(unacked, makeBets(1, 5, 1)[0])
+	unacked := betcsv.AppendStoreRow(nil, makeBets(1, 4, 1)[0])
+	unacked = betcsv.AppendStoreRow(unacked, makeBets(1, 5, 1)[0])
 	tests := []struct {
 		name        string
 		csvTail     []byte
@@ -379,7 +319,7 @@ func flipLastByte(b []byte) []byte {
 func TestOpenRefusesUnaccountedBets(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "bets.csv")
-	if err := os.WriteFile(path, AppendRow(nil, bet(1, "a", "b", "1", 1)), 0o644); err != nil {
+	if err := os.WriteFile(path, betcsv.AppendStoreRow(nil, bet(1, "a", "b", "1", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Open(path, Options{Logger: quiet}); err == nil || !strings.Contains(err.Error(), "no journal") {
@@ -548,32 +488,6 @@ for row in csv.reader(open(sys.argv[1], encoding="utf-8")):
 	}
 	if string(out) != want.String() {
 		t.Errorf("python read:\n%s\nwant:\n%s", out, want.String())
-	}
-}
-
-// TestReadBetsAcrossChunks reads rows that straddle ReadBets's chunks, a
-// last row without a newline, and CRLF endings.
-func TestReadBetsAcrossChunks(t *testing.T) {
-	var want []lottery.Bet
-	var buf []byte
-	for i := range 3 * readChunk / 40 {
-		b := bet(1+i%7, "Nombre", fmt.Sprintf("Ape, llido%d", i), fmt.Sprint(10000000+i), i%10000)
-		want = append(want, b)
-		buf = AppendRow(buf, b)
-		if i%5 == 0 { // some rows end in CRLF, as an editor may leave them
-			buf = append(buf[:len(buf)-1], '\r', '\n')
-		}
-	}
-	buf = buf[:len(buf)-1] // the last row has no newline
-	var got []lottery.Bet
-	for b, err := range ReadBets(bytes.NewReader(buf)) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, b)
-	}
-	if !slices.Equal(got, want) {
-		t.Fatalf("read %d bets, want the %d written, in order", len(got), len(want))
 	}
 }
 

@@ -3,6 +3,7 @@ package storage
 import (
 	"fmt"
 
+	"github.com/loteria-nacional/quiniela/internal/betcsv"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
@@ -55,7 +56,7 @@ func newBatch(agency int, bets []lottery.Bet) *request {
 	r := &request{kind: recordBatch, agency: agency, rows: make([]byte, 0, size), bets: len(bets), ready: make(chan struct{})}
 	for _, b := range bets {
 		b.Agency = agency
-		r.rows = AppendRow(r.rows, b)
+		r.rows = betcsv.AppendStoreRow(r.rows, b)
 	}
 	return r
 }

@@ -1,4 +1,4 @@
-package client
+package betcsv
 
 import (
 	"errors"
@@ -52,7 +52,7 @@ const (
 	joseLine = "José María,Núñez Ñandú,1,2000-02-29,9999"
 )
 
-func TestReadBets(t *testing.T) {
+func TestReadAgencyFile(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
@@ -90,31 +90,31 @@ func TestReadBets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := collect(t, ReadBets(strings.NewReader(tt.in), testPath, 3))
+			got, err := collect(t, ReadAgencyFile(strings.NewReader(tt.in), testPath, 3))
 			if err != nil {
-				t.Fatalf("ReadBets: %v", err)
+				t.Fatalf("ReadAgencyFile: %v", err)
 			}
 			if !slices.Equal(got, tt.want) {
-				t.Errorf("ReadBets =\n %+v, want\n %+v", got, tt.want)
+				t.Errorf("ReadAgencyFile =\n %+v, want\n %+v", got, tt.want)
 			}
 		})
 	}
 }
 
-// TestReadBetsOneByteReads reads through a reader that returns one byte at
+// TestReadAgencyFileOneByteReads reads through a reader that returns one byte at
 // a time: lines must not depend on how the input is split.
-func TestReadBetsOneByteReads(t *testing.T) {
+func TestReadAgencyFileOneByteReads(t *testing.T) {
 	in := "\uFEFF" + juanLine + "\r\n\n" + anaLine + "\n" + joseLine
-	got, err := collect(t, ReadBets(iotest.OneByteReader(strings.NewReader(in)), testPath, 3))
+	got, err := collect(t, ReadAgencyFile(iotest.OneByteReader(strings.NewReader(in)), testPath, 3))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []lottery.Bet{juan, ana, jose}; !slices.Equal(got, want) {
-		t.Errorf("ReadBets = %+v, want %+v", got, want)
+		t.Errorf("ReadAgencyFile = %+v, want %+v", got, want)
 	}
 }
 
-func TestReadBetsBadLine(t *testing.T) {
+func TestReadAgencyFileBadLine(t *testing.T) {
 	tests := []struct {
 		name    string
 		in      string
@@ -143,7 +143,7 @@ func TestReadBetsBadLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := collect(t, ReadBets(strings.NewReader(tt.in), testPath, 3))
+			got, err := collect(t, ReadAgencyFile(strings.NewReader(tt.in), testPath, 3))
 			if !slices.Equal(got, tt.before) {
 				t.Errorf("bets before the error = %+v, want %+v", got, tt.before)
 			}
@@ -194,7 +194,7 @@ func paddedLine(t *testing.T, n int) string {
 	return line
 }
 
-func TestReadBetsLongLines(t *testing.T) {
+func TestReadAgencyFileLongLines(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
@@ -215,10 +215,10 @@ func TestReadBetsLongLines(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := collect(t, ReadBets(strings.NewReader(tt.in), testPath, 3))
+			got, err := collect(t, ReadAgencyFile(strings.NewReader(tt.in), testPath, 3))
 			if tt.ok {
 				if err != nil || len(got) != 1 || got[0] != juan {
-					t.Fatalf("ReadBets = %+v, %v; want one bet", got, err)
+					t.Fatalf("ReadAgencyFile = %+v, %v; want one bet", got, err)
 				}
 				return
 			}
@@ -245,10 +245,10 @@ func (r *failingReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func TestReadBetsReadError(t *testing.T) {
+func TestReadAgencyFileReadError(t *testing.T) {
 	errIO := errors.New("input/output error")
 	r := &failingReader{data: juanLine + "\n" + "Ana,Gó", err: errIO}
-	got, err := collect(t, ReadBets(r, testPath, 3))
+	got, err := collect(t, ReadAgencyFile(r, testPath, 3))
 	if !slices.Equal(got, []lottery.Bet{juan}) {
 		t.Errorf("bets before the error = %+v, want only juan", got)
 	}
@@ -261,10 +261,10 @@ func TestReadBetsReadError(t *testing.T) {
 	}
 }
 
-func TestReadBetsStopsWhenConsumerStops(t *testing.T) {
+func TestReadAgencyFileStopsWhenConsumerStops(t *testing.T) {
 	in := juanLine + "\n" + anaLine + "\n" + joseLine + "\n"
 	var got []lottery.Bet
-	for bet, err := range ReadBets(strings.NewReader(in), testPath, 3) {
+	for bet, err := range ReadAgencyFile(strings.NewReader(in), testPath, 3) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -316,7 +316,19 @@ func writeBets(t *testing.T, n int, extra string) (string, []lottery.Bet) {
 	return path, bets
 }
 
-func TestOpenBetsSkip(t *testing.T) {
+// collectFile collects the bets of agency 3's file at path from skip on,
+// as OpenAgencyFile yields them, and closes the file.
+func collectFile(t *testing.T, path string, skip uint64) ([]lottery.Bet, error) {
+	t.Helper()
+	seq, closer, err := OpenAgencyFile(path, 3, skip)
+	if err != nil {
+		t.Fatalf("OpenAgencyFile: %v", err)
+	}
+	defer closer.Close()
+	return collect(t, seq)
+}
+
+func TestOpenAgencyFileSkip(t *testing.T) {
 	path, all := writeBets(t, 5, "")
 	tests := []struct {
 		skip uint64
@@ -332,50 +344,35 @@ func TestOpenBetsSkip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strconv.FormatUint(tt.skip, 10), func(t *testing.T) {
-			seq, closer, err := openBets(path, 3, tt.skip)
+			got, err := collectFile(t, path, tt.skip)
 			if err != nil {
-				t.Fatalf("openBets: %v", err)
-			}
-			defer closer.Close()
-			got, err := collect(t, seq)
-			if err != nil {
-				t.Fatalf("openBets sequence: %v", err)
+				t.Fatalf("OpenAgencyFile sequence: %v", err)
 			}
 			if !slices.Equal(got, tt.want) {
-				t.Errorf("openBets skip %d =\n %+v, want\n %+v", tt.skip, got, tt.want)
+				t.Errorf("OpenAgencyFile skip %d =\n %+v, want\n %+v", tt.skip, got, tt.want)
 			}
 		})
 	}
 }
 
-func TestOpenBetsSkipBlankLinesDoNotCount(t *testing.T) {
+func TestOpenAgencyFileSkipBlankLinesDoNotCount(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "agency-3.csv")
 	if err := os.WriteFile(path, []byte("\n"+juanLine+"\n\n\n"+anaLine+"\n\n"+joseLine), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	seq, closer, err := openBets(path, 3, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closer.Close()
-	got, err := collect(t, seq)
+	got, err := collectFile(t, path, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(got, []lottery.Bet{jose}) {
-		t.Errorf("openBets skip 2 = %+v, want the third bet only", got)
+		t.Errorf("OpenAgencyFile skip 2 = %+v, want the third bet only", got)
 	}
 }
 
-func TestOpenBetsErrors(t *testing.T) {
+func TestOpenAgencyFileErrors(t *testing.T) {
 	t.Run("bad line in the skipped part", func(t *testing.T) {
 		path, _ := writeBets(t, 2, "bad\n"+juanLine+"\n")
-		seq, closer, err := openBets(path, 3, 3)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer closer.Close()
-		got, err := collect(t, seq)
+		got, err := collectFile(t, path, 3)
 		if len(got) != 0 {
 			t.Errorf("bets before the error = %+v, want none", got)
 		}
@@ -383,12 +380,7 @@ func TestOpenBetsErrors(t *testing.T) {
 	})
 	t.Run("bad line after the skipped part", func(t *testing.T) {
 		path, all := writeBets(t, 3, "bad\n")
-		seq, closer, err := openBets(path, 3, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer closer.Close()
-		got, err := collect(t, seq)
+		got, err := collectFile(t, path, 1)
 		if !slices.Equal(got, all[1:]) {
 			t.Errorf("bets before the error = %+v, want %+v", got, all[1:])
 		}
@@ -396,15 +388,15 @@ func TestOpenBetsErrors(t *testing.T) {
 	})
 	t.Run("missing file", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "missing.csv")
-		_, _, err := openBets(path, 3, 0)
+		_, _, err := OpenAgencyFile(path, 3, 0)
 		if !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("openBets on a missing file = %v, want os.ErrNotExist", err)
+			t.Errorf("OpenAgencyFile on a missing file = %v, want os.ErrNotExist", err)
 		}
 		checkFileError(t, err, path, 0)
 	})
 	t.Run("closer closes the file", func(t *testing.T) {
 		path, _ := writeBets(t, 1, "")
-		_, closer, err := openBets(path, 3, 0)
+		_, closer, err := OpenAgencyFile(path, 3, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -419,87 +411,46 @@ func TestOpenBetsErrors(t *testing.T) {
 	})
 }
 
-func TestSingleBetFromEnv(t *testing.T) {
-	all := map[string]string{
-		"NOMBRE": "Santiago Lionel", "APELLIDO": "Lorca", "DOCUMENTO": "30904465",
-		"NACIMIENTO": "1999-03-17", "NUMERO": "7574",
-	}
-	without := func(key string) map[string]string {
-		m := map[string]string{}
-		for k, v := range all {
-			if k != key {
-				m[k] = v
-			}
-		}
-		return m
-	}
-	with := func(key, value string) map[string]string {
-		m := without(key)
-		m[key] = value
-		return m
-	}
+func TestAppendAgencyRow(t *testing.T) {
 	tests := []struct {
-		name    string
-		env     map[string]string
-		want    *lottery.Bet
-		wantErr bool
+		name string
+		dst  string
+		bet  lottery.Bet
+		want string
 	}{
-		{name: "none set", env: map[string]string{"CLI_ID": "1", "PATH": "/bin"}, want: nil},
-		{name: "all set", env: all, want: &lottery.Bet{
-			FirstName: "Santiago Lionel", LastName: "Lorca", Document: "30904465",
-			Birthdate: "1999-03-17", Number: 7574,
-		}},
-		{name: "NUMERO 0", env: with("NUMERO", "0"), want: &lottery.Bet{
-			FirstName: "Santiago Lionel", LastName: "Lorca", Document: "30904465",
-			Birthdate: "1999-03-17", Number: 0,
-		}},
-		{name: "only NOMBRE", env: map[string]string{"NOMBRE": "Juan"}, wantErr: true},
-		{name: "all but NOMBRE", env: without("NOMBRE"), wantErr: true},
-		{name: "all but APELLIDO", env: without("APELLIDO"), wantErr: true},
-		{name: "all but DOCUMENTO", env: without("DOCUMENTO"), wantErr: true},
-		{name: "all but NACIMIENTO", env: without("NACIMIENTO"), wantErr: true},
-		{name: "all but NUMERO", env: without("NUMERO"), wantErr: true},
-		{name: "NUMERO abc", env: with("NUMERO", "abc"), wantErr: true},
-		{name: "NUMERO empty", env: with("NUMERO", ""), wantErr: true},
-		{name: "NUMERO 1.5", env: with("NUMERO", "1.5"), wantErr: true},
+		{
+			name: "accents",
+			bet:  lottery.Bet{Agency: 1, FirstName: "José", LastName: "Álvarez", Document: "30904465", Birthdate: "1999-03-17", Number: 7574},
+			want: "José,Álvarez,30904465,1999-03-17,7574\n",
+		},
+		{
+			name: "number zero, appends",
+			dst:  "prefix\n",
+			bet:  lottery.Bet{Agency: 2, FirstName: "María José", LastName: "Muñoz", Document: "10000000", Birthdate: "1940-01-01", Number: 0},
+			want: "prefix\nMaría José,Muñoz,10000000,1940-01-01,0\n",
+		},
+		{
+			name: "a comma and a quote are quoted",
+			bet:  lottery.Bet{FirstName: `Juan "el Tano"`, LastName: "Pérez, Jr", Document: "1", Birthdate: "2000-02-29", Number: 5},
+			want: `"Juan ""el Tano""","Pérez, Jr",1,2000-02-29,5` + "\n",
+		},
+		{
+			name: "a leading space is quoted",
+			bet:  lottery.Bet{FirstName: " Ana", LastName: "Gómez", Document: "1", Birthdate: "2000-02-29", Number: 5},
+			want: `" Ana",Gómez,1,2000-02-29,5` + "\n",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env := func(key string) (string, bool) {
-				v, ok := tt.env[key]
-				return v, ok
-			}
-			got, err := SingleBetFromEnv(env)
-			if tt.wantErr {
-				if err == nil {
-					t.Fatalf("SingleBetFromEnv = %+v, nil; want an error", got)
-				}
-				if got != nil {
-					t.Errorf("SingleBetFromEnv returned a bet %+v along with an error", got)
-				}
-				if strings.ContainsAny(err.Error(), "\n\r") {
-					t.Errorf("error is not one line: %q", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("SingleBetFromEnv: %v", err)
-			}
-			if (got == nil) != (tt.want == nil) || (got != nil && *got != *tt.want) {
-				t.Errorf("SingleBetFromEnv = %+v, want %+v", got, tt.want)
+			if got := string(AppendAgencyRow([]byte(tt.dst), tt.bet)); got != tt.want {
+				t.Errorf("AppendAgencyRow = %q, want %q", got, tt.want)
 			}
 		})
 	}
-}
 
-func TestSingleBetFromEnvNumeroNamed(t *testing.T) {
-	env := func(key string) (string, bool) {
-		return map[string]string{
-			"NOMBRE": "a", "APELLIDO": "b", "DOCUMENTO": "1", "NACIMIENTO": "2000-01-01", "NUMERO": "abc",
-		}[key], true
-	}
-	_, err := SingleBetFromEnv(env)
-	if err == nil || !strings.Contains(err.Error(), "NUMERO") {
-		t.Errorf("SingleBetFromEnv with NUMERO=abc = %v, want an error naming NUMERO", err)
+	bet := tests[0].bet
+	buf := make([]byte, 0, 256)
+	if allocs := testing.AllocsPerRun(100, func() { buf = AppendAgencyRow(buf[:0], bet) }); allocs != 0 {
+		t.Errorf("AppendAgencyRow allocates %v times per call", allocs)
 	}
 }

@@ -1,0 +1,134 @@
+// Package betcsv reads and writes the two CSV formats a bet is kept in:
+// the agency's file, rows of first_name,last_name,document,birthdate,number
+// (read by the client, written by the sample-data generator), and the
+// central's bets.csv, rows of agency,first_name,last_name,document,
+// birthdate,number (written and read by storage, read by the course's
+// Python load_bets).
+//
+// Both formats share one way of splitting a row into fields and one way of
+// quoting a field, so a name with a comma or a quote means the same thing
+// everywhere. The package sits beside the domain, not in it: lottery owns
+// what a valid bet is and knows nothing of files; the client, storage and
+// sampledata each import this package, which imports only lottery and the
+// standard library, so none of them depends on another for a format.
+package betcsv
+
+import (
+	"errors"
+	"strings"
+)
+
+// appendField appends s to dst as one CSV field, quoted only when it must
+// be, as Python's csv module and encoding/csv write it.
+func appendField(dst []byte, s string) []byte {
+	if !needsQuotes(s) {
+		return append(dst, s...)
+	}
+	dst = append(dst, '"')
+	for {
+		i := strings.IndexByte(s, '"')
+		if i < 0 {
+			break
+		}
+		dst = append(dst, s[:i+1]...)
+		dst = append(dst, '"')
+		s = s[i+1:]
+	}
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
+// needsQuotes reports whether a field must be quoted: it holds a comma, a
+// quote or a line break, or starts with a space, as encoding/csv would
+// quote it. One pass over the bytes: this runs for every field stored.
+func needsQuotes(s string) bool {
+	if s != "" && (s[0] == ' ' || s[0] == '\t') {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ',', '"', '\r', '\n':
+			return true
+		}
+	}
+	return false
+}
+
+// errFieldCount is returned by splitRow when a row does not have exactly
+// the fields asked for; each format words its own message.
+var errFieldCount = errors.New("wrong number of fields")
+
+// splitRow splits one row, without its line ending, into exactly
+// len(fields) fields and returns how many fields the row has. Unquoted
+// fields are substrings of line, so a row without quotes allocates
+// nothing; quoted fields (RFC 4180, as Python writes them) are unescaped
+// into new strings. A row is always one line: names never hold a line
+// break (lottery.Validate refuses control characters).
+func splitRow(line string, fields []string) (int, error) {
+	if strings.IndexByte(line, '"') >= 0 {
+		return splitQuoted(line, fields)
+	}
+	s := line
+	last := len(fields) - 1
+	for i := range last {
+		j := strings.IndexByte(s, ',')
+		if j < 0 {
+			return i + 1, errFieldCount
+		}
+		fields[i], s = s[:j], s[j+1:]
+	}
+	if extra := strings.Count(s, ","); extra > 0 {
+		return len(fields) + extra, errFieldCount
+	}
+	fields[last] = s
+	return len(fields), nil
+}
+
+// splitQuoted is splitRow for a row that holds a quote.
+func splitQuoted(line string, fields []string) (int, error) {
+	n := 0
+	for i := 0; ; n++ {
+		var field string
+		if i < len(line) && line[i] == '"' {
+			var b strings.Builder
+			for i++; ; {
+				j := strings.IndexByte(line[i:], '"')
+				if j < 0 {
+					return n, errors.New("unterminated quoted field")
+				}
+				b.WriteString(line[i : i+j])
+				i += j + 1
+				if i >= len(line) || line[i] != '"' {
+					break
+				}
+				b.WriteByte('"') // a doubled quote stands for one
+				i++
+			}
+			if i < len(line) && line[i] != ',' {
+				return n, errors.New("text after a quoted field")
+			}
+			field = b.String()
+		} else {
+			j := strings.IndexByte(line[i:], ',')
+			if j < 0 {
+				j = len(line) - i
+			}
+			field = line[i : i+j]
+			if strings.IndexByte(field, '"') >= 0 {
+				return n, errors.New("quote inside an unquoted field")
+			}
+			i += j
+		}
+		if n < len(fields) {
+			fields[n] = field
+		}
+		if i >= len(line) {
+			break
+		}
+		i++ // the comma; after a last one comes an empty field
+	}
+	if n++; n != len(fields) {
+		return n, errFieldCount
+	}
+	return n, nil
+}
