@@ -582,3 +582,42 @@ func TestKeyError(t *testing.T) {
 		t.Error("KeyError does not unwrap to its cause")
 	}
 }
+
+// TestServerAddresses checks where the central listens and where a probe
+// on its host dials, for every form of SERVER_IP: they are the same
+// address unless the central listens on every address, which a probe
+// reaches on 127.0.0.1.
+func TestServerAddresses(t *testing.T) {
+	tests := []struct {
+		ip, listen, probe string
+		everywhere        bool
+	}{
+		{"", ":12345", "127.0.0.1:12345", true},
+		{"0.0.0.0", "0.0.0.0:12345", "127.0.0.1:12345", true},
+		{"::", "[::]:12345", "127.0.0.1:12345", true},
+		{"192.168.1.20", "192.168.1.20:12345", "192.168.1.20:12345", false},
+		{"127.0.0.1", "127.0.0.1:12345", "127.0.0.1:12345", false},
+		{"fd00::20", "[fd00::20]:12345", "[fd00::20]:12345", false},
+		{"::1", "[::1]:12345", "[::1]:12345", false},
+		{"server", "server:12345", "server:12345", false},
+		{"localhost", "localhost:12345", "localhost:12345", false},
+	}
+	for _, tt := range tests {
+		t.Run("SERVER_IP="+tt.ip, func(t *testing.T) {
+			path := writeFile(t, "config.ini", "[DEFAULT]\nSERVER_PORT = 12345\nSERVER_IP = "+tt.ip+"\n")
+			c, err := LoadServer(path, fakeEnv(nil))
+			if err != nil {
+				t.Fatalf("LoadServer: %v", err)
+			}
+			if got := c.Address(); got != tt.listen {
+				t.Errorf("Address() = %q, want %q", got, tt.listen)
+			}
+			if got := c.ProbeAddress(); got != tt.probe {
+				t.Errorf("ProbeAddress() = %q, want %q", got, tt.probe)
+			}
+			if got := c.ListensEverywhere(); got != tt.everywhere {
+				t.Errorf("ListensEverywhere() = %v, want %v", got, tt.everywhere)
+			}
+		})
+	}
+}

@@ -109,9 +109,45 @@ func (c Server) Validate() error {
 	)
 }
 
-// Address is the address the central listens on.
+// Address is the address the central listens on: SERVER_IP and
+// SERVER_PORT, every address of the host when SERVER_IP is empty, 0.0.0.0
+// or ::.
 func (c Server) Address() string {
-	return net.JoinHostPort(c.IP, strconv.Itoa(c.Port))
+	return c.address(false)
+}
+
+// ProbeAddress is the address that a probe on the central's own host or
+// container (server healthcheck) dials to reach the central. It is
+// SERVER_IP when that names one address (an IP or a host name such as the
+// course's "server", which may resolve to the container's own network
+// address, never to loopback), and 127.0.0.1 when the central listens on
+// every address. A central listening on :: or 0.0.0.0 accepts IPv4 there
+// too: Go listens on a dual-stack socket for both; so 127.0.0.1, not
+// [::1], reaches it on every host, IPv6 enabled or not.
+func (c Server) ProbeAddress() string {
+	return c.address(true)
+}
+
+// address is the one place that turns SERVER_IP into a host, for the
+// listener (Address) and for the probe (ProbeAddress), so that the two
+// cannot disagree on where the central is: they differ only where the
+// listener takes every address, which no one can dial.
+func (c Server) address(probe bool) string {
+	host := c.IP
+	if probe && c.ListensEverywhere() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(c.Port))
+}
+
+// ListensEverywhere reports whether the central listens on every address
+// of its host: SERVER_IP is empty or a wildcard address (0.0.0.0, ::).
+func (c Server) ListensEverywhere() bool {
+	if c.IP == "" {
+		return true
+	}
+	ip := net.ParseIP(c.IP)
+	return ip != nil && ip.IsUnspecified()
 }
 
 // LogAttrs returns the configuration as log attributes.
