@@ -12,6 +12,7 @@ import (
 	"gopkg.in/ini.v1"
 
 	"github.com/loteria-nacional/quiniela/internal/logging"
+	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
 
 // Server is the central's configuration.
@@ -102,7 +103,7 @@ func (c Server) Validate() error {
 		check("SERVER_LISTEN_BACKLOG", c.ListenBacklog >= 1, "want at least 1", c.ListenBacklog),
 		// 0 is a lottery with no agencies (generar-compose.sh OUT 0): its
 		// draw is held at once and finds no bets.
-		check("AGENCIES_AMOUNT", c.Agencies >= 0 && c.Agencies <= 65535, "want 0..65535", c.Agencies),
+		check("AGENCIES_AMOUNT", c.Agencies >= 0 && c.Agencies <= lottery.MaxAgencies, "want 0..%d", c.Agencies, lottery.MaxAgencies),
 		check("STORAGE_FILEPATH", c.StoragePath != "", "want a file path", c.StoragePath),
 		check("SERVER_READ_TIMEOUT", c.ReadTimeout > 0, "want a positive duration", c.ReadTimeout),
 		check("SERVER_MAX_CONNECTIONS", c.MaxConnections >= 1, "want at least 1", c.MaxConnections),

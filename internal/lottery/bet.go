@@ -70,6 +70,13 @@ func Validate(bet Bet) error {
 	return nil
 }
 
+// MaxAgencies is the most agencies a lottery may have (AGENCIES_AMOUNT),
+// and so the largest agency number. The wire carries an agency number in
+// 32 bits (protocol.Hello); this bound is lower, and an agency that knows
+// it refuses a larger id at start rather than be truncated or refused by
+// the central.
+const MaxAgencies = 65535
+
 // ValidateAgency checks that agency is one of the agencies 1..agencies.
 func ValidateAgency(agency, agencies int) error {
 	if agency < 1 || agency > agencies {
