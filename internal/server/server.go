@@ -18,12 +18,14 @@ import (
 	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
+	"github.com/loteria-nacional/quiniela/internal/protocol"
 	"github.com/loteria-nacional/quiniela/internal/storage"
 )
 
 // DefaultWinnersHold is how long the central holds a winners query
-// before the draw, before answering NotYet.
-const DefaultWinnersHold = 5 * time.Second
+// before the draw, before answering NotYet: the longest the protocol
+// allows, which agencies wait for (protocol.MaxWinnersHold).
+const DefaultWinnersHold = protocol.MaxWinnersHold
 
 // MaxBatchesInFlight bounds the batches, over all agencies, that the
 // central has decoded and not yet answered: enough to keep two group
@@ -42,7 +44,9 @@ type Server struct {
 
 	readTimeout time.Duration
 	// WinnersHold is how long a winners query waits for the draw before
-	// the central answers NotYet; set it before Serve.
+	// the central answers NotYet; set it before Serve. Agencies wait for
+	// at most protocol.MaxWinnersHold (and a margin): a longer hold makes
+	// them give up and reconnect.
 	WinnersHold time.Duration
 
 	slots      chan struct{}       // one per connection being served
