@@ -109,6 +109,22 @@ func parseLine(line []byte) (lottery.Bet, error) {
 	return lottery.Bet{FirstName: f[0], LastName: f[1], Document: f[2], Birthdate: f[3], Number: number}, nil
 }
 
+// CheckFile checks that the agency's file at path opens, reads, and that
+// its first bet is valid, so that a missing or wrong file is reported
+// before any connection. The error is a *FileError naming the file. A file
+// with no bets at all passes: the agency then has none to send.
+func CheckFile(path string, agency int) error {
+	bets, f, err := openBets(path, agency, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for _, err := range bets {
+		return err // the first bet, or why it does not read
+	}
+	return nil
+}
+
 // openBets opens the agency's file and yields its bets from number skip
 // on: the bets before skip are read and checked, not yielded. The file is
 // closed when the sequence ends.
