@@ -23,9 +23,8 @@ import (
 
 // netcutClientTimeout is the agencies' CLI_SERVER_TIMEOUT under network
 // cuts: short, so that a stalled connection is noticed within the test.
-// It is shorter than the central's hold of a winners query (5 s): an
-// agency waiting for the draw then reconnects every 2 s, which is
-// retrying, not failing.
+// It is shorter than the central's hold of a winners query (5 s), which
+// an agency waiting for the draw outwaits anyway (client.winnersWait).
 const netcutClientTimeout = 2 * time.Second
 
 // cut is one kind of network fault: the toxics that make it, and how long

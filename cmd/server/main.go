@@ -5,7 +5,9 @@
 // graceful shutdown.
 //
 //	server              serve
-//	server healthcheck  ask the central on this host whether it serves; exit 0 or 1
+//	server healthcheck  ask the central at the address it listens on (SERVER_IP,
+//	                    or 127.0.0.1 when that is every address) whether it
+//	                    serves; exit 0 or 1
 package main
 
 import (
@@ -14,7 +16,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -48,9 +49,12 @@ func run(args []string) int {
 			fmt.Fprintln(os.Stderr, "usage: server [healthcheck]")
 			return 2
 		}
-		addr := "127.0.0.1:" + strconv.Itoa(cfg.Port)
-		if _, err := health.Check(ctx, addr, 2*time.Second); err != nil {
-			fmt.Fprintf(os.Stderr, "server: %v\n", err)
+		// The probe dials where the central listens: SERVER_IP, unless
+		// that is every address (see config.Server.ProbeAddress). Its one
+		// line names the address and the SERVER_IP it came from, which is
+		// what an operator reading `docker inspect` has to fix.
+		if _, err := health.Check(ctx, cfg.ProbeAddress(), 2*time.Second); err != nil {
+			fmt.Fprintf(os.Stderr, "server: %v (SERVER_IP=%q)\n", err, cfg.IP)
 			return 1
 		}
 		return 0

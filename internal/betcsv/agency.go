@@ -107,6 +107,22 @@ func parseAgencyRow(line string) (lottery.Bet, error) {
 	return lottery.Bet{FirstName: f[0], LastName: f[1], Document: f[2], Birthdate: f[3], Number: number}, nil
 }
 
+// CheckAgencyFile checks that the agency's file at path opens, reads, and
+// that its first bet is valid, so that a missing or wrong file is reported
+// before any connection. The error is a *FileError naming the file. A file
+// with no bets at all passes: the agency then has none to send.
+func CheckAgencyFile(path string, agency int) error {
+	bets, f, err := OpenAgencyFile(path, agency, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for _, err := range bets {
+		return err // the first bet, or why it does not read
+	}
+	return nil
+}
+
 // OpenAgencyFile opens the agency's file at path and yields its bets, as
 // ReadAgencyFile does, from bet number skip on: the bets before skip are
 // read and checked, not yielded, so a resumed upload still refuses a file

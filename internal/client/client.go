@@ -30,6 +30,24 @@ import (
 // the central's group commit fed while one batch is being synced.
 const Window = 16
 
+// winnersMargin is how much longer than the central's hold of a winners
+// query (protocol.MaxWinnersHold) an agency waits for its answer: room for
+// a loaded central and network to deliver the NotYet, or the winners, that
+// ends the hold.
+const winnersMargin = 5 * time.Second
+
+// winnersWait is how long an agency waits for the answer to a winners
+// query: server.timeout, but never less than the central's hold plus
+// winnersMargin. A shorter wait (CLI_SERVER_TIMEOUT=2s) would give up on
+// every query the central holds for the draw, and reconnect to ask again,
+// for as long as the draw takes. The floor applies to that one wait only:
+// server.timeout still bounds every other, so a short one still notices a
+// dead central quickly while uploading. Refusing a short server.timeout
+// instead would take that away from the operators who want it.
+func winnersWait(timeout time.Duration) time.Duration {
+	return max(timeout, protocol.MaxWinnersHold+winnersMargin)
+}
+
 // ErrRetryDeadline is returned when the central could not be reached for
 // longer than retry.timeout.
 var ErrRetryDeadline = errors.New("central unreachable for longer than retry.timeout")
@@ -113,6 +131,9 @@ type Result struct {
 // returns ctx's error when ctx is done first; the caller treats that as a
 // normal stop.
 func (a *Agency) Run(ctx context.Context) (Result, error) {
+	if err := a.preflight(); err != nil {
+		return Result{}, err
+	}
 	lastContact := time.Now()
 	delay := a.Backoff
 	for attempt := 1; ; attempt++ {
@@ -141,6 +162,26 @@ func (a *Agency) Run(ctx context.Context) (Result, error) {
 		}
 		delay = min(2*delay, a.MaxBackoff)
 	}
+}
+
+// preflight checks, before the first connection, what no reconnection
+// can fix, so that the agency fails at once instead of retrying for
+// retry.timeout: an id that no central takes (and that would not survive
+// the wire's 32 bits), a data file that does not open or whose first bet
+// does not read, a single bet that is not valid.
+func (a *Agency) preflight() error {
+	if a.cfg.ID < 1 || a.cfg.ID > lottery.MaxAgencies {
+		return fmt.Errorf("agency id %d is outside 1..%d", a.cfg.ID, lottery.MaxAgencies)
+	}
+	switch {
+	case a.bets != nil:
+		return nil
+	case a.Single != nil:
+		bet := *a.Single
+		bet.Agency = a.cfg.ID
+		return lottery.Validate(bet)
+	}
+	return betcsv.CheckAgencyFile(a.cfg.DataFile, a.cfg.ID)
 }
 
 // retryable reports whether err may go away by reconnecting.
@@ -217,13 +258,14 @@ func (a *Agency) session(ctx context.Context) (res Result, contact bool, err err
 
 // winners asks until the central answers with the agency's winners.
 func (a *Agency) winners(ctx context.Context, c *link) ([]string, error) {
+	wait := winnersWait(c.timeout)
 	for {
 		if err := c.send(protocol.WinnersQuery{}); err != nil {
 			return nil, err
 		}
 		var docs []string
 		for {
-			msg, err := c.read()
+			msg, err := c.readWithin(wait)
 			if err != nil {
 				return nil, err
 			}
@@ -407,10 +449,15 @@ func (c *link) flush() error {
 	return nil
 }
 
-// read reads the next message; an Error from the central is returned as
-// an error (*protocol.Error).
+// read reads the next message, waiting at most the link's timeout; an
+// Error from the central is returned as an error (*protocol.Error).
 func (c *link) read() (protocol.Message, error) {
-	c.nc.SetReadDeadline(time.Now().Add(c.timeout))
+	return c.readWithin(c.timeout)
+}
+
+// readWithin is read with a wait of timeout.
+func (c *link) readWithin(timeout time.Duration) (protocol.Message, error) {
+	c.nc.SetReadDeadline(time.Now().Add(timeout))
 	msg, err := c.r.Read()
 	if err != nil {
 		return nil, fmt.Errorf("receive: %w", err)

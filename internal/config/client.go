@@ -14,11 +14,12 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/loteria-nacional/quiniela/internal/logging"
+	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
 
 // Client is an agency's configuration.
 type Client struct {
-	ID            int           // id, CLI_ID
+	ID            int           // id, CLI_ID: 1..lottery.MaxAgencies
 	ServerAddress string        // server.address, CLI_SERVER_ADDRESS
 	ServerTimeout time.Duration // server.timeout, CLI_SERVER_TIMEOUT: longest wait for an answer
 	LogLevel      slog.Level    // log.level, CLI_LOG_LEVEL
@@ -158,7 +159,10 @@ func (c Client) Validate() error {
 		perr = err
 	}
 	return firstError(
-		check("id", c.ID >= 1, "want a positive agency number", c.ID),
+		// The agency cannot know AGENCIES_AMOUNT (only the central reads
+		// it, and it is not on the wire): it refuses what no central
+		// takes, and the central refuses the rest (bad_agency).
+		check("id", c.ID >= 1 && c.ID <= lottery.MaxAgencies, "want an agency number in 1..%d", c.ID, lottery.MaxAgencies),
 		check("server.address", host != "" && perr == nil && p >= 1 && p <= 65535, "want host:port", c.ServerAddress),
 		check("server.timeout", c.ServerTimeout > 0, "want a positive duration", c.ServerTimeout),
 		check("batch.maxAmount", c.BatchMax >= 1, "want at least 1", c.BatchMax),

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -450,6 +451,14 @@ retry:
 			},
 		},
 		{
+			name: "the largest agency number",
+			env:  map[string]string{"CLI_ID": "65535"},
+			want: func(c *Client) {
+				c.ID = 65535
+				c.DataFile = ".data/agency-65535.csv"
+			},
+		},
+		{
 			name: "yaml numbers and strings both read",
 			file: "id: \"6\"\nbatch:\n  maxAmount: \"10\"\n",
 			want: func(c *Client) {
@@ -525,6 +534,12 @@ func TestLoadClientBadValues(t *testing.T) {
 		// Values that parse but are out of range, from the env: the
 		// variable, which is what the operator set, should be named.
 		{name: "env CLI_ID 0", env: map[string]string{"CLI_ID": "0"}, key: "CLI_ID"},
+		// An id past what any central takes, or past the wire's 32 bits
+		// (4294967298 would arrive as agency 2).
+		{name: "env CLI_ID 65536", env: map[string]string{"CLI_ID": "65536"}, key: "CLI_ID"},
+		{name: "env CLI_ID 4294967298", env: map[string]string{"CLI_ID": "4294967298"}, key: "CLI_ID"},
+		{name: "env CLI_ID -4294967295", env: map[string]string{"CLI_ID": "-4294967295"}, key: "CLI_ID"},
+		{name: "file id 4294967298", file: "id: 4294967298\n", key: "id"},
 		{name: "env CLI_BATCH_MAXAMOUNT 0", env: map[string]string{"CLI_ID": "1", "CLI_BATCH_MAXAMOUNT": "0"}, key: "CLI_BATCH_MAXAMOUNT"},
 		{name: "env CLI_SERVER_ADDRESS no port", env: map[string]string{"CLI_ID": "1", "CLI_SERVER_ADDRESS": "server"}, key: "CLI_SERVER_ADDRESS"},
 		// Values of the wrong yaml type are bad values of their key too.
@@ -580,5 +595,94 @@ func TestKeyError(t *testing.T) {
 	}
 	if !errors.Is(err, inner) {
 		t.Error("KeyError does not unwrap to its cause")
+	}
+}
+
+// TestServerAddresses checks where the central listens and where a probe
+// on its host dials, for every form of SERVER_IP: they are the same
+// address unless the central listens on every address, which a probe
+// reaches on 127.0.0.1.
+func TestServerAddresses(t *testing.T) {
+	tests := []struct {
+		ip, listen, probe string
+		everywhere        bool
+	}{
+		{"", ":12345", "127.0.0.1:12345", true},
+		{"0.0.0.0", "0.0.0.0:12345", "127.0.0.1:12345", true},
+		{"::", "[::]:12345", "127.0.0.1:12345", true},
+		{"192.168.1.20", "192.168.1.20:12345", "192.168.1.20:12345", false},
+		{"127.0.0.1", "127.0.0.1:12345", "127.0.0.1:12345", false},
+		{"fd00::20", "[fd00::20]:12345", "[fd00::20]:12345", false},
+		{"::1", "[::1]:12345", "[::1]:12345", false},
+		{"server", "server:12345", "server:12345", false},
+		{"localhost", "localhost:12345", "localhost:12345", false},
+	}
+	for _, tt := range tests {
+		t.Run("SERVER_IP="+tt.ip, func(t *testing.T) {
+			path := writeFile(t, "config.ini", "[DEFAULT]\nSERVER_PORT = 12345\nSERVER_IP = "+tt.ip+"\n")
+			c, err := LoadServer(path, fakeEnv(nil))
+			if err != nil {
+				t.Fatalf("LoadServer: %v", err)
+			}
+			if got := c.Address(); got != tt.listen {
+				t.Errorf("Address() = %q, want %q", got, tt.listen)
+			}
+			if got := c.ProbeAddress(); got != tt.probe {
+				t.Errorf("ProbeAddress() = %q, want %q", got, tt.probe)
+			}
+			if got := c.ListensEverywhere(); got != tt.everywhere {
+				t.Errorf("ListensEverywhere() = %v, want %v", got, tt.everywhere)
+			}
+		})
+	}
+}
+
+// The course's own files, verbatim except for the logging level: a course
+// user deploys with them unchanged.
+const (
+	courseServerINI = "[DEFAULT]\nSERVER_PORT = 12345\nSERVER_IP = server\nSERVER_LISTEN_BACKLOG = 5\nLOGGING_LEVEL = %s\n"
+	// courseClientYAML has no id (CLI_ID gives it) and the legacy loop keys.
+	courseClientYAML = "server:\n  address: \"server:12345\"\nloop:\n  amount: 5\n  period: \"5s\"\nlog:\n  level: \"%s\"\n"
+)
+
+func TestLoadCourseFiles(t *testing.T) {
+	levels := []struct {
+		server, client string
+		want           slog.Level
+	}{
+		{"INFO", "info", slog.LevelInfo},
+		{"DEBUG", "DEBUG", slog.LevelDebug},
+	}
+	for _, l := range levels {
+		t.Run("server/"+l.server, func(t *testing.T) {
+			path := writeFile(t, "config.ini", fmt.Sprintf(courseServerINI, l.server))
+			got, err := LoadServer(path, fakeEnv(nil))
+			if err != nil {
+				t.Fatalf("the course's config.ini is refused: %v", err)
+			}
+			want := DefaultServer()
+			want.IP, want.ListenBacklog, want.LogLevel = "server", 5, l.want
+			if got != want {
+				t.Errorf("LoadServer = %+v, want %+v", got, want)
+			}
+			if got.ProbeAddress() != "server:12345" {
+				t.Errorf("ProbeAddress() = %q, want server:12345", got.ProbeAddress())
+			}
+		})
+		t.Run("client/"+l.client, func(t *testing.T) {
+			path := writeFile(t, "config.yaml", fmt.Sprintf(courseClientYAML, l.client))
+			got, err := LoadClient(path, fakeEnv(map[string]string{"CLI_ID": "3"}))
+			if err != nil {
+				t.Fatalf("the course's config.yaml with CLI_ID=3 is refused: %v", err)
+			}
+			want := DefaultClient()
+			want.ID, want.DataFile, want.LogLevel = 3, ".data/agency-3.csv", l.want
+			if got != want {
+				t.Errorf("LoadClient = %+v, want %+v", got, want)
+			}
+			// Without CLI_ID the file names no agency: refused, naming id.
+			_, err = LoadClient(path, fakeEnv(nil))
+			checkKeyError(t, err, "id")
+		})
 	}
 }

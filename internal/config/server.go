@@ -12,6 +12,7 @@ import (
 	"gopkg.in/ini.v1"
 
 	"github.com/loteria-nacional/quiniela/internal/logging"
+	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
 
 // Server is the central's configuration.
@@ -102,16 +103,52 @@ func (c Server) Validate() error {
 		check("SERVER_LISTEN_BACKLOG", c.ListenBacklog >= 1, "want at least 1", c.ListenBacklog),
 		// 0 is a lottery with no agencies (generar-compose.sh OUT 0): its
 		// draw is held at once and finds no bets.
-		check("AGENCIES_AMOUNT", c.Agencies >= 0 && c.Agencies <= 65535, "want 0..65535", c.Agencies),
+		check("AGENCIES_AMOUNT", c.Agencies >= 0 && c.Agencies <= lottery.MaxAgencies, "want 0..%d", c.Agencies, lottery.MaxAgencies),
 		check("STORAGE_FILEPATH", c.StoragePath != "", "want a file path", c.StoragePath),
 		check("SERVER_READ_TIMEOUT", c.ReadTimeout > 0, "want a positive duration", c.ReadTimeout),
 		check("SERVER_MAX_CONNECTIONS", c.MaxConnections >= 1, "want at least 1", c.MaxConnections),
 	)
 }
 
-// Address is the address the central listens on.
+// Address is the address the central listens on: SERVER_IP and
+// SERVER_PORT, every address of the host when SERVER_IP is empty, 0.0.0.0
+// or ::.
 func (c Server) Address() string {
-	return net.JoinHostPort(c.IP, strconv.Itoa(c.Port))
+	return c.address(false)
+}
+
+// ProbeAddress is the address that a probe on the central's own host or
+// container (server healthcheck) dials to reach the central. It is
+// SERVER_IP when that names one address (an IP or a host name such as the
+// course's "server", which may resolve to the container's own network
+// address, never to loopback), and 127.0.0.1 when the central listens on
+// every address. A central listening on :: or 0.0.0.0 accepts IPv4 there
+// too: Go listens on a dual-stack socket for both; so 127.0.0.1, not
+// [::1], reaches it on every host, IPv6 enabled or not.
+func (c Server) ProbeAddress() string {
+	return c.address(true)
+}
+
+// address is the one place that turns SERVER_IP into a host, for the
+// listener (Address) and for the probe (ProbeAddress), so that the two
+// cannot disagree on where the central is: they differ only where the
+// listener takes every address, which no one can dial.
+func (c Server) address(probe bool) string {
+	host := c.IP
+	if probe && c.ListensEverywhere() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(c.Port))
+}
+
+// ListensEverywhere reports whether the central listens on every address
+// of its host: SERVER_IP is empty or a wildcard address (0.0.0.0, ::).
+func (c Server) ListensEverywhere() bool {
+	if c.IP == "" {
+		return true
+	}
+	ip := net.ParseIP(c.IP)
+	return ip != nil && ip.IsUnspecified()
 }
 
 // LogAttrs returns the configuration as log attributes.

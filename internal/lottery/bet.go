@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -22,6 +23,18 @@ const MaxNumber = 9999
 
 // DateLayout is the layout of a bet's birthdate (ISO 8601, a calendar date).
 const DateLayout = "2006-01-02"
+
+// MinBirthYear is the earliest year of a bettor's birth. A birthdate is a
+// real date from MinBirthYear-01-01 to today: no bettor alive was born
+// before 1900, and none is yet to be born. The range also keeps bets.csv
+// readable by the course's Python load_bets, whose date.fromisoformat
+// refuses year 0 (any year outside 1..9999).
+const MinBirthYear = 1900
+
+// maxUTCOffset is the largest offset of a time zone from UTC (UTC+14,
+// Kiribati): "today" is the latest date anywhere on Earth, so that the
+// central's clock never refuses an agency's newborn for its time zone.
+const maxUTCOffset = 14 * time.Hour
 
 // Bet is one bet taken by an agency.
 type Bet struct {
@@ -61,7 +74,7 @@ func Validate(bet Bet) error {
 	if err := validateDocument(bet.Document); err != nil {
 		return fieldError("document", err)
 	}
-	if err := validateBirthdate(bet.Birthdate); err != nil {
+	if err := validateBirthdate(bet.Birthdate, time.Now()); err != nil {
 		return fieldError("birthdate", err)
 	}
 	if bet.Number < 0 || bet.Number > MaxNumber {
@@ -69,6 +82,13 @@ func Validate(bet Bet) error {
 	}
 	return nil
 }
+
+// MaxAgencies is the most agencies a lottery may have (AGENCIES_AMOUNT),
+// and so the largest agency number. The wire carries an agency number in
+// 32 bits (protocol.Hello); this bound is lower, and an agency that knows
+// it refuses a larger id at start rather than be truncated or refused by
+// the central.
+const MaxAgencies = 65535
 
 // ValidateAgency checks that agency is one of the agencies 1..agencies.
 func ValidateAgency(agency, agencies int) error {
@@ -126,19 +146,36 @@ func validateDocument(s string) error {
 	return nil
 }
 
-func validateBirthdate(s string) error {
-	if !isISODate(s) {
+// validateBirthdate checks that s is a real date from MinBirthYear-01-01
+// to the date of now anywhere on Earth.
+func validateBirthdate(s string, now time.Time) error {
+	year, month, day, ok := parseISODate(s)
+	if !ok {
 		return fmt.Errorf("%q is not a real YYYY-MM-DD date", s)
+	}
+	if year < MinBirthYear {
+		return fmt.Errorf("%s is before %d-01-01", s, MinBirthYear)
+	}
+	ty, tm, td := now.UTC().Add(maxUTCOffset).Date()
+	if year > ty || year == ty && (month > int(tm) || month == int(tm) && day > td) {
+		return fmt.Errorf("%s is in the future", s)
 	}
 	return nil
 }
 
 // isISODate reports whether s is YYYY-MM-DD and names a day that exists,
-// as time.Parse(DateLayout, s) would, without its cost: this runs for
-// every bet the central takes.
+// as time.Parse(DateLayout, s) would.
 func isISODate(s string) bool {
+	_, _, _, ok := parseISODate(s)
+	return ok
+}
+
+// parseISODate parses s as YYYY-MM-DD, ok when it names a day that
+// exists, as time.Parse(DateLayout, s) would, without its cost: this runs
+// for every bet the central takes.
+func parseISODate(s string) (year, month, day int, ok bool) {
 	if len(s) != len(DateLayout) || s[4] != '-' || s[7] != '-' {
-		return false
+		return 0, 0, 0, false
 	}
 	num := func(part string) (int, bool) {
 		n := 0
@@ -153,10 +190,10 @@ func isISODate(s string) bool {
 	year, ok1 := num(s[:4])
 	month, ok2 := num(s[5:7])
 	day, ok3 := num(s[8:])
-	if !ok1 || !ok2 || !ok3 || month < 1 || month > 12 || day < 1 {
-		return false
+	if !ok1 || !ok2 || !ok3 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) {
+		return 0, 0, 0, false
 	}
-	return day <= daysIn(month, year)
+	return year, month, day, true
 }
 
 func daysIn(month, year int) int {

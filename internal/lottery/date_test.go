@@ -1,8 +1,13 @@
 package lottery
 
 import (
+	"archive/zip"
+	"encoding/csv"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -36,5 +41,95 @@ func TestISODateMatchesTimeParse(t *testing.T) {
 	}
 	for _, s := range []string{"", "2000-1-1", "2000-01-011", "0000-02-29", "9999-12-31"} {
 		check(s)
+	}
+}
+
+// TestBirthdateRange checks the range of a bettor's birthdate against a
+// fixed clock: from MinBirthYear-01-01 to today anywhere on Earth.
+func TestBirthdateRange(t *testing.T) {
+	// 2025-06-15 10:00 UTC: already 06-16 in UTC+14, still 06-15 in UTC-12.
+	now := time.Date(2025, time.June, 15, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		date string
+		ok   bool
+	}{
+		{"0000-01-01", false}, // Python's date.fromisoformat: year 0 is out of range
+		{"0001-01-01", false},
+		{"1899-12-31", false},
+		{"1900-01-01", true},
+		{"1980-01-01", true},
+		{"2000-02-29", true},
+		{"2025-06-15", true},
+		{"2025-06-16", true}, // today in UTC+14
+		{"2025-06-17", false},
+		{"2025-07-01", false},
+		{"2026-01-01", false},
+		{"9999-12-31", false},
+		{"2025-02-29", false}, // not a real date
+	}
+	for _, tt := range tests {
+		err := validateBirthdate(tt.date, now)
+		if (err == nil) != tt.ok {
+			t.Errorf("validateBirthdate(%q, %v) = %v, want ok %v", tt.date, now, err, tt.ok)
+		}
+	}
+	// The same instant in another zone is the same today.
+	if err := validateBirthdate("2025-06-16", now.In(time.FixedZone("UTC-12", -12*3600))); err != nil {
+		t.Errorf("the clock's zone changed the range: %v", err)
+	}
+}
+
+// TestValidateBirthdateOutOfRange checks the rule through Validate, with
+// the real clock: these dates are out of range on any day of this era.
+func TestValidateBirthdateOutOfRange(t *testing.T) {
+	bet := Bet{Agency: 1, FirstName: "Ana", LastName: "Paz", Document: "1", Number: 1}
+	for _, date := range []string{"0000-01-01", "1899-12-31", "9999-12-31"} {
+		bet.Birthdate = date
+		if err := Validate(bet); !errors.Is(err, ErrInvalidBet) || !strings.Contains(err.Error(), "birthdate") {
+			t.Errorf("Validate with birthdate %s = %v, want an invalid birthdate", date, err)
+		}
+	}
+	bet.Birthdate = "1900-01-01"
+	if err := Validate(bet); err != nil {
+		t.Errorf("Validate with birthdate 1900-01-01 = %v", err)
+	}
+}
+
+// TestCourseDatasetBirthdates checks that every birthdate of the course
+// dataset is in range. It reads ../shared/data/dataset.zip beside the
+// repository, and skips where that is absent.
+func TestCourseDatasetBirthdates(t *testing.T) {
+	zr, err := zip.OpenReader(filepath.Join("..", "..", "..", "shared", "data", "dataset.zip"))
+	if err != nil {
+		t.Skipf("course dataset absent: %v", err)
+	}
+	defer zr.Close()
+	now := time.Now()
+	n := 0
+	for _, f := range zr.File {
+		if !strings.HasSuffix(f.Name, ".csv") {
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		records, err := csv.NewReader(rc).ReadAll()
+		rc.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", f.Name, err)
+		}
+		for i, rec := range records {
+			if len(rec) != 5 {
+				t.Fatalf("%s line %d: %d fields, want 5", f.Name, i+1, len(rec))
+			}
+			if err := validateBirthdate(rec[3], now); err != nil {
+				t.Errorf("%s line %d: %v", f.Name, i+1, err)
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		t.Error("the course dataset holds no bets")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/loteria-nacional/quiniela/internal/lottery"
@@ -91,6 +92,12 @@ type Winners struct {
 
 // NotYet answers a WinnersQuery before the draw.
 type NotYet struct{}
+
+// MaxWinnersHold is the longest a central holds a WinnersQuery, waiting
+// for the draw, before it answers NotYet. It is part of the contract, not
+// of the wire: an agency must wait longer than this for the answer, or it
+// gives up on every held query and never sees the draw.
+const MaxWinnersHold = 5 * time.Second
 
 // HealthOK answers Health.
 type HealthOK struct {

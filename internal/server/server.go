@@ -22,8 +22,9 @@ import (
 )
 
 // DefaultWinnersHold is how long the central holds a winners query
-// before the draw, before answering NotYet.
-const DefaultWinnersHold = 5 * time.Second
+// before the draw, before answering NotYet: the longest the protocol
+// allows, which agencies wait for (protocol.MaxWinnersHold).
+const DefaultWinnersHold = protocol.MaxWinnersHold
 
 // MaxBatchesInFlight bounds the batches, over all agencies, that the
 // central has decoded and not yet answered: enough to keep two group
@@ -39,7 +40,9 @@ type Settings struct {
 	ReadTimeout    time.Duration // an idle peer is closed after it
 	MaxConnections int           // connections served at once; more are refused busy
 	// WinnersHold is how long a winners query waits for the draw before
-	// the central answers NotYet; DefaultWinnersHold when zero.
+	// the central answers NotYet; DefaultWinnersHold when zero. Agencies
+	// wait for at most protocol.MaxWinnersHold (and a margin): a longer
+	// hold makes them give up and reconnect.
 	WinnersHold time.Duration
 }
 
