@@ -48,23 +48,16 @@ type reply struct {
 	close bool               // the last frame: close the connection after it
 }
 
-// refusal is a request the central refuses, as the peer is told: a code
-// and a short reason. The operator's log gets the detail (cause).
+// refusal is a request the central refuses, as the peer is told and the
+// connection's fail line says: a code and a short reason. It never carries
+// an internal cause (a file, an OS error): that is logged once, where it
+// happened.
 type refusal struct {
 	code   protocol.Code
 	reason string
-	cause  error // what the log says; the reason's own error when nil
 }
 
 func (r *refusal) Error() string { return r.reason }
-
-// logged is what the operator's log says of the refusal.
-func (r *refusal) logged() error {
-	if r.cause != nil {
-		return r.cause
-	}
-	return r
-}
 
 // msg is the Error frame that tells the peer.
 func (r *refusal) msg() *protocol.Error {
@@ -76,8 +69,9 @@ func refuse(code protocol.Code, format string, args ...any) *refusal {
 }
 
 // domainRefusal maps an error of the domain to what the agency is told. An
-// unavailable central says only that: the cause (a file, an OS error) is
-// for the operator, and was logged where it happened.
+// unavailable central says only that: the cause (a file, an OS error, a
+// draw that could not read the bets) is for the operator, and was logged
+// where it happened (the storage's writer, Events.DrawFailed).
 func domainRefusal(err error) *refusal {
 	var code protocol.Code
 	switch {
@@ -90,7 +84,7 @@ func domainRefusal(err error) *refusal {
 	case errors.Is(err, lottery.ErrIncomplete):
 		code = protocol.CodeIncomplete
 	default:
-		return &refusal{code: protocol.CodeUnavailable, reason: lottery.ErrUnavailable.Error(), cause: err}
+		return &refusal{code: protocol.CodeUnavailable, reason: lottery.ErrUnavailable.Error()}
 	}
 	return &refusal{code: code, reason: err.Error()}
 }
@@ -315,7 +309,7 @@ func (c *conn) answer(rep reply) []protocol.Message {
 	stored, fresh, err := rep.batch.wait()
 	if err != nil {
 		ref := domainRefusal(err)
-		c.srv.log.Error("apuesta_recibida", logging.Fail, "cantidad", rep.batch.size, "peer", c.peer, "agencia", c.agency, "error", ref.logged())
+		c.srv.log.Error("apuesta_recibida", logging.Fail, "cantidad", rep.batch.size, "peer", c.peer, "agencia", c.agency, "error", ref)
 		return []protocol.Message{ref.msg()}
 	}
 	c.logStored(rep.batch, fresh)
@@ -419,9 +413,6 @@ func (c *conn) logRefusal(action string, err error) {
 	attrs := []any{logging.Fail, "peer", c.peer}
 	if c.agency != 0 {
 		attrs = append(attrs, "agencia", c.agency)
-	}
-	if ref := (*refusal)(nil); errors.As(err, &ref) {
-		err = ref.logged()
 	}
 	c.srv.log.Error(action, append(attrs, "error", err)...)
 }

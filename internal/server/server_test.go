@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -531,5 +534,69 @@ func TestShutdownClosesEverything(t *testing.T) {
 	}
 	if n := len(ts.log.lines("result: fail")); n != 0 {
 		t.Errorf("shutdown logged %d fail lines: %s", n, ts.log)
+	}
+}
+
+// failingLedger fails every write the way a full disk does, with an error
+// that names a file of the central's disk.
+type failingLedger struct{}
+
+var errDiskFull = &os.PathError{Op: "write", Path: "/srv/quiniela/bets.csv", Err: syscall.ENOSPC}
+
+type failedWrite struct{}
+
+func (failedWrite) Wait() error { return errDiskFull }
+
+func (failingLedger) Holdings() map[int]lottery.Holding                 { return nil }
+func (failingLedger) Append(int, uint64, []lottery.Bet) lottery.Receipt { return failedWrite{} }
+func (failingLedger) Notify(int, uint64) lottery.Receipt                { return failedWrite{} }
+func (failingLedger) LoadBets() iter.Seq2[lottery.Bet, error] {
+	return func(func(lottery.Bet, error) bool) {}
+}
+
+// TestUnavailableSaysNoMore: when the storage fails, an agency is told
+// its code and a short reason, never the central's file paths or OS
+// errors, and the connection's fail line does not repeat the cause either
+// (the storage logs it once, where it happened).
+func TestUnavailableSaysNoMore(t *testing.T) {
+	logged := &syncBuffer{}
+	log := logging.New(logged, logging.LevelWarning-4)
+	central, err := lottery.NewCentral(t.Context(), failingLedger{}, 1, EventLog{Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- New(Settings{ReadTimeout: 5 * time.Second, MaxConnections: 8}, central, log).Serve(ctx, ln)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	c := dial(t, &testServer{addr: ln.Addr().String()})
+	c.hello(1)
+	c.send(protocol.Batch{First: 0, Bets: validBets(1, 2, 0)})
+	msg := c.read()
+	perr, ok := msg.(*protocol.Error)
+	if !ok || perr.Code != protocol.CodeUnavailable {
+		t.Fatalf("batch over a full disk answered %#v, want Error unavailable", msg)
+	}
+	for _, leak := range []string{errDiskFull.Path, "no space left"} {
+		if strings.Contains(perr.Message, leak) {
+			t.Errorf("agency told %q: it names %q of the central's disk", perr.Message, leak)
+		}
+		if strings.Contains(logged.String(), leak) {
+			t.Errorf("the connection's log repeats the storage's cause %q:\n%s", leak, logged)
+		}
+	}
+	if lines := logged.lines("action: apuesta_recibida", "result: fail"); len(lines) != 1 {
+		t.Errorf("%d apuesta_recibida fail lines, want 1:\n%s", len(lines), logged)
 	}
 }
