@@ -22,21 +22,7 @@ func TestCourseDataset(t *testing.T) {
 	agencies := len(courseWinners)
 	srv := startServer(t, map[string]string{"AGENCIES_AMOUNT": strconv.Itoa(agencies)})
 
-	clients := make([]*harness.Process, agencies)
-	for i := range clients {
-		id := i + 1
-		clients[i] = startClient(t, "client-"+strconv.Itoa(id),
-			clientEnv(id, srv.Addr, map[string]string{"CLI_DATA_FILE": agencyFile(data, id)}))
-	}
-	for i, c := range clients {
-		if code := c.WaitExit(t, clientTimeout); code != 0 {
-			t.Errorf("%s exited with %d, want 0", c.Name(), code)
-		}
-		if got := winnersOf(t, c.Name(), c.Log()); got != courseWinners[i] {
-			t.Errorf("%s: cant_ganadores %d, want %d", c.Name(), got, courseWinners[i])
-		}
-		assertCleanLog(t, c.Name(), c.Log())
-	}
+	assertAgenciesWon(t, startAgencies(t, srv.Addr, data, agencies), courseWinners)
 
 	// Stop the central, so that its log and bets.csv are complete.
 	srv.Stop(t)

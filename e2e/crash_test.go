@@ -302,10 +302,7 @@ func TestCrashRecovery(t *testing.T) {
 	seed := testSeed(t, "CRASH_SEED")
 	rng := rand.New(rand.NewPCG(seed, 0x6372617368))
 	data := faultData(t)
-	total := 0
-	for _, n := range courseBets {
-		total += n
-	}
+	total := sum(courseBets)
 	started := time.Now()
 
 	srv := newCrashServer(t, t.TempDir(), map[string]string{"AGENCIES_AMOUNT": strconv.Itoa(len(courseBets))})

@@ -30,21 +30,7 @@ func TestWinnersNotBroadcast(t *testing.T) {
 	}
 
 	srv := startServer(t, map[string]string{"AGENCIES_AMOUNT": "3"})
-	clients := make([]*harness.Process, 3)
-	for i := range clients {
-		id := i + 1
-		clients[i] = startClient(t, "client-"+strconv.Itoa(id),
-			clientEnv(id, srv.Addr, map[string]string{"CLI_DATA_FILE": agencyFile(data, id)}))
-	}
-	for i, c := range clients {
-		if code := c.WaitExit(t, clientTimeout); code != 0 {
-			t.Errorf("%s exited with %d, want 0", c.Name(), code)
-		}
-		if got := winnersOf(t, c.Name(), c.Log()); got != winners[i] {
-			t.Errorf("%s: cant_ganadores %d, want its own %d", c.Name(), got, winners[i])
-		}
-		assertCleanLog(t, c.Name(), c.Log())
-	}
+	assertAgenciesWon(t, startAgencies(t, srv.Addr, data, 3), winners)
 
 	srv.Stop(t) // its log is complete once it has exited
 

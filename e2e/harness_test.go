@@ -97,6 +97,43 @@ func startClient(t testing.TB, name string, env map[string]string) *harness.Proc
 	return startProcess(t, name, clientBin, t.TempDir(), env)
 }
 
+// startAgencies starts agencies 1..n against addr, each with its file
+// agency-N.csv in data.
+func startAgencies(t testing.TB, addr, data string, n int) []*harness.Process {
+	t.Helper()
+	clients := make([]*harness.Process, n)
+	for i := range clients {
+		id := i + 1
+		clients[i] = startClient(t, "client-"+strconv.Itoa(id),
+			clientEnv(id, addr, map[string]string{"CLI_DATA_FILE": agencyFile(data, id)}))
+	}
+	return clients
+}
+
+// assertAgenciesWon waits for every agency to exit and checks that each
+// exited 0 with its own count of winners and logged no failure.
+func assertAgenciesWon(t testing.TB, clients []*harness.Process, winners []int) {
+	t.Helper()
+	for i, c := range clients {
+		if code := c.WaitExit(t, clientTimeout); code != 0 {
+			t.Errorf("%s exited with %d, want 0", c.Name(), code)
+		}
+		if got := winnersOf(t, c.Name(), c.Log()); got != winners[i] {
+			t.Errorf("%s: cant_ganadores %d, want its own %d", c.Name(), got, winners[i])
+		}
+		assertCleanLog(t, c.Name(), c.Log())
+	}
+}
+
+// sum is the sum of ns.
+func sum(ns []int) int {
+	total := 0
+	for _, n := range ns {
+		total += n
+	}
+	return total
+}
+
 // runClient runs an agency to its end and returns its exit code and log.
 func runClient(t testing.TB, name string, env map[string]string) (int, string) {
 	t.Helper()

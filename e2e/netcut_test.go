@@ -149,10 +149,6 @@ func TestNetworkCuts(t *testing.T) {
 	seed := testSeed(t, "NETCUT_SEED")
 	rng := rand.New(rand.NewPCG(seed, 0x6e6574637574))
 	data := faultData(t)
-	total := 0
-	for _, n := range courseBets {
-		total += n
-	}
 
 	srv := startServer(t, map[string]string{"AGENCIES_AMOUNT": strconv.Itoa(len(courseBets))})
 	api := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())

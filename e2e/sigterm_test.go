@@ -39,17 +39,24 @@ func assertServerClosed(t *testing.T, srv *harness.Central) {
 	}
 }
 
+// terminate sends p SIGTERM and checks that it exits 0 within timeout;
+// messages call it who.
+func terminate(t *testing.T, who string, p *harness.Process, timeout time.Duration) {
+	t.Helper()
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if code := p.WaitExit(t, timeout); code != 0 {
+		t.Errorf("%s exited with %d after SIGTERM, want 0", who, code)
+	}
+	t.Logf("%s exited %v after SIGTERM", who, time.Since(start).Round(time.Millisecond))
+}
+
 func TestServerSIGTERM(t *testing.T) {
 	t.Run("idle", func(t *testing.T) {
 		srv := startServer(t, nil)
-		if err := srv.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		start := time.Now()
-		if code := srv.WaitExit(t, exitTimeout); code != 0 {
-			t.Errorf("server exited with %d after SIGTERM, want 0", code)
-		}
-		t.Logf("server exited %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+		terminate(t, "server", srv.Process, exitTimeout)
 		assertServerClosed(t, srv)
 		assertCleanLog(t, "server", srv.Log())
 	})
@@ -73,14 +80,7 @@ func TestServerSIGTERM(t *testing.T) {
 			})
 		}
 
-		if err := srv.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		start := time.Now()
-		if code := srv.WaitExit(t, exitTimeout); code != 0 {
-			t.Errorf("server exited with %d after SIGTERM, want 0", code)
-		}
-		t.Logf("server exited %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+		terminate(t, "server", srv.Process, exitTimeout)
 		assertServerClosed(t, srv)
 		closes := harness.With(harness.Filter(srv.Lines(), "close", "success"), "resource", "connection")
 		for id := 1; id <= 2; id++ {
@@ -126,14 +126,7 @@ func TestClientSIGTERM(t *testing.T) {
 		eventually(t, 10*time.Second, "the client to retry its connection", func() bool {
 			return hasLine(c, "reconectar", "in_progress")
 		})
-		if err := c.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		start := time.Now()
-		if code := c.WaitExit(t, clientExitTimeout); code != 0 {
-			t.Errorf("client exited with %d after SIGTERM, want 0", code)
-		}
-		t.Logf("client exited %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+		terminate(t, "client", c, clientExitTimeout)
 		assertCleanLog(t, c.Name(), c.Log())
 	})
 
@@ -147,14 +140,7 @@ func TestClientSIGTERM(t *testing.T) {
 		})
 		closesBefore := len(harness.Filter(c.Lines(), "close", ""))
 
-		if err := c.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		start := time.Now()
-		if code := c.WaitExit(t, clientExitTimeout); code != 0 {
-			t.Errorf("client exited with %d after SIGTERM, want 0", code)
-		}
-		t.Logf("client exited %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+		terminate(t, "client", c, clientExitTimeout)
 		closes := harness.Filter(c.Lines(), "close", "success")
 		if len(closes) <= closesBefore || len(harness.With(closes[closesBefore:], "resource", "connection")) == 0 {
 			t.Errorf("client did not log the close of its connection after SIGTERM")
