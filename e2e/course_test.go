@@ -3,6 +3,8 @@ package e2e
 import (
 	"strconv"
 	"testing"
+
+	"github.com/loteria-nacional/quiniela/internal/harness"
 )
 
 // The course dataset's facts (../shared/data/README.md).
@@ -20,29 +22,15 @@ func TestCourseDataset(t *testing.T) {
 	agencies := len(courseWinners)
 	srv := startServer(t, map[string]string{"AGENCIES_AMOUNT": strconv.Itoa(agencies)})
 
-	clients := make([]*proc, agencies)
-	for i := range clients {
-		id := i + 1
-		clients[i] = startClient(t, "client-"+strconv.Itoa(id),
-			clientEnv(id, srv.Addr, map[string]string{"CLI_DATA_FILE": agencyFile(data, id)}))
-	}
-	for i, c := range clients {
-		if code := c.waitExit(t, clientTimeout); code != 0 {
-			t.Errorf("%s exited with %d, want 0", c.name, code)
-		}
-		if got := winnersOf(t, c.name, c.Log()); got != courseWinners[i] {
-			t.Errorf("%s: cant_ganadores %d, want %d", c.name, got, courseWinners[i])
-		}
-		assertCleanLog(t, c.name, c.Log())
-	}
+	assertAgenciesWon(t, startAgencies(t, srv.Addr, data, agencies), courseWinners)
 
 	// Stop the central, so that its log and bets.csv are complete.
-	srv.stop(t)
+	srv.Stop(t)
 	lines := srv.Lines()
 	assertCleanLog(t, "server", srv.Log())
 
 	// Every bet was received once, and the draw came after all of them.
-	received := filter(lines, "apuesta_recibida", "")
+	received := harness.Filter(lines, "apuesta_recibida", "")
 	sum, perAgency := 0, make(map[string]int)
 	for _, l := range received {
 		n, err := strconv.Atoi(l.Fields["cantidad"])
@@ -60,7 +48,7 @@ func TestCourseDataset(t *testing.T) {
 			t.Errorf("agency %d: apuesta_recibida cantidad sums to %d, want %d", i+1, got, want)
 		}
 	}
-	sorteo := filter(lines, "sorteo", "")
+	sorteo := harness.Filter(lines, "sorteo", "")
 	if len(sorteo) != 1 {
 		t.Fatalf("%d sorteo lines, want exactly 1: %v", len(sorteo), sorteo)
 	}
@@ -74,11 +62,11 @@ func TestCourseDataset(t *testing.T) {
 		}
 	}
 	for _, res := range []string{"listener", "storage"} {
-		if len(with(filter(lines, "close", "success"), "resource", res)) != 1 {
+		if len(harness.With(harness.Filter(lines, "close", "success"), "resource", res)) != 1 {
 			t.Errorf("server did not log the close of its %s once", res)
 		}
 	}
-	if len(filter(lines, "exit", "success")) != 1 {
+	if len(harness.Filter(lines, "exit", "success")) != 1 {
 		t.Errorf("server did not log action: exit | result: success")
 	}
 

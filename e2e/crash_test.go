@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/loteria-nacional/quiniela/internal/harness"
 )
 
 // This file holds the crash tests: the central is killed with SIGKILL
@@ -132,7 +134,7 @@ func checkResume(t *testing.T, name, out string) resumeStats {
 	var st resumeStats
 	var acked uint64
 	notified := false
-	for _, l := range parseLog(out) {
+	for _, l := range harness.ParseLog(out) {
 		switch {
 		case l.Action == "hello" && l.Result == "success":
 			c, err := strconv.ParseUint(l.Fields["committed"], 10, 64)
@@ -171,19 +173,19 @@ func checkResume(t *testing.T, name, out string) resumeStats {
 // finishClients waits for every agency to exit and checks each one's
 // outcome: exit 0, its own winners, no fail line, no acknowledgement
 // taken back. It returns the agencies' resume statistics.
-func finishClients(t *testing.T, clients []*proc, winners []int) []resumeStats {
+func finishClients(t *testing.T, clients []*harness.Process, winners []int) []resumeStats {
 	t.Helper()
 	stats := make([]resumeStats, len(clients))
 	for i, c := range clients {
-		if code := c.waitExit(t, clientTimeout); code != 0 {
-			t.Errorf("%s exited with %d, want 0; log tail:\n%s", c.name, code, tail(c.Log(), 15))
+		if code := c.WaitExit(t, clientTimeout); code != 0 {
+			t.Errorf("%s exited with %d, want 0; log tail:\n%s", c.Name(), code, harness.Tail(c.Log(), 15))
 			continue
 		}
-		if got := winnersOf(t, c.name, c.Log()); got != winners[i] {
-			t.Errorf("%s: cant_ganadores %d, want %d", c.name, got, winners[i])
+		if got := winnersOf(t, c.Name(), c.Log()); got != winners[i] {
+			t.Errorf("%s: cant_ganadores %d, want %d", c.Name(), got, winners[i])
 		}
-		assertCleanLog(t, c.name, c.Log())
-		stats[i] = checkResume(t, c.name, c.Log())
+		assertCleanLog(t, c.Name(), c.Log())
+		stats[i] = checkResume(t, c.Name(), c.Log())
 	}
 	return stats
 }
@@ -196,11 +198,11 @@ type crashServer struct {
 	dir  string
 	addr string
 	env  map[string]string
-	runs []*proc // every process started, in order
+	runs []*harness.Process // every process started, in order
 }
 
 func newCrashServer(t *testing.T, dir string, env map[string]string) *crashServer {
-	addr := freeAddr(t)
+	addr := harness.MustFreeAddr(t)
 	_, port, _ := strings.Cut(addr, ":")
 	full := map[string]string{"SERVER_IP": "127.0.0.1", "SERVER_PORT": port}
 	for k, v := range env {
@@ -210,13 +212,13 @@ func newCrashServer(t *testing.T, dir string, env map[string]string) *crashServe
 }
 
 // cur is the central started last.
-func (s *crashServer) cur() *proc { return s.runs[len(s.runs)-1] }
+func (s *crashServer) cur() *harness.Process { return s.runs[len(s.runs)-1] }
 
 // BetsPath is the path of the central's bets.csv.
-func (s *crashServer) BetsPath() string { return (&server{Dir: s.dir}).BetsPath() }
+func (s *crashServer) BetsPath() string { return harness.BetsPath(s.dir) }
 
 // launch starts a central without waiting for it.
-func (s *crashServer) launch() *proc {
+func (s *crashServer) launch() *harness.Process {
 	p := startProcess(s.t, fmt.Sprintf("server-run-%d", len(s.runs)+1), serverBin, s.dir, s.env)
 	s.runs = append(s.runs, p)
 	return p
@@ -226,28 +228,19 @@ func (s *crashServer) launch() *proc {
 // cannot bind its port (a socket of the killed one, or a connection
 // that happened to take the port as its own, still holds it) is started
 // again shortly.
-func (s *crashServer) start() *proc {
+func (s *crashServer) start() *harness.Process {
 	s.t.Helper()
+	const attempts = 100
 	for attempt := 1; ; attempt++ {
 		p := s.launch()
-		deadline := time.Now().Add(startTimeout)
-		for !listening(p) {
-			if p.Exited() {
-				if strings.Contains(p.Log(), "address already in use") && attempt < 100 {
-					s.t.Logf("%s could not bind %s (attempt %d), starting it again: %q %q", p.name, s.addr, attempt, p.Log(), p.Stderr())
-					time.Sleep(20 * time.Millisecond)
-					break
-				}
-				s.t.Fatalf("%s exited with %d before listening; stdout:\n%s\nstderr:\n%s", p.name, p.exitCode, p.Log(), p.Stderr())
-			}
-			if time.Now().After(deadline) {
-				s.t.Fatalf("%s did not listen within %v; stdout:\n%s", p.name, startTimeout, p.Log())
-			}
-			time.Sleep(time.Millisecond)
-		}
-		if listening(p) {
+		if _, ok := harness.WaitListening(s.t, p, harness.StartTimeout, time.Millisecond); ok {
 			return p
 		}
+		if attempt == attempts {
+			s.t.Fatalf("%s could not bind %s in %d attempts; stdout:\n%s\nstderr:\n%s", p.Name(), s.addr, attempts, p.Log(), p.Stderr())
+		}
+		s.t.Logf("%s could not bind %s (attempt %d), starting it again: %q %q", p.Name(), s.addr, attempt, p.Log(), p.Stderr())
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -256,16 +249,16 @@ func (s *crashServer) kill() {
 	s.t.Helper()
 	p := s.cur()
 	if err := p.Signal(syscall.SIGKILL); err != nil && !p.Exited() {
-		s.t.Fatalf("kill %s: %v", p.name, err)
+		s.t.Fatalf("kill %s: %v", p.Name(), err)
 	}
-	p.waitExit(s.t, exitTimeout)
+	p.WaitExit(s.t, exitTimeout)
 }
 
 // notified reports how many agencies know that their notification is
 // acknowledged: they logged it, which they do once the central's Ack of
 // their Done (sent after the notification is durable) has arrived, or a
 // Welcome said so (an agency whose Ack was lost does not notify again).
-func notified(clients []*proc) int {
+func notified(clients []*harness.Process) int {
 	n := 0
 	for _, c := range clients {
 		out := c.Log()
@@ -309,15 +302,12 @@ func TestCrashRecovery(t *testing.T) {
 	seed := testSeed(t, "CRASH_SEED")
 	rng := rand.New(rand.NewPCG(seed, 0x6372617368))
 	data := faultData(t)
-	total := 0
-	for _, n := range courseBets {
-		total += n
-	}
+	total := sum(courseBets)
 	started := time.Now()
 
 	srv := newCrashServer(t, t.TempDir(), map[string]string{"AGENCIES_AMOUNT": strconv.Itoa(len(courseBets))})
 	srv.start()
-	clients := make([]*proc, len(courseBets))
+	clients := make([]*harness.Process, len(courseBets))
 	for i := range clients {
 		id := i + 1
 		clients[i] = startClient(t, "client-"+strconv.Itoa(id), faultClientEnv(id, srv.addr, data, crashClientTimeout))
@@ -341,7 +331,7 @@ func TestCrashRecovery(t *testing.T) {
 	// next is the central the next kill is for: the first one, started
 	// before the agencies, then a new one each time.
 	first := true
-	next := func(wait bool) *proc {
+	next := func(wait bool) *harness.Process {
 		switch {
 		case first:
 			first = false
@@ -351,7 +341,7 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		return srv.launch()
 	}
-	logged := func(p *proc, s string) func() bool {
+	logged := func(p *harness.Process, s string) func() bool {
 		return func() bool { return strings.Contains(p.Log(), s) }
 	}
 
@@ -403,14 +393,14 @@ func TestCrashRecovery(t *testing.T) {
 	// A kill after the draw: the next central holds it again from storage.
 	p := next(true)
 	if !waitFor(clientTimeout, logged(p, "action: sorteo | result: success")) {
-		t.Fatalf("%s did not hold the draw within %v", p.name, clientTimeout)
+		t.Fatalf("%s did not hold the draw within %v", p.Name(), clientTimeout)
 	}
 	killAfter("draw", randDuration(rng, 0, 20*time.Millisecond))
 
 	// The last central: it finishes the lottery.
 	last := srv.start()
 	stats := finishClients(t, clients, courseWinners)
-	(&server{proc: last}).stop(t) // its log is complete once it has exited
+	(&harness.Central{Process: last}).Stop(t) // its log is complete once it has exited
 
 	if n := len(kills) - startups; n < 10 {
 		t.Errorf("%d kills of a serving central, want at least 10", n)
@@ -418,53 +408,53 @@ func TestCrashRecovery(t *testing.T) {
 	// Each run's recovery: committed bets never go back.
 	var prevBets, prevNotified int64 = -1, -1
 	for _, r := range srv.runs {
-		rec := filter(r.Lines(), "recovery", "success")
-		for _, l := range filter(r.Lines(), "recovery", "in_progress") {
-			t.Logf("%s: %s", r.name, l.Raw[strings.Index(l.Raw, "action: "):])
+		rec := harness.Filter(r.Lines(), "recovery", "success")
+		for _, l := range harness.Filter(r.Lines(), "recovery", "in_progress") {
+			t.Logf("%s: %s", r.Name(), l.Raw[strings.Index(l.Raw, "action: "):])
 		}
 		if len(rec) == 0 {
 			if r != last {
-				t.Logf("%s: killed before it logged its recovery", r.name)
+				t.Logf("%s: killed before it logged its recovery", r.Name())
 				continue
 			}
-			t.Fatalf("the last central did not log action: recovery | result: success; log:\n%s", tail(r.Log(), 20))
+			t.Fatalf("the last central did not log action: recovery | result: success; log:\n%s", harness.Tail(r.Log(), 20))
 		}
 		l := rec[0]
 		bets, err := strconv.ParseInt(l.Fields["bets"], 10, 64)
 		if err != nil {
-			t.Fatalf("%s: bad bets in %q", r.name, l.Raw)
+			t.Fatalf("%s: bad bets in %q", r.Name(), l.Raw)
 		}
 		t.Logf("%s: recovery bets %s notified %s batches %s cut_csv_bytes %s cut_journal_bytes %s (%d apuesta_recibida lines)",
-			r.name, l.Fields["bets"], l.Fields["notified"], l.Fields["batches"], l.Fields["cut_csv_bytes"],
-			l.Fields["cut_journal_bytes"], len(filter(r.Lines(), "apuesta_recibida", "success")))
+			r.Name(), l.Fields["bets"], l.Fields["notified"], l.Fields["batches"], l.Fields["cut_csv_bytes"],
+			l.Fields["cut_journal_bytes"], len(harness.Filter(r.Lines(), "apuesta_recibida", "success")))
 		n, err := strconv.ParseInt(l.Fields["notified"], 10, 64)
 		if err != nil {
-			t.Fatalf("%s: bad notified in %q", r.name, l.Raw)
+			t.Fatalf("%s: bad notified in %q", r.Name(), l.Raw)
 		}
 		if bets < prevBets || n < prevNotified {
 			t.Errorf("%s recovered %d bets and %d notifications, fewer than the %d and %d of the run before: committed data lost",
-				r.name, bets, n, prevBets, prevNotified)
+				r.Name(), bets, n, prevBets, prevNotified)
 		}
 		prevBets, prevNotified = bets, n
-		for _, f := range filter(r.Lines(), "", "fail") {
+		for _, f := range harness.Filter(r.Lines(), "", "fail") {
 			if !strings.Contains(f.Raw, "address already in use") { // start retries those
-				t.Errorf("%s logged a failure: %s", r.name, f.Raw)
+				t.Errorf("%s logged a failure: %s", r.Name(), f.Raw)
 			}
 		}
 	}
 	// The last central started after the draw: it found everything.
-	rec := filter(last.Lines(), "recovery", "success")[0]
+	rec := harness.Filter(last.Lines(), "recovery", "success")[0]
 	if rec.Fields["bets"] != strconv.Itoa(total) || rec.Fields["notified"] != strconv.Itoa(len(courseBets)) {
 		t.Errorf("the last central recovered %s bets and %s notifications, want %d and %d: %s",
 			rec.Fields["bets"], rec.Fields["notified"], total, len(courseBets), rec.Raw)
 	}
-	if s := filter(last.Lines(), "sorteo", "success"); len(s) != 1 || s[0].Fields["ganadores"] != "10" {
+	if s := harness.Filter(last.Lines(), "sorteo", "success"); len(s) != 1 || s[0].Fields["ganadores"] != "10" {
 		t.Errorf("the last central's draw: %v, want one sorteo line with ganadores: 10", s)
 	}
 	// What each kill interrupted, as the next central to recover says.
 	recovered := func(run int) (bets, notified int, ok bool) {
 		for _, r := range srv.runs[run+1:] {
-			if rec := filter(r.Lines(), "recovery", "success"); len(rec) > 0 {
+			if rec := harness.Filter(r.Lines(), "recovery", "success"); len(rec) > 0 {
 				bets, _ = strconv.Atoi(rec[0].Fields["bets"])
 				notified, _ = strconv.Atoi(rec[0].Fields["notified"])
 				return bets, notified, true
@@ -486,13 +476,13 @@ func TestCrashRecovery(t *testing.T) {
 		default:
 			state = "after the draw"
 		}
-		t.Logf("kill %2d at %v: %s, %s; %s", i+1, k.at.Round(time.Millisecond), srv.runs[k.run].name, k.what, state)
+		t.Logf("kill %2d at %v: %s, %s; %s", i+1, k.at.Round(time.Millisecond), srv.runs[k.run].Name(), k.what, state)
 	}
 	if landed == 0 {
 		t.Errorf("no kill landed in the middle of the upload")
 	}
 	for i, st := range stats {
-		t.Logf("%s: %d sessions, %d reconectar lines, %d resumed past a lost Ack", clients[i].name, st.Sessions, st.Retries, st.LostAcks)
+		t.Logf("%s: %d sessions, %d reconectar lines, %d resumed past a lost Ack", clients[i].Name(), st.Sessions, st.Retries, st.LostAcks)
 	}
 
 	assertStoredBets(t, srv.BetsPath(), data, courseBets)
@@ -509,16 +499,16 @@ func TestRestartAfterDraw(t *testing.T) {
 	data := genData(t, 3, "400", "1,2,0", 41)
 	srv := newCrashServer(t, t.TempDir(), map[string]string{"AGENCIES_AMOUNT": "3"})
 	srv.start()
-	clients := make([]*proc, 3)
+	clients := make([]*harness.Process, 3)
 	for i := range clients {
 		clients[i] = startClient(t, "client-"+strconv.Itoa(i+1), clientEnv(i+1, srv.addr, map[string]string{"CLI_DATA_FILE": agencyFile(data, i+1)}))
 	}
 	for i, c := range clients {
-		if code := c.waitExit(t, clientTimeout); code != 0 {
-			t.Fatalf("%s exited with %d, want 0; log tail:\n%s", c.name, code, tail(c.Log(), 15))
+		if code := c.WaitExit(t, clientTimeout); code != 0 {
+			t.Fatalf("%s exited with %d, want 0; log tail:\n%s", c.Name(), code, harness.Tail(c.Log(), 15))
 		}
-		if got := winnersOf(t, c.name, c.Log()); got != winners[i] {
-			t.Fatalf("%s: cant_ganadores %d, want %d", c.name, got, winners[i])
+		if got := winnersOf(t, c.Name(), c.Log()); got != winners[i] {
+			t.Fatalf("%s: cant_ganadores %d, want %d", c.Name(), got, winners[i])
 		}
 	}
 	// Every agency had its winners: every bet and every notification was
@@ -528,21 +518,21 @@ func TestRestartAfterDraw(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.kill()
-	if n := len(filter(srv.cur().Lines(), "sorteo", "success")); n != 1 { // its log is complete once it has exited
+	if n := len(harness.Filter(srv.cur().Lines(), "sorteo", "success")); n != 1 { // its log is complete once it has exited
 		t.Fatalf("the first central logged %d draws, want 1", n)
 	}
 
 	again := srv.start()
 	lines := again.Lines()
-	sorteo := filter(lines, "sorteo", "success")
-	listen := filter(lines, "accept_connections", "in_progress")
+	sorteo := harness.Filter(lines, "sorteo", "success")
+	listen := harness.Filter(lines, "accept_connections", "in_progress")
 	if len(sorteo) != 1 || sorteo[0].Fields["ganadores"] != "3" {
 		t.Fatalf("the restarted central logged %v, want one sorteo line with ganadores: 3", sorteo)
 	}
 	if sorteo[0].Pos > listen[0].Pos {
 		t.Errorf("the restarted central held the draw after it started listening")
 	}
-	if rec := filter(lines, "recovery", "success"); len(rec) != 1 ||
+	if rec := harness.Filter(lines, "recovery", "success"); len(rec) != 1 ||
 		rec[0].Fields["notified"] != "3" || rec[0].Fields["bets"] != "1200" || rec[0].Fields["cut_csv_bytes"] != "0" {
 		t.Errorf("the restarted central's recovery: %v, want bets 1200, notified 3, nothing cut", rec)
 	}
@@ -558,20 +548,20 @@ func TestRestartAfterDraw(t *testing.T) {
 	if code != 0 {
 		t.Errorf("agency 2 run again exited with %d, want 0; log:\n%s", code, c.Log())
 	}
-	if got := winnersOf(t, c.name, c.Log()); got != winners[1] {
+	if got := winnersOf(t, c.Name(), c.Log()); got != winners[1] {
 		t.Errorf("agency 2 run again: cant_ganadores %d, want %d", got, winners[1])
 	}
-	assertCleanLog(t, c.name, c.Log())
-	if n := len(filter(c.Lines(), "reconectar", "")); n > 0 {
+	assertCleanLog(t, c.Name(), c.Log())
+	if n := len(harness.Filter(c.Lines(), "reconectar", "")); n > 0 {
 		t.Errorf("agency 2 run again had to reconnect %d times", n)
 	}
 
-	(&server{proc: srv.cur()}).stop(t)
+	(&harness.Central{Process: srv.cur()}).Stop(t)
 	lines = srv.cur().Lines()
-	if n := len(filter(lines, "apuesta_recibida", "")); n > 0 {
+	if n := len(harness.Filter(lines, "apuesta_recibida", "")); n > 0 {
 		t.Errorf("the restarted central logged %d apuesta_recibida lines, want none", n)
 	}
-	if l := with(filter(lines, "ganadores_enviados", "success"), "agencia", "2"); len(l) != 1 || l[0].Fields["cant_ganadores"] != "2" {
+	if l := harness.With(harness.Filter(lines, "ganadores_enviados", "success"), "agencia", "2"); len(l) != 1 || l[0].Fields["cant_ganadores"] != "2" {
 		t.Errorf("the restarted central's ganadores_enviados for agency 2: %v, want one with cant_ganadores: 2", l)
 	}
 	assertCleanLog(t, "server", srv.cur().Log())

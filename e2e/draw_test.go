@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/loteria-nacional/quiniela/internal/harness"
 )
 
 // TestWinnersNotBroadcast runs 3 agencies whose winner counts differ
@@ -28,28 +30,14 @@ func TestWinnersNotBroadcast(t *testing.T) {
 	}
 
 	srv := startServer(t, map[string]string{"AGENCIES_AMOUNT": "3"})
-	clients := make([]*proc, 3)
-	for i := range clients {
-		id := i + 1
-		clients[i] = startClient(t, "client-"+strconv.Itoa(id),
-			clientEnv(id, srv.Addr, map[string]string{"CLI_DATA_FILE": agencyFile(data, id)}))
-	}
-	for i, c := range clients {
-		if code := c.waitExit(t, clientTimeout); code != 0 {
-			t.Errorf("%s exited with %d, want 0", c.name, code)
-		}
-		if got := winnersOf(t, c.name, c.Log()); got != winners[i] {
-			t.Errorf("%s: cant_ganadores %d, want its own %d", c.name, got, winners[i])
-		}
-		assertCleanLog(t, c.name, c.Log())
-	}
+	assertAgenciesWon(t, startAgencies(t, srv.Addr, data, 3), winners)
 
-	srv.stop(t) // its log is complete once it has exited
+	srv.Stop(t) // its log is complete once it has exited
 
 	// The central sent each agency its own count.
-	sent := filter(srv.Lines(), "ganadores_enviados", "success")
+	sent := harness.Filter(srv.Lines(), "ganadores_enviados", "success")
 	for id := 1; id <= 3; id++ {
-		lines := with(sent, "agencia", strconv.Itoa(id))
+		lines := harness.With(sent, "agencia", strconv.Itoa(id))
 		if len(lines) != 1 {
 			t.Errorf("server: %d ganadores_enviados lines for agency %d, want 1", len(lines), id)
 			continue
@@ -97,48 +85,48 @@ func TestNoWinnersBeforeLastAgency(t *testing.T) {
 
 	// Both notify; from then on they wait for the draw.
 	eventually(t, clientTimeout, "agencies 1 and 2 to notify", func() bool {
-		lines := filter(srv.Lines(), "notificacion", "success")
-		return len(with(lines, "agencia", "1")) == 1 && len(with(lines, "agencia", "2")) == 1
+		lines := harness.Filter(srv.Lines(), "notificacion", "success")
+		return len(harness.With(lines, "agencia", "1")) == 1 && len(harness.With(lines, "agencia", "2")) == 1
 	})
 
 	// For a while, nothing may answer them: no draw, no winners, no exit.
 	const window = 1500 * time.Millisecond
 	for end := time.Now().Add(window); time.Now().Before(end); time.Sleep(pollInterval) {
-		if n := len(filter(srv.Lines(), "sorteo", "")); n > 0 {
+		if n := len(harness.Filter(srv.Lines(), "sorteo", "")); n > 0 {
 			t.Fatalf("server held the draw with 2 of 3 agencies notified")
 		}
-		for _, c := range []*proc{c1, c2} {
+		for _, c := range []*harness.Process{c1, c2} {
 			if c.Exited() {
-				t.Fatalf("%s exited (code %d) before the last agency notified", c.name, c.exitCode)
+				t.Fatalf("%s exited (code %d) before the last agency notified", c.Name(), c.ExitCode())
 			}
-			if len(filter(c.Lines(), "consulta_ganadores", "success")) > 0 {
-				t.Fatalf("%s got winners before the last agency notified", c.name)
+			if len(harness.Filter(c.Lines(), "consulta_ganadores", "success")) > 0 {
+				t.Fatalf("%s got winners before the last agency notified", c.Name())
 			}
 		}
-		if len(filter(srv.Lines(), "ganadores_enviados", "")) > 0 {
+		if len(harness.Filter(srv.Lines(), "ganadores_enviados", "")) > 0 {
 			t.Fatalf("server sent winners before the last agency notified")
 		}
 	}
 
 	c3 := startClient(t, "client-3", env(3))
-	for i, c := range []*proc{c1, c2, c3} {
-		if code := c.waitExit(t, clientTimeout); code != 0 {
-			t.Errorf("%s exited with %d, want 0", c.name, code)
+	for i, c := range []*harness.Process{c1, c2, c3} {
+		if code := c.WaitExit(t, clientTimeout); code != 0 {
+			t.Errorf("%s exited with %d, want 0", c.Name(), code)
 		}
-		if got := winnersOf(t, c.name, c.Log()); got != winners[i] {
-			t.Errorf("%s: cant_ganadores %d, want %d", c.name, got, winners[i])
+		if got := winnersOf(t, c.Name(), c.Log()); got != winners[i] {
+			t.Errorf("%s: cant_ganadores %d, want %d", c.Name(), got, winners[i])
 		}
-		assertCleanLog(t, c.name, c.Log())
+		assertCleanLog(t, c.Name(), c.Log())
 	}
-	srv.stop(t)
+	srv.Stop(t)
 	lines := srv.Lines()
-	sorteo := filter(lines, "sorteo", "success")
+	sorteo := harness.Filter(lines, "sorteo", "success")
 	if len(sorteo) != 1 {
 		t.Fatalf("%d sorteo lines, want 1", len(sorteo))
 	}
 	// The draw came after every batch, agency 3's included.
-	received := filter(lines, "apuesta_recibida", "success")
-	if len(with(received, "agencia", "3")) == 0 {
+	received := harness.Filter(lines, "apuesta_recibida", "success")
+	if len(harness.With(received, "agencia", "3")) == 0 {
 		t.Errorf("server logged no apuesta_recibida for agency 3")
 	}
 	for _, l := range received {

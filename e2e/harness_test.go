@@ -7,20 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/loteria-nacional/quiniela/internal/harness"
 	"github.com/loteria-nacional/quiniela/internal/loadgen"
-	"github.com/loteria-nacional/quiniela/internal/logging"
 )
 
 // Paths set up by TestMain.
@@ -34,10 +29,9 @@ var (
 // Deadlines. They are generous: the binaries are fast, but a loaded CI
 // machine running -race tests in parallel is not.
 const (
-	startTimeout  = 10 * time.Second // a server logs that it listens
 	clientTimeout = 45 * time.Second // a client runs a whole lottery
-	exitTimeout   = 5 * time.Second  // a process exits after SIGTERM
-	pollInterval  = 10 * time.Millisecond
+	exitTimeout   = harness.ExitTimeout
+	pollInterval  = harness.PollInterval
 )
 
 // winnerNumber is the number that wins the draw (lottery.LotteryWinnerNumber).
@@ -48,7 +42,7 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
-	root, err := findRepoRoot()
+	root, err := harness.RepoRoot()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1
@@ -60,7 +54,7 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	if err := buildBinaries(root, dir); err != nil {
+	if err := harness.Build(root, dir, "./cmd/server", "./cmd/client", "./cmd/gendata"); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1
 	}
@@ -70,260 +64,18 @@ func testMain(m *testing.M) int {
 	return m.Run()
 }
 
-// findRepoRoot walks up from the working directory (e2e/ under go test)
-// to the directory that holds go.mod.
-func findRepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no go.mod above %s", dir)
-		}
-	}
-}
-
-// buildBinaries builds the three commands once, static, into dir.
-func buildBinaries(root, dir string) error {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		return fmt.Errorf("go tool not found: %w", err)
-	}
-	cmd := exec.Command(goBin, "build", "-trimpath", "-o", dir+string(os.PathSeparator),
-		"./cmd/server", "./cmd/client", "./cmd/gendata")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return nil
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use: a process writes
-// it while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// proc is one running binary.
-type proc struct {
-	name   string
-	cmd    *exec.Cmd
-	stdout *syncBuffer // the log: both binaries log to stdout
-	stderr *syncBuffer
-	done   chan struct{} // closed once the process has exited and its output is read
-
-	// Set before done is closed.
-	exitCode int // -1 when killed by a signal
-	waitErr  error
-}
-
-// Log returns what the process wrote to stdout so far.
-func (p *proc) Log() string { return p.stdout.String() }
-
-// Stderr returns what the process wrote to stderr so far.
-func (p *proc) Stderr() string { return p.stderr.String() }
-
-// Lines returns the parsed log lines written so far.
-func (p *proc) Lines() []logLine { return parseLog(p.Log()) }
-
-// Signal sends sig to the process.
-func (p *proc) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
-
-// Exited reports whether the process has exited.
-func (p *proc) Exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// Wait waits up to timeout for the process to exit and returns its exit
-// code; ok is false when it is still running.
-func (p *proc) Wait(timeout time.Duration) (code int, ok bool) {
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	select {
-	case <-p.done:
-		return p.exitCode, true
-	case <-timer.C:
-		return 0, false
-	}
-}
-
-// waitExit waits up to timeout for the process to exit and returns its
-// exit code, failing the test when it does not.
-func (p *proc) waitExit(t testing.TB, timeout time.Duration) int {
+// startProcess starts bin in dir with args and with env as its whole
+// environment besides PATH, HOME and TMPDIR (harness.Env).
+func startProcess(t testing.TB, name, bin, dir string, env map[string]string, args ...string) *harness.Process {
 	t.Helper()
-	code, ok := p.Wait(timeout)
-	if !ok {
-		t.Fatalf("%s did not exit within %v; log tail:\n%s", p.name, timeout, tail(p.Log(), 20))
-	}
-	return code
+	return harness.StartT(t, harness.Spec{Name: name, Bin: bin, Dir: dir, Env: harness.Env(env), Args: args})
 }
 
-// processEnv is a minimal environment plus env: nothing of the test's own
-// environment (a CLI_ID or SERVER_PORT set by whoever runs the tests)
-// leaks into the binaries.
-func processEnv(env map[string]string) []string {
-	var out []string
-	for _, k := range []string{"PATH", "HOME", "TMPDIR", "SYSTEMROOT"} {
-		if v, ok := os.LookupEnv(k); ok {
-			out = append(out, k+"="+v)
-		}
-	}
-	keys := make([]string, 0, len(env))
-	for k := range env {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		out = append(out, k+"="+env[k])
-	}
-	return out
-}
-
-// startProcess starts bin in dir with env and args. The process is killed,
-// if still running, when the test ends; when the test failed, the tail of
-// its output is logged.
-func startProcess(t testing.TB, name, bin, dir string, env map[string]string, args ...string) *proc {
+// startServer starts a central in a fresh working directory (see
+// harness.StartCentral).
+func startServer(t testing.TB, env map[string]string) *harness.Central {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Env = processEnv(env)
-	p := &proc{name: name, cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stdout = p.stdout
-	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() {
-		err := cmd.Wait()
-		p.waitErr = err
-		p.exitCode = cmd.ProcessState.ExitCode()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		if !p.Exited() {
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("--- %s (exit %d, %v) stdout tail:\n%s\n--- %s stderr:\n%s",
-				name, p.exitCode, p.waitErr, tail(p.Log(), 40), name, tail(p.Stderr(), 10))
-		}
-	})
-	return p
-}
-
-// tail returns the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.SplitAfter(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "")
-}
-
-// server is a running central.
-type server struct {
-	*proc
-	Addr string // host:port it listens on
-	Dir  string // its working directory, where bets.csv is
-}
-
-// BetsPath is the path of the central's bets.csv (STORAGE_FILEPATH's
-// default, ./bets.csv, in its working directory).
-func (s *server) BetsPath() string { return filepath.Join(s.Dir, "bets.csv") }
-
-// stop sends the central SIGTERM and waits for it to exit 0. Once it has
-// exited, its log is complete: a line it wrote before some event the test
-// saw (a client's answer) may otherwise still be in the pipe between the
-// processes, not yet in Log.
-func (s *server) stop(t testing.TB) {
-	t.Helper()
-	if err := s.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("signal server: %v", err)
-	}
-	if code := s.waitExit(t, exitTimeout); code != 0 {
-		t.Errorf("server exited with %d after SIGTERM, want 0", code)
-	}
-}
-
-// listening reports whether p's log says it listens.
-func listening(p *proc) bool {
-	_, ok := listeningAddr(p.Log())
-	return ok
-}
-
-// listeningAddr returns the address a central's log says it listens on.
-func listeningAddr(out string) (string, bool) {
-	for _, l := range filter(parseLog(out), "accept_connections", logging.ResultInProgress) {
-		if addr, ok := l.Fields["address"]; ok {
-			return addr, true
-		}
-	}
-	return "", false
-}
-
-// startServer starts a central in a fresh working directory, on
-// 127.0.0.1 and a free port unless env says otherwise, and waits until it
-// logs the address it listens on.
-//
-// A central that cannot bind because the machine has run out of free
-// ports (other test suites sharing it can leave tens of thousands of
-// sockets in TIME_WAIT) is started again, a few times: that is the
-// machine's state, not the central's fault.
-func startServer(t testing.TB, env map[string]string) *server {
-	t.Helper()
-	full := map[string]string{"SERVER_PORT": "0", "SERVER_IP": "127.0.0.1"}
-	for k, v := range env {
-		full[k] = v
-	}
-	const attempts = 5
-	for attempt := 1; ; attempt++ {
-		dir := t.TempDir()
-		p := startProcess(t, "server", serverBin, dir, full)
-		deadline := time.Now().Add(startTimeout)
-		for {
-			if addr, ok := listeningAddr(p.Log()); ok {
-				return &server{proc: p, Addr: addr, Dir: dir}
-			}
-			if p.Exited() {
-				if strings.Contains(p.Log(), "address already in use") && attempt < attempts {
-					t.Logf("server could not bind (attempt %d of %d), starting it again: %s",
-						attempt, attempts, strings.TrimSpace(tail(p.Log(), 2)))
-					time.Sleep(time.Duration(attempt) * 100 * time.Millisecond) // back off, not an assertion
-					break
-				}
-				t.Fatalf("server exited with %d before listening; stdout:\n%s\nstderr:\n%s", p.exitCode, p.Log(), p.Stderr())
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("server did not log accept_connections within %v; stdout:\n%s", startTimeout, p.Log())
-			}
-			time.Sleep(pollInterval)
-		}
-	}
+	return harness.StartCentral(t, serverBin, env)
 }
 
 // clientEnv is the environment of agency id talking to addr.
@@ -340,16 +92,53 @@ func clientEnv(id int, addr string, extra map[string]string) map[string]string {
 }
 
 // startClient starts an agency in a fresh working directory.
-func startClient(t testing.TB, name string, env map[string]string) *proc {
+func startClient(t testing.TB, name string, env map[string]string) *harness.Process {
 	t.Helper()
 	return startProcess(t, name, clientBin, t.TempDir(), env)
+}
+
+// startAgencies starts agencies 1..n against addr, each with its file
+// agency-N.csv in data.
+func startAgencies(t testing.TB, addr, data string, n int) []*harness.Process {
+	t.Helper()
+	clients := make([]*harness.Process, n)
+	for i := range clients {
+		id := i + 1
+		clients[i] = startClient(t, "client-"+strconv.Itoa(id),
+			clientEnv(id, addr, map[string]string{"CLI_DATA_FILE": agencyFile(data, id)}))
+	}
+	return clients
+}
+
+// assertAgenciesWon waits for every agency to exit and checks that each
+// exited 0 with its own count of winners and logged no failure.
+func assertAgenciesWon(t testing.TB, clients []*harness.Process, winners []int) {
+	t.Helper()
+	for i, c := range clients {
+		if code := c.WaitExit(t, clientTimeout); code != 0 {
+			t.Errorf("%s exited with %d, want 0", c.Name(), code)
+		}
+		if got := winnersOf(t, c.Name(), c.Log()); got != winners[i] {
+			t.Errorf("%s: cant_ganadores %d, want its own %d", c.Name(), got, winners[i])
+		}
+		assertCleanLog(t, c.Name(), c.Log())
+	}
+}
+
+// sum is the sum of ns.
+func sum(ns []int) int {
+	total := 0
+	for _, n := range ns {
+		total += n
+	}
+	return total
 }
 
 // runClient runs an agency to its end and returns its exit code and log.
 func runClient(t testing.TB, name string, env map[string]string) (int, string) {
 	t.Helper()
 	p := startClient(t, name, env)
-	code := p.waitExit(t, clientTimeout)
+	code := p.WaitExit(t, clientTimeout)
 	return code, p.Log()
 }
 
@@ -366,55 +155,12 @@ func eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 	}
 }
 
-// logLine is one log line that has an action, parsed by logging.Parse.
-type logLine struct {
-	logging.Line
-	Pos int    // the line's index in the whole output, 0-based
-	Raw string // the line as logged
-}
-
-func (l logLine) String() string { return l.Raw }
-
-// parseLog returns the lines of out that have an action, in order.
-func parseLog(out string) []logLine {
-	var lines []logLine
-	for i, raw := range strings.Split(out, "\n") {
-		if l, ok := logging.Parse(raw); ok {
-			lines = append(lines, logLine{Line: l, Pos: i, Raw: raw})
-		}
-	}
-	return lines
-}
-
-// filter returns the lines of action with result; an empty action or
-// result matches any.
-func filter(lines []logLine, action, result string) []logLine {
-	var out []logLine
-	for _, l := range lines {
-		if (action == "" || l.Action == action) && (result == "" || l.Result == result) {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-// with returns the lines whose field key is value.
-func with(lines []logLine, key, value string) []logLine {
-	var out []logLine
-	for _, l := range lines {
-		if l.Fields[key] == value {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
 // hasLine reports whether p's log has a line of action and result whose
 // fields include kv (key, value, key, value ...).
-func hasLine(p *proc, action, result string, kv ...string) bool {
-	lines := filter(p.Lines(), action, result)
+func hasLine(p *harness.Process, action, result string, kv ...string) bool {
+	lines := harness.Filter(p.Lines(), action, result)
 	for i := 0; i+1 < len(kv); i += 2 {
-		lines = with(lines, kv[i], kv[i+1])
+		lines = harness.With(lines, kv[i], kv[i+1])
 	}
 	return len(lines) > 0
 }
@@ -423,7 +169,7 @@ func hasLine(p *proc, action, result string, kv ...string) bool {
 // success, fail or in_progress, or when any line is a failure.
 func assertCleanLog(t testing.TB, name, out string) {
 	t.Helper()
-	for _, l := range parseLog(out) {
+	for _, l := range harness.ParseLog(out) {
 		switch l.Result {
 		case "success", "in_progress":
 		case "fail":
@@ -441,9 +187,9 @@ func assertCleanLog(t testing.TB, name, out string) {
 // line, failing the test unless there is exactly one such line.
 func winnersOf(t testing.TB, name, out string) int {
 	t.Helper()
-	lines := filter(parseLog(out), "consulta_ganadores", "success")
+	lines := harness.Filter(harness.ParseLog(out), "consulta_ganadores", "success")
 	if len(lines) != 1 {
-		t.Fatalf("%s: %d consulta_ganadores success lines, want 1; log tail:\n%s", name, len(lines), tail(out, 20))
+		t.Fatalf("%s: %d consulta_ganadores success lines, want 1; log tail:\n%s", name, len(lines), harness.Tail(out, 20))
 	}
 	n, err := strconv.Atoi(lines[0].Fields["cant_ganadores"])
 	if err != nil {
@@ -492,7 +238,7 @@ func genData(t testing.TB, agencies int, bets, winners string, seed int) string 
 	dir := t.TempDir()
 	p := startProcess(t, "gendata", gendataBin, dir, nil,
 		"-dir", dir, "-agencies", strconv.Itoa(agencies), "-bets", bets, "-winners", winners, "-seed", strconv.Itoa(seed))
-	if code := p.waitExit(t, clientTimeout); code != 0 {
+	if code := p.WaitExit(t, clientTimeout); code != 0 {
 		t.Fatalf("gendata exited with %d: %s%s", code, p.Log(), p.Stderr())
 	}
 	return dir
@@ -609,16 +355,4 @@ func countLines(t testing.TB, path string) int {
 		t.Fatal(err)
 	}
 	return bytes.Count(data, []byte("\n"))
-}
-
-// freeAddr returns a 127.0.0.1 address on which nothing listens.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/loteria-nacional/quiniela/internal/harness"
 )
 
 // TestHealthcheckConfiguredAddress runs the central on a SERVER_IP that is
@@ -24,7 +26,7 @@ func TestHealthcheckConfiguredAddress(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			host := tc.host(t)
-			_, port, err := net.SplitHostPort(freeAddr(t))
+			_, port, err := net.SplitHostPort(harness.MustFreeAddr(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -33,14 +35,14 @@ func TestHealthcheckConfiguredAddress(t *testing.T) {
 			want := net.JoinHostPort(host, port)
 
 			check := startProcess(t, "healthcheck", serverBin, srv.Dir, env, "healthcheck")
-			if code := check.waitExit(t, exitTimeout); code != 0 {
+			if code := check.WaitExit(t, exitTimeout); code != 0 {
 				t.Errorf("healthcheck of a central listening on %s (SERVER_IP=%s) exited %d, want 0; stderr: %s",
 					srv.Addr, host, code, check.Stderr())
 			}
 
-			srv.stop(t)
+			srv.Stop(t)
 			check = startProcess(t, "healthcheck", serverBin, srv.Dir, env, "healthcheck")
-			if code := check.waitExit(t, exitTimeout); code != 1 {
+			if code := check.WaitExit(t, exitTimeout); code != 1 {
 				t.Errorf("healthcheck of a stopped central exited %d, want 1", code)
 			}
 			stderr := strings.TrimRight(check.Stderr(), "\n")

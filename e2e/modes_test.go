@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/loteria-nacional/quiniela/internal/harness"
 )
 
 // TestSingleBetMode sends the one bet of NOMBRE, APELLIDO, DOCUMENTO,
@@ -22,8 +24,8 @@ func TestSingleBetMode(t *testing.T) {
 	if code != 0 {
 		t.Errorf("client exited with %d, want 0", code)
 	}
-	lines := parseLog(out)
-	if n := len(with(with(filter(lines, "apuesta_enviada", "success"), "dni", dni), "numero", numero)); n != 1 {
+	lines := harness.ParseLog(out)
+	if n := len(harness.With(harness.With(harness.Filter(lines, "apuesta_enviada", "success"), "dni", dni), "numero", numero)); n != 1 {
 		t.Errorf("client logged %d apuesta_enviada | result: success | dni: %s | numero: %s lines, want 1", n, dni, numero)
 	}
 	if got := winnersOf(t, "client-1", out); got != 1 {
@@ -31,8 +33,8 @@ func TestSingleBetMode(t *testing.T) {
 	}
 	assertCleanLog(t, "client-1", out)
 
-	srv.stop(t)
-	stored := with(with(filter(srv.Lines(), "apuesta_almacenada", "success"), "dni", dni), "numero", numero)
+	srv.Stop(t)
+	stored := harness.With(harness.With(harness.Filter(srv.Lines(), "apuesta_almacenada", "success"), "dni", dni), "numero", numero)
 	if len(stored) != 1 {
 		t.Errorf("server logged %d apuesta_almacenada | result: success | dni: %s | numero: %s lines, want 1", len(stored), dni, numero)
 	}
@@ -61,7 +63,7 @@ func TestMalformedLine(t *testing.T) {
 		t.Errorf("client exited 0 with a malformed line in its file")
 	}
 	named := false
-	for _, l := range filter(parseLog(out), "", "fail") {
+	for _, l := range harness.Filter(harness.ParseLog(out), "", "fail") {
 		if strings.Contains(l.Raw, file) && strings.Contains(l.Raw, "line 3") {
 			named = true
 		}
@@ -69,19 +71,19 @@ func TestMalformedLine(t *testing.T) {
 	if !named {
 		t.Errorf("client's log has no fail line naming %s and line 3; log:\n%s", file, out)
 	}
-	if lines := filter(parseLog(out), "notificacion", ""); len(lines) > 0 {
+	if lines := harness.Filter(harness.ParseLog(out), "notificacion", ""); len(lines) > 0 {
 		t.Errorf("client notified the central despite the malformed line: %v", lines)
 	}
 
 	// Once the central has closed the agency's connection, it has seen
 	// all it will: no notification may be among it.
 	eventually(t, clientTimeout, "the server to close agency 1's connection", func() bool {
-		return hasLine(srv.proc, "close", "success", "resource", "connection", "agencia", "1")
+		return hasLine(srv.Process, "close", "success", "resource", "connection", "agencia", "1")
 	})
-	if lines := with(filter(srv.Lines(), "notificacion", ""), "agencia", "1"); len(lines) > 0 {
+	if lines := harness.With(harness.Filter(srv.Lines(), "notificacion", ""), "agencia", "1"); len(lines) > 0 {
 		t.Errorf("server logged a notificacion for agency 1: %v", lines)
 	}
-	if len(filter(srv.Lines(), "sorteo", "")) > 0 {
+	if len(harness.Filter(srv.Lines(), "sorteo", "")) > 0 {
 		t.Errorf("server held a draw")
 	}
 	assertCleanLog(t, "server", srv.Log())
@@ -100,7 +102,7 @@ func TestConfigErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := startProcess(t, tc.name, tc.bin, t.TempDir(), tc.env)
-			code := p.waitExit(t, exitTimeout)
+			code := p.WaitExit(t, exitTimeout)
 			if code == 0 {
 				t.Errorf("%s exited 0 with %s=%s", tc.name, tc.key, tc.env[tc.key])
 			}

@@ -13,6 +13,7 @@ import (
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/rs/zerolog"
 
+	"github.com/loteria-nacional/quiniela/internal/harness"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 )
 
@@ -148,10 +149,6 @@ func TestNetworkCuts(t *testing.T) {
 	seed := testSeed(t, "NETCUT_SEED")
 	rng := rand.New(rand.NewPCG(seed, 0x6e6574637574))
 	data := faultData(t)
-	total := 0
-	for _, n := range courseBets {
-		total += n
-	}
 
 	srv := startServer(t, map[string]string{"AGENCIES_AMOUNT": strconv.Itoa(len(courseBets))})
 	api := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
@@ -175,7 +172,7 @@ func TestNetworkCuts(t *testing.T) {
 	t.Logf("toxiproxy %s -> central %s", proxyAddr, srv.Addr)
 
 	started := time.Now()
-	clients := make([]*proc, len(courseBets))
+	clients := make([]*harness.Process, len(courseBets))
 	for i := range clients {
 		id := i + 1
 		clients[i] = startClient(t, "client-"+strconv.Itoa(id), faultClientEnv(id, proxyAddr, data, netcutClientTimeout))
@@ -184,7 +181,7 @@ func TestNetworkCuts(t *testing.T) {
 	// central says: it logs a notification once it is durable.
 	uploading := func() bool {
 		agencies := make(map[string]bool)
-		for _, l := range filter(srv.Lines(), "notificacion", logging.ResultSuccess) {
+		for _, l := range harness.Filter(srv.Lines(), "notificacion", logging.ResultSuccess) {
 			agencies[l.Fields["agencia"]] = true
 		}
 		return len(agencies) < len(clients)
@@ -254,7 +251,7 @@ func TestNetworkCuts(t *testing.T) {
 
 	stats := finishClients(t, clients, courseWinners)
 	elapsed := time.Since(started)
-	srv.stop(t) // its log is complete once it has exited
+	srv.Stop(t) // its log is complete once it has exited
 
 	kinds, midKinds := make(map[string]int), make(map[string]int)
 	mid := 0
@@ -275,7 +272,7 @@ func TestNetworkCuts(t *testing.T) {
 	}
 	retries, lost := 0, 0
 	for i, st := range stats {
-		t.Logf("%s: %d sessions, %d reconectar lines, %d resumed past a lost Ack", clients[i].name, st.Sessions, st.Retries, st.LostAcks)
+		t.Logf("%s: %d sessions, %d reconectar lines, %d resumed past a lost Ack", clients[i].Name(), st.Sessions, st.Retries, st.LostAcks)
 		retries += st.Retries
 		lost += st.LostAcks
 	}
@@ -284,7 +281,7 @@ func TestNetworkCuts(t *testing.T) {
 	lines := srv.Lines()
 	received := make(map[string]int)
 	dups := 0
-	for _, l := range filter(lines, "apuesta_recibida", "success") {
+	for _, l := range harness.Filter(lines, "apuesta_recibida", "success") {
 		n, err := strconv.Atoi(l.Fields["cantidad"])
 		if err != nil {
 			t.Fatalf("bad cantidad in %q", l.Raw)
@@ -303,14 +300,14 @@ func TestNetworkCuts(t *testing.T) {
 			t.Errorf("agency %d: the central logged %d bets received, want %d", i+1, got, want)
 		}
 	}
-	if s := filter(lines, "sorteo", "success"); len(s) != 1 || s[0].Fields["ganadores"] != "10" {
+	if s := harness.Filter(lines, "sorteo", "success"); len(s) != 1 || s[0].Fields["ganadores"] != "10" {
 		t.Errorf("the central's draw: %v, want one sorteo line with ganadores: 10", s)
 	}
 	// The central may refuse what the cuts broke (truncated frames,
 	// connections reset under it) but nothing else: no batch of an
 	// agency refused, no notification, no winners query.
 	fails := make(map[string]int)
-	for _, l := range filter(lines, "", "fail") {
+	for _, l := range harness.Filter(lines, "", "fail") {
 		if l.Action != "frame" {
 			t.Errorf("the central logged a failure that no cut explains: %s", l.Raw)
 			continue

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/loteria-nacional/quiniela/internal/harness"
 )
 
 // TestMissingDataFile starts an agency whose data file does not exist,
@@ -11,15 +13,15 @@ import (
 // the file, not retry a connection for retry.timeout (60 s) first.
 func TestMissingDataFile(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "nope.csv")
-	p := startClient(t, "client-1", clientEnv(1, freeAddr(t), map[string]string{"CLI_DATA_FILE": missing}))
-	if code := p.waitExit(t, exitTimeout); code == 0 {
+	p := startClient(t, "client-1", clientEnv(1, harness.MustFreeAddr(t), map[string]string{"CLI_DATA_FILE": missing}))
+	if code := p.WaitExit(t, exitTimeout); code == 0 {
 		t.Errorf("client exited 0 without its data file")
 	}
-	fails := filter(p.Lines(), "", "fail")
+	fails := harness.Filter(p.Lines(), "", "fail")
 	if len(fails) != 1 || !strings.Contains(fails[0].Raw, missing) {
 		t.Errorf("client logged %d fail lines %v, want one naming %s", len(fails), fails, missing)
 	}
-	if len(filter(p.Lines(), "reconectar", "")) > 0 {
+	if len(harness.Filter(p.Lines(), "reconectar", "")) > 0 {
 		t.Errorf("client tried to connect before checking its data file")
 	}
 }

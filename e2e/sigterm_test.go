@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/loteria-nacional/quiniela/internal/harness"
 )
 
 // clientExitTimeout is how soon an agency must exit after SIGTERM (the
@@ -13,21 +15,21 @@ const clientExitTimeout = 2 * time.Second
 
 // assertServerClosed checks the log of a central stopped by SIGTERM: the
 // listener and the storage closed, once each, and the exit line.
-func assertServerClosed(t *testing.T, srv *server) {
+func assertServerClosed(t *testing.T, srv *harness.Central) {
 	t.Helper()
 	lines := srv.Lines()
-	closes := filter(lines, "close", "success")
+	closes := harness.Filter(lines, "close", "success")
 	for _, res := range []string{"listener", "storage"} {
-		if n := len(with(closes, "resource", res)); n != 1 {
+		if n := len(harness.With(closes, "resource", res)); n != 1 {
 			t.Errorf("server logged the close of its %s %d times, want 1", res, n)
 		}
 	}
-	exit := filter(lines, "exit", "success")
+	exit := harness.Filter(lines, "exit", "success")
 	if len(exit) != 1 {
 		t.Fatalf("server logged %d exit success lines, want 1", len(exit))
 	}
 	// The storage closes last: after the listener and every connection.
-	storage := with(closes, "resource", "storage")
+	storage := harness.With(closes, "resource", "storage")
 	if len(storage) == 1 {
 		for _, l := range closes {
 			if l.Pos > storage[0].Pos {
@@ -37,17 +39,24 @@ func assertServerClosed(t *testing.T, srv *server) {
 	}
 }
 
+// terminate sends p SIGTERM and checks that it exits 0 within timeout;
+// messages call it who.
+func terminate(t *testing.T, who string, p *harness.Process, timeout time.Duration) {
+	t.Helper()
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if code := p.WaitExit(t, timeout); code != 0 {
+		t.Errorf("%s exited with %d after SIGTERM, want 0", who, code)
+	}
+	t.Logf("%s exited %v after SIGTERM", who, time.Since(start).Round(time.Millisecond))
+}
+
 func TestServerSIGTERM(t *testing.T) {
 	t.Run("idle", func(t *testing.T) {
 		srv := startServer(t, nil)
-		if err := srv.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		start := time.Now()
-		if code := srv.waitExit(t, exitTimeout); code != 0 {
-			t.Errorf("server exited with %d after SIGTERM, want 0", code)
-		}
-		t.Logf("server exited %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+		terminate(t, "server", srv.Process, exitTimeout)
 		assertServerClosed(t, srv)
 		assertCleanLog(t, "server", srv.Log())
 	})
@@ -55,38 +64,31 @@ func TestServerSIGTERM(t *testing.T) {
 	t.Run("clients_waiting_for_draw", func(t *testing.T) {
 		data := genData(t, 3, "300", "1,1,1", 21)
 		srv := startServer(t, map[string]string{"AGENCIES_AMOUNT": "3"})
-		var clients []*proc
+		var clients []*harness.Process
 		for id := 1; id <= 2; id++ {
 			clients = append(clients, startClient(t, "client-"+strconv.Itoa(id),
 				clientEnv(id, srv.Addr, map[string]string{"CLI_DATA_FILE": agencyFile(data, id)})))
 		}
 		// Both agencies have notified and asked for their winners.
 		eventually(t, clientTimeout, "agencies 1 and 2 to notify", func() bool {
-			lines := filter(srv.Lines(), "notificacion", "success")
-			return len(with(lines, "agencia", "1")) == 1 && len(with(lines, "agencia", "2")) == 1
+			lines := harness.Filter(srv.Lines(), "notificacion", "success")
+			return len(harness.With(lines, "agencia", "1")) == 1 && len(harness.With(lines, "agencia", "2")) == 1
 		})
 		for _, c := range clients {
-			eventually(t, clientTimeout, c.name+" to log its notification", func() bool {
+			eventually(t, clientTimeout, c.Name()+" to log its notification", func() bool {
 				return hasLine(c, "notificacion", "success")
 			})
 		}
 
-		if err := srv.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		start := time.Now()
-		if code := srv.waitExit(t, exitTimeout); code != 0 {
-			t.Errorf("server exited with %d after SIGTERM, want 0", code)
-		}
-		t.Logf("server exited %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+		terminate(t, "server", srv.Process, exitTimeout)
 		assertServerClosed(t, srv)
-		closes := with(filter(srv.Lines(), "close", "success"), "resource", "connection")
+		closes := harness.With(harness.Filter(srv.Lines(), "close", "success"), "resource", "connection")
 		for id := 1; id <= 2; id++ {
-			if len(with(closes, "agencia", strconv.Itoa(id))) == 0 {
+			if len(harness.With(closes, "agencia", strconv.Itoa(id))) == 0 {
 				t.Errorf("server did not log the close of agency %d's connection", id)
 			}
 		}
-		if len(filter(srv.Lines(), "sorteo", "")) != 0 {
+		if len(harness.Filter(srv.Lines(), "sorteo", "")) != 0 {
 			t.Errorf("server held a draw with 2 of 3 agencies")
 		}
 		assertCleanLog(t, "server", srv.Log())
@@ -95,7 +97,7 @@ func TestServerSIGTERM(t *testing.T) {
 		// until they are stopped; then they exit 0 at once.
 		for _, c := range clients {
 			if c.Exited() {
-				t.Errorf("%s exited (code %d) when the central stopped; it should retry", c.name, c.exitCode)
+				t.Errorf("%s exited (code %d) when the central stopped; it should retry", c.Name(), c.ExitCode())
 				continue
 			}
 			if err := c.Signal(syscall.SIGTERM); err != nil {
@@ -103,20 +105,20 @@ func TestServerSIGTERM(t *testing.T) {
 			}
 		}
 		for _, c := range clients {
-			if code := c.waitExit(t, clientExitTimeout); code != 0 {
-				t.Errorf("%s exited with %d after SIGTERM, want 0", c.name, code)
+			if code := c.WaitExit(t, clientExitTimeout); code != 0 {
+				t.Errorf("%s exited with %d after SIGTERM, want 0", c.Name(), code)
 			}
 			if hasLine(c, "consulta_ganadores", "success") {
-				t.Errorf("%s got winners without a draw", c.name)
+				t.Errorf("%s got winners without a draw", c.Name())
 			}
-			assertCleanLog(t, c.name, c.Log())
+			assertCleanLog(t, c.Name(), c.Log())
 		}
 	})
 }
 
 func TestClientSIGTERM(t *testing.T) {
 	t.Run("connecting", func(t *testing.T) {
-		addr := freeAddr(t)
+		addr := harness.MustFreeAddr(t)
 		c := startClient(t, "client-1", clientEnv(1, addr, map[string]string{
 			"CLI_DATA_FILE": agencyFile(genData(t, 1, "10", "0", 31), 1),
 		}))
@@ -124,15 +126,8 @@ func TestClientSIGTERM(t *testing.T) {
 		eventually(t, 10*time.Second, "the client to retry its connection", func() bool {
 			return hasLine(c, "reconectar", "in_progress")
 		})
-		if err := c.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		start := time.Now()
-		if code := c.waitExit(t, clientExitTimeout); code != 0 {
-			t.Errorf("client exited with %d after SIGTERM, want 0", code)
-		}
-		t.Logf("client exited %v after SIGTERM", time.Since(start).Round(time.Millisecond))
-		assertCleanLog(t, c.name, c.Log())
+		terminate(t, "client", c, clientExitTimeout)
+		assertCleanLog(t, c.Name(), c.Log())
 	})
 
 	t.Run("waiting_for_draw", func(t *testing.T) {
@@ -141,30 +136,23 @@ func TestClientSIGTERM(t *testing.T) {
 		c := startClient(t, "client-1", clientEnv(1, srv.Addr, map[string]string{"CLI_DATA_FILE": agencyFile(data, 1)}))
 		eventually(t, clientTimeout, "agency 1 to notify", func() bool {
 			return hasLine(c, "notificacion", "success") &&
-				len(with(filter(srv.Lines(), "notificacion", "success"), "agencia", "1")) == 1
+				len(harness.With(harness.Filter(srv.Lines(), "notificacion", "success"), "agencia", "1")) == 1
 		})
-		closesBefore := len(filter(c.Lines(), "close", ""))
+		closesBefore := len(harness.Filter(c.Lines(), "close", ""))
 
-		if err := c.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		start := time.Now()
-		if code := c.waitExit(t, clientExitTimeout); code != 0 {
-			t.Errorf("client exited with %d after SIGTERM, want 0", code)
-		}
-		t.Logf("client exited %v after SIGTERM", time.Since(start).Round(time.Millisecond))
-		closes := filter(c.Lines(), "close", "success")
-		if len(closes) <= closesBefore || len(with(closes[closesBefore:], "resource", "connection")) == 0 {
+		terminate(t, "client", c, clientExitTimeout)
+		closes := harness.Filter(c.Lines(), "close", "success")
+		if len(closes) <= closesBefore || len(harness.With(closes[closesBefore:], "resource", "connection")) == 0 {
 			t.Errorf("client did not log the close of its connection after SIGTERM")
 		}
 		if hasLine(c, "consulta_ganadores", "success") {
 			t.Errorf("client got winners without a draw")
 		}
-		assertCleanLog(t, c.name, c.Log())
+		assertCleanLog(t, c.Name(), c.Log())
 
 		// The central notices the agency is gone and closes its side.
 		eventually(t, 10*time.Second, "the server to close agency 1's connection", func() bool {
-			return hasLine(srv.proc, "close", "success", "resource", "connection", "agencia", "1")
+			return hasLine(srv.Process, "close", "success", "resource", "connection", "agencia", "1")
 		})
 		assertCleanLog(t, "server", srv.Log())
 	})

@@ -44,48 +44,70 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	opts, flags, err := parseFlags(args)
+	if errors.Is(err, flag.ErrHelp) {
+		flags.SetOutput(stderr)
+		flags.Usage()
+		return 0
+	}
+	if err != nil {
+		return usageError(stderr, err)
+	}
+	return writeFiles(opts, stdout, stderr)
+}
+
+// options are gendata's flags, checked and expanded to one value an agency.
+type options struct {
+	dir         string
+	bets        []int
+	winners     []int
+	seed        int64
+	missingOnly bool
+}
+
+// parseFlags parses args and expands -bets and -winners to one value an
+// agency. Its errors are the user's: run prints them as usage errors.
+func parseFlags(args []string) (options, *flag.FlagSet, error) {
+	var opts options
 	flags := flag.NewFlagSet("gendata", flag.ContinueOnError)
 	flags.SetOutput(io.Discard)
-	dir := flags.String("dir", ".data", "directory to write agency-I.csv files into")
+	flags.StringVar(&opts.dir, "dir", ".data", "directory to write agency-I.csv files into")
 	agencies := flags.Int("agencies", 5, "number of agencies")
 	betsList := flags.String("bets", "1000", "bets per agency: one value, or a comma-separated list, one per agency")
 	winnersList := flags.String("winners", "2,3,3,2,0", "winners per agency: one value, or a comma-separated list, one per agency")
-	seed := flags.Int64("seed", 1, "seed of the pseudo-random data")
-	missingOnly := flags.Bool("missing-only", false, "only write files that do not exist yet")
-
+	flags.Int64Var(&opts.seed, "seed", 1, "seed of the pseudo-random data")
+	flags.BoolVar(&opts.missingOnly, "missing-only", false, "only write files that do not exist yet")
 	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			flags.SetOutput(stderr)
-			flags.Usage()
-			return 0
-		}
-		return usageError(stderr, err)
+		return opts, flags, err
 	}
 	if flags.NArg() > 0 {
-		return usageError(stderr, fmt.Errorf("unexpected argument %q", flags.Arg(0)))
+		return opts, flags, fmt.Errorf("unexpected argument %q", flags.Arg(0))
 	}
 	if *agencies < 1 {
-		return usageError(stderr, fmt.Errorf("-agencies %d: need at least 1", *agencies))
+		return opts, flags, fmt.Errorf("-agencies %d: need at least 1", *agencies)
 	}
-	bets, err := sampledata.PerAgency(*betsList, *agencies)
-	if err != nil {
-		return usageError(stderr, fmt.Errorf("-bets: %w", err))
+	var err error
+	if opts.bets, err = sampledata.PerAgency(*betsList, *agencies); err != nil {
+		return opts, flags, fmt.Errorf("-bets: %w", err)
 	}
-	winners := make([]int, *agencies)
-	if isSet(flags, "winners") {
-		if winners, err = sampledata.PerAgency(*winnersList, *agencies); err != nil {
-			return usageError(stderr, fmt.Errorf("-winners: %w", err))
+	opts.winners = make([]int, *agencies)
+	if !isSet(flags, "winners") {
+		for i := range opts.winners {
+			opts.winners[i] = defaultWinners[i%len(defaultWinners)]
 		}
-	} else {
-		for i := range winners {
-			winners[i] = defaultWinners[i%len(defaultWinners)]
-		}
+	} else if opts.winners, err = sampledata.PerAgency(*winnersList, *agencies); err != nil {
+		return opts, flags, fmt.Errorf("-winners: %w", err)
 	}
+	return opts, flags, nil
+}
 
-	for i := range *agencies {
+// writeFiles writes the agencies' files, logging one line a file, and
+// returns the exit status: 1 at the first file it cannot write.
+func writeFiles(opts options, stdout, stderr io.Writer) int {
+	for i := range opts.bets {
 		agency := i + 1
-		path := filepath.Join(*dir, "agency-"+strconv.Itoa(agency)+".csv")
-		if *missingOnly {
+		path := filepath.Join(opts.dir, "agency-"+strconv.Itoa(agency)+".csv")
+		if opts.missingOnly {
 			_, err := os.Stat(path)
 			if err == nil {
 				logLine(stdout, "gendata", "success", "file", path, "skipped", "exists")
@@ -96,7 +118,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 				return 1
 			}
 		}
-		spec := sampledata.Spec{Agency: agency, Bets: bets[i], Winners: winners[i], Seed: *seed}.Clamped()
+		spec := sampledata.Spec{Agency: agency, Bets: opts.bets[i], Winners: opts.winners[i], Seed: opts.seed}.Clamped()
 		if err := sampledata.WriteFile(path, spec); err != nil {
 			logLine(stderr, "gendata", "fail", "file", path, "error", err.Error())
 			return 1

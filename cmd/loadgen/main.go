@@ -103,8 +103,9 @@ func scale(ctx context.Context, args []string) error {
 	rate := fs.Float64("rate", 0, "total bets/s the agencies offer, shared evenly (0: as fast as they can)")
 	addr := fs.String("addr", "", "drive a central already listening there (for profiling it) instead of starting one")
 	fs.Parse(args)
+	opts := loadgen.ScaleOptions{Agencies: *agencies, Bets: *bets, Winners: *winners, BatchMax: *batch, Rate: *rate}
 	if *addr != "" {
-		res, err := loadgen.Scale(ctx, *addr, loadgen.ScaleOptions{Agencies: *agencies, Bets: *bets, Winners: *winners, BatchMax: *batch, Rate: *rate})
+		res, err := loadgen.Scale(ctx, *addr, opts)
 		fmt.Printf("%+v\n", res)
 		return err
 	}
@@ -115,48 +116,69 @@ func scale(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("scale: %d agencies x %d bets = %d bets, %s, fsync-durable acks, central LOGGING_LEVEL=%s\n",
 		*agencies, *bets, *agencies**bets, offered, *logLevel)
-	var thr, p50, p99, pmax, draw, rss []float64
+	var figures scaleFigures
 	for range *runs {
-		dir, err := os.MkdirTemp("", "lottery-scale-")
+		res, peak, err := scaleRun(ctx, opts, *logLevel)
 		if err != nil {
 			return err
 		}
-		srv, err := loadgen.StartServer(ctx, filepath.Join(binDir(), "server"), dir,
-			"AGENCIES_AMOUNT="+strconv.Itoa(*agencies), "LOGGING_LEVEL="+*logLevel,
-			"SERVER_MAX_CONNECTIONS="+strconv.Itoa(*agencies+64))
-		if err != nil {
-			os.RemoveAll(dir)
-			return err
-		}
-		res, err := loadgen.Scale(ctx, srv.Addr, loadgen.ScaleOptions{Agencies: *agencies, Bets: *bets, Winners: *winners, BatchMax: *batch, Rate: *rate})
-		peak, rerr := srv.PeakRSS()
-		serr := srv.Stop()
-		os.RemoveAll(dir)
-		if err != nil {
-			return err
-		}
-		if rerr != nil {
-			return rerr
-		}
-		if serr != nil {
-			return serr
-		}
-		thr = append(thr, res.Throughput)
-		p50 = append(p50, loadgen.Millis(res.AckP50))
-		p99 = append(p99, loadgen.Millis(res.AckP99))
-		pmax = append(pmax, loadgen.Millis(res.AckMax))
-		draw = append(draw, loadgen.Millis(res.Draw))
-		rss = append(rss, float64(peak)/(1<<20))
+		figures.add(res, peak)
 	}
 	name := fmt.Sprintf("scale %dx%d: ", *agencies, *bets)
 	if *rate > 0 {
 		name = fmt.Sprintf("scale %dx%d @%.0f/s: ", *agencies, *bets, *rate)
 	}
-	fmt.Println(loadgen.Summarize(thr).Line(name+"ingest", "bets/s", *runs))
-	fmt.Println(loadgen.Summarize(p50).Line(name+"ack latency p50", "ms", *runs))
-	fmt.Println(loadgen.Summarize(p99).Line(name+"ack latency p99", "ms", *runs))
-	fmt.Println(loadgen.Summarize(pmax).Line(name+"ack latency max", "ms", *runs))
-	fmt.Println(loadgen.Summarize(draw).Line(name+"last done -> last winners", "ms", *runs))
-	fmt.Println(loadgen.Summarize(rss).Line(name+"central peak RSS", "MiB", *runs))
+	figures.print(name, *runs)
 	return nil
+}
+
+// scaleRun starts a central in a fresh directory, drives the agencies of
+// opts against it, and returns what they measured and the central's peak
+// memory.
+func scaleRun(ctx context.Context, opts loadgen.ScaleOptions, logLevel string) (loadgen.ScaleResult, int64, error) {
+	dir, err := os.MkdirTemp("", "lottery-scale-")
+	if err != nil {
+		return loadgen.ScaleResult{}, 0, err
+	}
+	defer os.RemoveAll(dir)
+	srv, err := loadgen.StartServer(ctx, filepath.Join(binDir(), "server"), dir,
+		"AGENCIES_AMOUNT="+strconv.Itoa(opts.Agencies), "LOGGING_LEVEL="+logLevel,
+		"SERVER_MAX_CONNECTIONS="+strconv.Itoa(opts.Agencies+64))
+	if err != nil {
+		return loadgen.ScaleResult{}, 0, err
+	}
+	res, err := loadgen.Scale(ctx, srv.Addr, opts)
+	peak, rerr := srv.PeakRSS() // before it stops: /proc forgets a process once it exits
+	serr := srv.Stop()
+	for _, e := range []error{err, rerr, serr} {
+		if e != nil {
+			return loadgen.ScaleResult{}, 0, e
+		}
+	}
+	return res, peak, nil
+}
+
+// scaleFigures are the figures of every scale run, in milliseconds but
+// for the throughput (bets/s) and the peak memory (MiB).
+type scaleFigures struct {
+	thr, p50, p99, pmax, draw, rss []float64
+}
+
+func (f *scaleFigures) add(res loadgen.ScaleResult, peak int64) {
+	f.thr = append(f.thr, res.Throughput)
+	f.p50 = append(f.p50, loadgen.Millis(res.AckP50))
+	f.p99 = append(f.p99, loadgen.Millis(res.AckP99))
+	f.pmax = append(f.pmax, loadgen.Millis(res.AckMax))
+	f.draw = append(f.draw, loadgen.Millis(res.Draw))
+	f.rss = append(f.rss, float64(peak)/(1<<20))
+}
+
+// print prints one line a figure: the median of the runs, min and max.
+func (f *scaleFigures) print(name string, runs int) {
+	fmt.Println(loadgen.Summarize(f.thr).Line(name+"ingest", "bets/s", runs))
+	fmt.Println(loadgen.Summarize(f.p50).Line(name+"ack latency p50", "ms", runs))
+	fmt.Println(loadgen.Summarize(f.p99).Line(name+"ack latency p99", "ms", runs))
+	fmt.Println(loadgen.Summarize(f.pmax).Line(name+"ack latency max", "ms", runs))
+	fmt.Println(loadgen.Summarize(f.draw).Line(name+"last done -> last winners", "ms", runs))
+	fmt.Println(loadgen.Summarize(f.rss).Line(name+"central peak RSS", "MiB", runs))
 }

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/loteria-nacional/quiniela/internal/config"
+	"github.com/loteria-nacional/quiniela/internal/harness"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 	"github.com/loteria-nacional/quiniela/internal/protocol"
@@ -158,7 +158,7 @@ func TestShortTimeoutWaitsForDraw(t *testing.T) {
 		a := New(cfg, logging.New(log, logging.LevelWarning-4))
 		return a.Run(ctx)
 	}
-	log := &syncBuffer{}
+	log := &harness.Buffer{}
 	type outcome struct {
 		res Result
 		err error
@@ -222,24 +222,6 @@ func startCentral(t *testing.T, ctx context.Context, cancel context.CancelFunc, 
 		}
 	})
 	return ln.Addr().String()
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestSingleBetFromEnv(t *testing.T) {

@@ -347,10 +347,7 @@ retry:
 		{
 			name: "no file, id from env: defaults",
 			env:  map[string]string{"CLI_ID": "1"},
-			want: func(c *Client) {
-				c.ID = 1
-				c.DataFile = ".data/agency-1.csv"
-			},
+			want: agencyDefaults(1),
 		},
 		{
 			name: "all keys",
@@ -361,52 +358,34 @@ retry:
 			name: "classic file, id from env, legacy loop keys ignored",
 			file: "server:\n  address: \"server:12345\"\nloop:\n  amount: 5\n  period: \"5s\"\nlog:\n  level: \"info\"\n",
 			env:  map[string]string{"CLI_ID": "4"},
-			want: func(c *Client) {
-				c.ID = 4
-				c.DataFile = ".data/agency-4.csv"
-			},
+			want: agencyDefaults(4),
 		},
 		{
 			name: "legacy loop keys of any shape ignored",
 			file: "id: 2\nloop:\n  amount: [1, 2]\n  period: {a: b}\n  lapse: \"0m20s\"\n",
-			want: func(c *Client) {
-				c.ID = 2
-				c.DataFile = ".data/agency-2.csv"
-			},
+			want: agencyDefaults(2),
 		},
 		{
 			name: "unknown keys ignored",
 			file: "id: 2\nfoo: bar\n",
-			want: func(c *Client) {
-				c.ID = 2
-				c.DataFile = ".data/agency-2.csv"
-			},
+			want: agencyDefaults(2),
 		},
 		{
 			name: "empty file",
 			file: "\n",
 			env:  map[string]string{"CLI_ID": "5"},
-			want: func(c *Client) {
-				c.ID = 5
-				c.DataFile = ".data/agency-5.csv"
-			},
+			want: agencyDefaults(5),
 		},
 		{
 			name: "data.file default follows the id from the file",
 			file: "id: 12\n",
-			want: func(c *Client) {
-				c.ID = 12
-				c.DataFile = ".data/agency-12.csv"
-			},
+			want: agencyDefaults(12),
 		},
 		{
 			name: "data.file default follows the id from the env",
 			file: "id: 12\n",
 			env:  map[string]string{"CLI_ID": "13"},
-			want: func(c *Client) {
-				c.ID = 13
-				c.DataFile = ".data/agency-13.csv"
-			},
+			want: agencyDefaults(13),
 		},
 		{
 			name: "CLI_DATA_FILE overrides the default",
@@ -453,10 +432,7 @@ retry:
 		{
 			name: "the largest agency number",
 			env:  map[string]string{"CLI_ID": "65535"},
-			want: func(c *Client) {
-				c.ID = 65535
-				c.DataFile = ".data/agency-65535.csv"
-			},
+			want: agencyDefaults(65535),
 		},
 		{
 			name: "yaml numbers and strings both read",
@@ -684,5 +660,14 @@ func TestLoadCourseFiles(t *testing.T) {
 			_, err = LoadClient(path, fakeEnv(nil))
 			checkKeyError(t, err, "id")
 		})
+	}
+}
+
+// agencyDefaults wants the defaults but for the agency's id and the data
+// file that follows it.
+func agencyDefaults(id int) func(*Client) {
+	return func(c *Client) {
+		c.ID = id
+		c.DataFile = fmt.Sprintf(".data/agency-%d.csv", id)
 	}
 }

@@ -2,17 +2,15 @@ package loadgen
 
 import (
 	"archive/zip"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/loteria-nacional/quiniela/internal/harness"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/sampledata"
 )
@@ -84,12 +82,9 @@ type CourseOptions struct {
 // loggedWinners returns the cant_ganadores of the first successful
 // consulta_ganadores line in an agency's log.
 func loggedWinners(log string) (string, bool) {
-	for line := range strings.Lines(log) {
-		l, ok := logging.Parse(strings.TrimRight(line, "\r\n"))
-		if ok && l.Action == "consulta_ganadores" && l.Result == logging.ResultSuccess {
-			n, ok := l.Fields["cant_ganadores"]
-			return n, ok
-		}
+	for _, l := range harness.Filter(harness.ParseLog(log), "consulta_ganadores", logging.ResultSuccess) {
+		n, ok := l.Fields["cant_ganadores"]
+		return n, ok
 	}
 	return "", false
 }
@@ -112,40 +107,68 @@ func Course(ctx context.Context, opts CourseOptions) (time.Duration, error) {
 	if !opts.WithServerStart {
 		start = time.Now()
 	}
-	type result struct {
-		agency int
-		out    []byte
-		err    error
+	agencies, err := startAgencies(ctx, opts, dir, srv.Addr)
+	if err != nil {
+		return 0, err
 	}
-	results := make(chan result, len(CourseSizes))
-	for i := range CourseSizes {
-		cmd := exec.CommandContext(ctx, opts.ClientBin)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(),
-			"CLI_ID="+strconv.Itoa(i+1),
-			"CLI_SERVER_ADDRESS="+srv.Addr,
-			"CLI_DATA_FILE="+filepath.Join(opts.DataDir, fmt.Sprintf("agency-%d.csv", i+1)),
-			"CLI_BATCH_MAXAMOUNT="+strconv.Itoa(opts.BatchMax),
-		)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			return 0, err
-		}
+	defer killAll(agencies) // the rest, when one fails
+	exited := make(chan int, len(agencies))
+	for i, p := range agencies {
 		go func() {
-			err := cmd.Wait()
-			results <- result{agency: i + 1, out: out.Bytes(), err: err}
+			<-p.Done()
+			exited <- i
 		}()
 	}
-	for range CourseSizes {
-		r := <-results
-		if r.err != nil {
-			return 0, fmt.Errorf("agency %d: %v\n%s", r.agency, r.err, r.out)
-		}
-		n, ok := loggedWinners(string(r.out))
-		if !ok || n != strconv.Itoa(CourseWinners[r.agency-1]) {
-			return 0, fmt.Errorf("agency %d: wrong or no winners line:\n%s", r.agency, r.out)
+	for range agencies {
+		i := <-exited
+		if err := checkAgency(agencies[i], CourseWinners[i]); err != nil {
+			return 0, err
 		}
 	}
 	return time.Since(start), nil
+}
+
+// startAgencies starts the five agencies of the course in dir, against
+// the central at addr. They are killed when ctx is done.
+func startAgencies(ctx context.Context, opts CourseOptions, dir, addr string) ([]*harness.Process, error) {
+	agencies := make([]*harness.Process, 0, len(CourseSizes))
+	for i := range CourseSizes {
+		id := strconv.Itoa(i + 1)
+		p, err := harness.Start(ctx, harness.Spec{
+			Name: "agency " + id, Bin: opts.ClientBin, Dir: dir,
+			Env: append(os.Environ(),
+				"CLI_ID="+id,
+				"CLI_SERVER_ADDRESS="+addr,
+				"CLI_DATA_FILE="+filepath.Join(opts.DataDir, "agency-"+id+".csv"),
+				"CLI_BATCH_MAXAMOUNT="+strconv.Itoa(opts.BatchMax),
+			),
+		})
+		if err != nil {
+			killAll(agencies)
+			return nil, err
+		}
+		agencies = append(agencies, p)
+	}
+	return agencies, nil
+}
+
+// killAll kills every process of procs that still runs.
+func killAll(procs []*harness.Process) {
+	for _, p := range procs {
+		p.Kill()
+	}
+}
+
+// checkAgency says what is wrong with an agency that has exited: an
+// error, or no line with its winners.
+func checkAgency(p *harness.Process, winners int) error {
+	out := p.Log() + p.Stderr()
+	if err := p.Err(); err != nil {
+		return fmt.Errorf("%s: %v\n%s", p.Name(), err, out)
+	}
+	n, ok := loggedWinners(p.Log())
+	if !ok || n != strconv.Itoa(winners) {
+		return fmt.Errorf("%s: wrong or no winners line:\n%s", p.Name(), out)
+	}
+	return nil
 }

@@ -15,73 +15,67 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/loteria-nacional/quiniela/internal/harness"
 	"github.com/loteria-nacional/quiniela/internal/health"
 )
 
 // Server is a central process started by the benchmark.
 type Server struct {
-	cmd  *exec.Cmd
+	*harness.Process
 	Addr string // where it listens
-	done chan error
 }
 
 // StartServer runs the central binary bin in dir with env added to the
 // benchmark's environment, on a free port of 127.0.0.1, and returns once
 // it answers the protocol's health check. It does not depend on the
-// central's log, whose level the benchmark may lower.
+// central's log, whose level the benchmark may lower: so it cannot let
+// the central pick port 0 and read the address from its log.
 func StartServer(ctx context.Context, bin, dir string, env ...string) (*Server, error) {
-	port, err := freePort()
+	addr, err := harness.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command(bin)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "SERVER_IP=127.0.0.1", "SERVER_PORT="+strconv.Itoa(port))
-	cmd.Env = append(cmd.Env, env...)
-	cmd.Stdout = io.Discard
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start central: %w", err)
+	_, port, _ := net.SplitHostPort(addr)
+	p, err := harness.Start(context.WithoutCancel(ctx), harness.Spec{
+		Name: "central", Bin: bin, Dir: dir,
+		Env:    append(append(os.Environ(), "SERVER_IP=127.0.0.1", "SERVER_PORT="+port), env...),
+		Stdout: io.Discard, Stderr: os.Stderr,
+	})
+	if err != nil {
+		return nil, err
 	}
-	s := &Server{cmd: cmd, Addr: addr, done: make(chan error, 1)}
-	go func() { s.done <- cmd.Wait() }()
+	if err := waitServing(ctx, p, addr); err != nil {
+		p.Kill()
+		return nil, err
+	}
+	return &Server{Process: p, Addr: addr}, nil
+}
+
+// waitServing waits until the central p answers the health check at addr.
+func waitServing(ctx context.Context, p *harness.Process, addr string) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := health.Check(ctx, addr, time.Second); err == nil {
-			return s, nil
+			return nil
 		}
-		select {
-		case err := <-s.done:
-			return nil, fmt.Errorf("central exited before serving: %v", err)
-		case <-ctx.Done():
-			cmd.Process.Kill()
-			return nil, ctx.Err()
-		case <-time.After(time.Millisecond):
+		if p.Exited() {
+			return fmt.Errorf("central exited before serving: %v", p.Err())
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			return nil, errors.New("central did not serve within 10s")
+			return errors.New("central did not serve within 10s")
 		}
+		time.Sleep(time.Millisecond)
 	}
-}
-
-// freePort asks the kernel for a port that is free now.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // PeakRSS returns the central's peak resident memory (VmHWM), in bytes.
 func (s *Server) PeakRSS() (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.Pid()))
 	if err != nil {
 		return 0, err
 	}
@@ -96,15 +90,9 @@ func (s *Server) PeakRSS() (int64, error) {
 
 // Stop sends SIGTERM and waits for a clean exit.
 func (s *Server) Stop() error {
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-s.done:
-		if err != nil {
-			return fmt.Errorf("central exit: %w", err)
-		}
-		return nil
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		return errors.New("central did not stop within 10s of SIGTERM")
+	err := s.Terminate(10 * time.Second)
+	if exit := (*exec.ExitError)(nil); errors.As(err, &exit) {
+		return fmt.Errorf("central exit: %w", err)
 	}
+	return err
 }

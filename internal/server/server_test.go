@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/loteria-nacional/quiniela/internal/client"
 	"github.com/loteria-nacional/quiniela/internal/config"
+	"github.com/loteria-nacional/quiniela/internal/harness"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 	"github.com/loteria-nacional/quiniela/internal/protocol"
@@ -34,26 +34,11 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// syncBuffer is a log sink that tests read while the server writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// logSink is the server's log, which tests read while the server writes.
+type logSink struct{ harness.Buffer }
 
 // lines returns the log lines that contain every one of parts.
-func (b *syncBuffer) lines(parts ...string) []string {
+func (b *logSink) lines(parts ...string) []string {
 	var out []string
 	for _, l := range strings.Split(b.String(), "\n") {
 		ok := l != ""
@@ -69,7 +54,7 @@ func (b *syncBuffer) lines(parts ...string) []string {
 
 type testServer struct {
 	addr    string
-	log     *syncBuffer
+	log     *logSink
 	store   *storage.Store
 	central *lottery.Central
 	dir     string
@@ -101,7 +86,7 @@ func startServer(t testing.TB, agencies int, opts ...serverOption) *testServer {
 	for _, o := range opts {
 		o(&settings)
 	}
-	ts := &testServer{log: &syncBuffer{}, dir: t.TempDir()}
+	ts := &testServer{log: &logSink{}, dir: t.TempDir()}
 	log := logging.New(ts.log, logging.LevelWarning-4) // INFO and above
 	store, err := storage.Open(filepath.Join(ts.dir, "bets.csv"), storage.Options{Logger: log})
 	if err != nil {
