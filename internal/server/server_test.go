@@ -544,7 +544,7 @@ func (failingLedger) LoadBets() iter.Seq2[lottery.Bet, error] {
 // errors, and the connection's fail line does not repeat the cause either
 // (the storage logs it once, where it happened).
 func TestUnavailableSaysNoMore(t *testing.T) {
-	logged := &syncBuffer{}
+	logged := &logSink{}
 	log := logging.New(logged, logging.LevelWarning-4)
 	central, err := lottery.NewCentral(t.Context(), failingLedger{}, 1, EventLog{Log: log})
 	if err != nil {
