@@ -55,14 +55,14 @@ func FuzzReader(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		msgs, err := readFuzz(t, bytes.NewReader(data))
+		msgs, err := readAll(t, bytes.NewReader(data))
 		checkReaderError(t, err)
 		for _, m := range msgs {
 			checkReencode(t, m)
 		}
 
 		// Pieces of one byte must give the same messages and the same end.
-		msgs1, err1 := readFuzz(t, iotest.OneByteReader(bytes.NewReader(data)))
+		msgs1, err1 := readAll(t, iotest.OneByteReader(bytes.NewReader(data)))
 		if !reflect.DeepEqual(msgs1, msgs) {
 			t.Errorf("one byte at a time decoded %d messages, whole %d, or they differ", len(msgs1), len(msgs))
 		}
@@ -92,27 +92,6 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 	})
-}
-
-// readFuzz reads messages until Read fails. Each successful Read consumes
-// at least a header, so the loop ends.
-func readFuzz(t *testing.T, r io.Reader) ([]Message, error) {
-	t.Helper()
-	pr := NewReader(r)
-	var msgs []Message
-	for {
-		m, err := pr.Read()
-		if err != nil {
-			if m != nil {
-				t.Errorf("Read returned %#v along with error %v", m, err)
-			}
-			return msgs, err
-		}
-		if m == nil {
-			t.Fatal("Read returned neither a message nor an error")
-		}
-		msgs = append(msgs, m)
-	}
 }
 
 func checkReaderError(t *testing.T, err error) {

@@ -114,7 +114,8 @@ func encode(t *testing.T, msgs ...Message) []byte {
 }
 
 // readAll reads messages from r until Read fails and returns them with the
-// error that ended the stream.
+// error that ended the stream. Each successful Read consumes at least a
+// header, so the loop ends.
 func readAll(t *testing.T, r io.Reader) ([]Message, error) {
 	t.Helper()
 	pr := NewReader(r)
@@ -126,6 +127,9 @@ func readAll(t *testing.T, r io.Reader) ([]Message, error) {
 				t.Errorf("Read returned message %#v along with error %v", m, err)
 			}
 			return msgs, err
+		}
+		if m == nil {
+			t.Fatal("Read returned neither a message nor an error")
 		}
 		msgs = append(msgs, m)
 	}
