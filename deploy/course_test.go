@@ -1,0 +1,163 @@
+package deploy
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// courseConfigINI is the course's own server/config.ini, byte for byte: its
+// SERVER_IP = server is a host name that resolves to the container's
+// address on the compose network, not to a loopback address, and its
+// backlog is the course's 5.
+const courseConfigINI = `[DEFAULT]
+SERVER_PORT = 12345
+SERVER_IP = server
+SERVER_LISTEN_BACKLOG = 5
+LOGGING_LEVEL = INFO
+`
+
+// courseConfigYAML is the course's own client/config.yaml, byte for byte:
+// no id key (each container's CLI_ID gives it) and the legacy loop keys.
+const courseConfigYAML = `server:
+  address: "server:12345"
+loop:
+  amount: 5
+  period: "5s"
+log:
+  level: "info"
+`
+
+// newCourseDeployment prepares, in a temporary copy of the deployment's
+// layout, what a course user has: the course's config.ini (with
+// LOGGING_LEVEL = level) and config.yaml, and the compose file that
+// `./generar-compose.sh docker-compose-dev.yaml agencies` writes there.
+// The caller writes .data. Unlike newDeployment it copies none of our own
+// configuration files.
+//
+// The course user runs plain `docker compose -f docker-compose-dev.yaml`,
+// whose project name is the directory's. The tests pass -p with a name of
+// their own prefix instead, so that a run never collides with another
+// project (or a user's deployment) and a killed run's leftovers are found
+// and removed by the next (see setupDocker).
+func newCourseDeployment(t *testing.T, agencies int, level string) *deployment {
+	t.Helper()
+	requireDocker(t)
+	dir := t.TempDir()
+	ini := strings.Replace(courseConfigINI, "LOGGING_LEVEL = INFO", "LOGGING_LEVEL = "+level, 1)
+	files := map[string]string{"server/config.ini": ini, "client/config.yaml": courseConfigYAML}
+	for name, content := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, ".data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, filepath.Join(repoRoot, "generar-compose.sh"), filepath.Join(dir, "generar-compose.sh"))
+	if err := os.Chmod(filepath.Join(dir, "generar-compose.sh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(dir, cmdTimeout, "./generar-compose.sh", "docker-compose-dev.yaml", strconv.Itoa(agencies)); err != nil {
+		t.Fatalf("./generar-compose.sh: %v\n%s", err, out)
+	}
+	d := &deployment{t: t, dir: dir, project: testPrefix + randomSuffix(t), files: []string{"docker-compose-dev.yaml"}}
+	t.Logf("compose project %s in %s", d.project, dir)
+	t.Cleanup(d.teardown)
+	return d
+}
+
+// buildLikeACourseUser builds the binaries and both images with the
+// commands the course's instructions give, and no other make target.
+// They run in the repository, whose sources and Dockerfiles they need;
+// only the binaries and the images change (both are built already by
+// setupDocker, so this is quick).
+func buildLikeACourseUser(t *testing.T) {
+	t.Helper()
+	for _, cmd := range [][]string{
+		{"make", "build"},
+		{"docker", "build", "-f", "./server/Dockerfile", "-t", "server:latest", "."},
+		{"docker", "build", "-f", "./client/Dockerfile", "-t", "client:latest", "."},
+	} {
+		if out, err := run(repoRoot, buildTimeout, cmd[0], cmd[1:]...); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	}
+}
+
+// TestComposeCourseConfig deploys with the course's original config.ini
+// and config.yaml, unchanged, as a course user would: make build, the
+// generated docker-compose-dev.yaml, docker build of both images, and
+// plain compose up -d. The lottery of the course dataset completes
+// (winners 2, 3, 3, 2, 0, one draw, no fail line), the central stops with
+// exit code 0, and after a plain down (no -v, as the course's scripts do)
+// a second up holds a fresh lottery with the same results, not one over
+// the first one's bets as well.
+func TestComposeCourseConfig(t *testing.T) {
+	if testing.Short() {
+		t.Skip("docker deployment tests take a minute or two: skipped under -short")
+	}
+	zipPath := courseDataset()
+	if _, err := os.Stat(zipPath); err != nil {
+		t.Skipf("the course dataset is absent (%v): it reaches the project at ../shared/data/dataset.zip", err)
+	}
+	d := newCourseDeployment(t, 5, "INFO")
+	bets := extractCourseDataset(t, zipPath, filepath.Join(d.dir, ".data"))
+	buildLikeACourseUser(t)
+	clients := clientNames(5)
+
+	var firstWinners string
+	for round := 1; round <= 2; round++ {
+		start := time.Now()
+		d.up()
+		waitExited(t, exitTimeout, clients...)
+		t.Logf("round %d: %v from up to the last agency's exit", round, time.Since(start).Round(time.Millisecond))
+		for _, c := range clients {
+			if code := exitCode(t, c); code != 0 {
+				t.Errorf("round %d: %s exited with code %d, want 0", round, c, code)
+			}
+		}
+		byName := d.composeLogs()
+		assertWinners(t, byName, []int{2, 3, 3, 2, 0})
+		for i, c := range clients {
+			if got := mustField(t, c, byName[c], "notificacion", "apuestas"); got != strconv.Itoa(bets[i]) {
+				t.Errorf("round %d: %s notified %s bets, want the %d of agency-%d.csv", round, c, got, bets[i], i+1)
+			}
+		}
+		for name, lines := range byName {
+			assertNoFail(t, name, lines)
+		}
+		server := byName["server"]
+		assertDrawAfterBets(t, server)
+		// A fresh lottery: the central starts from no bets, and its draw
+		// finds the same winners, not twice as many.
+		if got := mustField(t, "server", server, "recovery", "bets"); got != "0" {
+			t.Errorf("round %d: server recovered %s bets, want 0 (a fresh lottery)", round, got)
+		}
+		winners := mustField(t, "server", server, "sorteo", "ganadores")
+		if round == 1 {
+			firstWinners = winners
+		} else if winners != firstWinners {
+			t.Errorf("round 2: sorteo ganadores %s, want %s as in round 1", winners, firstWinners)
+		}
+
+		if s := inspect(t, "server"); !s.Running {
+			t.Fatalf("round %d: server is %s (exit code %d) after the agencies left, want running", round, s.Status, s.ExitCode)
+		}
+		d.mustCompose("stop", "-t", "10")
+		if code := exitCode(t, "server"); code != 0 {
+			t.Errorf("round %d: server exited with code %d after compose stop -t 10, want 0", round, code)
+		}
+		assertClosedGracefully(t, logs(t, "server"))
+		if round == 1 {
+			d.mustCompose("down")
+		}
+	}
+}
