@@ -51,7 +51,13 @@ func run(args []string) int {
 			fmt.Fprintln(os.Stderr, "usage: server [healthcheck]")
 			return 2
 		}
-		addr := "127.0.0.1:" + strconv.Itoa(cfg.Port)
+		// TEMP: the central listens on SERVER_IP; probe that address, and
+		// the loopback only where it listens on every address.
+		addr := cfg.Address()
+		switch cfg.IP {
+		case "", "0.0.0.0", "::":
+			addr = "127.0.0.1:" + strconv.Itoa(cfg.Port)
+		}
 		if _, err := health.Check(ctx, addr, 2*time.Second); err != nil {
 			fmt.Fprintf(os.Stderr, "server: %v\n", err)
 			return 1
