@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -160,4 +161,89 @@ func TestComposeCourseConfig(t *testing.T) {
 			d.mustCompose("down")
 		}
 	}
+}
+
+// drawOrderRuns is how many lotteries TestComposeDrawLoggedBeforeWinners
+// holds: before the draw's release was ordered, 3 in 12 showed an agency's
+// winners before the draw in the merged log.
+const drawOrderRuns = 20
+
+// TestComposeDrawLoggedBeforeWinners holds drawOrderRuns lotteries of 3
+// agencies (100 bets each, winners 2, 1, 0) with the course's files at
+// LOGGING_LEVEL = DEBUG, and checks in each that the engine read the
+// central's sorteo line before any agency's line with its winners: by the
+// timestamps of `logs --timestamps`, which are the times the engine read
+// each line, the order in which a merged log shows them.
+func TestComposeDrawLoggedBeforeWinners(t *testing.T) {
+	d := newCourseDeployment(t, 3, "DEBUG")
+	d.genData("-agencies", "3", "-bets", "100,100,100", "-winners", "2,1,0", "-seed", "17")
+	clients := clientNames(3)
+	var disorders []string
+	start := time.Now()
+	for i := 1; i <= drawOrderRuns; i++ {
+		d.up()
+		waitExited(t, exitTimeout, clients...)
+		for _, c := range clients {
+			if code := exitCode(t, c); code != 0 {
+				t.Fatalf("run %d: %s exited with code %d, want 0", i, c, code)
+			}
+		}
+		out := d.mustCompose("logs", "--timestamps", "--no-color")
+		byName := make(map[string][]string)
+		for _, line := range nonEmptyLines(out) {
+			if m := composePrefix.FindStringSubmatch(line); m != nil {
+				byName[m[1]] = append(byName[m[1]], m[2])
+			}
+		}
+		assertWinners(t, byName, []int{2, 1, 0})
+		if msg := drawReadFirst(t, byName, clients); msg != "" {
+			disorders = append(disorders, fmt.Sprintf("run %d: %s", i, msg))
+		}
+		d.mustCompose("down", "-t", "5")
+		if t.Failed() {
+			t.FailNow()
+		}
+	}
+	t.Logf("%d lotteries in %v; winners logged before the draw in %d of them",
+		drawOrderRuns, time.Since(start).Round(time.Millisecond), len(disorders))
+	if len(disorders) > 0 {
+		t.Errorf("in %d of %d runs the engine read an agency's winners before the central's sorteo line:\n%s",
+			len(disorders), drawOrderRuns, strings.Join(disorders, "\n"))
+	}
+}
+
+// drawReadFirst returns what is out of order when a winners line of an
+// agency (consulta_ganadores | result: success) carries a timestamp
+// earlier than or equal to the central's sorteo line; "" when none does.
+// An agency's consulta_ganadores | result: in_progress lines (DEBUG: the
+// central answered NotYet) come before the draw by nature and are not
+// winners.
+func drawReadFirst(t *testing.T, byName map[string][]string, clients []string) string {
+	t.Helper()
+	stamp := func(who, line string) time.Time {
+		ts, _, _ := strings.Cut(line, " ")
+		at, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			t.Fatalf("%s: no timestamp at the start of %q: %v", who, line, err)
+		}
+		return at
+	}
+	draws := find(byName["server"], "sorteo", "success")
+	if len(draws) != 1 {
+		t.Fatalf("server: %d sorteo lines, want 1; log:\n%s", len(draws), strings.Join(byName["server"], "\n"))
+	}
+	drawLine := byName["server"][draws[0]]
+	drawAt := stamp("server", drawLine)
+	var bad []string
+	for _, c := range clients {
+		for _, i := range find(byName[c], "consulta_ganadores", "success") {
+			if at := stamp(c, byName[c][i]); !at.After(drawAt) {
+				bad = append(bad, fmt.Sprintf("%s read %v before the sorteo", c, drawAt.Sub(at)))
+			}
+		}
+	}
+	if len(bad) == 0 {
+		return ""
+	}
+	return strings.Join(bad, ", ") + " (sorteo: " + drawLine + ")"
 }
