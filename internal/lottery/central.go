@@ -27,25 +27,48 @@ type Central struct {
 	ledger   Ledger
 	agencies int
 	log      *slog.Logger
+	// afterDrawLogged runs between the sorteo line and the release of
+	// the winners; nil when nothing needs to wait (see AfterDrawLogged).
+	afterDrawLogged func()
 
 	mu       sync.Mutex
 	notified map[int]bool
 	drawing  bool
-	winners  map[int][]string // set once by the draw
+	winners  map[int][]string // set once by the draw, as it releases them
 	drawn    chan struct{}    // closed once winners is set
+}
+
+// Option configures a Central.
+type Option func(*Central)
+
+// AfterDrawLogged makes the draw call wait after it has logged its sorteo
+// line and before it releases any winners: no held or later Winners call
+// returns, and Status does not report the draw, until wait returns. A
+// merged log (docker compose logs) orders the lines of the central and of
+// the agencies by when its reader took each one; an agency answered
+// microseconds after the sorteo line can have its winners line taken
+// first. wait gives the reader of the central's log the time to take the
+// sorteo line (see logging.AfterWrite), so that causality survives the
+// merge. It should be bounded: the draw's notification is acknowledged
+// only after it.
+func AfterDrawLogged(wait func()) Option {
+	return func(c *Central) { c.afterDrawLogged = wait }
 }
 
 // NewCentral returns the central for agencies 1..agencies over ledger,
 // with the notifications the ledger already holds. When every agency had
 // notified (a restart after the draw), it holds the draw again before it
 // returns, so that winners are answered at once.
-func NewCentral(ledger Ledger, agencies int, log *slog.Logger) (*Central, error) {
+func NewCentral(ledger Ledger, agencies int, log *slog.Logger, opts ...Option) (*Central, error) {
 	c := &Central{
 		ledger:   ledger,
 		agencies: agencies,
 		log:      log,
 		notified: make(map[int]bool),
 		drawn:    make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(c)
 	}
 	for _, a := range ledger.Notified() {
 		if a >= 1 && a <= agencies {
@@ -107,22 +130,31 @@ func (c *Central) Notify(agency int, total uint64) error {
 // draw evaluates every stored bet and keeps each agency's winners. Only one
 // draw runs: the caller set c.drawing. A draw that fails can be tried
 // again by the next Notify or Winners.
+//
+// The sorteo line is logged, and afterDrawLogged has returned, before the
+// winners are released: an agency cannot log its winners before the
+// central's log holds the draw.
 func (c *Central) draw() error {
 	winners, err := Draw(c.ledger.LoadBets())
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if err != nil {
+		c.mu.Lock()
+		defer c.mu.Unlock()
 		c.drawing = false
 		c.log.Error("sorteo", "result", "fail", "error", err)
 		return fmt.Errorf("draw: %w", err)
 	}
-	c.winners = winners
-	close(c.drawn)
 	total := 0
 	for _, w := range winners {
 		total += len(w)
 	}
 	c.log.Info("sorteo", "result", "success", "ganadores", total)
+	if c.afterDrawLogged != nil {
+		c.afterDrawLogged()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.winners = winners
+	close(c.drawn)
 	return nil
 }
 

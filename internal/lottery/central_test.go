@@ -6,7 +6,9 @@ import (
 	"iter"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -442,5 +444,130 @@ func TestCentralConcurrent(t *testing.T) {
 	checkStatus(t, c, agencies, true)
 	if n := l.loadCount(); n != 1 {
 		t.Errorf("LoadBets called %d times, want exactly 1 draw", n)
+	}
+}
+
+// lockedBuffer is a log output that tests read while the central writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *lockedBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// TestCentralAfterDrawLogged checks the order of a draw with a wait
+// injected (the fake stands for the wait until the log's reader has the
+// sorteo line): the sorteo line is logged before the wait starts, and
+// until the wait returns no Winners call is answered, neither one held
+// before the draw nor a new one, and Status does not report the draw. It
+// holds for the draw of the last Notify and for the draw of a restart.
+func TestCentralAfterDrawLogged(t *testing.T) {
+	tests := []struct {
+		name     string
+		notified []int // the ledger's notifications at NewCentral
+	}{
+		{"last notification", nil},
+		{"restart after the draw", []int{1, 2, 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out lockedBuffer
+			waiting := make(chan struct{}) // the draw called the wait
+			release := make(chan struct{}) // the wait may return
+			var calls atomic.Int32
+			wait := func() {
+				calls.Add(1)
+				if !strings.Contains(out.String(), "msg=sorteo") {
+					t.Errorf("wait called before the sorteo line was logged; log:\n%s", out.String())
+				}
+				close(waiting)
+				<-release
+			}
+			l := &fakeLedger{bets: ledgerBets(), notified: tt.notified}
+			log := slog.New(slog.NewTextHandler(&out, nil))
+
+			// The central, and the draw's Notify or NewCentral, blocked in
+			// the wait.
+			type made struct {
+				c   *Central
+				err error
+			}
+			centrals := make(chan made, 1)
+			var c *Central
+			if tt.notified == nil {
+				var err error
+				if c, err = NewCentral(l, 3, log, AfterDrawLogged(wait)); err != nil {
+					t.Fatal(err)
+				}
+				for a := 1; a <= 2; a++ {
+					if err := c.Notify(a, 1); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			held := make(chan error, 1)
+			if c != nil {
+				go func() {
+					_, err := c.Winners(boundedCtx(t), 1)
+					held <- err
+				}()
+				go func() {
+					centrals <- made{c, c.Notify(3, 1)}
+				}()
+			} else {
+				go func() {
+					c, err := NewCentral(l, 3, log, AfterDrawLogged(wait))
+					centrals <- made{c, err}
+				}()
+			}
+			select {
+			case <-waiting:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the draw never called the wait")
+			}
+
+			select {
+			case m := <-centrals:
+				t.Fatalf("the draw returned (%v) while its wait had not", m.err)
+			case err := <-held:
+				t.Fatalf("a held Winners returned (%v) while the draw's wait had not", err)
+			case <-time.After(50 * time.Millisecond):
+			}
+			if c != nil {
+				if _, err := c.Winners(shortCtx(t), 2); !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("a new Winners during the wait = %v, want context.DeadlineExceeded", err)
+				}
+				checkStatus(t, c, 3, false)
+			}
+
+			close(release)
+			m := <-centrals
+			if m.err != nil {
+				t.Fatal(m.err)
+			}
+			c = m.c
+			if tt.notified == nil {
+				if err := <-held; err != nil {
+					t.Errorf("held Winners(1) after the wait: %v", err)
+				}
+			}
+			checkStatus(t, c, 3, true)
+			for a := 1; a <= 3; a++ {
+				checkWinners(t, c, a)
+			}
+			if n := calls.Load(); n != 1 {
+				t.Errorf("wait called %d times, want once per draw", n)
+			}
+		})
 	}
 }
