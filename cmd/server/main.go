@@ -23,10 +23,22 @@ import (
 	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/health"
 	"github.com/loteria-nacional/quiniela/internal/logging"
+	"github.com/loteria-nacional/quiniela/internal/lottery"
 	"github.com/loteria-nacional/quiniela/internal/server"
 )
 
 const configPath = "config.ini"
+
+// The draw waits, after its sorteo line and before answering any agency,
+// until the reader of the central's stdout (Docker's log driver, where it
+// is a pipe) has taken the line, then drawLogSettle more for the engine to
+// stamp it, at most drawLogLimit in all: the merged log of compose then
+// shows the draw before any agency's winners. A terminal or a file needs
+// no wait.
+const (
+	drawLogSettle = 10 * time.Millisecond
+	drawLogLimit  = time.Second
+)
 
 // memoryLimit is the central's default soft memory limit (GOMEMLIMIT
 // overrides it). What the central keeps is bounded (see
@@ -79,7 +91,8 @@ func run(args []string) int {
 			log.Error("pprof", logging.Fail, "address", cfg.PprofAddress, "error", err)
 		}()
 	}
-	if err := server.Run(ctx, cfg, log, nil); err != nil {
+	afterDraw := lottery.AfterDrawLogged(logging.AfterWrite(os.Stdout, drawLogSettle, drawLogLimit))
+	if err := server.Run(ctx, cfg, log, nil, afterDraw); err != nil {
 		log.Error("server", logging.Fail, "error", err)
 		return 1
 	}

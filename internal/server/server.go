@@ -72,9 +72,10 @@ func New(cfg config.Server, store *storage.Store, central *lottery.Central, log 
 // Run is the whole central: it opens the store, sets up the draw barrier,
 // listens, and serves until ctx is done; then it stops accepting, closes
 // every connection and the store, in that order, logging each close.
-// ready, when not nil, is called with the listening address. A shutdown
-// through ctx is a normal return (nil).
-func Run(ctx context.Context, cfg config.Server, log *slog.Logger, ready func(net.Addr)) error {
+// ready, when not nil, is called with the listening address; opts
+// configure the draw barrier. A shutdown through ctx is a normal return
+// (nil).
+func Run(ctx context.Context, cfg config.Server, log *slog.Logger, ready func(net.Addr), opts ...lottery.Option) error {
 	store, err := storage.Open(cfg.StoragePath, storage.Options{Logger: log})
 	if err != nil {
 		return err
@@ -86,7 +87,7 @@ func Run(ctx context.Context, cfg config.Server, log *slog.Logger, ready func(ne
 		}
 		log.Info("close", logging.Success, "resource", "storage", "file", cfg.StoragePath)
 	}()
-	central, err := lottery.NewCentral(ledger{store}, cfg.Agencies, log)
+	central, err := lottery.NewCentral(ledger{store}, cfg.Agencies, log, opts...)
 	if err != nil {
 		return err
 	}
