@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -179,6 +180,7 @@ func TestComposeDrawLoggedBeforeWinners(t *testing.T) {
 	d.genData("-agencies", "3", "-bets", "100,100,100", "-winners", "2,1,0", "-seed", "17")
 	clients := clientNames(3)
 	var disorders []string
+	var margins []time.Duration // from the sorteo line to the first winners line, per run
 	start := time.Now()
 	for i := 1; i <= drawOrderRuns; i++ {
 		d.up()
@@ -196,16 +198,21 @@ func TestComposeDrawLoggedBeforeWinners(t *testing.T) {
 			}
 		}
 		assertWinners(t, byName, []int{2, 1, 0})
-		if msg := drawReadFirst(t, byName, clients); msg != "" {
+		msg, margin := drawReadFirst(t, byName, clients)
+		if msg != "" {
 			disorders = append(disorders, fmt.Sprintf("run %d: %s", i, msg))
 		}
+		margins = append(margins, margin)
 		d.mustCompose("down", "-t", "5")
 		if t.Failed() {
 			t.FailNow()
 		}
 	}
-	t.Logf("%d lotteries in %v; winners logged before the draw in %d of them",
-		drawOrderRuns, time.Since(start).Round(time.Millisecond), len(disorders))
+	slices.Sort(margins)
+	t.Logf("%d lotteries in %v; winners logged before the draw in %d of them; "+
+		"sorteo to first winners line: min %v, median %v, max %v",
+		drawOrderRuns, time.Since(start).Round(time.Millisecond), len(disorders),
+		margins[0], margins[len(margins)/2], margins[len(margins)-1])
 	if len(disorders) > 0 {
 		t.Errorf("in %d of %d runs the engine read an agency's winners before the central's sorteo line:\n%s",
 			len(disorders), drawOrderRuns, strings.Join(disorders, "\n"))
@@ -214,11 +221,13 @@ func TestComposeDrawLoggedBeforeWinners(t *testing.T) {
 
 // drawReadFirst returns what is out of order when a winners line of an
 // agency (consulta_ganadores | result: success) carries a timestamp
-// earlier than or equal to the central's sorteo line; "" when none does.
+// earlier than or equal to the central's sorteo line ("" when none does),
+// and the time from the sorteo line to the first winners line (negative
+// when out of order).
 // An agency's consulta_ganadores | result: in_progress lines (DEBUG: the
 // central answered NotYet) come before the draw by nature and are not
 // winners.
-func drawReadFirst(t *testing.T, byName map[string][]string, clients []string) string {
+func drawReadFirst(t *testing.T, byName map[string][]string, clients []string) (string, time.Duration) {
 	t.Helper()
 	stamp := func(who, line string) time.Time {
 		ts, _, _ := strings.Cut(line, " ")
@@ -235,15 +244,18 @@ func drawReadFirst(t *testing.T, byName map[string][]string, clients []string) s
 	drawLine := byName["server"][draws[0]]
 	drawAt := stamp("server", drawLine)
 	var bad []string
+	margin := time.Duration(1<<63 - 1)
 	for _, c := range clients {
 		for _, i := range find(byName[c], "consulta_ganadores", "success") {
-			if at := stamp(c, byName[c][i]); !at.After(drawAt) {
+			at := stamp(c, byName[c][i])
+			margin = min(margin, at.Sub(drawAt))
+			if !at.After(drawAt) {
 				bad = append(bad, fmt.Sprintf("%s read %v before the sorteo", c, drawAt.Sub(at)))
 			}
 		}
 	}
 	if len(bad) == 0 {
-		return ""
+		return "", margin
 	}
-	return strings.Join(bad, ", ") + " (sorteo: " + drawLine + ")"
+	return strings.Join(bad, ", ") + " (sorteo: " + drawLine + ")", margin
 }
