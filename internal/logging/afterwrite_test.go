@@ -93,3 +93,24 @@ func pipe(t *testing.T) (r, w *os.File) {
 	})
 	return r, w
 }
+
+// BenchmarkAfterWrite measures the central's wait after its sorteo line
+// (its settle and limit) on a pipe whose reader takes each line at once,
+// as loadgen's and Docker's readers do: the cost of the ordering per draw.
+func BenchmarkAfterWrite(b *testing.B) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	go io.Copy(io.Discard, r)
+	wait := AfterWrite(w, 10*time.Millisecond, time.Second)
+	line := []byte("2024-08-21 22:11:15 INFO     action: sorteo | result: success | ganadores: 3\n")
+	for b.Loop() {
+		if _, err := w.Write(line); err != nil {
+			b.Fatal(err)
+		}
+		wait()
+	}
+}
