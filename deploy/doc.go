@@ -21,7 +21,10 @@
 // one after another, and a lock file in the temporary directory keeps two
 // `go test` processes on one machine from overlapping.
 //
-// TestComposeCourseDataset needs the course dataset at
-// ../shared/data/dataset.zip relative to the repository's root, and skips
-// where it is absent. TestGenerarCompose needs only bash.
+// TestComposeCourseDataset and TestComposeCourseConfig need the course
+// dataset at ../shared/data/dataset.zip relative to the repository's root,
+// and skip where it is absent. TestComposeCourseConfig and
+// TestComposeDrawLoggedBeforeWinners write the course's own config.ini and
+// config.yaml instead of copies of ours. TestGenerarCompose needs only
+// bash.
 package deploy

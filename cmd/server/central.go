@@ -20,6 +20,17 @@ import (
 // pprofShutdownTimeout bounds the wait for profiles being served at exit.
 const pprofShutdownTimeout = time.Second
 
+// The draw waits, after its sorteo line and before answering any agency,
+// until the reader of the central's stdout (Docker's log driver, where it
+// is a pipe) has taken the line, then drawLogSettle more for the engine to
+// stamp it, at most drawLogLimit in all: the merged log of compose then
+// shows the draw before any agency's winners. A terminal or a file needs
+// no wait (see logging.AfterWrite).
+const (
+	drawLogSettle = 10 * time.Millisecond
+	drawLogLimit  = time.Second
+)
+
 // Main is the whole central, wired: the store, the domain over it, the
 // agencies' listener and, where asked for, the profiling listener. Run
 // opens them in that order and serves; Close closes what Run opened, in
@@ -31,6 +42,9 @@ type Main struct {
 	// Ready, when not nil, is called with the agencies' address once the
 	// central listens.
 	Ready func(net.Addr)
+	// AfterDrawLogged, when not nil, runs between the sorteo line and the
+	// first winners answered (see server.EventLog).
+	AfterDrawLogged func()
 
 	store *storage.Store
 	pprof *http.Server
@@ -50,7 +64,8 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.store = store
-	central, err := lottery.NewCentral(ctx, store, m.cfg.Agencies, server.EventLog{Log: m.log})
+	events := server.EventLog{Log: m.log, AfterDrawLogged: m.AfterDrawLogged}
+	central, err := lottery.NewCentral(ctx, store, m.cfg.Agencies, events)
 	if err != nil {
 		return err
 	}

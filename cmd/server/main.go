@@ -68,6 +68,7 @@ func run(args []string) int {
 	log := logging.New(os.Stdout, cfg.LogLevel)
 	log.Info("config", append([]any{logging.Success}, cfg.LogAttrs()...)...)
 	m := NewMain(cfg, log)
+	m.AfterDrawLogged = logging.AfterWrite(os.Stdout, drawLogSettle, drawLogLimit)
 	err = m.Run(ctx)
 	m.Close()
 	if err != nil && ctx.Err() == nil {

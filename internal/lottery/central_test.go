@@ -743,3 +743,51 @@ func TestCentralDrawStopsWithItsContext(t *testing.T) {
 		t.Errorf("Winners after the draw = %v, %v; want [8574]", got, err)
 	}
 }
+
+// blockingDraw is an Events whose Drawn waits until release is closed, as
+// the wiring's wait for the log reader does.
+type blockingDraw struct {
+	recorder
+	entered, release chan struct{}
+}
+
+func (b *blockingDraw) Drawn(bets, winners int) {
+	close(b.entered)
+	<-b.release
+}
+
+// TestCentralWinnersWaitForDrawnEvent: while the draw's event has not
+// returned (the sorteo line not yet taken by the log's reader), no winner
+// is answered, neither to a held query nor to a new one.
+func TestCentralWinnersWaitForDrawnEvent(t *testing.T) {
+	l := &fakeLedger{bets: ledgerBets()}
+	events := &blockingDraw{entered: make(chan struct{}), release: make(chan struct{})}
+	c, err := NewCentral(t.Context(), l, 1, events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := make(chan error, 1)
+	go func() {
+		_, err := c.Winners(context.Background(), 1)
+		held <- err
+	}()
+	notified := make(chan error, 1)
+	go func() { notified <- c.Notify(1, l.total(1)) }()
+	<-events.entered
+	if _, err := c.Winners(shortCtx(t), 1); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a new query during the draw's event = %v, want it held", err)
+	}
+	select {
+	case err := <-held:
+		t.Fatalf("held query answered (%v) before the draw's event returned", err)
+	default:
+	}
+	close(events.release)
+	if err := <-held; err != nil {
+		t.Errorf("held query: %v", err)
+	}
+	if err := <-notified; err != nil {
+		t.Errorf("Notify: %v", err)
+	}
+	checkWinners(t, c, 1)
+}

@@ -78,7 +78,18 @@ func New(settings Settings, central *lottery.Central, log *slog.Logger) *Server 
 }
 
 // EventLog logs what the central decides, as the operators' log lines.
-type EventLog struct{ Log *slog.Logger }
+type EventLog struct {
+	Log *slog.Logger
+	// AfterDrawLogged, when not nil, runs after the sorteo line is logged
+	// and before the central answers any winners (lottery.Events.Drawn
+	// returns first). A merged log (docker compose logs) orders the lines
+	// of the central and of the agencies by when its reader took each one:
+	// an agency answered microseconds after the sorteo line can have its
+	// winners line taken first. The wait (logging.AfterWrite) gives the
+	// reader time to take the sorteo line, so that causality survives the
+	// merge. It must be bounded: the draw waits for it.
+	AfterDrawLogged func()
+}
 
 var _ lottery.Events = EventLog{}
 
@@ -87,9 +98,12 @@ func (e EventLog) Notified(agency int, total uint64) {
 	e.Log.Info("notificacion", logging.Success, "agencia", agency, "apuestas", total)
 }
 
-// Drawn logs action: sorteo.
+// Drawn logs action: sorteo, then waits for AfterDrawLogged.
 func (e EventLog) Drawn(bets, winners int) {
 	e.Log.Info("sorteo", logging.Success, "ganadores", winners)
+	if e.AfterDrawLogged != nil {
+		e.AfterDrawLogged()
+	}
 }
 
 // DrawFailed logs action: sorteo | result: fail.
