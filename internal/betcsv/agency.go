@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
@@ -55,6 +56,7 @@ func AppendAgencyRow(dst []byte, bet lottery.Bet) []byte {
 // for path. Blank lines are skipped.
 func ReadAgencyFile(r io.Reader, path string, agency int) iter.Seq2[lottery.Bet, error] {
 	return func(yield func(lottery.Bet, error) bool) {
+		v := lottery.NewValidator(time.Now())
 		br := bufio.NewReaderSize(r, 64<<10)
 		for n := 1; ; n++ {
 			line, err := br.ReadSlice('\n')
@@ -74,7 +76,7 @@ func ReadAgencyFile(r io.Reader, path string, agency int) iter.Seq2[lottery.Bet,
 				bet, perr := parseAgencyRow(string(line))
 				if perr == nil {
 					bet.Agency = agency
-					perr = lottery.Validate(bet)
+					perr = v.Validate(bet)
 				}
 				if perr != nil {
 					yield(lottery.Bet{}, &FileError{Path: path, Line: n, Err: perr})

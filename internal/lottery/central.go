@@ -6,6 +6,7 @@ import (
 	"iter"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Ledger is the central's port to the store of bets, defined here by its
@@ -204,9 +205,10 @@ func (c *Central) Submit(agency int, first uint64, bets []Bet) *Submission {
 	if err != nil {
 		return &Submission{err: err}
 	}
+	v := NewValidator(time.Now())
 	for i := range bets {
 		bets[i].Agency = agency
-		if err := Validate(bets[i]); err != nil {
+		if err := v.Validate(bets[i]); err != nil {
 			return &Submission{err: fmt.Errorf("bet %d of batch at %d: %w", i, first, err)}
 		}
 	}

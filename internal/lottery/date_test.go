@@ -68,13 +68,13 @@ func TestBirthdateRange(t *testing.T) {
 		{"2025-02-29", false}, // not a real date
 	}
 	for _, tt := range tests {
-		err := validateBirthdate(tt.date, now)
+		err := NewValidator(now).validateBirthdate(tt.date)
 		if (err == nil) != tt.ok {
 			t.Errorf("validateBirthdate(%q, %v) = %v, want ok %v", tt.date, now, err, tt.ok)
 		}
 	}
 	// The same instant in another zone is the same today.
-	if err := validateBirthdate("2025-06-16", now.In(time.FixedZone("UTC-12", -12*3600))); err != nil {
+	if err := NewValidator(now.In(time.FixedZone("UTC-12", -12*3600))).validateBirthdate("2025-06-16"); err != nil {
 		t.Errorf("the clock's zone changed the range: %v", err)
 	}
 }
@@ -123,7 +123,7 @@ func TestCourseDatasetBirthdates(t *testing.T) {
 			if len(rec) != 5 {
 				t.Fatalf("%s line %d: %d fields, want 5", f.Name, i+1, len(rec))
 			}
-			if err := validateBirthdate(rec[3], now); err != nil {
+			if err := NewValidator(now).validateBirthdate(rec[3]); err != nil {
 				t.Errorf("%s line %d: %v", f.Name, i+1, err)
 			}
 			n++
