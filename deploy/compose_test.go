@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/loteria-nacional/quiniela/internal/logging"
 )
 
 // clientNames returns client1 .. clientN.
@@ -235,7 +237,7 @@ func TestComposeGracefulStop(t *testing.T) {
 func agencyLines(lines []string, action, agency string) []int {
 	var idx []int
 	for _, i := range find(lines, action, "success") {
-		if l, _ := parseLine(lines[i]); l.Fields["agencia"] == agency {
+		if l, _ := logging.Parse(lines[i]); l.Fields["agencia"] == agency {
 			idx = append(idx, i)
 		}
 	}
@@ -327,7 +329,7 @@ func assertBatchSize(t *testing.T, server []string, want string) {
 	t.Helper()
 	largest := 0
 	for _, i := range find(server, "apuesta_recibida", "success") {
-		l, _ := parseLine(server[i])
+		l, _ := logging.Parse(server[i])
 		n, _ := strconv.Atoi(l.Fields["cantidad"])
 		largest = max(largest, n)
 	}
@@ -338,7 +340,7 @@ func assertBatchSize(t *testing.T, server []string, want string) {
 
 func hasLevel(lines []string, level string) bool {
 	for _, s := range lines {
-		if l, ok := parseLine(s); ok && l.Level == level {
+		if l, ok := logging.Parse(s); ok && l.Level == level {
 			return true
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loteria-nacional/quiniela/internal/harness"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 )
 
@@ -40,7 +41,7 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	root, err := findRepoRoot()
+	root, err := harness.RepoRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "deploy:", err)
 		os.Exit(1)
@@ -51,25 +52,6 @@ func TestMain(m *testing.M) {
 		dockerSetup.release()
 	}
 	os.Exit(code)
-}
-
-// findRepoRoot walks up from the working directory to the go.mod of the
-// module.
-func findRepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // run runs name with args in dir and returns its stdout and stderr
@@ -496,22 +478,11 @@ var composePrefix = regexp.MustCompile(`^(\S+?)(?:[-_][0-9]+)?\s+\| ?(.*)$`)
 
 // --- Log lines -------------------------------------------------------------------
 
-// logLine is a parsed line of the project's log format.
-type logLine = logging.Line
-
-// parseLine parses a line of the project's log format; ok is false when
-// the line has no action.
-func parseLine(s string) (logLine, bool) {
-	return logging.Parse(s)
-}
-
 // find returns the indexes of the lines of action (and result, if given).
 func find(lines []string, action, result string) []int {
 	var idx []int
-	for i, s := range lines {
-		if l, ok := parseLine(s); ok && l.Action == action && (result == "" || l.Result == result) {
-			idx = append(idx, i)
-		}
+	for _, l := range harness.Filter(harness.ParseLog(strings.Join(lines, "\n")), action, result) {
+		idx = append(idx, l.Pos)
 	}
 	return idx
 }
@@ -523,7 +494,7 @@ func field(lines []string, action, key string) (string, bool) {
 	if len(idx) == 0 {
 		return "", false
 	}
-	l, _ := parseLine(lines[idx[len(idx)-1]])
+	l, _ := logging.Parse(lines[idx[len(idx)-1]])
 	v, ok := l.Fields[key]
 	return v, ok
 }
@@ -542,7 +513,7 @@ func mustField(t *testing.T, who string, lines []string, action, key string) str
 func failLines(lines []string) []string {
 	var bad []string
 	for _, s := range lines {
-		if l, ok := parseLine(s); (ok && l.Result == "fail") || strings.Contains(s, "result: fail") {
+		if l, ok := logging.Parse(s); (ok && l.Result == "fail") || strings.Contains(s, "result: fail") {
 			bad = append(bad, s)
 		}
 	}
@@ -568,7 +539,7 @@ func assertClosedGracefully(t *testing.T, lines []string) {
 	} {
 		at := -1
 		for _, i := range find(lines, want.action, "") {
-			if l, _ := parseLine(lines[i]); want.resource == "" || l.Fields["resource"] == want.resource {
+			if l, _ := logging.Parse(lines[i]); want.resource == "" || l.Fields["resource"] == want.resource {
 				at = i
 			}
 		}
