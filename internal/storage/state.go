@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"maps"
 
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
@@ -52,6 +53,25 @@ func (st *journalState) apply(rec record) error {
 	}
 	st.size = rec.csvEnd
 	return nil
+}
+
+// seed copies agency's state from st into next, unless next has it: next
+// is an overlay of the agencies a group touches.
+func (st *journalState) seed(next *journalState, agency int) {
+	if _, ok := next.bets[agency]; ok {
+		return
+	}
+	next.bets[agency] = st.bets[agency]
+	if st.done[agency] {
+		next.done[agency] = true
+	}
+}
+
+// merge sets st to the overlay next on top of it.
+func (st *journalState) merge(next journalState) {
+	maps.Copy(st.bets, next.bets)
+	maps.Copy(st.done, next.done)
+	st.size = next.size
 }
 
 // holdings returns the state as the lottery sees it.

@@ -188,22 +188,32 @@ func TestPlan(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
+		before  map[int]lottery.Holding // the journal before the group
 		group   []*request
 		refused []bool   // per request
 		bets    []uint64 // agency 1, 2 stored after the group
 	}{
-		{"in order", []*request{batch(1, 0, 3), batch(2, 0, 2), batch(1, 3, 1)}, []bool{false, false, false}, []uint64{4, 2}},
-		{"a gap", []*request{batch(1, 0, 3), batch(1, 4, 1)}, []bool{false, true}, []uint64{3, 0}},
-		{"back in the past", []*request{batch(1, 0, 3), batch(1, 1, 1)}, []bool{false, true}, []uint64{3, 0}},
-		{"done with its total", []*request{batch(1, 0, 3), done(1, 3)}, []bool{false, false}, []uint64{3, 0}},
-		{"done with another total", []*request{batch(1, 0, 3), done(1, 2)}, []bool{false, true}, []uint64{3, 0}},
-		{"batch after done", []*request{done(1, 0), batch(1, 0, 1)}, []bool{false, true}, []uint64{0, 0}},
-		{"append at the next position", []*request{batch(2, 0, 2), appendBatch(2, 3)}, []bool{false, false}, []uint64{0, 5}},
+		{"in order", nil, []*request{batch(1, 0, 3), batch(2, 0, 2), batch(1, 3, 1)}, []bool{false, false, false}, []uint64{4, 2}},
+		{"a gap", nil, []*request{batch(1, 0, 3), batch(1, 4, 1)}, []bool{false, true}, []uint64{3, 0}},
+		{"back in the past", nil, []*request{batch(1, 0, 3), batch(1, 1, 1)}, []bool{false, true}, []uint64{3, 0}},
+		{"done with its total", nil, []*request{batch(1, 0, 3), done(1, 3)}, []bool{false, false}, []uint64{3, 0}},
+		{"done with another total", nil, []*request{batch(1, 0, 3), done(1, 2)}, []bool{false, true}, []uint64{3, 0}},
+		{"batch after done", nil, []*request{done(1, 0), batch(1, 0, 1)}, []bool{false, true}, []uint64{0, 0}},
+		{"append at the next position", nil, []*request{batch(2, 0, 2), appendBatch(2, 3)}, []bool{false, false}, []uint64{0, 5}},
+		{"after a journal", map[int]lottery.Holding{1: {Bets: 3}, 2: {Bets: 2, Done: true}},
+			[]*request{batch(1, 3, 2), batch(2, 2, 1), batch(1, 0, 1)}, []bool{false, true, true}, []uint64{5, 2}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st := newJournalState()
+			for a, h := range tt.before {
+				st.bets[a], st.done[a] = h.Bets, h.Done
+			}
+			before := st.holdings()
 			p := st.plan(tt.group, nil, nil)
+			if got := st.holdings(); !maps.Equal(got, before) || st.size != 0 {
+				t.Errorf("plan changed the journal's state: %v, size %d; want %v, 0", got, st.size, before)
+			}
 			var rows, records int
 			for i, r := range tt.group {
 				if refused := p.errs[i] != nil; refused != tt.refused[i] {
@@ -219,6 +229,7 @@ func TestPlan(t *testing.T) {
 			if len(p.rows) != rows || len(p.records) != records*recordSize {
 				t.Errorf("plan writes %d row bytes and %d journal bytes, want %d and %d", len(p.rows), len(p.records), rows, records*recordSize)
 			}
+			st.merge(p.next)
 			if st.size != int64(rows) {
 				t.Errorf("state ends bets.csv at %d, want %d", st.size, rows)
 			}

@@ -149,6 +149,7 @@ func (s *Store) commit(group []*request) {
 		}
 		return
 	}
+	s.state.merge(p.next)
 	s.mu.Lock()
 	s.size = s.state.size
 	s.mu.Unlock()
@@ -159,31 +160,34 @@ func (s *Store) commit(group []*request) {
 
 // groupPlan is what a group of requests writes.
 type groupPlan struct {
-	rows    []byte  // appended to bets.csv, then synced
-	records []byte  // appended to the journal after that, then synced
-	errs    []error // errs[i] refuses group[i]; its bytes are not in the plan
+	rows    []byte       // appended to bets.csv, then synced
+	records []byte       // appended to the journal after that, then synced
+	errs    []error      // errs[i] refuses group[i]; its bytes are not in the plan
+	next    journalState // the group's agencies, and the end of bets.csv, once written
 }
 
-// plan decides what group writes after the journal st describes, and
-// advances st to the journal once that is written; it does no I/O. The
-// rows and records are appended to the buffers given. A request that does
-// not follow from the journal (a position other than the agency's next, a
-// batch after its notification) is refused: the central decides
-// positions, so such a request is a bug, and writing it would leave a
-// journal that recovery refuses. Should the write fail, the store fails
-// for good (Store.failed), so st is never used again.
+// plan decides what group writes after the journal st describes; it does
+// no I/O and changes nothing of st. The rows and records are appended to
+// the buffers given; next holds the state of the agencies the group
+// touches, which the writer merges into st once the plan is on disk. A
+// request that does not follow from the journal (a position other than
+// the agency's next, a batch after its notification) is refused: the
+// central decides positions, so such a request is a bug, and writing it
+// would leave a journal that recovery refuses.
 func (st *journalState) plan(group []*request, rows, records []byte) groupPlan {
-	p := groupPlan{rows: rows, records: records, errs: make([]error, len(group))}
+	p := groupPlan{rows: rows, records: records, errs: make([]error, len(group)), next: newJournalState()}
+	p.next.size = st.size
 	for i, r := range group {
-		rec := record{kind: r.kind, agency: uint32(r.agency), first: r.from, csvEnd: st.size}
+		st.seed(&p.next, r.agency)
+		rec := record{kind: r.kind, agency: uint32(r.agency), first: r.from, csvEnd: p.next.size}
 		if r.kind == recordBatch {
 			if r.append {
-				rec.first = st.bets[r.agency]
+				rec.first = p.next.bets[r.agency]
 			}
 			rec.count = uint32(r.bets)
 			rec.csvEnd += int64(len(r.rows))
 		}
-		if err := st.apply(rec); err != nil {
+		if err := p.next.apply(rec); err != nil {
 			p.errs[i] = fmt.Errorf("%w: storage refuses a write: %w", lottery.ErrUnavailable, err)
 			continue
 		}
