@@ -252,4 +252,8 @@ var (
 	// ErrUnavailable: the ledger cannot take writes (it failed or is
 	// closing). Nothing of the request was acknowledged.
 	ErrUnavailable = errors.New("ledger unavailable")
+	// ErrInconsistent refuses a ledger that does not fit the central's
+	// configuration or its own record of the draw: the central does not
+	// start over it.
+	ErrInconsistent = errors.New("ledger inconsistent")
 )

@@ -2,6 +2,7 @@ package lottery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"strings"
@@ -16,34 +17,58 @@ import (
 // backend thus implements durability only. Because every write names its
 // position, a backend shared by several centrals can still refuse a write
 // that another central made first (a unique key on agency and position).
+//
+// A ledger also computes each agency's Digest over the rows it stores: it
+// is the one that renders them.
 type Ledger interface {
 	// Holdings returns what the ledger held of each agency when it was
 	// opened.
 	Holdings() map[int]Holding
+	// Drawn returns the draw the ledger held when it was opened, if any.
+	Drawn() (Result, bool)
 	// Append stores bets as agency's bets number from, from+1, ...; from
 	// is the agency's next position. It does not wait: the receipt is
-	// ready once the bets are on stable storage. Append keeps nothing of
-	// bets, which the caller may reuse once it returns.
+	// ready once the bets are on stable storage, with the agency's
+	// digest after them. Append keeps nothing of bets, which the caller
+	// may reuse once it returns.
 	Append(agency int, from uint64, bets []Bet) Receipt
-	// Notify records that agency has sent all of its total bets.
+	// Notify records that agency has sent all of its total bets; the
+	// receipt carries the agency's digest.
 	Notify(agency int, total uint64) Receipt
+	// RecordDraw records the draw's result: once it is durable, the
+	// draw is decided, and a ledger opened again returns it from Drawn.
+	// The receipt carries the result's digest.
+	RecordDraw(r Result) Receipt
 	// LoadBets yields every stored bet in storage order.
 	LoadBets() iter.Seq2[Bet, error]
 }
 
 // Holding is what a ledger holds of one agency.
 type Holding struct {
-	Bets uint64 // bets stored, numbered 0..Bets-1
-	Done bool   // the agency's notification is stored
+	Bets   uint64 // bets stored, numbered 0..Bets-1
+	Done   bool   // the agency's notification is stored
+	Digest Digest // the agency's digest over its Bets bets
 }
 
 // Receipt is the answer to one write of a ledger. Writes of one agency
 // become durable in the order they were made: when a receipt is ready,
 // every earlier write of its agency is durable too.
 type Receipt interface {
-	// Wait blocks until the write is durable and returns nil, or returns
+	// Wait blocks until the write is durable and returns the digest it
+	// commits to (the agency's, after an Append or a Notify), or returns
 	// why it failed.
-	Wait() error
+	Wait() (Digest, error)
+}
+
+// Result is a held draw: the decision the ledger records, from which the
+// winners follow. Once recorded it is final: a central that starts again
+// answers from it, whatever its configuration says.
+type Result struct {
+	Agencies      int    // the draw covered agencies 1..Agencies
+	Bets          uint64 // bets evaluated
+	Digest        Digest // DrawDigest of the agencies' digests
+	Winners       int    // winning bets, all agencies
+	WinnersDigest Digest // WinnersDigest of every agency's winners
 }
 
 // Events hears what the central decides. Each event comes before its
@@ -53,9 +78,9 @@ type Receipt interface {
 type Events interface {
 	// Notified: agency's notification of its total bets is durable.
 	Notified(agency int, total uint64)
-	// Drawn: the draw has been held over bets stored bets; winners is the
-	// number of winning bets.
-	Drawn(bets, winners int)
+	// Drawn: the draw has been held, or restored from the ledger at
+	// start-up.
+	Drawn(r Result)
 	// DrawFailed: the draw could not read the stored bets; it is held
 	// again by the next notification or winners query.
 	DrawFailed(err error)
@@ -64,21 +89,24 @@ type Events interface {
 // Central is the lottery's one owner of every rule about stored bets: it
 // validates batches, stores each bet exactly once by its position, closes
 // an agency once it has notified, holds the draw once every agency has,
-// and answers each agency with its own winners. Its methods are safe for
-// concurrent use; batches of different agencies are decided in parallel.
+// records it, and answers each agency with its own winners. Its methods
+// are safe for concurrent use; batches of different agencies are decided
+// in parallel.
 type Central struct {
 	ctx      context.Context // bounds every draw: the central's lifetime
 	ledger   Ledger
 	agencies int
 	events   Events
 	accounts []account // indexed by agency; [0] unused
+	recorded *Result   // the draw the ledger held at start-up, if any
 
 	mu       sync.Mutex
 	failed   error // the first write the ledger failed: nothing more is decided
 	notified int   // agencies whose notification is durable
 	drawing  bool
 	winners  map[int][]string // set once by the draw
-	drawn    chan struct{}    // closed once winners is set
+	result   Result           // set once by the draw
+	drawn    chan struct{}    // closed once winners and result are set
 }
 
 // account is the central's record of one agency, the only one there is.
@@ -86,18 +114,35 @@ type account struct {
 	mu       sync.Mutex
 	accepted uint64  // bets handed to the ledger; durable once last is
 	last     Receipt // the agency's latest write; nil when it made none
+	digest   Digest  // the agency's digest as the ledger held it at start
 	done     bool    // the agency has notified: it takes no more bets
 }
 
 // NewCentral returns the central for agencies 1..agencies over ledger,
-// from what the ledger already holds. When every agency had notified (a
-// restart after the draw), it holds the draw again before it returns, so
-// that winners are answered at once.
+// from what the ledger already holds.
+//
+// A draw the ledger recorded is final: the central then covers the
+// agencies the draw covered, whatever agencies says (see Agencies), and
+// holds the draw again over the stored bets before it returns, refusing to
+// start when that does not give the recorded result. Before the draw, a
+// ledger that holds bets of an agency past agencies is refused: the draw
+// would leave them out. When every agency had notified but no draw was
+// recorded, the draw is held before NewCentral returns.
 //
 // ctx is the central's lifetime: once it is done, a draw in progress
 // stops without a decision (it is held again at the next start), so that
 // a shutdown never waits for a draw over many millions of bets.
 func NewCentral(ctx context.Context, ledger Ledger, agencies int, events Events) (*Central, error) {
+	held := ledger.Holdings()
+	recorded, drawn := ledger.Drawn()
+	if drawn {
+		agencies = recorded.Agencies
+	}
+	for a, h := range held {
+		if (a < 1 || a > agencies) && (h.Bets > 0 || h.Done) {
+			return nil, fmt.Errorf("%w: the ledger holds %d bets of agency %d, but the draw covers agencies 1..%d", ErrInconsistent, h.Bets, a, agencies)
+		}
+	}
 	c := &Central{
 		ctx:      ctx,
 		ledger:   ledger,
@@ -106,14 +151,21 @@ func NewCentral(ctx context.Context, ledger Ledger, agencies int, events Events)
 		accounts: make([]account, agencies+1),
 		drawn:    make(chan struct{}),
 	}
-	for a, h := range ledger.Holdings() {
-		if a < 1 || a > agencies {
-			continue
+	if drawn {
+		c.recorded = &recorded
+	}
+	for a := 1; a <= agencies; a++ {
+		h, ok := held[a]
+		if !ok {
+			h.Digest = EmptyDigest
 		}
-		c.accounts[a].accepted, c.accounts[a].done = h.Bets, h.Done
+		c.accounts[a].accepted, c.accounts[a].done, c.accounts[a].digest = h.Bets, h.Done, h.Digest
 		if h.Done {
 			c.notified++
 		}
+	}
+	if c.recorded != nil && c.notified != agencies {
+		return nil, fmt.Errorf("%w: the recorded draw covers agencies 1..%d, but %d of them notified", ErrInconsistent, agencies, c.notified)
 	}
 	if c.notified == agencies {
 		c.drawing = true
@@ -124,7 +176,8 @@ func NewCentral(ctx context.Context, ledger Ledger, agencies int, events Events)
 	return c, nil
 }
 
-// Agencies returns how many agencies the draw waits for.
+// Agencies returns how many agencies the draw covers: the configured
+// number, or the recorded draw's.
 func (c *Central) Agencies() int { return c.agencies }
 
 // Status returns how many agencies have notified and whether the draw has
@@ -151,6 +204,7 @@ type Standing struct {
 	Stored uint64 // its bets on stable storage, numbered 0..Stored-1
 	Done   bool   // its notification is on stable storage
 	Drawn  bool   // the draw has been held
+	Digest Digest // its digest over its Stored bets
 }
 
 // Resume returns where agency stands. It waits for the agency's writes in
@@ -160,13 +214,28 @@ func (c *Central) Resume(agency int) (Standing, error) {
 	if err != nil {
 		return Standing{}, err
 	}
-	a.mu.Lock()
-	st, last := Standing{Stored: a.accepted, Done: a.done}, a.last
-	a.mu.Unlock()
-	if err := c.wait(last); err != nil {
+	st, err := a.standing(c)
+	if err != nil {
 		return Standing{}, err
 	}
 	st.Drawn = c.Drawn()
+	return st, nil
+}
+
+// standing returns the account's durable state: it waits for its last
+// write, which carries the digest.
+func (a *account) standing(c *Central) (Standing, error) {
+	a.mu.Lock()
+	st, last := Standing{Stored: a.accepted, Done: a.done, Digest: a.digest}, a.last
+	a.mu.Unlock()
+	if last == nil {
+		return st, nil
+	}
+	d, err := c.wait(last)
+	if err != nil {
+		return Standing{}, err
+	}
+	st.Digest = d
 	return st, nil
 }
 
@@ -189,8 +258,10 @@ func (s *Submission) Wait() (stored uint64, fresh int, err error) {
 	if s.err != nil {
 		return 0, 0, s.err
 	}
-	if err := s.central.wait(s.receipt); err != nil {
-		return 0, 0, err
+	if s.receipt != nil {
+		if _, err := s.central.wait(s.receipt); err != nil {
+			return 0, 0, err
+		}
 	}
 	return s.stored, s.fresh, nil
 }
@@ -231,39 +302,40 @@ func (c *Central) Submit(agency int, first uint64, bets []Bet) *Submission {
 	return &Submission{central: c, receipt: a.last, stored: a.accepted, fresh: len(fresh)}
 }
 
-// Notify records that agency has sent all of its total bets. The call that
-// completes the set of agencies holds the draw before it returns.
-// Notifying again with the same total is answered as the first time.
-func (c *Central) Notify(agency int, total uint64) error {
+// Notify records that agency has sent all of its total bets, and returns
+// the agency's digest over them. The call that completes the set of
+// agencies holds the draw before it returns. Notifying again with the
+// same total is answered as the first time.
+func (c *Central) Notify(agency int, total uint64) (Digest, error) {
 	a, err := c.account(agency)
 	if err != nil {
-		return err
+		return Digest{}, err
 	}
 	a.mu.Lock()
 	if err := c.failure(); err != nil {
 		a.mu.Unlock()
-		return err
+		return Digest{}, err
 	}
 	if total != a.accepted {
 		stored := a.accepted
 		a.mu.Unlock()
-		return fmt.Errorf("%w: agency %d says %d, stored %d", ErrIncomplete, agency, total, stored)
+		return Digest{}, fmt.Errorf("%w: agency %d says %d, stored %d", ErrIncomplete, agency, total, stored)
 	}
 	first := !a.done
 	if first {
 		a.done = true
 		a.last = c.ledger.Notify(agency, total)
 	}
-	last := a.last
 	a.mu.Unlock()
-	if err := c.wait(last); err != nil {
-		return err
+	st, err := a.standing(c)
+	if err != nil {
+		return Digest{}, err
 	}
 	// Told here, before a draw this notification may start, so that the
 	// log reads in the order things happened.
 	c.events.Notified(agency, total)
 	if !first {
-		return nil
+		return st.Digest, nil
 	}
 	c.mu.Lock()
 	c.notified++
@@ -273,13 +345,13 @@ func (c *Central) Notify(agency int, total uint64) error {
 	}
 	c.mu.Unlock()
 	if start {
-		return c.draw()
+		return st.Digest, c.draw()
 	}
-	return nil
+	return st.Digest, nil
 }
 
 // account returns agency's account, or ErrInvalidBet for an agency the
-// draw does not wait for.
+// draw does not cover.
 func (c *Central) account(agency int) (*account, error) {
 	if err := ValidateAgency(agency, c.agencies); err != nil {
 		return nil, err
@@ -290,19 +362,17 @@ func (c *Central) account(agency int) (*account, error) {
 // wait waits for a ledger write. A write that failed leaves the central
 // failed: the ledger's state is no longer known, so nothing more is
 // decided until a restart recovers it.
-func (c *Central) wait(r Receipt) error {
-	if r == nil {
-		return nil
-	}
-	if err := r.Wait(); err != nil {
+func (c *Central) wait(r Receipt) (Digest, error) {
+	d, err := r.Wait()
+	if err != nil {
 		c.mu.Lock()
 		if c.failed == nil {
 			c.failed = err
 		}
 		c.mu.Unlock()
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return Digest{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	return nil
+	return d, nil
 }
 
 // failure returns ErrUnavailable, wrapped, once a write has failed.
@@ -315,38 +385,73 @@ func (c *Central) failure() error {
 	return fmt.Errorf("%w: %w", ErrUnavailable, c.failed)
 }
 
-// draw evaluates every stored bet and keeps each agency's winners. Only one
-// draw runs: the caller set c.drawing. A draw that fails can be tried
-// again by the next Notify or Winners.
+// draw evaluates every stored bet, records the result (or, after a
+// restart, checks it against the one recorded) and keeps each agency's
+// winners. Only one draw runs: the caller set c.drawing. A draw that
+// fails for want of the bets can be tried again by the next Notify or
+// Winners.
 func (c *Central) draw() error {
+	digests := make([]Digest, c.agencies)
+	var stored uint64
+	for a := 1; a <= c.agencies; a++ {
+		st, err := c.accounts[a].standing(c)
+		if err != nil {
+			return c.drawFailed(err)
+		}
+		digests[a-1], stored = st.Digest, stored+st.Stored
+	}
 	winners, bets, err := Draw(c.ctx, c.ledger.LoadBets())
 	if err != nil {
-		c.mu.Lock()
-		c.drawing = false
-		c.mu.Unlock()
-		if c.ctx.Err() != nil {
-			return fmt.Errorf("draw stopped: %w", context.Cause(c.ctx))
-		}
-		c.events.DrawFailed(err) // told once, here; callers get a short reason
-		return fmt.Errorf("%w: draw: %w", ErrUnavailable, err)
+		return c.drawFailed(err)
 	}
-	total := 0
+	r := Result{Agencies: c.agencies, Bets: uint64(bets), Digest: DrawDigest(digests), WinnersDigest: WinnersDigest(winners, c.agencies)}
 	for _, w := range winners {
-		total += len(w)
+		r.Winners += len(w)
 	}
-	c.events.Drawn(bets, total) // before any winner is answered
+	if r.Bets != stored {
+		return c.drawFailed(fmt.Errorf("the ledger yields %d bets, its agencies hold %d", r.Bets, stored))
+	}
+	if c.recorded != nil {
+		if r != *c.recorded {
+			return fmt.Errorf("%w: the stored bets give a draw (%s) other than the recorded one (%s)", ErrInconsistent, r, *c.recorded)
+		}
+	} else if _, err := c.wait(c.ledger.RecordDraw(r)); err != nil {
+		return err
+	}
+	c.events.Drawn(r) // before any winner is answered
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.winners = winners
+	c.winners, c.result = winners, r
 	close(c.drawn)
 	return nil
 }
 
-// Winners returns the documents of agency's winners, waiting for the draw
-// until ctx is done. It never answers before the draw.
-func (c *Central) Winners(ctx context.Context, agency int) ([]string, error) {
+// drawFailed ends a draw that could not be held: it can be tried again.
+func (c *Central) drawFailed(err error) error {
+	c.mu.Lock()
+	c.drawing = false
+	c.mu.Unlock()
+	if c.ctx.Err() != nil {
+		return fmt.Errorf("draw stopped: %w", context.Cause(c.ctx))
+	}
+	if errors.Is(err, ErrUnavailable) {
+		return err // a failed write, told where it failed
+	}
+	c.events.DrawFailed(err) // told once, here; callers get a short reason
+	return fmt.Errorf("%w: draw: %w", ErrUnavailable, err)
+}
+
+// String describes a result in a line of a log or an error.
+func (r Result) String() string {
+	return fmt.Sprintf("agencies 1..%d, %d bets, digest %s, %d winners, winners digest %s", r.Agencies, r.Bets, r.Digest, r.Winners, r.WinnersDigest)
+}
+
+// Winners returns the documents of agency's winners and the draw's
+// digest, waiting for the draw until ctx is done. It never answers before
+// the draw.
+func (c *Central) Winners(ctx context.Context, agency int) ([]string, Digest, error) {
 	if _, err := c.account(agency); err != nil {
-		return nil, err
+		return nil, Digest{}, err
 	}
 	c.mu.Lock()
 	retry := c.notified == c.agencies && !c.drawing
@@ -356,17 +461,17 @@ func (c *Central) Winners(ctx context.Context, agency int) ([]string, error) {
 	c.mu.Unlock()
 	if retry {
 		if err := c.draw(); err != nil {
-			return nil, err
+			return nil, Digest{}, err
 		}
 	}
 	select {
 	case <-c.drawn:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, Digest{}, ctx.Err()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.winners[agency], nil
+	return c.winners[agency], c.result.Digest, nil
 }
 
 // drawCheckEvery is how many bets Draw evaluates between looks at its

@@ -2,10 +2,12 @@ package lottery
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"iter"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +27,8 @@ type fakeLedger struct {
 	bets      []Bet         // what LoadBets yields
 	loadErr   error         // when set, LoadBets yields it after the bets
 	loads     int           // LoadBets calls
+	recorded  *Result       // the draw recorded, which Drawn returns
+	records   int           // RecordDraw calls
 }
 
 type notifyCall struct {
@@ -40,15 +44,31 @@ type appendCall struct {
 
 // fakeReceipt is answered once hold, when set, is closed.
 type fakeReceipt struct {
-	hold chan struct{}
-	err  error
+	hold   chan struct{}
+	digest Digest
+	err    error
 }
 
-func (r fakeReceipt) Wait() error {
+func (r fakeReceipt) Wait() (Digest, error) {
 	if r.hold != nil {
 		<-r.hold
 	}
-	return r.err
+	if r.err != nil {
+		return Digest{}, r.err
+	}
+	return r.digest, nil
+}
+
+// digestOf is the fake's digest of agency's bets: a SHA-256 over a
+// rendering of its own, as a ledger computes it over its rows.
+func digestOf(bets []Bet, agency int) Digest {
+	h := sha256.New()
+	for _, b := range bets {
+		if b.Agency == agency {
+			fmt.Fprintf(h, "%d,%s,%s,%s,%s,%d\n", b.Agency, b.FirstName, b.LastName, b.Document, b.Birthdate, b.Number)
+		}
+	}
+	return Digest(h.Sum(nil))
 }
 
 func (l *fakeLedger) Holdings() map[int]Holding {
@@ -65,7 +85,28 @@ func (l *fakeLedger) Holdings() map[int]Holding {
 		h.Done = true
 		out[a] = h
 	}
+	for a, h := range out {
+		h.Digest = digestOf(l.bets, a)
+		out[a] = h
+	}
 	return out
+}
+
+func (l *fakeLedger) Drawn() (Result, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.recorded == nil {
+		return Result{}, false
+	}
+	return *l.recorded, true
+}
+
+func (l *fakeLedger) RecordDraw(r Result) Receipt {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.records++
+	l.recorded = &r
+	return fakeReceipt{hold: l.hold, digest: r.Digest}
 }
 
 func (l *fakeLedger) Append(agency int, from uint64, bets []Bet) Receipt {
@@ -75,14 +116,14 @@ func (l *fakeLedger) Append(agency int, from uint64, bets []Bet) Receipt {
 	if l.appendErr == nil {
 		l.bets = append(l.bets, bets...)
 	}
-	return fakeReceipt{hold: l.hold, err: l.appendErr}
+	return fakeReceipt{hold: l.hold, digest: digestOf(l.bets, agency), err: l.appendErr}
 }
 
 func (l *fakeLedger) Notify(agency int, total uint64) Receipt {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.calls = append(l.calls, notifyCall{agency, total})
-	return fakeReceipt{hold: l.hold, err: l.notifyErr[agency]}
+	return fakeReceipt{hold: l.hold, digest: digestOf(l.bets, agency), err: l.notifyErr[agency]}
 }
 
 // total is how many bets of agency the ledger holds: what its Done says.
@@ -126,7 +167,7 @@ func (r *recorder) add(format string, args ...any) {
 }
 
 func (r *recorder) Notified(agency int, total uint64) { r.add("notified %d %d", agency, total) }
-func (r *recorder) Drawn(bets, winners int)           { r.add("drawn %d %d", bets, winners) }
+func (r *recorder) Drawn(res Result)                  { r.add("drawn %d %d", res.Bets, res.Winners) }
 func (r *recorder) DrawFailed(err error)              { r.add("draw failed: %v", err) }
 
 func (r *recorder) list() []string {
@@ -154,8 +195,10 @@ func (l *fakeLedger) notifyCalls() []notifyCall {
 }
 
 // ledgerBets are bets of three agencies; agency 3 has no winner.
-func ledgerBets() []Bet {
-	return []Bet{
+// ledgerBets returns the bets of agencies 1..agencies (at most 3) of a
+// small lottery, interleaved as a ledger stores them.
+func ledgerBets(agencies int) []Bet {
+	all := []Bet{
 		bet(1, "100", 7574),
 		bet(2, "200", 1),
 		bet(2, "201", 7574),
@@ -164,6 +207,7 @@ func ledgerBets() []Bet {
 		bet(1, "102", 42),
 		bet(2, "202", 7574),
 	}
+	return slices.DeleteFunc(all, func(b Bet) bool { return b.Agency > agencies })
 }
 
 var wantWinners = map[int][]string{1: {"100", "101"}, 2: {"201", "202"}, 3: nil}
@@ -211,7 +255,7 @@ func checkStatus(t *testing.T, c *Central, notified int, drawn bool) {
 
 func checkWinners(t *testing.T, c *Central, agency int) {
 	t.Helper()
-	got, err := c.Winners(boundedCtx(t), agency)
+	got, _, err := c.Winners(boundedCtx(t), agency)
 	if err != nil {
 		t.Fatalf("Winners(%d): %v", agency, err)
 	}
@@ -221,17 +265,17 @@ func checkWinners(t *testing.T, c *Central, agency int) {
 }
 
 func TestCentralWinnersWaitForLastAgency(t *testing.T) {
-	l := &fakeLedger{bets: ledgerBets()}
+	l := &fakeLedger{bets: ledgerBets(3)}
 	c := newCentral(t, l, 3)
 	checkStatus(t, c, 0, false)
 
 	for agency := 1; agency <= 2; agency++ {
-		if err := c.Notify(agency, l.total(agency)); err != nil {
+		if _, err := c.Notify(agency, l.total(agency)); err != nil {
 			t.Fatalf("Notify(%d): %v", agency, err)
 		}
 		checkStatus(t, c, agency, false)
 		for asker := 1; asker <= 3; asker++ {
-			if _, err := c.Winners(shortCtx(t), asker); !errors.Is(err, context.DeadlineExceeded) {
+			if _, _, err := c.Winners(shortCtx(t), asker); !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("Winners(%d) before the last notification = %v, want context.DeadlineExceeded", asker, err)
 			}
 		}
@@ -243,14 +287,14 @@ func TestCentralWinnersWaitForLastAgency(t *testing.T) {
 	// A waiting agency is answered once the last one notifies.
 	waiting := make(chan []string, 1)
 	go func() {
-		w, err := c.Winners(context.Background(), 1)
+		w, _, err := c.Winners(context.Background(), 1)
 		if err != nil {
 			t.Errorf("waiting Winners(1): %v", err)
 		}
 		waiting <- w
 	}()
 
-	if err := c.Notify(3, l.total(3)); err != nil {
+	if _, err := c.Notify(3, l.total(3)); err != nil {
 		t.Fatalf("Notify(3): %v", err)
 	}
 	checkStatus(t, c, 3, true)
@@ -270,39 +314,39 @@ func TestCentralWinnersWaitForLastAgency(t *testing.T) {
 }
 
 func TestCentralWinnersAfterDrawAnswerAtOnce(t *testing.T) {
-	l := &fakeLedger{bets: ledgerBets()}
+	l := &fakeLedger{bets: ledgerBets(1)}
 	c := newCentral(t, l, 1)
-	if err := c.Notify(1, l.total(1)); err != nil {
+	if _, err := c.Notify(1, l.total(1)); err != nil {
 		t.Fatal(err)
 	}
-	got, err := c.Winners(boundedCtx(t), 1)
+	got, _, err := c.Winners(boundedCtx(t), 1)
 	if err != nil || !slices.Equal(got, wantWinners[1]) {
 		t.Errorf("Winners(1) = %v, %v; want %v", got, err, wantWinners[1])
 	}
 }
 
 func TestCentralNotifyTwiceIsHarmless(t *testing.T) {
-	l := &fakeLedger{bets: ledgerBets()}
+	l := &fakeLedger{bets: ledgerBets(3)}
 	c := newCentral(t, l, 3)
 	for range 3 {
-		if err := c.Notify(2, l.total(2)); err != nil {
+		if _, err := c.Notify(2, l.total(2)); err != nil {
 			t.Fatalf("Notify(2) again: %v", err)
 		}
 	}
 	checkStatus(t, c, 1, false)
-	if _, err := c.Winners(shortCtx(t), 2); !errors.Is(err, context.DeadlineExceeded) {
+	if _, _, err := c.Winners(shortCtx(t), 2); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Winners(2) = %v, want context.DeadlineExceeded: agency 2 notifying thrice is not three agencies", err)
 	}
 
 	for _, a := range []int{1, 3} {
-		if err := c.Notify(a, l.total(a)); err != nil {
+		if _, err := c.Notify(a, l.total(a)); err != nil {
 			t.Fatalf("Notify(%d): %v", a, err)
 		}
 	}
 	checkStatus(t, c, 3, true)
 	// Notifying again after the draw changes nothing and draws no more.
 	for a := 1; a <= 3; a++ {
-		if err := c.Notify(a, l.total(a)); err != nil {
+		if _, err := c.Notify(a, l.total(a)); err != nil {
 			t.Fatalf("Notify(%d) after the draw: %v", a, err)
 		}
 	}
@@ -317,9 +361,9 @@ func TestCentralNotifyTwiceIsHarmless(t *testing.T) {
 
 func TestCentralAgencyOutOfRange(t *testing.T) {
 	for _, agency := range []int{0, -1, 4, 1 << 20} {
-		l := &fakeLedger{bets: ledgerBets()}
+		l := &fakeLedger{bets: ledgerBets(3)}
 		c := newCentral(t, l, 3)
-		if err := c.Notify(agency, 0); err == nil {
+		if _, err := c.Notify(agency, 0); err == nil {
 			t.Errorf("Notify(%d) with 3 agencies: got no error", agency)
 		} else if !errors.Is(err, ErrInvalidBet) {
 			t.Errorf("Notify(%d) error %q does not wrap ErrInvalidBet", agency, err)
@@ -328,7 +372,7 @@ func TestCentralAgencyOutOfRange(t *testing.T) {
 			t.Errorf("Notify(%d) reached the ledger: %v", agency, calls)
 		}
 		checkStatus(t, c, 0, false)
-		if _, err := c.Winners(t.Context(), agency); err == nil || errors.Is(err, context.DeadlineExceeded) {
+		if _, _, err := c.Winners(t.Context(), agency); err == nil || errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Winners(%d) with 3 agencies = %v, want an agency error at once", agency, err)
 		}
 	}
@@ -336,12 +380,12 @@ func TestCentralAgencyOutOfRange(t *testing.T) {
 
 func TestCentralLedgerNotifyError(t *testing.T) {
 	errFull := errors.New("disk full")
-	l := &fakeLedger{bets: ledgerBets(), notifyErr: map[int]error{2: errFull}}
+	l := &fakeLedger{bets: ledgerBets(2), notifyErr: map[int]error{2: errFull}}
 	c := newCentral(t, l, 2)
-	if err := c.Notify(1, l.total(1)); err != nil {
+	if _, err := c.Notify(1, l.total(1)); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Notify(2, l.total(2)); !errors.Is(err, errFull) {
+	if _, err := c.Notify(2, l.total(2)); !errors.Is(err, errFull) {
 		t.Fatalf("Notify(2) = %v, want %v", err, errFull)
 	}
 	// The failed notification is not counted and holds no draw.
@@ -364,16 +408,15 @@ func TestNewCentralRestart(t *testing.T) {
 		{"all notified", []int{1, 2, 3}, 3, true, 3},
 		{"all notified, any order", []int{3, 1, 2}, 3, true, 3},
 		{"all notified, duplicates", []int{1, 1, 2, 3, 3}, 3, true, 3},
-		{"out-of-range notifications ignored", []int{0, 1, 2, 4, 9}, 3, false, 2},
 		{"more agencies than before", []int{1, 2, 3}, 5, false, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := &fakeLedger{bets: ledgerBets(), notified: tt.notified}
+			l := &fakeLedger{bets: ledgerBets(tt.agencies), notified: tt.notified}
 			c := newCentral(t, l, tt.agencies)
 			checkStatus(t, c, tt.count, tt.drawn)
 			if !tt.drawn {
-				if _, err := c.Winners(shortCtx(t), 1); !errors.Is(err, context.DeadlineExceeded) {
+				if _, _, err := c.Winners(shortCtx(t), 1); !errors.Is(err, context.DeadlineExceeded) {
 					t.Errorf("Winners(1) = %v, want context.DeadlineExceeded", err)
 				}
 				return
@@ -383,7 +426,7 @@ func TestNewCentralRestart(t *testing.T) {
 			}
 			// Answered at once.
 			for a := 1; a <= tt.agencies; a++ {
-				got, err := c.Winners(boundedCtx(t), a)
+				got, _, err := c.Winners(boundedCtx(t), a)
 				if err != nil || !slices.Equal(got, wantWinners[a]) {
 					t.Errorf("Winners(%d) = %v, %v; want %v", a, got, err, wantWinners[a])
 				}
@@ -397,7 +440,7 @@ func TestNewCentralRestart(t *testing.T) {
 
 func TestNewCentralRestartDrawFails(t *testing.T) {
 	errDisk := errors.New("bad sector")
-	l := &fakeLedger{bets: ledgerBets(), notified: []int{1, 2}, loadErr: errDisk}
+	l := &fakeLedger{bets: ledgerBets(2), notified: []int{1, 2}, loadErr: errDisk}
 	if _, err := NewCentral(t.Context(), l, 2, &recorder{}); !errors.Is(err, errDisk) {
 		t.Fatalf("NewCentral with a failing draw = %v, want %v", err, errDisk)
 	}
@@ -418,7 +461,7 @@ func TestCentralFailedDrawIsRetried(t *testing.T) {
 		{
 			name: "by a repeated Notify",
 			retry: func(t *testing.T, c *Central) {
-				if err := c.Notify(1, 3); err != nil {
+				if _, err := c.Notify(1, 3); err != nil {
 					t.Fatalf("Notify(1) again: %v", err)
 				}
 				checkWinners(t, c, 2)
@@ -427,21 +470,21 @@ func TestCentralFailedDrawIsRetried(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := &fakeLedger{bets: ledgerBets(), loadErr: errDisk}
+			l := &fakeLedger{bets: ledgerBets(3), loadErr: errDisk}
 			c := newCentral(t, l, 3)
 			for a := 1; a <= 2; a++ {
-				if err := c.Notify(a, l.total(a)); err != nil {
+				if _, err := c.Notify(a, l.total(a)); err != nil {
 					t.Fatalf("Notify(%d): %v", a, err)
 				}
 			}
-			if err := c.Notify(3, l.total(3)); !errors.Is(err, errDisk) {
+			if _, err := c.Notify(3, l.total(3)); !errors.Is(err, errDisk) {
 				t.Fatalf("Notify(3) with a failing draw = %v, want %v", err, errDisk)
 			}
 			// The notification is kept, but there is no draw.
 			checkStatus(t, c, 3, false)
 
 			// While the ledger still fails, Winners retries and fails too.
-			if _, err := c.Winners(t.Context(), 1); !errors.Is(err, errDisk) {
+			if _, _, err := c.Winners(t.Context(), 1); !errors.Is(err, errDisk) {
 				t.Fatalf("Winners(1) with a failing draw = %v, want %v", err, errDisk)
 			}
 			checkStatus(t, c, 3, false)
@@ -466,12 +509,12 @@ func TestCentralFailedDrawIsRetried(t *testing.T) {
 }
 
 func TestCentralStatusCounts(t *testing.T) {
-	l := &fakeLedger{bets: ledgerBets()}
+	l := &fakeLedger{bets: ledgerBets(4)}
 	c := newCentral(t, l, 4)
 	order := []int{3, 1, 3, 4, 2}
 	wantCount := []int{1, 2, 2, 3, 4}
 	for i, a := range order {
-		if err := c.Notify(a, l.total(a)); err != nil {
+		if _, err := c.Notify(a, l.total(a)); err != nil {
 			t.Fatalf("Notify(%d): %v", a, err)
 		}
 		checkStatus(t, c, wantCount[i], wantCount[i] == 4)
@@ -482,13 +525,13 @@ func TestCentralStatusCounts(t *testing.T) {
 // at once: one draw, every agency its own winners. Run with -race.
 func TestCentralConcurrent(t *testing.T) {
 	const agencies = 3
-	l := &fakeLedger{bets: ledgerBets()}
+	l := &fakeLedger{bets: ledgerBets(agencies)}
 	c := newCentral(t, l, agencies)
 	var wg sync.WaitGroup
 	for range 10 {
 		for a := 1; a <= agencies; a++ {
 			wg.Go(func() {
-				got, err := c.Winners(context.Background(), a)
+				got, _, err := c.Winners(context.Background(), a)
 				if err != nil {
 					t.Errorf("Winners(%d): %v", a, err)
 					return
@@ -498,7 +541,7 @@ func TestCentralConcurrent(t *testing.T) {
 				}
 			})
 			wg.Go(func() {
-				if err := c.Notify(a, l.total(a)); err != nil {
+				if _, err := c.Notify(a, l.total(a)); err != nil {
 					t.Errorf("Notify(%d): %v", a, err)
 				}
 				c.Status()
@@ -568,10 +611,10 @@ func TestCentralSubmitPositions(t *testing.T) {
 		}
 	}
 
-	if err := c.Notify(1, 5); !errors.Is(err, ErrIncomplete) {
+	if _, err := c.Notify(1, 5); !errors.Is(err, ErrIncomplete) {
 		t.Errorf("Notify with a wrong total: %v, want ErrIncomplete", err)
 	}
-	if err := c.Notify(1, 10); err != nil {
+	if _, err := c.Notify(1, 10); err != nil {
 		t.Fatalf("Notify: %v", err)
 	}
 	if _, _, err := c.Submit(1, 10, someBets(1, 10, 1)).Wait(); !errors.Is(err, ErrClosed) {
@@ -580,7 +623,7 @@ func TestCentralSubmitPositions(t *testing.T) {
 	if stored, fresh, err := c.Submit(1, 0, someBets(1, 0, 4)).Wait(); err != nil || stored != 10 || fresh != 0 {
 		t.Errorf("old batch after notify: stored %d fresh %d err %v, want it acknowledged again", stored, fresh, err)
 	}
-	if st, err := c.Resume(1); err != nil || st != (Standing{Stored: 10, Done: true}) {
+	if st, err := c.Resume(1); err != nil || st != (Standing{Stored: 10, Done: true, Digest: digestOf(l.bets, 1)}) {
 		t.Errorf("Resume(1) = %+v, %v", st, err)
 	}
 }
@@ -642,7 +685,7 @@ func TestCentralLedgerFailure(t *testing.T) {
 	if _, _, err := c.Submit(2, 0, someBets(2, 0, 1)).Wait(); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Submit after a failed write: %v, want ErrUnavailable", err)
 	}
-	if err := c.Notify(2, 0); !errors.Is(err, ErrUnavailable) {
+	if _, err := c.Notify(2, 0); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Notify after a failed write: %v, want ErrUnavailable", err)
 	}
 	if calls := l.appendCalls(); len(calls) != 1 {
@@ -682,7 +725,7 @@ func TestCentralResumeWaitsForWrites(t *testing.T) {
 	case <-time.After(20 * time.Millisecond):
 	}
 	close(l.hold)
-	if st := <-resumed; st != (Standing{Stored: 3}) {
+	if st := <-resumed; st != (Standing{Stored: 3, Digest: digestOf(l.bets, 1)}) {
 		t.Errorf("Resume = %+v, want 3 stored", st)
 	}
 	if n := <-acked; n != 3 {
@@ -696,7 +739,7 @@ func TestCentralResumeWaitsForWrites(t *testing.T) {
 // TestCentralEventsOrder: every notification is told before the draw it
 // starts, and the draw before any winner is answered.
 func TestCentralEventsOrder(t *testing.T) {
-	l := &fakeLedger{bets: ledgerBets()}
+	l := &fakeLedger{bets: ledgerBets(2)}
 	events := &recorder{}
 	c, err := NewCentral(t.Context(), l, 2, events)
 	if err != nil {
@@ -704,18 +747,18 @@ func TestCentralEventsOrder(t *testing.T) {
 	}
 	answered := make(chan []string, 1)
 	go func() {
-		_, err := c.Winners(context.Background(), 1)
+		_, _, err := c.Winners(context.Background(), 1)
 		if err != nil {
 			t.Errorf("Winners: %v", err)
 		}
 		answered <- append(events.list(), "answered")
 	}()
 	for a := 1; a <= 2; a++ {
-		if err := c.Notify(a, l.total(a)); err != nil {
+		if _, err := c.Notify(a, l.total(a)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want := []string{"notified 1 3", "notified 2 3", "drawn 7 4", "answered"}
+	want := []string{"notified 1 3", "notified 2 3", "drawn 6 4", "answered"}
 	if got := <-answered; !slices.Equal(got, want) {
 		t.Errorf("events %q, want %q", got, want)
 	}
@@ -739,7 +782,7 @@ func TestCentralDrawStopsWithItsContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := c.Winners(boundedCtx(t), 1); err != nil || !slices.Equal(got, []string{"8574"}) {
+	if got, _, err := c.Winners(boundedCtx(t), 1); err != nil || !slices.Equal(got, []string{"8574"}) {
 		t.Errorf("Winners after the draw = %v, %v; want [8574]", got, err)
 	}
 }
@@ -751,7 +794,7 @@ type blockingDraw struct {
 	entered, release chan struct{}
 }
 
-func (b *blockingDraw) Drawn(bets, winners int) {
+func (b *blockingDraw) Drawn(Result) {
 	close(b.entered)
 	<-b.release
 }
@@ -760,7 +803,7 @@ func (b *blockingDraw) Drawn(bets, winners int) {
 // returned (the sorteo line not yet taken by the log's reader), no winner
 // is answered, neither to a held query nor to a new one.
 func TestCentralWinnersWaitForDrawnEvent(t *testing.T) {
-	l := &fakeLedger{bets: ledgerBets()}
+	l := &fakeLedger{bets: ledgerBets(1)}
 	events := &blockingDraw{entered: make(chan struct{}), release: make(chan struct{})}
 	c, err := NewCentral(t.Context(), l, 1, events)
 	if err != nil {
@@ -768,13 +811,16 @@ func TestCentralWinnersWaitForDrawnEvent(t *testing.T) {
 	}
 	held := make(chan error, 1)
 	go func() {
-		_, err := c.Winners(context.Background(), 1)
+		_, _, err := c.Winners(context.Background(), 1)
 		held <- err
 	}()
 	notified := make(chan error, 1)
-	go func() { notified <- c.Notify(1, l.total(1)) }()
+	go func() {
+		_, err := c.Notify(1, l.total(1))
+		notified <- err
+	}()
 	<-events.entered
-	if _, err := c.Winners(shortCtx(t), 1); !errors.Is(err, context.DeadlineExceeded) {
+	if _, _, err := c.Winners(shortCtx(t), 1); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("a new query during the draw's event = %v, want it held", err)
 	}
 	select {
@@ -790,4 +836,85 @@ func TestCentralWinnersWaitForDrawnEvent(t *testing.T) {
 		t.Errorf("Notify: %v", err)
 	}
 	checkWinners(t, c, 1)
+}
+
+// TestCentralRecordsTheDraw: the draw is recorded once, with the digests
+// of what each agency was told, and answered with its digest.
+func TestCentralRecordsTheDraw(t *testing.T) {
+	l := &fakeLedger{bets: ledgerBets(3)}
+	c := newCentral(t, l, 3)
+	var told []Digest
+	for a := 1; a <= 3; a++ {
+		d, err := c.Notify(a, l.total(a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d != digestOf(l.bets, a) {
+			t.Errorf("Notify(%d) digest %s, want the ledger's %s", a, d, digestOf(l.bets, a))
+		}
+		told = append(told, d)
+	}
+	want := Result{Agencies: 3, Bets: 7, Digest: DrawDigest(told), Winners: 4, WinnersDigest: WinnersDigest(wantWinners, 3)}
+	if got, ok := l.Drawn(); !ok || got != want || l.records != 1 {
+		t.Fatalf("recorded %+v (%v, %d records), want %+v once", got, ok, l.records, want)
+	}
+	for a := 1; a <= 3; a++ {
+		got, d, err := c.Winners(boundedCtx(t), a)
+		if err != nil || d != want.Digest || !slices.Equal(got, wantWinners[a]) {
+			t.Errorf("Winners(%d) = %v, %s, %v; want %v with the draw's digest", a, got, d, err, wantWinners[a])
+		}
+	}
+}
+
+// TestCentralRecordedDrawIsFinal: after the draw, a central started with
+// another number of agencies covers the recorded draw's agencies, records
+// nothing again, and refuses bets that no longer give the recorded result.
+func TestCentralRecordedDrawIsFinal(t *testing.T) {
+	drawn := func(t *testing.T) *fakeLedger {
+		t.Helper()
+		l := &fakeLedger{bets: ledgerBets(3)}
+		c := newCentral(t, l, 3)
+		for a := 1; a <= 3; a++ {
+			if _, err := c.Notify(a, l.total(a)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.notified = []int{1, 2, 3}
+		return l
+	}
+	for _, agencies := range []int{2, 3, 6} {
+		t.Run(fmt.Sprint(agencies, " agencies configured"), func(t *testing.T) {
+			l := drawn(t)
+			c, err := NewCentral(t.Context(), l, agencies, &recorder{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Agencies() != 3 || !c.Drawn() || l.records != 1 {
+				t.Fatalf("Agencies() = %d, Drawn() = %v, %d records; want the recorded 3 agencies, drawn, recorded once", c.Agencies(), c.Drawn(), l.records)
+			}
+			for a := 1; a <= 3; a++ {
+				checkWinners(t, c, a)
+			}
+			if _, _, err := c.Submit(3, 1, someBets(3, 1, 1)).Wait(); !errors.Is(err, ErrClosed) {
+				t.Errorf("a bet after the recorded draw = %v, want ErrClosed", err)
+			}
+		})
+	}
+	t.Run("stored bets changed", func(t *testing.T) {
+		l := drawn(t)
+		l.bets[4].Number = LotteryWinnerNumber // agency 3's only bet now wins
+		if _, err := NewCentral(t.Context(), l, 3, &recorder{}); !errors.Is(err, ErrInconsistent) {
+			t.Fatalf("NewCentral over bets that contradict the record = %v, want ErrInconsistent", err)
+		}
+	})
+}
+
+// TestCentralRefusesToLeaveOutAnAgency: before the draw, a central that
+// would not cover an agency holding bets does not start.
+func TestCentralRefusesToLeaveOutAnAgency(t *testing.T) {
+	l := &fakeLedger{bets: ledgerBets(3)}
+	_, err := NewCentral(t.Context(), l, 2, &recorder{})
+	if !errors.Is(err, ErrInconsistent) || !strings.Contains(err.Error(), "agency 3") || !strings.Contains(err.Error(), "1..2") {
+		t.Fatalf("NewCentral(2 agencies) over bets of agency 3 = %v, want ErrInconsistent naming agency 3 and 1..2", err)
+	}
 }

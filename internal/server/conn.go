@@ -235,7 +235,7 @@ func (c *conn) batch(b *pendingBatch) reply {
 }
 
 func (c *conn) done(m protocol.Done) reply {
-	if err := c.srv.central.Notify(c.agency, m.Total); err != nil {
+	if _, err := c.srv.central.Notify(c.agency, m.Total); err != nil {
 		ref := domainRefusal(err)
 		c.logRefusal("notificacion", ref)
 		return reply{msgs: []protocol.Message{ref.msg()}, close: ref.code.Closes()}
@@ -246,7 +246,7 @@ func (c *conn) done(m protocol.Done) reply {
 func (c *conn) winners() reply {
 	ctx, cancel := context.WithTimeout(c.ctx, c.srv.settings.WinnersHold)
 	defer cancel()
-	docs, err := c.srv.central.Winners(ctx, c.agency)
+	docs, _, err := c.srv.central.Winners(ctx, c.agency)
 	switch {
 	case err == nil:
 		c.srv.log.Info("ganadores_enviados", logging.Success, "agencia", c.agency, "cant_ganadores", len(docs))

@@ -98,9 +98,10 @@ func (e EventLog) Notified(agency int, total uint64) {
 	e.Log.Info("notificacion", logging.Success, "agencia", agency, "apuestas", total)
 }
 
-// Drawn logs action: sorteo, then waits for AfterDrawLogged.
-func (e EventLog) Drawn(bets, winners int) {
-	e.Log.Info("sorteo", logging.Success, "ganadores", winners)
+// Drawn logs action: sorteo with the draw's digest, then waits for
+// AfterDrawLogged.
+func (e EventLog) Drawn(r lottery.Result) {
+	e.Log.Info("sorteo", logging.Success, "ganadores", r.Winners, "bets", r.Bets, "digest", r.Digest.String())
 	if e.AfterDrawLogged != nil {
 		e.AfterDrawLogged()
 	}

@@ -530,11 +530,13 @@ var errDiskFull = &os.PathError{Op: "write", Path: "/srv/quiniela/bets.csv", Err
 
 type failedWrite struct{}
 
-func (failedWrite) Wait() error { return errDiskFull }
+func (failedWrite) Wait() (lottery.Digest, error) { return lottery.Digest{}, errDiskFull }
 
 func (failingLedger) Holdings() map[int]lottery.Holding                 { return nil }
+func (failingLedger) Drawn() (lottery.Result, bool)                     { return lottery.Result{}, false }
 func (failingLedger) Append(int, uint64, []lottery.Bet) lottery.Receipt { return failedWrite{} }
 func (failingLedger) Notify(int, uint64) lottery.Receipt                { return failedWrite{} }
+func (failingLedger) RecordDraw(lottery.Result) lottery.Receipt         { return failedWrite{} }
 func (failingLedger) LoadBets() iter.Seq2[lottery.Bet, error] {
 	return func(func(lottery.Bet, error) bool) {}
 }

@@ -69,6 +69,28 @@ func (fs *fakeFS) OpenFile(name string) (File, error) {
 	return h, nil
 }
 
+func (fs *fakeFS) WriteFile(name string, data []byte) error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if _, ok := fs.files[name]; ok {
+		return fmt.Errorf("%s exists", name)
+	}
+	fs.files[name] = &fakeFile{fs: fs, name: name, data: bytes.Clone(data), synced: len(data)}
+	return nil
+}
+
+func (fs *fakeFS) Rename(oldname, newname string) error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	f, ok := fs.files[oldname]
+	if !ok {
+		return fmt.Errorf("%s does not exist", oldname)
+	}
+	delete(fs.files, oldname)
+	fs.files[newname] = &fakeFile{fs: fs, name: newname, data: f.data, synced: f.synced}
+	return nil
+}
+
 func (fs *fakeFS) Exists(name string) (bool, error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()

@@ -33,6 +33,12 @@ type FS interface {
 	// Lock takes the named lock file exclusively, or fails at once when
 	// another process holds it. Closing the result releases it.
 	Lock(name string) (io.Closer, error)
+	// WriteFile creates the named file, which must not exist, with data,
+	// and puts it on stable storage.
+	WriteFile(name string, data []byte) error
+	// Rename replaces newname with oldname, atomically, and puts the
+	// change on stable storage.
+	Rename(oldname, newname string) error
 }
 
 // OSFS is the operating system's file system.
@@ -69,6 +75,33 @@ func (OSFS) Exists(name string) (bool, error) {
 
 // Lock implements FS with flock(2) where the system has it.
 func (OSFS) Lock(name string) (io.Closer, error) { return lockFile(name) }
+
+// WriteFile implements FS.
+func (OSFS) WriteFile(name string, data []byte) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(name))
+}
+
+// Rename implements FS.
+func (OSFS) Rename(oldname, newname string) error {
+	if err := os.Rename(oldname, newname); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(newname))
+}
 
 func syncDir(dir string) error {
 	d, err := os.Open(dir)

@@ -1,13 +1,128 @@
 package storage
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"hash/crc32"
 )
 
 // The journal, beside bets.csv, says which bytes of bets.csv hold
-// acknowledged batches and which agencies have notified. It is a sequence
-// of fixed-size records:
+// acknowledged batches, which agencies have notified and what the draw
+// decided. It is a hash chain of fixed-size records (format 2):
+//
+//	[0]       kind: recordHeader, recordBatch, recordDone or recordDraw
+//	[1]       format, 2
+//	[2:4]     zero
+//	[4:8]     batch, done: agency; draw: agencies covered, 1..N; uint32 BE
+//	[8:16]    batch: its first bet's position; done: the agency's total;
+//	          draw: bets evaluated; uint64 BE
+//	[16:20]   batch: number of bets; draw: winners; uint32 BE
+//	[20:28]   size of bets.csv once this record's rows are in it, uint64 BE
+//	[28:60]   batch: SHA-256 of exactly its rows' bytes in bets.csv;
+//	          done: the agency's digest; draw: the draw's digest;
+//	          header: headerMark
+//	[60:92]   draw: the winners' digest; zero otherwise
+//	[92:124]  SHA-256 of the whole previous record; zero in the header
+//	[124:128] CRC-32C of bytes 0..123
+//
+// The first record is the header. A record is written only after the rows
+// it covers are synced, so every record describes rows that are on disk,
+// and each record commits, through the chain, to every record and row
+// before it. The CRC tells a whole record from a torn one; the hashes
+// tell a record or a row that changed after it was written.
+const (
+	recordSize    = 128
+	journalFormat = 2
+)
+
+const (
+	recordHeader byte = 0
+	recordBatch  byte = 1
+	recordDone   byte = 2
+	recordDraw   byte = 3
+)
+
+// headerMark is the header record's hash field: it names the format, so
+// that a journal is never mistaken for another file.
+var headerMark = sha256.Sum256([]byte("quiniela bets.csv journal, format 2"))
+
+type record struct {
+	kind   byte
+	agency uint32   // batch, done: agency; draw: agencies covered
+	first  uint64   // batch: first position; done: total; draw: bets
+	count  uint32   // batch: bets; draw: winners
+	csvEnd int64    // size of bets.csv with this record's rows
+	hash   [32]byte // batch: rows; done: agency digest; draw: draw digest
+	aux    [32]byte // draw: winners digest
+	prev   [32]byte // SHA-256 of the previous record
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func appendRecord(dst []byte, r record) []byte {
+	start := len(dst)
+	dst = append(dst, r.kind, journalFormat, 0, 0)
+	dst = binary.BigEndian.AppendUint32(dst, r.agency)
+	dst = binary.BigEndian.AppendUint64(dst, r.first)
+	dst = binary.BigEndian.AppendUint32(dst, r.count)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(r.csvEnd))
+	dst = append(dst, r.hash[:]...)
+	dst = append(dst, r.aux[:]...)
+	dst = append(dst, r.prev[:]...)
+	return binary.BigEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
+}
+
+// tornZeros is where a torn record's zeros start at the latest: it has at
+// least its last 36 bytes (the previous record's hash and the checksum)
+// zero. A record written whole never has: those bytes are a SHA-256 and
+// a CRC. So no flipped bit makes a whole record look torn.
+const tornZeros = 92
+
+// recordFault says why bytes are not a record.
+type recordFault int
+
+const (
+	recordOK        recordFault = iota
+	recordZero                  // ends in zeros: a torn write (see replay)
+	recordChecksum              // the CRC does not match
+	recordMalformed             // a good CRC over a kind or format this code does not write
+)
+
+// parseRecord decodes a record of recordSize bytes.
+func parseRecord(b []byte) (record, recordFault) {
+	if len(b) != recordSize {
+		panic("storage: parseRecord of a short record")
+	}
+	if crc32.Checksum(b[:124], castagnoli) != binary.BigEndian.Uint32(b[124:]) {
+		// A whole record never has a zero hash and checksum; a write
+		// that reached the disk only in part does.
+		if allZero(b[tornZeros:]) {
+			return record{}, recordZero
+		}
+		return record{}, recordChecksum
+	}
+	if b[0] > recordDraw || b[1] != journalFormat || b[2] != 0 || b[3] != 0 {
+		return record{}, recordMalformed
+	}
+	r := record{
+		kind:   b[0],
+		agency: binary.BigEndian.Uint32(b[4:]),
+		first:  binary.BigEndian.Uint64(b[8:]),
+		count:  binary.BigEndian.Uint32(b[16:]),
+		csvEnd: int64(binary.BigEndian.Uint64(b[20:])),
+	}
+	copy(r.hash[:], b[28:60])
+	copy(r.aux[:], b[60:92])
+	copy(r.prev[:], b[92:124])
+	return r, recordOK
+}
+
+func allZero(b []byte) bool {
+	return len(bytes.Trim(b, "\x00")) == 0
+}
+
+// The journal before hashes (format 1) had 32-byte records:
 //
 //	[0]      kind (recordBatch or recordDone)
 //	[1:4]    zero
@@ -17,43 +132,19 @@ import (
 //	[20:28]  size of bets.csv once this record's rows are in it
 //	[28:32]  CRC-32C of bytes 0..27
 //
-// A record is written only after the rows it covers are synced, so every
-// whole record with a good checksum describes rows that are on disk. A torn
-// or corrupt record ends the journal.
-const recordSize = 32
+// Open migrates such a journal once (see migrate).
+const recordSizeV1 = 32
 
-const (
-	recordBatch byte = 1
-	recordDone  byte = 2
-)
-
-type record struct {
-	kind   byte
-	agency uint32
-	first  uint64 // batch: first bet number; done: total
-	count  uint32
-	csvEnd int64
-}
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-func appendRecord(dst []byte, r record) []byte {
-	start := len(dst)
-	dst = append(dst, r.kind, 0, 0, 0)
-	dst = binary.BigEndian.AppendUint32(dst, r.agency)
-	dst = binary.BigEndian.AppendUint64(dst, r.first)
-	dst = binary.BigEndian.AppendUint32(dst, r.count)
-	dst = binary.BigEndian.AppendUint64(dst, uint64(r.csvEnd))
-	return binary.BigEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
-}
-
-// parseRecord decodes a record; ok is false for a record that is corrupt.
-func parseRecord(b []byte) (r record, ok bool) {
-	if len(b) != recordSize || crc32.Checksum(b[:28], castagnoli) != binary.BigEndian.Uint32(b[28:]) {
-		return record{}, false
+// parseRecordV1 decodes a format 1 record.
+func parseRecordV1(b []byte) (record, recordFault) {
+	if crc32.Checksum(b[:28], castagnoli) != binary.BigEndian.Uint32(b[28:32]) {
+		if allZero(b) {
+			return record{}, recordZero
+		}
+		return record{}, recordChecksum
 	}
-	if b[1] != 0 || b[2] != 0 || b[3] != 0 || (b[0] != recordBatch && b[0] != recordDone) {
-		return record{}, false
+	if (b[0] != recordBatch && b[0] != recordDone) || b[1] != 0 || b[2] != 0 || b[3] != 0 {
+		return record{}, recordMalformed
 	}
 	return record{
 		kind:   b[0],
@@ -61,5 +152,15 @@ func parseRecord(b []byte) (r record, ok bool) {
 		first:  binary.BigEndian.Uint64(b[8:]),
 		count:  binary.BigEndian.Uint32(b[16:]),
 		csvEnd: int64(binary.BigEndian.Uint64(b[20:])),
-	}, true
+	}, recordOK
+}
+
+// isFormat1 reports whether a journal's first bytes are a format 1
+// record: a journal written before this format, to be migrated.
+func isFormat1(head []byte) bool {
+	if len(head) < recordSizeV1 {
+		return false
+	}
+	_, fault := parseRecordV1(head[:recordSizeV1])
+	return fault == recordOK
 }

@@ -9,13 +9,15 @@
 // appends their journal records, syncs the journal, and only then answers
 // them (group commit: one pair of fsyncs per group, not per batch).
 //
-// On Open the journal is replayed: a torn or corrupt tail record is cut, and
-// so is any part of bets.csv past the last committed batch, so that
-// bets.csv holds every acknowledged bet exactly once and nothing else.
+// On Open the journal is replayed and every row checked against it. A torn
+// tail, never acknowledged, is saved beside its file and cut, so that
+// bets.csv holds every acknowledged bet exactly once and nothing else;
+// anything else that does not check is corruption, and the store is
+// refused as it is (see replay).
 package storage
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +25,7 @@ import (
 	"log/slog"
 	"maps"
 	"sync"
+	"time"
 
 	"github.com/loteria-nacional/quiniela/internal/betcsv"
 	"github.com/loteria-nacional/quiniela/internal/logging"
@@ -50,7 +53,12 @@ type Recovery struct {
 	Batches         int   // committed batches replayed
 	Bets            int64 // committed bets
 	CutCSVBytes     int64 // bytes of bets.csv past the last committed batch, cut
-	CutJournalBytes int64 // bytes of a torn or corrupt journal tail, cut
+	CutJournalBytes int64 // bytes of a torn journal tail, cut
+	// Saved names the files that keep what was cut, beside the store.
+	Saved []string
+	// Migrated names the format 1 journal that Open replaced, kept
+	// beside the store; empty when there was none.
+	Migrated string
 }
 
 // Store is bets.csv and its journal: a lottery.Ledger. It keeps what it is
@@ -69,6 +77,7 @@ type Store struct {
 	exited chan struct{}
 
 	holdings map[int]lottery.Holding // as recovered by Open; never changed
+	drawn    *lottery.Result         // as recovered by Open; never changed
 	recovery Recovery
 
 	mu   sync.Mutex // guards size, which the writer publishes
@@ -81,10 +90,17 @@ type Store struct {
 }
 
 // Open opens (creating it if need be) the store at path, recovers it and
-// starts its writer. It refuses a bets.csv that holds rows but has no
-// journal, rather than guess which of them were acknowledged.
+// starts its writer.
+//
+// Recovery checks every record of the journal and every row of bets.csv
+// against the hashes that cover them before it changes anything. A torn
+// tail (see replay) is saved beside its file (name.torn-<time>) and cut;
+// corruption is refused with a *CorruptError, and so is a bets.csv that
+// holds rows but has no journal: a refused Open leaves both files as they
+// were. A journal of format 1 (before hashes) is migrated once: its
+// records are checked as that format allowed, hashed, and written anew,
+// the old journal kept beside it.
 func Open(path string, opts Options) (*Store, error) {
-	var err error
 	fsys := opts.FS
 	if fsys == nil {
 		fsys = OSFS{}
@@ -94,35 +110,25 @@ func Open(path string, opts Options) (*Store, error) {
 		log:    opts.Logger,
 		reqs:   make(chan *request, 1024),
 		exited: make(chan struct{}),
-		state:  newJournalState(),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	// The lock comes first: recovery cuts files, which must not happen
 	// under a central that is still writing them.
-	if s.lock, err = fsys.Lock(path + LockSuffix); err != nil {
-		return nil, fmt.Errorf("open storage: %w", err)
-	}
-	hadJournal, err := fsys.Exists(path + JournalSuffix)
+	lock, err := fsys.Lock(path + LockSuffix)
 	if err != nil {
-		s.lock.Close()
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
-	if s.csv, err = fsys.OpenFile(path); err != nil {
+	s.lock = lock
+	if err := s.open(fsys, path); err != nil {
+		for _, f := range []File{s.csv, s.journal} {
+			if f != nil {
+				f.Close()
+			}
+		}
 		s.lock.Close()
-		return nil, fmt.Errorf("open storage: %w", err)
-	}
-	if s.journal, err = fsys.OpenFile(path + JournalSuffix); err != nil {
-		s.csv.Close()
-		s.lock.Close()
-		return nil, fmt.Errorf("open storage: %w", err)
-	}
-	if err := s.recover(path, hadJournal); err != nil {
-		s.csv.Close()
-		s.journal.Close()
-		s.lock.Close()
-		return nil, fmt.Errorf("recover storage %s: %w", path, err)
+		return nil, fmt.Errorf("open storage %s: %w", path, err)
 	}
 	go s.run()
 	return s, nil
@@ -131,42 +137,125 @@ func Open(path string, opts Options) (*Store, error) {
 // Recovery returns what Open found and repaired.
 func (s *Store) Recovery() Recovery { return s.recovery }
 
-func (s *Store) recover(path string, hadJournal bool) error {
-	csvSize, err := s.csv.Size()
+// open opens the files, creating a new store where there is none, and
+// recovers them.
+func (s *Store) open(fsys FS, path string) error {
+	jpath := path + JournalSuffix
+	var csvSize, jSize int64
+	var err error
+	if s.csv, csvSize, err = openExisting(fsys, path); err != nil {
+		return err
+	}
+	if s.journal, jSize, err = openExisting(fsys, jpath); err != nil {
+		return err
+	}
+	if jSize == 0 {
+		// No journal, or one whose header never reached the disk.
+		if csvSize > 0 {
+			return fmt.Errorf("%w: %d bytes of bets but no journal %s to say which were acknowledged; move the file away or restore its journal", ErrCorrupt, csvSize, jpath)
+		}
+		return s.create(fsys, path)
+	}
+	csv := io.ReaderAt(s.csv)
+	if s.csv == nil {
+		csv = bytes.NewReader(nil)
+	}
+	r, err := replay(s.journal, jSize, csv, csvSize, [2]string{path, jpath})
 	if err != nil {
 		return err
 	}
-	if !hadJournal && csvSize > 0 {
-		return fmt.Errorf("%d bytes of bets but no journal %s to say which were acknowledged; move the file away or restore its journal", csvSize, path+JournalSuffix)
-	}
-	jSize, err := s.journal.Size()
-	if err != nil {
-		return err
-	}
-	good, err := s.replay(jSize)
-	if err != nil {
-		return err
-	}
-	if cut := jSize - good; cut > 0 {
-		s.log.Info("recovery", logging.InProgress, "file", path+JournalSuffix, "cut_bytes", cut)
-		if err := s.cut(s.journal, good); err != nil {
+	if r.state.records == 0 && csvSize == 0 {
+		// Only a torn header: the store was being created.
+		if err := s.saveTail(fsys, s.journal, jpath, 0, jSize); err != nil {
 			return err
 		}
-		s.recovery.CutJournalBytes = cut
+		return s.create(fsys, path)
 	}
-	s.size = s.state.size
-	switch {
-	case csvSize < s.size:
-		return fmt.Errorf("bets.csv has %d bytes but its journal commits %d: the file was changed behind the central", csvSize, s.size)
-	case csvSize > s.size:
-		cut := csvSize - s.size
-		s.log.Info("recovery", logging.InProgress, "file", path, "cut_bytes", cut)
-		if err := s.cut(s.csv, s.size); err != nil {
+	if r.state.records == 0 {
+		return fmt.Errorf("%w: %d bytes of bets but the journal %s holds no record", ErrCorrupt, csvSize, jpath)
+	}
+	if s.csv == nil {
+		// A journal of a store whose bets.csv was never written to.
+		if s.csv, err = fsys.OpenFile(path); err != nil {
 			return err
 		}
-		s.recovery.CutCSVBytes = cut
+	}
+	return s.recover(fsys, path, r, jSize, csvSize)
+}
+
+// openExisting opens name when it exists, and returns its size.
+func openExisting(fsys FS, name string) (File, int64, error) {
+	ok, err := fsys.Exists(name)
+	if err != nil || !ok {
+		return nil, 0, err
+	}
+	f, err := fsys.OpenFile(name)
+	if err != nil {
+		return nil, 0, err
+	}
+	size, err := f.Size()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, size, nil
+}
+
+// create starts a new store: an empty bets.csv and a journal of one
+// header record.
+func (s *Store) create(fsys FS, path string) error {
+	var err error
+	if s.csv == nil {
+		if s.csv, err = fsys.OpenFile(path); err != nil {
+			return err
+		}
+	}
+	if s.journal == nil {
+		if s.journal, err = fsys.OpenFile(path + JournalSuffix); err != nil {
+			return err
+		}
+	}
+	s.state = newJournalState()
+	header := record{kind: recordHeader, hash: headerMark}
+	raw := appendRecord(nil, header)
+	if err := s.state.apply(header, nil, raw); err != nil {
+		return err
+	}
+	if _, err := s.journal.Write(raw); err != nil {
+		return fmt.Errorf("write journal header: %w", err)
+	}
+	if err := s.sync(s.journal); err != nil {
+		return fmt.Errorf("sync journal header: %w", err)
 	}
 	s.holdings = s.state.holdings()
+	s.log.Info("recovery", logging.Success, "batches", 0, "bets", 0, "agencies", 0, "notified", 0, "new_store", path)
+	return nil
+}
+
+// recover applies what replay found, every check having passed: it
+// migrates a format 1 journal, saves and cuts torn tails.
+func (s *Store) recover(fsys FS, path string, r replayed, jSize, csvSize int64) error {
+	jpath := path + JournalSuffix
+	s.state = r.state
+	s.recovery.Batches, s.recovery.Bets = r.batches, r.bets
+	if r.format1 {
+		if err := s.migrate(fsys, jpath, r.migrated); err != nil {
+			return err
+		}
+	} else if r.good < jSize {
+		if err := s.saveTail(fsys, s.journal, jpath, r.good, jSize); err != nil {
+			return err
+		}
+		s.recovery.CutJournalBytes = jSize - r.good
+	}
+	s.size = s.state.size
+	if csvSize > s.size {
+		if err := s.saveTail(fsys, s.csv, path, s.size, csvSize); err != nil {
+			return err
+		}
+		s.recovery.CutCSVBytes = csvSize - s.size
+	}
+	s.holdings, s.drawn = s.state.holdings(), s.state.drawn
 	notified := 0
 	for _, h := range s.holdings {
 		if h.Done {
@@ -174,38 +263,59 @@ func (s *Store) recover(path string, hadJournal bool) error {
 		}
 	}
 	s.log.Info("recovery", logging.Success, "batches", s.recovery.Batches, "bets", s.recovery.Bets,
-		"agencies", len(s.holdings), "notified", notified,
+		"agencies", len(s.holdings), "notified", notified, "drawn", s.state.drawn != nil,
 		"cut_csv_bytes", s.recovery.CutCSVBytes, "cut_journal_bytes", s.recovery.CutJournalBytes)
 	return nil
 }
 
-// replay reads the journal's records into the store's state and returns
-// the size of the journal's good prefix.
-func (s *Store) replay(size int64) (int64, error) {
-	r := bufio.NewReaderSize(io.NewSectionReader(s.journal, 0, size), 64<<10)
-	var buf [recordSize]byte
-	var off int64
-	for ; ; off += recordSize {
-		if _, err := io.ReadFull(r, buf[:]); err != nil {
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return off, nil // a torn last record is cut by the caller
-			}
-			return 0, err
-		}
-		rec, ok := parseRecord(buf[:])
-		if !ok {
-			return off, nil
-		}
-		if err := s.state.apply(rec); err != nil {
-			// A record with a good checksum that does not follow from
-			// the ones before is not a torn write: refuse to guess.
-			return 0, fmt.Errorf("journal record at byte %d: %w", off, err)
-		}
-		if rec.kind == recordBatch {
-			s.recovery.Batches++
-			s.recovery.Bets += int64(rec.count)
-		}
+// saveTail keeps bytes from..to of f, named name, in a file beside it,
+// then cuts f to from: nothing recovery cuts is lost.
+func (s *Store) saveTail(fsys FS, f File, name string, from, to int64) error {
+	tail := make([]byte, to-from)
+	if _, err := f.ReadAt(tail, from); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read torn tail of %s: %w", name, err)
 	}
+	saved := tornName(name, time.Now())
+	if err := fsys.WriteFile(saved, tail); err != nil {
+		return fmt.Errorf("save torn tail of %s: %w", name, err)
+	}
+	s.log.Info("recovery", logging.InProgress, "file", name, "cut_bytes", to-from, "saved_to", saved)
+	s.recovery.Saved = append(s.recovery.Saved, saved)
+	return s.cut(f, from)
+}
+
+// migrate replaces a format 1 journal with journal, its records in format
+// 2, keeping the old one beside it. The new journal is written whole
+// under another name and renamed over the old one: a crash leaves one or
+// the other.
+func (s *Store) migrate(fsys FS, jpath string, journal []byte) error {
+	now := time.Now().UTC().Format("20060102T150405.000000000Z")
+	old, next := jpath+".format1-"+now, jpath+".format2-"+now
+	size, err := s.journal.Size()
+	if err != nil {
+		return err
+	}
+	oldBytes := make([]byte, size)
+	if _, err := s.journal.ReadAt(oldBytes, 0); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read format 1 journal: %w", err)
+	}
+	if err := fsys.WriteFile(old, oldBytes); err != nil {
+		return fmt.Errorf("keep format 1 journal: %w", err)
+	}
+	if err := fsys.WriteFile(next, journal); err != nil {
+		return fmt.Errorf("write format 2 journal: %w", err)
+	}
+	if err := fsys.Rename(next, jpath); err != nil {
+		return fmt.Errorf("replace format 1 journal: %w", err)
+	}
+	s.journal.Close()
+	if s.journal, err = fsys.OpenFile(jpath); err != nil {
+		return err
+	}
+	s.recovery.Migrated = old
+	s.log.Info("migration", logging.Success, "file", jpath, "from_format", 1, "to_format", journalFormat,
+		"records", s.state.records, "old_journal", old)
+	return nil
 }
 
 func (s *Store) cut(f File, size int64) error {
@@ -226,6 +336,15 @@ func (s *Store) sync(f File) error {
 // (lottery.Ledger).
 func (s *Store) Holdings() map[int]lottery.Holding {
 	return maps.Clone(s.holdings)
+}
+
+// Drawn returns the draw the store held when it was opened
+// (lottery.Ledger).
+func (s *Store) Drawn() (lottery.Result, bool) {
+	if s.drawn == nil {
+		return lottery.Result{}, false
+	}
+	return *s.drawn, true
 }
 
 // LoadBets yields every committed bet in the order it was stored. It

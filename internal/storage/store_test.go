@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -60,7 +61,7 @@ func loadAll(t *testing.T, s *Store) []lottery.Bet {
 
 func mustAppend(t *testing.T, s *Store, agency int, first uint64, bets []lottery.Bet) {
 	t.Helper()
-	if err := s.Append(agency, first, bets).Wait(); err != nil {
+	if _, err := s.Append(agency, first, bets).Wait(); err != nil {
 		t.Fatalf("Append(agency %d, first %d, %d bets): %v", agency, first, len(bets), err)
 	}
 }
@@ -74,7 +75,7 @@ func storedBets(s *Store, agency int) uint64 { return s.state.bets[agency] }
 type nopEvents struct{}
 
 func (nopEvents) Notified(int, uint64) {}
-func (nopEvents) Drawn(int, int)       {}
+func (nopEvents) Drawn(lottery.Result) {}
 func (nopEvents) DrawFailed(error)     {}
 
 // newCentral returns a lottery.Central over s for agencies.
@@ -85,6 +86,27 @@ func newCentral(t *testing.T, s *Store, agencies int) *lottery.Central {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// headedState returns the state of a journal that holds only its header.
+func headedState(t *testing.T) journalState {
+	t.Helper()
+	st := newJournalState()
+	header := record{kind: recordHeader, hash: headerMark}
+	if err := st.apply(header, nil, appendRecord(nil, header)); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// digestOf is an agency's digest as its agency computes it: the SHA-256
+// of its bets rendered as bets.csv rows.
+func digestOf(bets []lottery.Bet) lottery.Digest {
+	var rows []byte
+	for _, b := range bets {
+		rows = betcsv.AppendStoreRow(rows, b)
+	}
+	return lottery.Digest(sha256.Sum256(rows))
 }
 
 func TestStoreBetsLoadBetsOrder(t *testing.T) {
@@ -144,16 +166,16 @@ func TestCentralOverStore(t *testing.T) {
 	if _, _, err := submit(8, bets[8:]); !errors.Is(err, lottery.ErrOutOfOrder) {
 		t.Errorf("batch past a gap: err %v, want ErrOutOfOrder", err)
 	}
-	if err := c.Notify(1, 5); !errors.Is(err, lottery.ErrIncomplete) {
+	if _, err := c.Notify(1, 5); !errors.Is(err, lottery.ErrIncomplete) {
 		t.Errorf("notify with a wrong total: err %v, want ErrIncomplete", err)
 	}
 	if _, _, err := submit(6, bets[6:]); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Notify(1, 10); err != nil {
+	if _, err := c.Notify(1, 10); err != nil {
 		t.Fatalf("notify: %v", err)
 	}
-	if err := c.Notify(1, 10); err != nil {
+	if _, err := c.Notify(1, 10); err != nil {
 		t.Errorf("notify again: %v, want it to be harmless", err)
 	}
 	if _, _, err := c.Submit(1, 10, makeBets(1, 10, 1)).Wait(); !errors.Is(err, lottery.ErrClosed) {
@@ -205,13 +227,13 @@ func TestPlan(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st := newJournalState()
+			st := headedState(t)
 			for a, h := range tt.before {
 				st.bets[a], st.done[a] = h.Bets, h.Done
 			}
 			before := st.holdings()
 			p := st.plan(tt.group, nil, nil)
-			if got := st.holdings(); !maps.Equal(got, before) || st.size != 0 {
+			if got := st.holdings(); !maps.Equal(got, before) || st.size != 0 || st.records != 1 {
 				t.Errorf("plan changed the journal's state: %v, size %d; want %v, 0", got, st.size, before)
 			}
 			var rows, records int
@@ -250,14 +272,17 @@ func TestReopenRecoversProgress(t *testing.T) {
 	}
 	mustAppend(t, s, 1, 0, makeBets(1, 0, 3))
 	mustAppend(t, s, 2, 0, makeBets(2, 0, 5))
-	if err := s.Notify(2, 5).Wait(); err != nil {
+	if _, err := s.Notify(2, 5).Wait(); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	s = openStore(t, path, nil)
-	want := map[int]lottery.Holding{1: {Bets: 3}, 2: {Bets: 5, Done: true}}
+	want := map[int]lottery.Holding{
+		1: {Bets: 3, Digest: digestOf(makeBets(1, 0, 3))},
+		2: {Bets: 5, Done: true, Digest: digestOf(makeBets(2, 0, 5))},
+	}
 	if got := s.Holdings(); !maps.Equal(got, want) {
 		t.Errorf("Holdings() after reopen = %v, want %v", got, want)
 	}
@@ -288,9 +313,12 @@ func TestTornTail(t *testing.T) {
 		{name: "unacknowledged batch with half its record", csvTail: unacked,
 			journalTail: appendRecord(nil, record{kind: recordBatch, agency: 1, first: 4, count: 2, csvEnd: int64(len(committedRows) + len(unacked))})[:20],
 			cutCSV:      int64(len(unacked)), cutJournal: 20},
-		{name: "record with a bad checksum", csvTail: unacked,
-			journalTail: flipLastByte(appendRecord(nil, record{kind: recordBatch, agency: 1, first: 4, count: 2, csvEnd: int64(len(committedRows) + len(unacked))})),
-			cutCSV:      int64(len(unacked)), cutJournal: recordSize},
+		{name: "zeroed records", csvTail: unacked,
+			journalTail: make([]byte, 2*recordSize),
+			cutCSV:      int64(len(unacked)), cutJournal: 2 * recordSize},
+		{name: "zeroed record after half a record", csvTail: unacked,
+			journalTail: append(appendRecord(nil, record{kind: recordBatch, agency: 1, first: 4, count: 2})[:100], make([]byte, 156)...),
+			cutCSV:      int64(len(unacked)), cutJournal: 256},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -306,6 +334,14 @@ func TestTornTail(t *testing.T) {
 			r := s.Recovery()
 			if r.CutCSVBytes != tt.cutCSV || r.CutJournalBytes != tt.cutJournal {
 				t.Errorf("cut %d csv / %d journal bytes, want %d / %d", r.CutCSVBytes, r.CutJournalBytes, tt.cutCSV, tt.cutJournal)
+			}
+			// What was cut is kept beside the file it was cut from.
+			var saved []byte
+			for _, name := range r.Saved {
+				saved = append(saved, fs.contents(name)...)
+			}
+			if want := append(slices.Clip(tt.journalTail), tt.csvTail...); !bytes.Equal(saved, want) {
+				t.Errorf("saved %q (%v), want the cut bytes %q", saved, r.Saved, want)
 			}
 			if got := fs.contents("bets.csv"); !bytes.Equal(got, committedRows) {
 				t.Errorf("bets.csv after recovery:\n%s\nwant:\n%s", got, committedRows)
@@ -364,11 +400,11 @@ func TestSyncFailureStopsAcks(t *testing.T) {
 				}
 				return nil
 			}
-			if err := s.Append(1, 2, makeBets(1, 2, 2)).Wait(); !errors.Is(err, lottery.ErrUnavailable) {
+			if _, err := s.Append(1, 2, makeBets(1, 2, 2)).Wait(); !errors.Is(err, lottery.ErrUnavailable) {
 				t.Fatalf("append whose sync fails: err %v, want ErrUnavailable", err)
 			}
 			fs.syncFails = nil
-			if err := s.Append(2, 0, makeBets(2, 0, 1)).Wait(); !errors.Is(err, lottery.ErrUnavailable) || !strings.Contains(err.Error(), "injected EIO") {
+			if _, err := s.Append(2, 0, makeBets(2, 0, 1)).Wait(); !errors.Is(err, lottery.ErrUnavailable) || !strings.Contains(err.Error(), "injected EIO") {
 				t.Errorf("append after a failed sync: err %v, want ErrUnavailable naming the cause", err)
 			}
 		})
@@ -378,7 +414,7 @@ func TestSyncFailureStopsAcks(t *testing.T) {
 func TestClosedStoreRefuses(t *testing.T) {
 	s := openStore(t, filepath.Join(t.TempDir(), "bets.csv"), nil)
 	s.Close()
-	if err := s.Append(1, 0, makeBets(1, 0, 1)).Wait(); !errors.Is(err, lottery.ErrUnavailable) {
+	if _, err := s.Append(1, 0, makeBets(1, 0, 1)).Wait(); !errors.Is(err, lottery.ErrUnavailable) {
 		t.Errorf("append after Close: err %v, want ErrUnavailable", err)
 	}
 	if err := s.Close(); err != nil {

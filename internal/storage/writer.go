@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"crypto/sha256"
 	"fmt"
 
 	"github.com/loteria-nacional/quiniela/internal/betcsv"
@@ -15,32 +16,35 @@ const maxGroupBets = 64 << 10
 // request is one write handed to the writer goroutine: a batch of rows or
 // a done notification. It is its own lottery.Receipt.
 type request struct {
-	kind   byte   // recordBatch or recordDone
-	agency int    // the agency it is for
-	from   uint64 // batch: position of its first bet; done: the agency's total
-	append bool   // batch: at the agency's next position, whatever from says
-	rows   []byte // batch: its bets as bets.csv rows, rendered by the caller
-	bets   int    // batch: how many rows
+	kind   byte           // recordBatch, recordDone or recordDraw
+	agency int            // the agency it is for
+	from   uint64         // batch: position of its first bet; done: the agency's total
+	append bool           // batch: at the agency's next position, whatever from says
+	rows   []byte         // batch: its bets as bets.csv rows, rendered by the caller
+	hash   [32]byte       // batch: SHA-256 of rows, by the caller
+	bets   int            // batch: how many rows
+	result lottery.Result // draw: what it records
 
-	ready chan struct{} // closed once err is set
-	err   error
+	ready  chan struct{} // closed once err and digest are set
+	err    error
+	digest lottery.Digest // the agency's digest after the request; a draw's digest
 }
 
 // Wait waits until the request is on stable storage, or failed.
-func (r *request) Wait() error {
+func (r *request) Wait() (lottery.Digest, error) {
 	<-r.ready
-	return r.err
+	return r.digest, r.err
 }
 
-func (r *request) finish(err error) {
-	r.err = err
+func (r *request) finish(d lottery.Digest, err error) {
+	r.digest, r.err = d, err
 	close(r.ready)
 }
 
 // Append stores bets as agency's bets number from, from+1, ...
-// (lottery.Ledger). The bets are rendered as rows here, in the caller's
-// goroutine, so that many callers share that work and the writer only
-// copies bytes.
+// (lottery.Ledger). The bets are rendered as rows and hashed here, in the
+// caller's goroutine, so that many callers share that work and the writer
+// only copies bytes and keeps each agency's running digest.
 func (s *Store) Append(agency int, from uint64, bets []lottery.Bet) lottery.Receipt {
 	r := newBatch(agency, bets)
 	r.from = from
@@ -58,6 +62,7 @@ func newBatch(agency int, bets []lottery.Bet) *request {
 		b.Agency = agency
 		r.rows = betcsv.AppendStoreRow(r.rows, b)
 	}
+	r.hash = sha256.Sum256(r.rows)
 	return r
 }
 
@@ -65,6 +70,14 @@ func newBatch(agency int, bets []lottery.Bet) *request {
 // (lottery.Ledger).
 func (s *Store) Notify(agency int, total uint64) lottery.Receipt {
 	r := &request{kind: recordDone, agency: agency, from: total, ready: make(chan struct{})}
+	s.submit(r)
+	return r
+}
+
+// RecordDraw records the draw's result (lottery.Ledger). Nothing can be
+// written after it.
+func (s *Store) RecordDraw(result lottery.Result) lottery.Receipt {
+	r := &request{kind: recordDraw, result: result, ready: make(chan struct{})}
 	s.submit(r)
 	return r
 }
@@ -87,7 +100,7 @@ func (s *Store) StoreBets(bets []lottery.Bet) error {
 		start = end
 	}
 	for _, r := range reqs {
-		if err := r.Wait(); err != nil {
+		if _, err := r.Wait(); err != nil {
 			return fmt.Errorf("store bets: %w", err)
 		}
 	}
@@ -98,7 +111,7 @@ func (s *Store) submit(r *request) {
 	s.sendMu.RLock()
 	defer s.sendMu.RUnlock()
 	if s.closed {
-		r.finish(fmt.Errorf("%w: storage closed", lottery.ErrUnavailable))
+		r.finish(lottery.Digest{}, fmt.Errorf("%w: storage closed", lottery.ErrUnavailable))
 		return
 	}
 	s.reqs <- r
@@ -135,7 +148,7 @@ func (s *Store) run() {
 func (s *Store) commit(group []*request) {
 	if s.failed != nil {
 		for _, r := range group {
-			r.finish(fmt.Errorf("%w: %w", lottery.ErrUnavailable, s.failed))
+			r.finish(lottery.Digest{}, fmt.Errorf("%w: %w", lottery.ErrUnavailable, s.failed))
 		}
 		return
 	}
@@ -145,7 +158,7 @@ func (s *Store) commit(group []*request) {
 		s.failed = err
 		s.log.Error("storage", logging.Fail, "error", err)
 		for _, r := range group {
-			r.finish(fmt.Errorf("%w: %w", lottery.ErrUnavailable, err))
+			r.finish(lottery.Digest{}, fmt.Errorf("%w: %w", lottery.ErrUnavailable, err))
 		}
 		return
 	}
@@ -154,16 +167,17 @@ func (s *Store) commit(group []*request) {
 	s.size = s.state.size
 	s.mu.Unlock()
 	for i, r := range group {
-		r.finish(p.errs[i])
+		r.finish(p.digests[i], p.errs[i])
 	}
 }
 
 // groupPlan is what a group of requests writes.
 type groupPlan struct {
-	rows    []byte       // appended to bets.csv, then synced
-	records []byte       // appended to the journal after that, then synced
-	errs    []error      // errs[i] refuses group[i]; its bytes are not in the plan
-	next    journalState // the group's agencies, and the end of bets.csv, once written
+	rows    []byte           // appended to bets.csv, then synced
+	records []byte           // appended to the journal after that, then synced
+	errs    []error          // errs[i] refuses group[i]; its bytes are not in the plan
+	digests []lottery.Digest // digests[i] answers group[i] once written
+	next    journalState     // the group's agencies, and the journal's end, once written
 }
 
 // plan decides what group writes after the journal st describes; it does
@@ -175,26 +189,50 @@ type groupPlan struct {
 // central decides positions, so such a request is a bug, and writing it
 // would leave a journal that recovery refuses.
 func (st *journalState) plan(group []*request, rows, records []byte) groupPlan {
-	p := groupPlan{rows: rows, records: records, errs: make([]error, len(group)), next: newJournalState()}
-	p.next.size = st.size
+	p := groupPlan{rows: rows, records: records, errs: make([]error, len(group)), digests: make([]lottery.Digest, len(group)), next: st.overlay()}
 	for i, r := range group {
-		st.seed(&p.next, r.agency)
-		rec := record{kind: r.kind, agency: uint32(r.agency), first: r.from, csvEnd: p.next.size}
-		if r.kind == recordBatch {
-			if r.append {
-				rec.first = p.next.bets[r.agency]
-			}
-			rec.count = uint32(r.bets)
-			rec.csvEnd += int64(len(r.rows))
+		if r.kind != recordDraw {
+			st.seed(&p.next, r.agency)
 		}
-		if err := p.next.apply(rec); err != nil {
+		rec := p.next.record(r)
+		if err := p.next.check(rec); err != nil {
 			p.errs[i] = fmt.Errorf("%w: storage refuses a write: %w", lottery.ErrUnavailable, err)
 			continue
 		}
-		p.rows = append(p.rows, r.rows...)
+		start := len(p.records)
 		p.records = appendRecord(p.records, rec)
+		if err := p.next.apply(rec, r.rows, p.records[start:]); err != nil {
+			panic("storage: a checked record does not apply: " + err.Error())
+		}
+		p.rows = append(p.rows, r.rows...)
+		p.digests[i] = lottery.Digest(rec.hash)
+		if r.kind == recordBatch {
+			p.digests[i] = p.next.digest(r.agency)
+		}
 	}
 	return p
+}
+
+// record returns the record that r would append to the journal st
+// describes (an overlay into which r's agency is seeded).
+func (st *journalState) record(r *request) record {
+	rec := record{kind: r.kind, agency: uint32(r.agency), first: r.from, csvEnd: st.size, prev: st.head}
+	switch r.kind {
+	case recordBatch:
+		if r.append {
+			rec.first = st.bets[r.agency]
+		}
+		rec.count = uint32(r.bets)
+		rec.csvEnd += int64(len(r.rows))
+		rec.hash = r.hash
+	case recordDone:
+		rec.hash = st.digest(r.agency)
+	case recordDraw:
+		res := r.result
+		rec.agency, rec.first, rec.count = uint32(res.Agencies), res.Bets, uint32(res.Winners)
+		rec.hash, rec.aux = res.Digest, res.WinnersDigest
+	}
+	return rec
 }
 
 // write appends a group's rows and syncs them, then its journal records
