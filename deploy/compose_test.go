@@ -56,13 +56,7 @@ func assertDrawAfterBets(t *testing.T, server []string) {
 // once after every bet, nothing fails, the central stays up after the
 // agencies are gone and stops with exit code 0.
 func TestComposeCourseDataset(t *testing.T) {
-	if testing.Short() {
-		t.Skip("docker deployment tests take a minute or two: skipped under -short")
-	}
-	zipPath := courseDataset()
-	if _, err := os.Stat(zipPath); err != nil {
-		t.Skipf("the course dataset is absent (%v): it reaches the project at ../shared/data/dataset.zip", err)
-	}
+	zipPath := requireCourseDataset(t)
 	d := newDeployment(t, 5)
 	bets := extractCourseDataset(t, zipPath, filepath.Join(d.dir, ".data"))
 	start := time.Now()
@@ -253,9 +247,22 @@ func TestComposeConfigInjection(t *testing.T) {
 	d.genData("-agencies", "2", "-bets", "1000", "-winners", "2,1", "-seed", "3")
 	images := imageIDs(t)
 
-	d.up()
-	waitExited(t, exitTimeout, clientNames(2)...)
-	server := logs(t, "server")
+	// lottery runs the deployment until its agencies are done and returns
+	// the central's log; rerun first stops it (stop or down) as an
+	// operator would.
+	lottery := func() []string {
+		t.Helper()
+		d.up()
+		waitExited(t, exitTimeout, clientNames(2)...)
+		return logs(t, "server")
+	}
+	rerun := func(how ...string) []string {
+		t.Helper()
+		d.mustCompose(how...)
+		return lottery()
+	}
+
+	server := lottery()
 	if got := mustField(t, "server", server, "config", "logging_level"); got != "INFO" {
 		t.Fatalf("server: logging_level %s before the edit, want INFO", got)
 	}
@@ -276,10 +283,7 @@ func TestComposeConfigInjection(t *testing.T) {
 
 	// stop + up: the same containers read the new files; the central
 	// recovers its 2000 bets and the lottery goes on where it was.
-	d.mustCompose("stop", "-t", "10")
-	d.up()
-	waitExited(t, exitTimeout, clientNames(2)...)
-	server = logs(t, "server")
+	server = rerun("stop", "-t", "10")
 	if got := mustField(t, "server", server, "config", "logging_level"); got != "DEBUG" {
 		t.Errorf("server: logging_level %s after the edit and up, want DEBUG", got)
 	}
@@ -298,10 +302,7 @@ func TestComposeConfigInjection(t *testing.T) {
 	assertWinners(t, d.composeLogs(), []int{2, 1})
 
 	// down + up: a new lottery, uploaded in batches of 37.
-	d.mustCompose("down")
-	d.up()
-	waitExited(t, exitTimeout, clientNames(2)...)
-	server = logs(t, "server")
+	server = rerun("down")
 	if got := mustField(t, "server", server, "recovery", "bets"); got != "0" {
 		t.Errorf("server: recovered %s bets after down + up, want 0 (a new lottery)", got)
 	}

@@ -103,13 +103,7 @@ func buildLikeACourseUser(t *testing.T) {
 // a second up holds a fresh lottery with the same results, not one over
 // the first one's bets as well.
 func TestComposeCourseConfig(t *testing.T) {
-	if testing.Short() {
-		t.Skip("docker deployment tests take a minute or two: skipped under -short")
-	}
-	zipPath := courseDataset()
-	if _, err := os.Stat(zipPath); err != nil {
-		t.Skipf("the course dataset is absent (%v): it reaches the project at ../shared/data/dataset.zip", err)
-	}
+	zipPath := requireCourseDataset(t)
 	d := newCourseDeployment(t, 5, "INFO")
 	bets := extractCourseDataset(t, zipPath, filepath.Join(d.dir, ".data"))
 	buildLikeACourseUser(t)

@@ -579,6 +579,21 @@ func courseDataset() string {
 	return filepath.Join(repoRoot, "..", "shared", "data", "dataset.zip")
 }
 
+// requireCourseDataset skips the test under -short, as requireDocker
+// would, or where the course dataset is absent, and otherwise returns its
+// path.
+func requireCourseDataset(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("docker deployment tests take a minute or two: skipped under -short")
+	}
+	zipPath := courseDataset()
+	if _, err := os.Stat(zipPath); err != nil {
+		t.Skipf("the course dataset is absent (%v): it reaches the project at ../shared/data/dataset.zip", err)
+	}
+	return zipPath
+}
+
 // extractCourseDataset writes agency-1.csv .. agency-5.csv of the course
 // dataset into dir and returns their bet counts.
 func extractCourseDataset(t *testing.T, zipPath, dir string) []int {

@@ -2,8 +2,6 @@ package config
 
 import (
 	"errors"
-	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -40,18 +38,11 @@ func DefaultClient() Client {
 	}
 }
 
-// clientKey is one key of an agency's configuration: its name in
-// config.yaml, its environment variable, and where its value goes.
-type clientKey struct {
-	yaml, env string
-	set       setter
-}
-
-// keys lists the keys in the order they are applied. The legacy keys
-// loop.amount and loop.period are not listed: they are accepted and
-// ignored.
-func (c *Client) keys() []clientKey {
-	return []clientKey{
+// keys lists the keys in the order they are applied, each with its name
+// in config.yaml and its environment variable. The legacy keys loop.amount
+// and loop.period are not listed: they are accepted and ignored.
+func (c *Client) keys() []key {
+	return []key{
 		{"id", "CLI_ID", intSetter(&c.ID)},
 		{"server.address", "CLI_SERVER_ADDRESS", stringSetter(&c.ServerAddress)},
 		{"server.timeout", "CLI_SERVER_TIMEOUT", durationSetter(&c.ServerTimeout)},
@@ -68,37 +59,9 @@ func (c *Client) keys() []clientKey {
 // variable that overrode it.
 func LoadClient(path string, env LookupEnv) (Client, error) {
 	c := DefaultClient()
-	keys := c.keys()
-	raw, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return c, fmt.Errorf("config %s: %w", path, err)
-	default:
-		var doc yaml.Node
-		if err := yaml.Unmarshal(raw, &doc); err != nil {
-			return c, fmt.Errorf("config %s: %s", path, oneLine(err.Error()))
-		}
-		for _, k := range keys {
-			val, err := yamlScalar(&doc, k.yaml)
-			if err != nil {
-				return c, err
-			}
-			if val != nil {
-				if err := set(k.yaml, *val, k.set); err != nil {
-					return c, err
-				}
-			}
-		}
-	}
-	fromEnv := make(map[string]string)
-	for _, k := range keys {
-		if raw, ok := env(k.env); ok {
-			if err := set(k.env, raw, k.set); err != nil {
-				return c, err
-			}
-			fromEnv[k.yaml] = k.env
-		}
+	fromEnv, err := load(path, openYAML, c.keys(), env)
+	if err != nil {
+		return c, err
 	}
 	if c.DataFile == "" {
 		c.DataFile = ".data/agency-" + strconv.Itoa(c.ID) + ".csv"
@@ -108,6 +71,20 @@ func LoadClient(path string, env LookupEnv) (Client, error) {
 		ke.Key = fromEnv[ke.Key]
 	}
 	return c, err
+}
+
+// openYAML reads the YAML file at path; its keys are dotted paths
+// (yamlScalar). A syntax error is told in one line.
+func openYAML(path string) (fileValue, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, errors.New(oneLine(err.Error()))
+	}
+	return func(name string) (*string, error) { return yamlScalar(&doc, name) }, nil
 }
 
 // yamlScalar finds the value at a dotted path of doc: nil when it is not

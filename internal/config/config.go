@@ -5,7 +5,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -71,6 +73,51 @@ func levelSetter(dst *slog.Level) setter {
 		*dst = v
 		return nil
 	}
+}
+
+// key is one configuration key: its name in the file, its environment
+// variable, and where its value goes.
+type key struct {
+	file, env string
+	set       setter
+}
+
+// fileValue looks a key up in a configuration file: the raw value, nil
+// when the file does not set the key.
+type fileValue func(name string) (*string, error)
+
+// load applies to keys, in the package's one order, the file at path as
+// open reads it (a missing file is fine), then env. It returns the file
+// keys that env set, each with the variable that set it.
+func load(path string, open func(path string) (fileValue, error), keys []key, env LookupEnv) (map[string]string, error) {
+	lookup, err := open(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	default:
+		for _, k := range keys {
+			val, err := lookup(k.file)
+			if err != nil {
+				return nil, err
+			}
+			if val != nil {
+				if err := set(k.file, *val, k.set); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	fromEnv := make(map[string]string)
+	for _, k := range keys {
+		if raw, ok := env(k.env); ok {
+			if err := set(k.env, raw, k.set); err != nil {
+				return nil, err
+			}
+			fromEnv[k.file] = k.env
+		}
+	}
+	return fromEnv, nil
 }
 
 // set applies raw to key through s, naming the key on failure.

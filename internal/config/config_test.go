@@ -37,6 +37,44 @@ func missingFile(t *testing.T, name string) string {
 	return filepath.Join(t.TempDir(), name)
 }
 
+// configFile returns the path of a file name holding content, or of no
+// file when content is "".
+func configFile(t *testing.T, name, content string) string {
+	t.Helper()
+	if content == "" {
+		return missingFile(t, name)
+	}
+	return writeFile(t, name, content)
+}
+
+// loadCase is a configuration that loads: a file (none when ""), an
+// environment, and how it changes the defaults.
+type loadCase[C any] struct {
+	name string
+	file string // "" for no file
+	env  map[string]string
+	want func(*C)
+}
+
+// testLoad runs each case through load, from a file named name, and wants
+// defaults() changed by the case's want.
+func testLoad[C comparable](t *testing.T, name string, load func(string, LookupEnv) (C, error), defaults func() C, tests []loadCase[C]) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := load(configFile(t, name, tt.file), fakeEnv(tt.env))
+			if err != nil {
+				t.Fatalf("load %s: %v", name, err)
+			}
+			want := defaults()
+			tt.want(&want)
+			if got != want {
+				t.Errorf("load %s =\n %+v, want\n %+v", name, got, want)
+			}
+		})
+	}
+}
+
 // checkKeyError checks that err is a one-line *KeyError naming key.
 func checkKeyError(t *testing.T, err error, key string) {
 	t.Helper()
@@ -61,23 +99,31 @@ func checkKeyError(t *testing.T, err error, key string) {
 
 // --- server ---------------------------------------------------------------
 
+// defaultServerINI sets every key of config.ini to its default, as the
+// README's table of keys gives it.
+const defaultServerINI = `[DEFAULT]
+SERVER_PORT = 12345
+SERVER_IP =
+SERVER_LISTEN_BACKLOG = 128
+LOGGING_LEVEL = INFO
+AGENCIES_AMOUNT = 5
+STORAGE_FILEPATH = ./bets.csv
+SERVER_READ_TIMEOUT = 30s
+SERVER_MAX_CONNECTIONS = 4096
+SERVER_PPROF_ADDRESS =
+`
+
 func TestDefaultServer(t *testing.T) {
 	got, err := LoadServer(missingFile(t, "config.ini"), fakeEnv(nil))
 	if err != nil {
 		t.Fatalf("LoadServer without a file: %v", err)
 	}
-	want := Server{
-		Port:           12345,
-		IP:             "",
-		ListenBacklog:  128,
-		LogLevel:       slog.LevelInfo,
-		Agencies:       5,
-		StoragePath:    "./bets.csv",
-		ReadTimeout:    30 * time.Second,
-		MaxConnections: 4096,
+	want, err := LoadServer(writeFile(t, "config.ini", defaultServerINI), fakeEnv(nil))
+	if err != nil {
+		t.Fatalf("LoadServer with every key at its default: %v", err)
 	}
 	if got != want {
-		t.Errorf("LoadServer without a file = %+v, want %+v", got, want)
+		t.Errorf("LoadServer without a file = %+v, want %+v (every key at its default)", got, want)
 	}
 	if got != DefaultServer() {
 		t.Errorf("LoadServer without a file = %+v, want DefaultServer() %+v", got, DefaultServer())
@@ -101,12 +147,7 @@ STORAGE_FILEPATH = /data/bets.csv
 SERVER_READ_TIMEOUT = 1m30s
 SERVER_MAX_CONNECTIONS = 100
 `
-	tests := []struct {
-		name string
-		file string // "" for no file
-		env  map[string]string
-		want func(*Server)
-	}{
+	testLoad(t, "config.ini", LoadServer, DefaultServer, []loadCase[Server]{
 		{
 			name: "no file, no env",
 			want: func(*Server) {},
@@ -205,24 +246,7 @@ SERVER_MAX_CONNECTIONS = 100
 			file: "SERVER_PORT = 4321\n",
 			want: func(c *Server) { c.Port = 4321 },
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path := missingFile(t, "config.ini")
-			if tt.file != "" {
-				path = writeFile(t, "config.ini", tt.file)
-			}
-			got, err := LoadServer(path, fakeEnv(tt.env))
-			if err != nil {
-				t.Fatalf("LoadServer: %v", err)
-			}
-			want := DefaultServer()
-			tt.want(&want)
-			if got != want {
-				t.Errorf("LoadServer =\n %+v, want\n %+v", got, want)
-			}
-		})
-	}
+	})
 }
 
 // TestLoadServerClassicFile loads the config.ini of the original Python
@@ -338,12 +362,7 @@ retry:
 		LogLevel: slog.LevelDebug, BatchMax: 50, DataFile: "/data/agency.csv",
 		RetryTimeout: 2 * time.Minute,
 	}
-	tests := []struct {
-		name string
-		file string // "" for no file
-		env  map[string]string
-		want func(*Client)
-	}{
+	testLoad(t, "config.yaml", LoadClient, DefaultClient, []loadCase[Client]{
 		{
 			name: "no file, id from env: defaults",
 			env:  map[string]string{"CLI_ID": "1"},
@@ -443,24 +462,7 @@ retry:
 				c.DataFile = ".data/agency-6.csv"
 			},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path := missingFile(t, "config.yaml")
-			if tt.file != "" {
-				path = writeFile(t, "config.yaml", tt.file)
-			}
-			got, err := LoadClient(path, fakeEnv(tt.env))
-			if err != nil {
-				t.Fatalf("LoadClient: %v", err)
-			}
-			want := DefaultClient()
-			tt.want(&want)
-			if got != want {
-				t.Errorf("LoadClient =\n %+v, want\n %+v", got, want)
-			}
-		})
-	}
+	})
 }
 
 func TestDefaultClient(t *testing.T) {
@@ -524,11 +526,7 @@ func TestLoadClientBadValues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := missingFile(t, "config.yaml")
-			if tt.file != "" {
-				path = writeFile(t, "config.yaml", tt.file)
-			}
-			_, err := LoadClient(path, fakeEnv(tt.env))
+			_, err := LoadClient(configFile(t, "config.yaml", tt.file), fakeEnv(tt.env))
 			checkKeyError(t, err, tt.key)
 		})
 	}

@@ -1,9 +1,6 @@
 package config
 
 import (
-	"errors"
-	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"strconv"
@@ -42,25 +39,23 @@ func DefaultServer() Server {
 	}
 }
 
-// serverKey is one key of the central's configuration: its name in
-// config.ini, which is also its environment variable, and where its value
-// goes.
-type serverKey struct {
-	env string
-	set setter
+// iniKey is a key of config.ini, whose name is also its environment
+// variable.
+func iniKey(name string, s setter) key {
+	return key{file: name, env: name, set: s}
 }
 
-func (c *Server) keys() []serverKey {
-	return []serverKey{
-		{"SERVER_PORT", intSetter(&c.Port)},
-		{"SERVER_IP", stringSetter(&c.IP)},
-		{"SERVER_LISTEN_BACKLOG", intSetter(&c.ListenBacklog)},
-		{"LOGGING_LEVEL", levelSetter(&c.LogLevel)},
-		{"AGENCIES_AMOUNT", intSetter(&c.Agencies)},
-		{"STORAGE_FILEPATH", stringSetter(&c.StoragePath)},
-		{"SERVER_READ_TIMEOUT", durationSetter(&c.ReadTimeout)},
-		{"SERVER_MAX_CONNECTIONS", intSetter(&c.MaxConnections)},
-		{"SERVER_PPROF_ADDRESS", stringSetter(&c.PprofAddress)},
+func (c *Server) keys() []key {
+	return []key{
+		iniKey("SERVER_PORT", intSetter(&c.Port)),
+		iniKey("SERVER_IP", stringSetter(&c.IP)),
+		iniKey("SERVER_LISTEN_BACKLOG", intSetter(&c.ListenBacklog)),
+		iniKey("LOGGING_LEVEL", levelSetter(&c.LogLevel)),
+		iniKey("AGENCIES_AMOUNT", intSetter(&c.Agencies)),
+		iniKey("STORAGE_FILEPATH", stringSetter(&c.StoragePath)),
+		iniKey("SERVER_READ_TIMEOUT", durationSetter(&c.ReadTimeout)),
+		iniKey("SERVER_MAX_CONNECTIONS", intSetter(&c.MaxConnections)),
+		iniKey("SERVER_PPROF_ADDRESS", stringSetter(&c.PprofAddress)),
 	}
 }
 
@@ -69,30 +64,27 @@ func (c *Server) keys() []serverKey {
 // env, then Validate.
 func LoadServer(path string, env LookupEnv) (Server, error) {
 	c := DefaultServer()
-	keys := c.keys()
-	f, err := ini.Load(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return c, fmt.Errorf("config %s: %w", path, err)
-	default:
-		section := f.Section(ini.DefaultSection)
-		for _, k := range keys {
-			if section.HasKey(k.env) {
-				if err := set(k.env, section.Key(k.env).String(), k.set); err != nil {
-					return c, err
-				}
-			}
-		}
-	}
-	for _, k := range keys {
-		if raw, ok := env(k.env); ok {
-			if err := set(k.env, raw, k.set); err != nil {
-				return c, err
-			}
-		}
+	if _, err := load(path, openINI, c.keys(), env); err != nil {
+		return c, err
 	}
 	return c, c.Validate()
+}
+
+// openINI reads the ini file at path; its keys are those of its [DEFAULT]
+// section.
+func openINI(path string) (fileValue, error) {
+	f, err := ini.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	section := f.Section(ini.DefaultSection)
+	return func(name string) (*string, error) {
+		if !section.HasKey(name) {
+			return nil, nil
+		}
+		val := section.Key(name).String()
+		return &val, nil
+	}, nil
 }
 
 // Validate checks every value, naming the first key that is wrong.
