@@ -20,8 +20,22 @@ type CorruptError struct {
 	Offset   int64  // the byte of File where the fault is
 	Agency   int    // the agency of the record at fault; 0 for none
 	Position uint64 // the record's first bet (a batch) or total (a done)
+	Check    Check  // the check that failed
 	Reason   string
 }
+
+// Check names the check that found a store corrupt.
+type Check string
+
+// The checks of recovery, in the order a record meets them.
+const (
+	CheckJournal  Check = "journal"  // a bets.csv with rows has no journal
+	CheckChecksum Check = "checksum" // a record's CRC, not a torn write
+	CheckFormat   Check = "format"   // a record of a kind or format not written
+	CheckSize     Check = "size"     // a record covers more of bets.csv than there is
+	CheckRows     Check = "rows"     // rows do not hash to their record's hash
+	CheckChain    Check = "chain"    // a record does not follow from the ones before
+)
 
 func (e *CorruptError) Error() string {
 	where := fmt.Sprintf("%s at byte %d", e.File, e.Offset)
@@ -119,11 +133,11 @@ func (rp *replayer) run(size int) error {
 				rp.out.good = off
 				return nil
 			}
-			return rp.corrupt(off, rec, "a zeroed record with records after it")
+			return rp.corrupt(off, rec, CheckChecksum, "a zeroed record with records after it")
 		case recordChecksum:
-			return rp.corrupt(off, rec, "the record's checksum does not match: it changed after it was written")
+			return rp.corrupt(off, rec, CheckChecksum, "the record's checksum does not match: it changed after it was written")
 		case recordMalformed:
-			return rp.corrupt(off, rec, "a record of a kind or format this central does not write")
+			return rp.corrupt(off, rec, CheckFormat, "a record of a kind or format this central does not write")
 		}
 		if err := rp.record(off, rec, buf); err != nil {
 			return err
@@ -137,7 +151,7 @@ func (rp *replayer) record(off int64, rec record, raw []byte) error {
 	var rows []byte
 	if rec.kind == recordBatch {
 		if rec.csvEnd < st.size || rec.csvEnd > rp.csvSize {
-			return rp.corrupt(off, rec, fmt.Sprintf("the record covers bets.csv up to byte %d, but the file has %d bytes", rec.csvEnd, rp.csvSize))
+			return rp.corrupt(off, rec, CheckSize, fmt.Sprintf("the record covers bets.csv up to byte %d, but the file has %d bytes", rec.csvEnd, rp.csvSize))
 		}
 		n := int(rec.csvEnd - st.size)
 		if cap(rp.rows) < n {
@@ -163,7 +177,7 @@ func (rp *replayer) record(off int64, rec record, raw []byte) error {
 		raw = rp.out.migrated[start:]
 	}
 	if err := st.apply(rec, rows, raw); err != nil {
-		return rp.corrupt(off, rec, err.Error())
+		return rp.corrupt(off, rec, CheckChain, err.Error())
 	}
 	if rec.kind == recordBatch {
 		rp.out.batches++
@@ -198,8 +212,8 @@ func (rp *replayer) zeroTail() (bool, error) {
 	}
 }
 
-func (rp *replayer) corrupt(off int64, rec record, reason string) error {
-	e := &CorruptError{File: rp.journalName, Offset: off, Reason: reason}
+func (rp *replayer) corrupt(off int64, rec record, check Check, reason string) error {
+	e := &CorruptError{File: rp.journalName, Offset: off, Check: check, Reason: reason}
 	if rec.kind == recordBatch || rec.kind == recordDone {
 		e.Agency, e.Position = int(rec.agency), rec.first
 	}
@@ -207,7 +221,7 @@ func (rp *replayer) corrupt(off int64, rec record, reason string) error {
 }
 
 func (rp *replayer) corruptCSV(rec record, reason string) error {
-	return &CorruptError{File: rp.csvName, Offset: rp.out.state.size, Agency: int(rec.agency), Position: rec.first, Reason: reason}
+	return &CorruptError{File: rp.csvName, Offset: rp.out.state.size, Agency: int(rec.agency), Position: rec.first, Check: CheckRows, Reason: reason}
 }
 
 // tornName names the file that keeps the bytes cut from name: beside it,

@@ -152,7 +152,8 @@ func (s *Store) open(fsys FS, path string) error {
 	if jSize == 0 {
 		// No journal, or one whose header never reached the disk.
 		if csvSize > 0 {
-			return fmt.Errorf("%w: %d bytes of bets but no journal %s to say which were acknowledged; move the file away or restore its journal", ErrCorrupt, csvSize, jpath)
+			return &CorruptError{File: path, Check: CheckJournal,
+				Reason: fmt.Sprintf("%d bytes of bets but no journal %s to say which were acknowledged; move the file away or restore its journal", csvSize, jpath)}
 		}
 		return s.create(fsys, path)
 	}
@@ -172,7 +173,8 @@ func (s *Store) open(fsys FS, path string) error {
 		return s.create(fsys, path)
 	}
 	if r.state.records == 0 {
-		return fmt.Errorf("%w: %d bytes of bets but the journal %s holds no record", ErrCorrupt, csvSize, jpath)
+		return &CorruptError{File: jpath, Check: CheckJournal,
+			Reason: fmt.Sprintf("%d bytes of bets but the journal holds no record", csvSize)}
 	}
 	if s.csv == nil {
 		// A journal of a store whose bets.csv was never written to.
