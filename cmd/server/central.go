@@ -67,7 +67,15 @@ func (m *Main) Run(ctx context.Context) error {
 	events := server.EventLog{Log: m.log, AfterDrawLogged: m.AfterDrawLogged}
 	central, err := lottery.NewCentral(ctx, store, m.cfg.Agencies, events)
 	if err != nil {
+		if errors.Is(err, lottery.ErrInconsistent) {
+			return fmt.Errorf("AGENCIES_AMOUNT=%d: %w", m.cfg.Agencies, err)
+		}
 		return err
+	}
+	if central.Agencies() != m.cfg.Agencies {
+		// The draw was recorded: it is final, whatever the setting says.
+		m.log.Warn("sorteo_registrado", logging.Success, "agencias", central.Agencies(),
+			"agencies_amount", m.cfg.Agencies, "nota", "the recorded draw covers its agencies; AGENCIES_AMOUNT is ignored")
 	}
 	if m.cfg.PprofAddress != "" {
 		if err := m.servePprof(); err != nil {

@@ -8,6 +8,11 @@
 //	server healthcheck  ask the central at the address it listens on (SERVER_IP,
 //	                    or 127.0.0.1 when that is every address) whether it
 //	                    serves; exit 0 or 1
+//	server verify [path]
+//	                    check the store (STORAGE_FILEPATH, or path) without a
+//	                    central: every hash and link, then the draw held
+//	                    again; print each agency's digest and winners and
+//	                    the draw's digest; exit 0, or 1 naming the problem
 package main
 
 import (
@@ -44,9 +49,16 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if len(args) > 0 && args[0] == "verify" && len(args) <= 2 {
+		path := cfg.StoragePath
+		if len(args) == 2 {
+			path = args[1]
+		}
+		return verify(ctx, path, cfg.Agencies, logging.New(os.Stdout, cfg.LogLevel))
+	}
 	if len(args) > 0 {
 		if args[0] != "healthcheck" || len(args) > 1 {
-			fmt.Fprintln(os.Stderr, "usage: server [healthcheck]")
+			fmt.Fprintln(os.Stderr, "usage: server [healthcheck | verify [path]]")
 			return 2
 		}
 		// The probe dials where the central listens: SERVER_IP, unless

@@ -400,13 +400,9 @@ func (c *Central) draw() error {
 		}
 		digests[a-1], stored = st.Digest, stored+st.Stored
 	}
-	winners, bets, err := Draw(c.ctx, c.ledger.LoadBets())
+	r, winners, err := Decide(c.ctx, c.ledger.LoadBets(), digests)
 	if err != nil {
 		return c.drawFailed(err)
-	}
-	r := Result{Agencies: c.agencies, Bets: uint64(bets), Digest: DrawDigest(digests), WinnersDigest: WinnersDigest(winners, c.agencies)}
-	for _, w := range winners {
-		r.Winners += len(w)
 	}
 	if r.Bets != stored {
 		return c.drawFailed(fmt.Errorf("the ledger yields %d bets, its agencies hold %d", r.Bets, stored))
@@ -472,6 +468,26 @@ func (c *Central) Winners(ctx context.Context, agency int) ([]string, Digest, er
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.winners[agency], c.result.Digest, nil
+}
+
+// Decide holds the draw over bets, the stored bets of agencies
+// 1..len(digests), whose digests those are (digests[i] is agency i+1's):
+// it evaluates every bet with HasWon and returns the result to record and
+// each agency's winners. A central decides the draw with it, and an
+// auditor checks a recorded one with it, from a copy of the bets.
+func Decide(ctx context.Context, bets iter.Seq2[Bet, error], digests []Digest) (Result, map[int][]string, error) {
+	winners, n, err := Draw(ctx, bets)
+	if err != nil {
+		return Result{}, nil, err
+	}
+	r := Result{Agencies: len(digests), Bets: uint64(n), Digest: DrawDigest(digests), WinnersDigest: WinnersDigest(winners, len(digests))}
+	for a, w := range winners {
+		if a < 1 || a > len(digests) {
+			return Result{}, nil, fmt.Errorf("a winning bet of agency %d, outside the draw's agencies 1..%d", a, len(digests))
+		}
+		r.Winners += len(w)
+	}
+	return r, winners, nil
 }
 
 // drawCheckEvery is how many bets Draw evaluates between looks at its
