@@ -71,12 +71,12 @@ var cuts = []cut{
 	{
 		// The central → agency direction ends after a random number of
 		// bytes: the central has stored batches whose Acks never reach
-		// the agency (and may cut an Ack in half). A Welcome is 14 bytes
+		// the agency (and may cut an Ack in half). A Welcome is 46 bytes
 		// and an Ack 13: the limit lets the Welcome and some Acks through.
 		name: "limit_data_downstream",
 		toxics: func(rng *rand.Rand, id int) []string {
 			return []string{toxicJSON(fmt.Sprintf("limit_down_%d", id), "limit_data", "downstream",
-				1, fmt.Sprintf(`{"bytes":%d}`, 14+rng.IntN(13*40)))}
+				1, fmt.Sprintf(`{"bytes":%d}`, 46+rng.IntN(13*40)))}
 		},
 		hold: func(rng *rand.Rand) time.Duration {
 			return randDuration(rng, 10*time.Millisecond, 100*time.Millisecond)

@@ -36,7 +36,7 @@ for i in $(seq "$agencies"); do
 	if ! wait "${pids[$((i - 1))]}"; then
 		status=1
 	fi
-	count=$(sed -n 's/.*action: consulta_ganadores | result: success | cant_ganadores: //p' "$run/client$i.log")
+	count=$(sed -n 's/.*action: consulta_ganadores | result: success | cant_ganadores: \([0-9]*\).*/\1/p' "$run/client$i.log")
 	echo "agency $i: ${count:-?} winners"
 done
 kill -TERM $server

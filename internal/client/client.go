@@ -4,12 +4,20 @@
 // that restarts or a connection that breaks: it reconnects with
 // exponential backoff and jitter, resumes from the count of bets the
 // central has committed, and never sends a bet the central already holds.
+//
+// It trusts the central's count only once it has checked the central's
+// digest of those bets against its own (PROTOCOL.md, section 4), and
+// checks the digest of all of them when the central acknowledges its
+// done notification: a central that holds other bets than the agency's
+// file stops the agency, with one verificacion line naming both digests.
 package client
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"iter"
 	"log/slog"
@@ -52,6 +60,13 @@ func winnersWait(timeout time.Duration) time.Duration {
 // longer than retry.timeout.
 var ErrRetryDeadline = errors.New("central unreachable for longer than retry.timeout")
 
+// ErrVerification is returned when the bets the central holds for the
+// agency are not the agency's: a digest of the central differs from the
+// agency's own, or the agency has another number of bets than the central
+// says. The agency has logged its verificacion fail line by then, and does
+// not reconnect: the central would hold the same bets.
+var ErrVerification = errors.New("the central's bets are not the agency's")
+
 // Agency is one agency's run.
 type Agency struct {
 	cfg config.Client
@@ -63,8 +78,8 @@ type Agency struct {
 	// MaxBackoff, with jitter.
 	Backoff, MaxBackoff time.Duration
 
-	bets     func(skip uint64) iter.Seq2[lottery.Bet, error] // nil: the data file
-	pace     func(bets int)                                  // nil: send at once
+	bets     func() iter.Seq2[lottery.Bet, error] // nil: the data file
+	pace     func(bets int)                       // nil: send at once
 	observer Observer
 }
 
@@ -84,8 +99,10 @@ type Observer interface {
 type Option func(*Agency)
 
 // WithSource makes bets the source of the agency's bets instead of the
-// data file: it yields them from bet number skip on.
-func WithSource(bets func(skip uint64) iter.Seq2[lottery.Bet, error]) Option {
+// data file: it yields all of them, from bet number 0, each time it is
+// called. The agency reads again, on every connection, the bets the
+// central already holds, to check the central's digest of them.
+func WithSource(bets func() iter.Seq2[lottery.Bet, error]) Option {
 	return func(a *Agency) { a.bets = bets }
 }
 
@@ -123,8 +140,10 @@ func New(cfg config.Client, log *slog.Logger, opts ...Option) *Agency {
 
 // Result is what a run ends with.
 type Result struct {
-	Winners []string // documents of the agency's winners
-	Sent    uint64   // bets of the agency that the central holds
+	Winners []string       // documents of the agency's winners
+	Sent    uint64         // bets of the agency that the central holds
+	Digest  lottery.Digest // of those bets: the agency's, which the central's matched
+	Draw    lottery.Digest // the draw's digest, as the Winners frames carried it
 }
 
 // Run uploads the agency's bets, notifies and returns its winners. It
@@ -191,7 +210,7 @@ func retryable(err error) bool {
 		return perr.Code.Retryable()
 	}
 	var fe *betcsv.FileError
-	if errors.As(err, &fe) || errors.Is(err, errProtocol) {
+	if errors.As(err, &fe) || errors.Is(err, errProtocol) || errors.Is(err, ErrVerification) {
 		return false
 	}
 	var ne net.Error
@@ -222,7 +241,7 @@ func (a *Agency) session(ctx context.Context) (res Result, contact bool, err err
 		a.log.Info("close", logging.Success, "resource", "connection", "address", a.cfg.ServerAddress)
 	}()
 
-	msg, err := c.call(protocol.Hello{Agency: uint32(a.cfg.ID)})
+	msg, err := c.call(protocol.Hello{Agency: uint32(a.cfg.ID), Version: protocol.Version})
 	if err != nil {
 		return Result{}, false, err
 	}
@@ -231,9 +250,13 @@ func (a *Agency) session(ctx context.Context) (res Result, contact bool, err err
 		return Result{}, true, fmt.Errorf("%w: %v in answer to hello", errProtocol, msg.Type())
 	}
 	a.log.Debug("hello", logging.Success, "committed", welcome.Committed, "done", welcome.Done)
-	held := welcome.Committed
-	if !welcome.Done {
-		total, err := a.upload(c, welcome.Committed)
+	held, digest := welcome.Committed, welcome.Digest
+	if welcome.Done {
+		if err := a.verifyDone(welcome); err != nil {
+			return Result{}, true, err
+		}
+	} else {
+		total, own, err := a.upload(c, welcome)
 		if err != nil {
 			return Result{}, true, err
 		}
@@ -242,38 +265,51 @@ func (a *Agency) session(ctx context.Context) (res Result, contact bool, err err
 		if err != nil {
 			return Result{}, true, err
 		}
-		if _, ok := msg.(protocol.Ack); !ok {
+		ack, ok := msg.(protocol.DoneAck)
+		if !ok {
 			return Result{}, true, fmt.Errorf("%w: %v in answer to done", errProtocol, msg.Type())
 		}
 		a.log.Info("notificacion", logging.Success, "apuestas", total)
-		held = total
+		if err := a.checkDoneAck(ack, total, own); err != nil {
+			return Result{}, true, err
+		}
+		held, digest = total, own
 	}
-	winners, err := a.winners(ctx, c)
+	winners, draw, err := a.winners(ctx, c)
 	if err != nil {
 		return Result{}, true, err
 	}
-	a.log.Info("consulta_ganadores", logging.Success, "cant_ganadores", len(winners))
-	return Result{Winners: winners, Sent: held}, true, nil
+	a.log.Info("consulta_ganadores", logging.Success, "cant_ganadores", len(winners), "digest", draw.String())
+	return Result{Winners: winners, Sent: held, Digest: digest, Draw: draw}, true, nil
 }
 
-// winners asks until the central answers with the agency's winners.
-func (a *Agency) winners(ctx context.Context, c *link) ([]string, error) {
+// winners asks until the central answers with the agency's winners, and
+// returns them with the draw's digest.
+func (a *Agency) winners(ctx context.Context, c *link) ([]string, lottery.Digest, error) {
 	wait := winnersWait(c.timeout)
 	for {
 		if err := c.send(protocol.WinnersQuery{}); err != nil {
-			return nil, err
+			return nil, lottery.Digest{}, err
 		}
 		var docs []string
-		for {
+		var draw lottery.Digest
+		for frames := 0; ; frames++ {
 			msg, err := c.readWithin(wait)
 			if err != nil {
-				return nil, err
+				return nil, lottery.Digest{}, err
 			}
 			switch m := msg.(type) {
 			case protocol.Winners:
+				if frames == 0 {
+					draw = m.Digest
+				} else if m.Digest != draw {
+					// One answer, one draw: frames that disagree are not
+					// an answer the agency can log.
+					return nil, lottery.Digest{}, fmt.Errorf("%w: winners frames with digests %v and %v", errProtocol, draw, m.Digest)
+				}
 				docs = append(docs, m.Documents...)
 				if !m.More {
-					return docs, nil
+					return docs, draw, nil
 				}
 				continue
 			case protocol.NotYet:
@@ -281,28 +317,28 @@ func (a *Agency) winners(ctx context.Context, c *link) ([]string, error) {
 				// ask again at once, it waits, we do not spin.
 				a.log.Debug("consulta_ganadores", logging.InProgress)
 			default:
-				return nil, fmt.Errorf("%w: %v in answer to winners query", errProtocol, msg.Type())
+				return nil, lottery.Digest{}, fmt.Errorf("%w: %v in answer to winners query", errProtocol, msg.Type())
 			}
 			break
 		}
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, lottery.Digest{}, ctx.Err()
 		}
 	}
 }
 
-// upload sends the agency's bets from number committed on, with up to
-// Window batches in flight, and returns the agency's total once every
-// batch is acknowledged.
-func (a *Agency) upload(c *link, committed uint64) (uint64, error) {
-	bets, closer, err := a.source(committed)
+// upload checks the central's digest of the bets it holds (those before
+// w.Committed) and sends the agency's bets from there on, with up to
+// Window batches in flight. It returns the agency's total and its digest
+// of all its bets once every batch is acknowledged.
+func (a *Agency) upload(c *link, w protocol.Welcome) (uint64, lottery.Digest, error) {
+	all, closer, err := a.source()
 	if err != nil {
-		return 0, err
+		return 0, lottery.Digest{}, err
 	}
-	defer func() {
-		closer.Close()
-		a.log.Debug("close", logging.Success, "resource", "data_file", "file", a.cfg.DataFile)
-	}()
+	defer a.closeSource(closer)
+	d := newDigester(a.cfg.ID)
+	bets := a.resume(all, d, w.Committed, w.Digest)
 
 	// acks receives each batch sent; the reading side checks each Ack
 	// against it.
@@ -311,15 +347,169 @@ func (a *Agency) upload(c *link, committed uint64) (uint64, error) {
 	go func() {
 		readErr <- a.readAcks(c, acks)
 	}()
-	total, sendErr := a.sendBatches(c, bets, committed, acks)
+	total, sendErr := a.sendBatches(c, bets, w.Committed, acks)
 	close(acks)
 	if err := <-readErr; err != nil {
-		return 0, err // the cause: a send fails because the read side closed
+		return 0, lottery.Digest{}, err // the cause: a send fails because the read side closed
 	}
 	if sendErr != nil {
-		return 0, sendErr
+		return 0, lottery.Digest{}, sendErr
 	}
-	return total, nil
+	return total, d.sum(), nil
+}
+
+// resume yields the bets of all from number n on, the first n being the
+// bets the central holds, whose digest it says is central. It hashes every
+// bet into d, and checks the first n against central before it yields
+// anything: a mismatch, or fewer than n bets, ends the sequence with an
+// ErrVerification error, logged, so that nothing more is sent.
+func (a *Agency) resume(all iter.Seq2[lottery.Bet, error], d *digester, n uint64, central lottery.Digest) iter.Seq2[lottery.Bet, error] {
+	return func(yield func(lottery.Bet, error) bool) {
+		checked := false
+		for bet, err := range all {
+			if err != nil {
+				yield(lottery.Bet{}, err)
+				return
+			}
+			if d.n < n {
+				d.add(bet)
+				continue
+			}
+			if !checked {
+				if err := a.checkHeld(d, n, central); err != nil {
+					yield(lottery.Bet{}, err)
+					return
+				}
+				checked = true
+			}
+			d.add(bet)
+			if !yield(bet, nil) {
+				return
+			}
+		}
+		if !checked {
+			if err := a.checkHeld(d, n, central); err != nil {
+				yield(lottery.Bet{}, err)
+			}
+		}
+	}
+}
+
+// checkHeld compares the agency's bets hashed into d, all it has read so
+// far, with the n bets the central holds, whose digest is central.
+func (a *Agency) checkHeld(d *digester, n uint64, central lottery.Digest) error {
+	own := d.sum()
+	switch {
+	case d.n < n:
+		return a.mismatch(n, own, central, fmt.Sprintf("%s has only %d bets, the central holds %d", a.sourceName(), d.n, n))
+	case own != central:
+		return a.mismatch(n, own, central, a.differ(n))
+	}
+	a.log.Debug("verificacion", logging.InProgress, "agencia", a.cfg.ID, "apuestas", n, "digest", own.String())
+	return nil
+}
+
+// verifyDone checks, for an agency the central says is done, that its
+// bets are exactly the ones the central holds: a line added to the file,
+// or changed, after the agency notified would not be in the draw.
+func (a *Agency) verifyDone(w protocol.Welcome) error {
+	all, closer, err := a.source()
+	if err != nil {
+		return err
+	}
+	defer a.closeSource(closer)
+	d := newDigester(a.cfg.ID)
+	for _, err := range a.resume(all, d, w.Committed, w.Digest) {
+		if err != nil {
+			return err
+		}
+		// A bet past those the central holds: read on, to count them.
+	}
+	if d.n != w.Committed {
+		return a.mismatch(w.Committed, d.sum(), w.Digest,
+			fmt.Sprintf("%s has %d bets, the agency notified %d", a.sourceName(), d.n, w.Committed))
+	}
+	a.verified(d.n, w.Digest)
+	return nil
+}
+
+// checkDoneAck compares the central's answer to the agency's Done with
+// the agency's total and its digest own of all its bets.
+func (a *Agency) checkDoneAck(ack protocol.DoneAck, total uint64, own lottery.Digest) error {
+	switch {
+	case ack.Total != total:
+		return a.mismatch(ack.Total, own, ack.Digest,
+			fmt.Sprintf("the central holds %d bets, the agency sent %d", ack.Total, total))
+	case ack.Digest != own:
+		return a.mismatch(total, own, ack.Digest, a.differ(total))
+	}
+	a.verified(total, own)
+	return nil
+}
+
+// differ is the reason of a mismatch between the agency's digest of its
+// first n bets and the central's.
+func (a *Agency) differ(n uint64) string {
+	if n == 0 {
+		return "the central holds no bets, but its digest is not that of no bets"
+	}
+	return fmt.Sprintf("the central holds bets 0..%d that differ from %s", n-1, a.sourceName())
+}
+
+// sourceName names where the agency's bets come from, for a reason.
+func (a *Agency) sourceName() string {
+	switch {
+	case a.bets != nil:
+		return "the agency's source"
+	case a.Single != nil:
+		return "the single bet"
+	}
+	return "the file"
+}
+
+// mismatch logs the one line of a failed verification and returns the
+// error that ends the run. bets is the count the central gave; own is the
+// agency's digest of the bets it compared.
+func (a *Agency) mismatch(bets uint64, own, central lottery.Digest, reason string) error {
+	a.log.Error("verificacion", logging.Fail, "agencia", a.cfg.ID, "apuestas", bets,
+		"digest_agencia", own.String(), "digest_central", central.String(), "error", reason)
+	return fmt.Errorf("%w: %s", ErrVerification, reason)
+}
+
+// verified logs that the central holds exactly the agency's bets.
+func (a *Agency) verified(bets uint64, digest lottery.Digest) {
+	a.log.Info("verificacion", logging.Success, "agencia", a.cfg.ID, "apuestas", bets, "digest", digest.String())
+}
+
+// digester keeps the agency's digest (lottery.Digest) as its bets are
+// read: the SHA-256 of each bet, in order, rendered as the row the
+// central's bets.csv keeps for it, with the agency's id. It reuses one
+// row's buffer, so its memory does not grow with the bets.
+type digester struct {
+	agency int
+	h      hash.Hash
+	row    []byte
+	n      uint64 // bets hashed
+}
+
+func newDigester(agency int) *digester {
+	return &digester{agency: agency, h: sha256.New(), row: make([]byte, 0, 256)}
+}
+
+// add hashes the next bet. Its Agency field is set to the agency's: the
+// central stores the bets of a connection under its Hello's agency.
+func (d *digester) add(bet lottery.Bet) {
+	bet.Agency = d.agency
+	d.row = betcsv.AppendStoreRow(d.row[:0], bet)
+	d.h.Write(d.row)
+	d.n++
+}
+
+// sum returns the digest of the bets hashed so far; more may be added.
+func (d *digester) sum() lottery.Digest {
+	var s lottery.Digest
+	d.h.Sum(s[:0])
+	return s
 }
 
 // inflight is a batch sent and not yet acknowledged.
@@ -399,13 +589,14 @@ func (a *Agency) readAcks(c *link, acks <-chan inflight) error {
 	return nil
 }
 
-// source yields the agency's bets from number skip on.
-func (a *Agency) source(skip uint64) (iter.Seq2[lottery.Bet, error], io.Closer, error) {
+// source yields all the agency's bets, from number 0: those the central
+// already holds are read again, to check its digest of them.
+func (a *Agency) source() (iter.Seq2[lottery.Bet, error], io.Closer, error) {
 	if a.bets != nil {
-		return a.bets(skip), io.NopCloser(nil), nil
+		return a.bets(), io.NopCloser(nil), nil
 	}
 	if a.Single == nil {
-		return betcsv.OpenAgencyFile(a.cfg.DataFile, a.cfg.ID, skip)
+		return betcsv.OpenAgencyFile(a.cfg.DataFile, a.cfg.ID, 0)
 	}
 	bet := *a.Single
 	bet.Agency = a.cfg.ID
@@ -413,10 +604,14 @@ func (a *Agency) source(skip uint64) (iter.Seq2[lottery.Bet, error], io.Closer, 
 		return nil, nil, err
 	}
 	return func(yield func(lottery.Bet, error) bool) {
-		if skip == 0 {
-			yield(bet, nil)
-		}
+		yield(bet, nil)
 	}, io.NopCloser(nil), nil
+}
+
+// closeSource closes what source opened.
+func (a *Agency) closeSource(c io.Closer) {
+	c.Close()
+	a.log.Debug("close", logging.Success, "resource", "data_file", "file", a.cfg.DataFile)
 }
 
 // link is a connection to the central with a deadline on every wait.

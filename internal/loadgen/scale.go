@@ -87,8 +87,8 @@ func (r *scaleRun) agency(ctx context.Context, id int) error {
 	cfg.ServerTimeout, cfg.RetryTimeout = 30*time.Second, 60*time.Second
 	probe := &agencyProbe{run: r, latencies: make([]time.Duration, 0, opts.Bets/max(opts.BatchMax, 1)+1)}
 	options := []client.Option{
-		client.WithSource(func(skip uint64) iter.Seq2[lottery.Bet, error] {
-			return generated(r.pool, id, opts.Bets, opts.Winners, int(skip))
+		client.WithSource(func() iter.Seq2[lottery.Bet, error] {
+			return generated(r.pool, id, opts.Bets, opts.Winners)
 		}),
 		client.WithObserver(probe),
 	}
@@ -169,16 +169,16 @@ func betPool(n int) []lottery.Bet {
 	return pool
 }
 
-// generated yields agency's bets from number skip on: bets of the pool,
-// of which the first `winners` play the winning number.
-func generated(pool []lottery.Bet, agency, bets, winners, skip int) iter.Seq2[lottery.Bet, error] {
+// generated yields agency's bets: bets of the pool, of which the first
+// `winners` play the winning number.
+func generated(pool []lottery.Bet, agency, bets, winners int) iter.Seq2[lottery.Bet, error] {
 	return func(yield func(lottery.Bet, error) bool) {
 		// Winners are spread over the stream: bet i wins when i%stride==0.
 		stride := bets
 		if winners > 0 {
 			stride = bets / winners
 		}
-		for i := skip; i < bets; i++ {
+		for i := range bets {
 			b := pool[(i+agency)%len(pool)]
 			b.Agency = agency
 			if winners > 0 && i%stride == 0 && i/stride < winners {

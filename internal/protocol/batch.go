@@ -69,19 +69,23 @@ func (e *BatchEncoder) Frame() []byte {
 	return e.buf
 }
 
+// winnersHeaderSize is the size of a Winners frame before its first
+// document: the frame header, the flags, the draw's digest and the count.
+const winnersHeaderSize = HeaderSize + 1 + digestSize + 2
+
 // SplitWinners splits documents into the Winners messages of one answer,
-// each of which fits a frame. An empty list is one message with no
-// documents.
-func SplitWinners(documents []string) []Winners {
-	const room = MaxFrameSize - HeaderSize - 3
+// each of which fits a frame and carries the draw's digest. An empty list
+// is one message with no documents.
+func SplitWinners(documents []string, digest lottery.Digest) []Winners {
+	const room = MaxFrameSize - winnersHeaderSize
 	var out []Winners
 	start, size := 0, 0
 	for i, doc := range documents {
 		if size+1+len(doc) > room {
-			out = append(out, Winners{Documents: documents[start:i], More: true})
+			out = append(out, Winners{Documents: documents[start:i], More: true, Digest: digest})
 			start, size = i, 0
 		}
 		size += 1 + len(doc)
 	}
-	return append(out, Winners{Documents: documents[start:]})
+	return append(out, Winners{Documents: documents[start:], Digest: digest})
 }

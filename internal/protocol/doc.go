@@ -20,7 +20,7 @@
 //
 // Agency to central:
 //
-//	0x01 Hello         agency u32
+//	0x01 Hello         agency u32, version u16
 //	0x02 Batch         first u64, count u16, count × bet
 //	0x03 Done          total u64
 //	0x04 WinnersQuery  (empty)
@@ -31,12 +31,17 @@
 //
 // Central to agency:
 //
-//	0x81 Welcome   committed u64, flags u8 (bit 0: agency done, bit 1: draw held)
+//	0x81 Welcome   committed u64, flags u8 (bit 0: agency done, bit 1: draw held), digest [32]
 //	0x82 Ack       committed u64
-//	0x83 Winners   flags u8 (bit 0: more frames follow), count u16, count × document str8
+//	0x83 Winners   flags u8 (bit 0: more frames follow), digest [32], count u16, count × document str8
 //	0x84 NotYet    (empty)
 //	0x85 HealthOK  expected u16, notified u16, flags u8 (bit 0: draw held)
+//	0x86 DoneAck   total u64, digest [32]
 //	0xFF Error     code u8, message str16
+//
+// A digest is a lottery.Digest, its 32 bytes as they are. Welcome's and
+// DoneAck's are the agency's digest of the bets the central holds for it;
+// Winners' is the draw's digest.
 //
 // # Batch identity
 //
@@ -48,16 +53,23 @@
 // it leaves a gap and is refused with CodeOutOfOrder. This gives
 // exactly-once storage without using any field of a bet as a key.
 //
+// # Versions
+//
+// Hello carries the agency's Version. A 4-byte Hello, the layout of
+// version 1, decodes with Version 1, so that a central meeting an agency
+// of another version can answer CodeVersion, naming both, and close.
+//
 // # Life cycle
 //
 // A connection starts with Hello (answered by Welcome) or Health (answered by
 // HealthOK, after which the central closes). Then the agency sends Batch
 // frames, several of them in flight if it likes; the central answers each, in
 // order, with Ack once its bets are on stable storage, or with Error. Done
-// (answered by Ack) says the agency has sent all Total bets. WinnersQuery is
-// answered with Winners once the draw is held, or with NotYet when the draw
-// has not been held after the central has held the query for a while; the
-// agency then asks again.
+// (answered by DoneAck) says the agency has sent all Total bets. The agency
+// checks the digests of Welcome and DoneAck against its own bets, and stops
+// when they differ. WinnersQuery is answered with Winners once the draw is
+// held, or with NotYet when the draw has not been held after the central has
+// held the query for a while; the agency then asks again.
 //
 // An Error whose code is fatal to the connection (see Code.Closes) is the
 // last frame the central sends before it closes the connection: after a

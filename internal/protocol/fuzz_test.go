@@ -24,7 +24,7 @@ func FuzzReader(f *testing.F) {
 		stream = append(stream, frame...)
 	}
 	f.Add(stream)
-	full, err := AppendFrame(nil, Winners{Documents: fullWinners()})
+	full, err := AppendFrame(nil, Winners{Documents: fullWinners(), Digest: seqDigest})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -33,23 +33,28 @@ func FuzzReader(f *testing.F) {
 		{},
 		{0},
 		{0, 0, 0},
-		{0, 0, 0, 0},                      // empty frame
-		{0, 0, 0, 1},                      // length, no type
-		{0, 0, 0, 1, 0x06},                // unknown type
-		{0, 0, 0, 1, 0x80},                // unknown type
-		{0, 0, 0x1f, 0xfd, 0xff},          // length 8189
-		{0, 0, 0x1f, 0xfc, 0xff},          // length 8188, body missing
-		{0xff, 0xff, 0xff, 0xff, 0x01},    // huge length
-		{0, 0, 0, 4, 0x01, 0, 0, 0},       // short Hello
-		{0, 0, 0, 6, 0x01, 0, 0, 0, 1, 0}, // Hello with a trailing byte
+		{0, 0, 0, 0},                            // empty frame
+		{0, 0, 0, 1},                            // length, no type
+		{0, 0, 0, 1, 0x06},                      // unknown type
+		{0, 0, 0, 1, 0x80},                      // unknown type
+		{0, 0, 0x1f, 0xfd, 0xff},                // length 8189
+		{0, 0, 0x1f, 0xfc, 0xff},                // length 8188, body missing
+		{0xff, 0xff, 0xff, 0xff, 0x01},          // huge length
+		{0, 0, 0, 4, 0x01, 0, 0, 0},             // short Hello
+		{0, 0, 0, 5, 0x01, 0, 0, 0, 1},          // Hello of version 1: agency 1, no version
+		{0, 0, 0, 6, 0x01, 0, 0, 0, 1, 0},       // Hello with half a version
+		{0, 0, 0, 8, 0x01, 0, 0, 0, 1, 0, 2, 0}, // Hello with a trailing byte
 		rawFrame(TypeBatch, cat(be64(0), be16(0xFFFF), str8("a"))),
 		rawFrame(TypeBatch, cat(be64(1), be16(1), str8("\xff"), str8(""), str8(""), str8(""), be16(1))),
-		rawFrame(TypeWinners, cat([]byte{0xff}, be16(2), str8("1"), str8("2"))), // unknown flag bits
-		rawFrame(TypeWelcome, cat(be64(3), []byte{0xff})),                       // unknown flag bits
+		rawFrame(TypeWinners, cat([]byte{0xff}, seqDigest[:], be16(2), str8("1"), str8("2"))), // unknown flag bits
+		rawFrame(TypeWinners, cat([]byte{0}, be16(1), str8("1"))),                             // version 1: no digest
+		rawFrame(TypeWelcome, cat(be64(3), []byte{0xff}, seqDigest[:])),                       // unknown flag bits
+		rawFrame(TypeWelcome, cat(be64(3), []byte{0})),                                        // version 1: no digest
+		rawFrame(TypeDoneAck, cat(be64(3), seqDigest[:31])),                                   // digest cut short
 		rawFrame(TypeHealthOK, cat(be16(1), be16(2), []byte{0xfe})),
 		rawFrame(TypeError, cat([]byte{byte(CodeBusy)}, be16(0xFFFF), []byte("x"))),
 		rawFrame(TypeError, cat([]byte{byte(CodeBusy)}, be16(1), []byte("\xc3"))),
-		cat(rawFrame(TypeHello, be64(0)[:4]), []byte{0, 0, 0}), // a frame, then a cut header
+		cat(rawFrame(TypeHello, be64(0)[:6]), []byte{0, 0, 0}), // a frame, then a cut header
 	} {
 		f.Add(broken)
 	}

@@ -12,6 +12,13 @@ import (
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
 
+// Version is the version of the protocol this package speaks. Both ends
+// send theirs: an agency in Hello, and a central that meets another
+// version answers with CodeVersion, naming both. Version 1 is the layout
+// before agencies and the central exchanged digests: a Hello without a
+// version, a Welcome without a digest, and an Ack for a Done.
+const Version = 2
+
 // Type is a message type, the byte after a frame's length.
 type Type uint8
 
@@ -29,6 +36,7 @@ const (
 	TypeWinners  Type = 0x83
 	TypeNotYet   Type = 0x84
 	TypeHealthOK Type = 0x85
+	TypeDoneAck  Type = 0x86
 	TypeError    Type = 0xFF
 )
 
@@ -36,7 +44,8 @@ var typeNames = map[Type]string{
 	TypeHello: "hello", TypeBatch: "batch", TypeDone: "done",
 	TypeWinnersQuery: "winners_query", TypeHealth: "health",
 	TypeWelcome: "welcome", TypeAck: "ack", TypeWinners: "winners",
-	TypeNotYet: "not_yet", TypeHealthOK: "health_ok", TypeError: "error",
+	TypeNotYet: "not_yet", TypeHealthOK: "health_ok", TypeDoneAck: "done_ack",
+	TypeError: "error",
 }
 
 func (t Type) String() string {
@@ -52,8 +61,14 @@ type Message interface {
 	appendPayload(dst []byte) ([]byte, error)
 }
 
-// Hello opens an agency's session.
-type Hello struct{ Agency uint32 }
+// Hello opens an agency's session. Version is the protocol version the
+// agency speaks: Version for an agency of this package. A Hello of
+// version 1, which had no version field, decodes with Version 1; a Hello
+// is always encoded with its version field.
+type Hello struct {
+	Agency  uint32
+	Version uint16
+}
 
 // Batch carries bets numbered First, First+1, ... in the agency's stream.
 // The bets' Agency field is not on the wire: the receiver sets it from the
@@ -72,22 +87,34 @@ type WinnersQuery struct{}
 // Health asks whether the central is serving.
 type Health struct{}
 
-// Welcome answers Hello with where the agency's stream resumes.
+// Welcome answers Hello with where the agency's stream resumes, and with
+// the digest of the bets the central holds for it, so that the agency can
+// check them against its own before it sends more.
 type Welcome struct {
-	Committed uint64 // bets of this agency on stable storage
-	Done      bool   // the agency has already notified
-	Drawn     bool   // the draw has been held
+	Committed uint64         // bets of this agency on stable storage
+	Done      bool           // the agency has already notified
+	Drawn     bool           // the draw has been held
+	Digest    lottery.Digest // of the agency's first Committed bets
 }
 
-// Ack acknowledges a Batch or a Done: Committed bets of the agency are on
-// stable storage.
+// Ack acknowledges a Batch: Committed bets of the agency are on stable
+// storage.
 type Ack struct{ Committed uint64 }
 
+// DoneAck acknowledges a Done: the central holds Total bets of the agency,
+// whose digest is Digest, and the agency has notified.
+type DoneAck struct {
+	Total  uint64
+	Digest lottery.Digest
+}
+
 // Winners carries documents of the agency's winners. More is set on every
-// frame but the last of an answer.
+// frame but the last of an answer. Digest is the draw's digest
+// (lottery.DrawDigest), the same on every frame of an answer.
 type Winners struct {
 	Documents []string
 	More      bool
+	Digest    lottery.Digest
 }
 
 // NotYet answers a WinnersQuery before the draw.
@@ -122,6 +149,7 @@ func (Ack) Type() Type          { return TypeAck }
 func (Winners) Type() Type      { return TypeWinners }
 func (NotYet) Type() Type       { return TypeNotYet }
 func (HealthOK) Type() Type     { return TypeHealthOK }
+func (DoneAck) Type() Type      { return TypeDoneAck }
 func (*Error) Type() Type       { return TypeError }
 
 // Error makes *Error an error, so that a client can return the central's
@@ -148,6 +176,7 @@ const (
 	CodeUnavailable   Code = 11 // storage failed or the central is stopping; try again later
 	CodeSuperseded    Code = 12 // a newer connection took over this agency
 	CodeTimeout       Code = 13 // nothing arrived within the read timeout; connection closed
+	CodeVersion       Code = 14 // the agency speaks another protocol version; connection closed
 )
 
 var codeNames = map[Code]string{
@@ -157,7 +186,7 @@ var codeNames = map[Code]string{
 	CodeOutOfOrder: "out_of_order", CodeDrawClosed: "draw_closed",
 	CodeIncomplete: "incomplete", CodeBusy: "busy",
 	CodeUnavailable: "unavailable", CodeSuperseded: "superseded",
-	CodeTimeout: "timeout",
+	CodeTimeout: "timeout", CodeVersion: "version",
 }
 
 func (c Code) String() string {
@@ -193,7 +222,7 @@ func Decode(t Type, p []byte) (Message, error) {
 	var m Message
 	switch t {
 	case TypeHello:
-		m = Hello{Agency: d.u32()}
+		m = d.hello()
 	case TypeBatch:
 		m = d.batch(nil)
 	case TypeDone:
@@ -203,8 +232,8 @@ func Decode(t Type, p []byte) (Message, error) {
 	case TypeHealth:
 		m = Health{}
 	case TypeWelcome:
-		c, f := d.u64(), d.u8()
-		m = Welcome{Committed: c, Done: f&1 != 0, Drawn: f&2 != 0}
+		c, f, dg := d.u64(), d.u8(), d.digest()
+		m = Welcome{Committed: c, Done: f&1 != 0, Drawn: f&2 != 0, Digest: dg}
 	case TypeAck:
 		m = Ack{Committed: d.u64()}
 	case TypeWinners:
@@ -214,6 +243,9 @@ func Decode(t Type, p []byte) (Message, error) {
 	case TypeHealthOK:
 		e, n, f := d.u16(), d.u16(), d.u8()
 		m = HealthOK{Expected: int(e), Notified: int(n), Drawn: f&1 != 0}
+	case TypeDoneAck:
+		t, dg := d.u64(), d.digest()
+		m = DoneAck{Total: t, Digest: dg}
 	case TypeError:
 		c := Code(d.u8())
 		m = &Error{Code: c, Message: d.str16()}
@@ -296,6 +328,32 @@ func (d *decoder) u64() uint64 {
 	return 0
 }
 
+// digestSize is the wire size of a digest: its 32 bytes as they are.
+const digestSize = len(lottery.Digest{})
+
+func (d *decoder) digest() lottery.Digest {
+	var dg lottery.Digest
+	if b := d.take(digestSize); b != nil {
+		copy(dg[:], b)
+	}
+	return dg
+}
+
+// helloV1Size is the payload of a Hello of version 1: the agency alone.
+const helloV1Size = 4
+
+// hello reads a Hello. The payload of version 1, the agency without a
+// version, decodes as Version 1, so that a central can tell such an agency
+// which version it speaks instead of refusing a malformed frame; any
+// length other than that one and the current one is malformed.
+func (d *decoder) hello() Message {
+	if len(d.p) == helloV1Size {
+		return Hello{Agency: d.u32(), Version: 1}
+	}
+	a, v := d.u32(), d.u16()
+	return Hello{Agency: a, Version: v}
+}
+
 // str8 reads a string with a one-byte length. Strings are sliced from one
 // copy of the payload, so decoding a batch costs one allocation for all of
 // its text rather than four per bet.
@@ -371,7 +429,7 @@ func (d *decoder) batch(bets []lottery.Bet) Message {
 }
 
 func (d *decoder) winners() Message {
-	flags, count := d.u8(), int(d.u16())
+	flags, dg, count := d.u8(), d.digest(), int(d.u16())
 	if d.err == nil && count > len(d.p) {
 		d.err = fmt.Errorf("count %d does not fit in %d bytes", count, len(d.p))
 	}
@@ -382,7 +440,7 @@ func (d *decoder) winners() Message {
 	for i := range docs {
 		docs[i] = d.str8()
 	}
-	return Winners{Documents: docs, More: flags&1 != 0}
+	return Winners{Documents: docs, More: flags&1 != 0, Digest: dg}
 }
 
 func appendU16(dst []byte, v uint16) []byte { return binary.BigEndian.AppendUint16(dst, v) }
@@ -403,7 +461,9 @@ func flag(b bool, bit uint8) uint8 {
 	return 0
 }
 
-func (m Hello) appendPayload(dst []byte) ([]byte, error) { return appendU32(dst, m.Agency), nil }
+func (m Hello) appendPayload(dst []byte) ([]byte, error) {
+	return appendU16(appendU32(dst, m.Agency), m.Version), nil
+}
 
 func (m Batch) appendPayload(dst []byte) ([]byte, error) {
 	if len(m.Bets) > 0xFFFF {
@@ -440,7 +500,12 @@ func (Health) appendPayload(dst []byte) ([]byte, error)       { return dst, nil 
 func (NotYet) appendPayload(dst []byte) ([]byte, error)       { return dst, nil }
 func (m Ack) appendPayload(dst []byte) ([]byte, error)        { return appendU64(dst, m.Committed), nil }
 func (m Welcome) appendPayload(dst []byte) ([]byte, error) {
-	return append(appendU64(dst, m.Committed), flag(m.Done, 1)|flag(m.Drawn, 2)), nil
+	dst = append(appendU64(dst, m.Committed), flag(m.Done, 1)|flag(m.Drawn, 2))
+	return append(dst, m.Digest[:]...), nil
+}
+
+func (m DoneAck) appendPayload(dst []byte) ([]byte, error) {
+	return append(appendU64(dst, m.Total), m.Digest[:]...), nil
 }
 
 func (m Winners) appendPayload(dst []byte) ([]byte, error) {
@@ -448,6 +513,7 @@ func (m Winners) appendPayload(dst []byte) ([]byte, error) {
 		return dst, fmt.Errorf("%d documents do not fit a frame", len(m.Documents))
 	}
 	dst = append(dst, flag(m.More, 1))
+	dst = append(dst, m.Digest[:]...)
 	dst = appendU16(dst, uint16(len(m.Documents)))
 	var err error
 	for _, doc := range m.Documents {

@@ -28,6 +28,25 @@ var sampleBets = []lottery.Bet{
 	{FirstName: "", LastName: "", Document: "0000000000000000", Birthdate: "1900-01-01", Number: 1},
 }
 
+// seqDigest is a digest whose bytes are 0x00, 0x01, ..., 0x1f: in a dump
+// each byte shows where it sits.
+var seqDigest = func() lottery.Digest {
+	var d lottery.Digest
+	for i := range d {
+		d[i] = byte(i)
+	}
+	return d
+}()
+
+// ffDigest is a digest of all ones.
+var ffDigest = func() lottery.Digest {
+	var d lottery.Digest
+	for i := range d {
+		d[i] = 0xff
+	}
+	return d
+}()
+
 type roundTripCase struct {
 	name string
 	in   Message
@@ -42,9 +61,10 @@ func roundTripCases() []roundTripCase {
 		withAgency[i].Agency = 7
 	}
 	cases := []roundTripCase{
-		{name: "hello", in: Hello{Agency: 1}},
+		{name: "hello", in: Hello{Agency: 1, Version: Version}},
 		{name: "hello_zero", in: Hello{Agency: 0}},
-		{name: "hello_max", in: Hello{Agency: math.MaxUint32}},
+		{name: "hello_max", in: Hello{Agency: math.MaxUint32, Version: math.MaxUint16}},
+		{name: "hello_version_1", in: Hello{Agency: 5, Version: 1}},
 		{name: "batch", in: Batch{First: 1200, Bets: sampleBets}},
 		{name: "batch_one_bet", in: Batch{First: 0, Bets: sampleBets[:1]}},
 		{name: "batch_empty", in: Batch{First: 42, Bets: []lottery.Bet{}}},
@@ -64,10 +84,13 @@ func roundTripCases() []roundTripCase {
 		{name: "ack", in: Ack{Committed: 250}},
 		{name: "ack_zero", in: Ack{}},
 		{name: "ack_max", in: Ack{Committed: math.MaxUint64}},
-		{name: "winners_more", in: Winners{Documents: []string{"30904465", "12345678"}, More: true}},
-		{name: "winners_last", in: Winners{Documents: []string{"1", "", "0000000000000000"}, More: false}},
+		{name: "done_ack", in: DoneAck{Total: 15000, Digest: seqDigest}},
+		{name: "done_ack_empty", in: DoneAck{Total: 0, Digest: lottery.EmptyDigest}},
+		{name: "done_ack_max", in: DoneAck{Total: math.MaxUint64, Digest: ffDigest}},
+		{name: "winners_more", in: Winners{Documents: []string{"30904465", "12345678"}, More: true, Digest: seqDigest}},
+		{name: "winners_last", in: Winners{Documents: []string{"1", "", "0000000000000000"}, More: false, Digest: ffDigest}},
 		{name: "winners_empty", in: Winners{Documents: []string{}}},
-		{name: "winners_empty_more", in: Winners{Documents: []string{}, More: true}},
+		{name: "winners_empty_more", in: Winners{Documents: []string{}, More: true, Digest: lottery.EmptyDigest}},
 		{name: "not_yet", in: NotYet{}},
 		{name: "health_ok", in: HealthOK{Expected: 5, Notified: 3}},
 		{name: "health_ok_zero", in: HealthOK{}},
@@ -79,11 +102,12 @@ func roundTripCases() []roundTripCase {
 		for _, drawn := range []bool{false, true} {
 			cases = append(cases, roundTripCase{
 				name: fmt.Sprintf("welcome_done_%v_drawn_%v", done, drawn),
-				in:   Welcome{Committed: 1234567890123, Done: done, Drawn: drawn},
+				in:   Welcome{Committed: 1234567890123, Done: done, Drawn: drawn, Digest: seqDigest},
 			})
 		}
 	}
-	for c := CodeMalformed; c <= CodeTimeout; c++ {
+	cases = append(cases, roundTripCase{name: "welcome_empty", in: Welcome{Digest: lottery.EmptyDigest}})
+	for c := CodeMalformed; c <= CodeVersion; c++ {
 		cases = append(cases, roundTripCase{
 			name: "error_" + c.String(),
 			in:   &Error{Code: c, Message: c.String() + ": apuesta rechazada, \"ñandú\""},
@@ -220,24 +244,41 @@ func TestRoundTrip(t *testing.T) {
 // examples that PROTOCOL.md shows.
 func TestGolden(t *testing.T) {
 	bet := lottery.Bet{FirstName: "Ana", LastName: "Paz", Document: "1", Birthdate: "2000-01-01", Number: 7574}
+	const (
+		seqHex   = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+		emptyHex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" // SHA-256 of nothing
+	)
 	tests := []struct {
-		name string
-		m    Message
-		hex  string
+		name       string
+		m          Message
+		hex        string
+		decodeOnly bool // the bytes decode to m, which encodes otherwise
 	}{
-		{"hello", Hello{Agency: 3}, "00000005 01 00000003"},
-		{"batch", Batch{First: 0, Bets: []lottery.Bet{bet}},
-			"00000022 02 0000000000000000 0001 03416e61 0350617a 0131 0a323030302d30312d3031 1d96"},
-		{"done", Done{Total: 250}, "00000009 03 00000000000000fa"},
-		{"winners_query", WinnersQuery{}, "00000001 04"},
-		{"health", Health{}, "00000001 05"},
-		{"welcome", Welcome{Committed: 250, Done: false, Drawn: true}, "0000000a 81 00000000000000fa 02"},
-		{"welcome_done", Welcome{Committed: 1, Done: true}, "0000000a 81 0000000000000001 01"},
-		{"ack", Ack{Committed: 250}, "00000009 82 00000000000000fa"},
-		{"winners", Winners{Documents: []string{"123"}, More: true}, "00000008 83 01 0001 03313233"},
-		{"not_yet", NotYet{}, "00000001 84"},
-		{"health_ok", HealthOK{Expected: 5, Notified: 2, Drawn: true}, "00000006 85 0005 0002 01"},
-		{"error", &Error{Code: CodeBusy, Message: "busy"}, "00000008 ff 0a 0004 62757379"},
+		{name: "hello", m: Hello{Agency: 3, Version: 2}, hex: "00000007 01 00000003 0002"},
+		{name: "hello_version_1_encoded", m: Hello{Agency: 3, Version: 1}, hex: "00000007 01 00000003 0001"},
+		// The Hello of an agency of version 1: the agency alone.
+		{name: "hello_version_1_layout", m: Hello{Agency: 3, Version: 1}, hex: "00000005 01 00000003", decodeOnly: true},
+		{name: "batch", m: Batch{First: 0, Bets: []lottery.Bet{bet}},
+			hex: "00000022 02 0000000000000000 0001 03416e61 0350617a 0131 0a323030302d30312d3031 1d96"},
+		{name: "done", m: Done{Total: 250}, hex: "00000009 03 00000000000000fa"},
+		{name: "winners_query", m: WinnersQuery{}, hex: "00000001 04"},
+		{name: "health", m: Health{}, hex: "00000001 05"},
+		{name: "welcome", m: Welcome{Committed: 250, Done: false, Drawn: true, Digest: seqDigest},
+			hex: "0000002a 81 00000000000000fa 02 " + seqHex},
+		{name: "welcome_done", m: Welcome{Committed: 1, Done: true, Digest: seqDigest},
+			hex: "0000002a 81 0000000000000001 01 " + seqHex},
+		{name: "welcome_empty", m: Welcome{Digest: lottery.EmptyDigest},
+			hex: "0000002a 81 0000000000000000 00 " + emptyHex},
+		{name: "ack", m: Ack{Committed: 250}, hex: "00000009 82 00000000000000fa"},
+		{name: "winners", m: Winners{Documents: []string{"123"}, More: true, Digest: seqDigest},
+			hex: "00000028 83 01 " + seqHex + " 0001 03313233"},
+		{name: "winners_none", m: Winners{Documents: []string{}, Digest: lottery.EmptyDigest},
+			hex: "00000024 83 00 " + emptyHex + " 0000"},
+		{name: "not_yet", m: NotYet{}, hex: "00000001 84"},
+		{name: "health_ok", m: HealthOK{Expected: 5, Notified: 2, Drawn: true}, hex: "00000006 85 0005 0002 01"},
+		{name: "done_ack", m: DoneAck{Total: 250, Digest: seqDigest}, hex: "00000029 86 00000000000000fa " + seqHex},
+		{name: "error", m: &Error{Code: CodeBusy, Message: "busy"}, hex: "00000008 ff 0a 0004 62757379"},
+		{name: "error_version", m: &Error{Code: CodeVersion, Message: "v1"}, hex: "00000006 ff 0e 0002 7631"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -245,9 +286,14 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := encode(t, tc.m)
-			if !bytes.Equal(got, want) {
-				t.Errorf("AppendFrame = % x\nwant          % x", got, want)
+			if !tc.decodeOnly {
+				got := encode(t, tc.m)
+				if !bytes.Equal(got, want) {
+					t.Errorf("AppendFrame = % x\nwant          % x", got, want)
+				}
+			}
+			if n := binary.BigEndian.Uint32(want); int(n) != len(want)-4 {
+				t.Fatalf("bad test frame: length field %d, %d bytes follow", n, len(want)-4)
 			}
 			m, err := Decode(Type(want[4]), want[HeaderSize:])
 			if err != nil {
@@ -479,8 +525,8 @@ func TestReadDoesNotAlias(t *testing.T) {
 		Document: strings.Repeat("9", 16), Birthdate: "2020-10-10", Number: 3}}}
 	e1 := &Error{Code: CodeInvalidBet, Message: "primer mensaje"}
 	e2 := &Error{Code: CodeInvalidBet, Message: strings.Repeat("#", 100)}
-	w1 := Winners{Documents: []string{"11111111", "22222222"}}
-	w2 := Winners{Documents: []string{"33333333333", "44444444444"}}
+	w1 := Winners{Documents: []string{"11111111", "22222222"}, Digest: seqDigest}
+	w2 := Winners{Documents: []string{"33333333333", "44444444444"}, Digest: ffDigest}
 	got, err := readAll(t, bytes.NewReader(encode(t, b1, b2, e1, e2, w1, w2)))
 	if err != io.EOF {
 		t.Fatalf("stream ended with %v", err)
@@ -499,12 +545,15 @@ func TestReadDoesNotAlias(t *testing.T) {
 // frame boundary and io.ErrUnexpectedEOF when it falls inside a frame.
 func TestTruncated(t *testing.T) {
 	msgs := []Message{
-		Hello{Agency: 4},
+		Hello{Agency: 4, Version: Version},
+		Welcome{Committed: 0, Digest: lottery.EmptyDigest},
 		Batch{First: 0, Bets: sampleBets[:2]},
+		Ack{Committed: 2},
 		Done{Total: 2},
+		DoneAck{Total: 2, Digest: seqDigest},
 		WinnersQuery{},
-		Winners{Documents: []string{"1", "22"}, More: true},
-		Winners{Documents: []string{}},
+		Winners{Documents: []string{"1", "22"}, More: true, Digest: ffDigest},
+		Winners{Documents: []string{}, Digest: ffDigest},
 		&Error{Code: CodeTimeout, Message: "sin datos"},
 	}
 	var stream []byte
@@ -567,7 +616,7 @@ func TestFrameLengthLimits(t *testing.T) {
 		assertMessage(t, got[0], m)
 	})
 	t.Run("8188_winners", func(t *testing.T) {
-		m := Winners{Documents: fullWinners()}
+		m := Winners{Documents: fullWinners(), Digest: seqDigest}
 		frame := encode(t, m)
 		if len(frame) != MaxFrameSize {
 			t.Fatalf("frame of %d bytes", len(frame))
@@ -621,10 +670,11 @@ func TestFrameLengthLimits(t *testing.T) {
 }
 
 // fullWinners returns documents that fill a Winners frame to exactly
-// MaxFrameSize bytes.
+// MaxFrameSize bytes: 40 bytes of header (with the digest), then
+// 31×256 + 216 = 8152 of documents.
 func fullWinners() []string {
 	docs := slicesOf(strings.Repeat("7", 255), 31)
-	return append(docs, strings.Repeat("8", 247)) // 31×256 + 248 = 8184
+	return append(docs, strings.Repeat("8", 215))
 }
 
 // fullBatch returns bets that fill a Batch frame to exactly MaxFrameSize
@@ -639,7 +689,7 @@ func fullBatch() []lottery.Bet {
 }
 
 func TestUnknownType(t *testing.T) {
-	for _, typ := range []Type{0x00, 0x06, 0x7F, 0x80, 0x86, 0xFE} {
+	for _, typ := range []Type{0x00, 0x06, 0x7F, 0x80, 0x87, 0xFE} {
 		t.Run(typ.String(), func(t *testing.T) {
 			m, err := Decode(typ, nil)
 			assertErrorIs(t, err, ErrUnknownType)
@@ -657,6 +707,7 @@ func TestUnknownType(t *testing.T) {
 
 func TestMalformed(t *testing.T) {
 	bet := cat(str8("Ana"), str8("Paz"), str8("1"), str8("2000-01-01"), be16(7574))
+	dg := seqDigest[:]
 	tests := []struct {
 		name    string
 		typ     Type
@@ -664,13 +715,20 @@ func TestMalformed(t *testing.T) {
 	}{
 		{"hello_empty", TypeHello, nil},
 		{"hello_short", TypeHello, []byte{0, 0, 1}},
-		{"hello_trailing", TypeHello, []byte{0, 0, 0, 1, 0}},
+		{"hello_short_version", TypeHello, []byte{0, 0, 0, 1, 0}},
+		{"hello_trailing", TypeHello, []byte{0, 0, 0, 1, 0, 2, 0}},
 		{"done_short", TypeDone, make([]byte, 7)},
 		{"done_trailing", TypeDone, make([]byte, 9)},
 		{"winners_query_trailing", TypeWinnersQuery, []byte{0}},
 		{"health_trailing", TypeHealth, []byte{0}},
 		{"welcome_short", TypeWelcome, make([]byte, 8)},
-		{"welcome_trailing", TypeWelcome, make([]byte, 10)},
+		{"welcome_version_1", TypeWelcome, make([]byte, 9)}, // no digest
+		{"welcome_short_digest", TypeWelcome, make([]byte, 9+31)},
+		{"welcome_trailing", TypeWelcome, make([]byte, 9+33)},
+		{"done_ack_empty", TypeDoneAck, nil},
+		{"done_ack_no_digest", TypeDoneAck, make([]byte, 8)},
+		{"done_ack_short_digest", TypeDoneAck, make([]byte, 8+31)},
+		{"done_ack_trailing", TypeDoneAck, make([]byte, 8+33)},
 		{"ack_short", TypeAck, make([]byte, 1)},
 		{"ack_trailing", TypeAck, make([]byte, 9)},
 		{"not_yet_trailing", TypeNotYet, []byte{'x'}},
@@ -688,12 +746,14 @@ func TestMalformed(t *testing.T) {
 		{"batch_document_utf8", TypeBatch, cat(be64(0), be16(1), str8("Ana"), str8("Paz"), str8("\xed\xa0\x80"), str8("2000-01-01"), be16(1))},
 		{"batch_birthdate_utf8", TypeBatch, cat(be64(0), be16(2), bet, str8("Ana"), str8("Paz"), str8("1"), str8("2000-01-0\x80"), be16(1))},
 		{"winners_empty", TypeWinners, nil},
-		{"winners_short", TypeWinners, []byte{0, 0}},
-		{"winners_count_too_large", TypeWinners, cat([]byte{0}, be16(3), str8("1"))},
-		{"winners_count_max", TypeWinners, cat([]byte{0}, be16(0xFFFF), str8("1"))},
-		{"winners_string_past_end", TypeWinners, cat([]byte{0}, be16(1), []byte{9, '1', '2'})},
-		{"winners_utf8", TypeWinners, cat([]byte{1}, be16(1), str8("12\xfe"))},
-		{"winners_trailing", TypeWinners, cat([]byte{0}, be16(1), str8("1"), []byte{0})},
+		{"winners_short", TypeWinners, cat([]byte{0}, dg, []byte{0})},
+		{"winners_version_1", TypeWinners, cat([]byte{0}, be16(1), str8("1"))}, // no digest
+		{"winners_short_digest", TypeWinners, cat([]byte{0}, dg[:31])},
+		{"winners_count_too_large", TypeWinners, cat([]byte{0}, dg, be16(3), str8("1"))},
+		{"winners_count_max", TypeWinners, cat([]byte{0}, dg, be16(0xFFFF), str8("1"))},
+		{"winners_string_past_end", TypeWinners, cat([]byte{0}, dg, be16(1), []byte{9, '1', '2'})},
+		{"winners_utf8", TypeWinners, cat([]byte{1}, dg, be16(1), str8("12\xfe"))},
+		{"winners_trailing", TypeWinners, cat([]byte{0}, dg, be16(1), str8("1"), []byte{0})},
 		{"error_empty", TypeError, nil},
 		{"error_no_message_length", TypeError, []byte{byte(CodeBusy)}},
 		{"error_message_past_end", TypeError, cat([]byte{byte(CodeBusy)}, be16(10), []byte("busy"))},
@@ -974,16 +1034,17 @@ func TestSplitWinners(t *testing.T) {
 		{"empty", nil, 1},
 		{"empty_slice", []string{}, 1},
 		{"one", []string{"30904465"}, 1},
-		{"8_digits_5000", digits8, 6},   // 909 documents of 9 bytes per frame
+		{"8_digits_5000", digits8, 6},   // 905 documents of 9 bytes per frame
 		{"255_bytes_100", long, 4},      // 31 documents of 256 bytes per frame
-		{"exact_fit", fullWinners(), 1}, // 8184 bytes of documents
+		{"exact_fit", fullWinners(), 1}, // 8152 bytes of documents
 		{"exact_fit_plus_one", append(fullWinners(), "1"), 2},
-		{"empty_documents", make([]string, 10000), 2}, // 8184 per frame
+		{"exact_fit_last_one_byte_longer", append(fullWinners()[:31], strings.Repeat("8", 216)), 2},
+		{"empty_documents", make([]string, 10000), 2}, // 8152 per frame
 		{"mixed", mixed, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			msgs := SplitWinners(tc.docs)
+			msgs := SplitWinners(tc.docs, seqDigest)
 			if tc.messages != 0 && len(msgs) != tc.messages {
 				t.Errorf("%d messages, want %d", len(msgs), tc.messages)
 			}
@@ -992,6 +1053,9 @@ func TestSplitWinners(t *testing.T) {
 			for i, m := range msgs {
 				if last := i == len(msgs)-1; m.More == last {
 					t.Errorf("message %d of %d: More = %v", i, len(msgs), m.More)
+				}
+				if m.Digest != seqDigest {
+					t.Errorf("message %d of %d: digest %v, want %v", i, len(msgs), m.Digest, seqDigest)
 				}
 				if len(m.Documents) == 0 && len(msgs) > 1 {
 					t.Errorf("message %d of %d has no documents", i, len(msgs))
@@ -1015,12 +1079,49 @@ func TestSplitWinners(t *testing.T) {
 			}
 			var read []string
 			for _, m := range got {
-				read = append(read, m.(Winners).Documents...)
+				w := m.(Winners)
+				if w.Digest != seqDigest {
+					t.Errorf("a frame read back has digest %v, want %v", w.Digest, seqDigest)
+				}
+				read = append(read, w.Documents...)
 			}
 			if len(read) != len(tc.docs) || (len(read) > 0 && !reflect.DeepEqual(read, tc.docs)) {
 				t.Error("documents read back differ from the input")
 			}
 		})
+	}
+}
+
+// TestSplitWinnersBoundary checks SplitWinners' accounting at the frame
+// limit, where the digest counts: documents that fill a frame to exactly
+// MaxFrameSize bytes stay in one frame; one byte more moves the last
+// document to a second frame.
+func TestSplitWinnersBoundary(t *testing.T) {
+	full := SplitWinners(fullWinners(), ffDigest)
+	if len(full) != 1 {
+		t.Fatalf("documents that fill one frame: %d messages, want 1", len(full))
+	}
+	if n := len(encode(t, full[0])); n != MaxFrameSize {
+		t.Errorf("frame of %d bytes, want %d", n, MaxFrameSize)
+	}
+
+	docs := append(fullWinners()[:31], strings.Repeat("8", 216))
+	over := SplitWinners(docs, ffDigest)
+	if len(over) != 2 {
+		t.Fatalf("one byte over a frame: %d messages, want 2", len(over))
+	}
+	if len(over[0].Documents) != 31 || !over[0].More || len(over[1].Documents) != 1 || over[1].More {
+		t.Errorf("split into %d (more %v) and %d (more %v) documents, want 31 (more) and 1 (last)",
+			len(over[0].Documents), over[0].More, len(over[1].Documents), over[1].More)
+	}
+	// The first frame is a full one without its last document's 216 bytes.
+	if n := len(encode(t, over[0])); n != MaxFrameSize-216 {
+		t.Errorf("first frame of %d bytes, want %d", n, MaxFrameSize-216)
+	}
+	for i, m := range over {
+		if m.Digest != ffDigest {
+			t.Errorf("message %d: digest %v, want %v", i, m.Digest, ffDigest)
+		}
 	}
 }
 
@@ -1044,8 +1145,9 @@ func TestCodes(t *testing.T) {
 		{CodeUnavailable, "unavailable", true, true},
 		{CodeSuperseded, "superseded", true, true},
 		{CodeTimeout, "timeout", true, true},
+		{CodeVersion, "version", true, false},
 		{0, "code_0", true, false},
-		{14, "code_14", true, false},
+		{15, "code_15", true, false},
 		{255, "code_255", true, false},
 	}
 	for _, tc := range tests {
@@ -1068,8 +1170,9 @@ func TestTypeString(t *testing.T) {
 		TypeHello: "hello", TypeBatch: "batch", TypeDone: "done",
 		TypeWinnersQuery: "winners_query", TypeHealth: "health",
 		TypeWelcome: "welcome", TypeAck: "ack", TypeWinners: "winners",
-		TypeNotYet: "not_yet", TypeHealthOK: "health_ok", TypeError: "error",
-		0x00: "type_0x00", 0x06: "type_0x06", 0x86: "type_0x86",
+		TypeNotYet: "not_yet", TypeHealthOK: "health_ok", TypeDoneAck: "done_ack",
+		TypeError: "error",
+		0x00:      "type_0x00", 0x06: "type_0x06", 0x87: "type_0x87",
 	}
 	for typ, want := range tests {
 		if got := typ.String(); got != want {

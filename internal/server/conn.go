@@ -106,6 +106,7 @@ func (c *conn) serve() {
 		c.send(w, protocol.HealthOK{Expected: c.srv.central.Agencies(), Notified: notified, Drawn: drawn})
 		return
 	case protocol.Hello:
+		// TODO(issue 10): refuse a Hello whose Version is not protocol.Version with CodeVersion.
 		if err := lottery.ValidateAgency(int(m.Agency), c.srv.central.Agencies()); err != nil {
 			c.refuse(w, "hello", &refusal{code: protocol.CodeBadAgency, reason: err.Error()})
 			return
@@ -121,7 +122,8 @@ func (c *conn) serve() {
 		c.refuse(w, "hello", domainRefusal(err))
 		return
 	}
-	if !c.send(w, protocol.Welcome{Committed: st.Stored, Done: st.Done, Drawn: st.Drawn}) {
+	// TODO(issue 10): digest from the central
+	if !c.send(w, protocol.Welcome{Committed: st.Stored, Done: st.Done, Drawn: st.Drawn, Digest: lottery.Digest{}}) {
 		return
 	}
 	c.srv.log.Debug("hello", logging.Success, "peer", c.peer, "agencia", c.agency, "committed", st.Stored)
@@ -240,7 +242,8 @@ func (c *conn) done(m protocol.Done) reply {
 		c.logRefusal("notificacion", ref)
 		return reply{msgs: []protocol.Message{ref.msg()}, close: ref.code.Closes()}
 	}
-	return reply{msgs: []protocol.Message{protocol.Ack{Committed: m.Total}}}
+	// TODO(issue 10): digest from the central
+	return reply{msgs: []protocol.Message{protocol.DoneAck{Total: m.Total, Digest: lottery.Digest{}}}}
 }
 
 func (c *conn) winners() reply {
@@ -251,7 +254,8 @@ func (c *conn) winners() reply {
 	case err == nil:
 		c.srv.log.Info("ganadores_enviados", logging.Success, "agencia", c.agency, "cant_ganadores", len(docs))
 		var msgs []protocol.Message
-		for _, m := range protocol.SplitWinners(docs) {
+		// TODO(issue 10): digest from the central
+		for _, m := range protocol.SplitWinners(docs, lottery.Digest{}) {
 			msgs = append(msgs, m)
 		}
 		return reply{msgs: msgs}

@@ -462,8 +462,8 @@ func TestAfterTheDraw(t *testing.T) {
 	c.send(protocol.Batch{First: w.Committed, Bets: validBets(1, 1, 0)})
 	c.expectError(protocol.CodeDrawClosed)
 	c.send(protocol.Done{Total: w.Committed})
-	if ack, ok := c.read().(protocol.Ack); !ok || ack.Committed != w.Committed {
-		t.Errorf("repeated done: %#v, want Ack %d", ack, w.Committed)
+	if ack, ok := c.read().(protocol.DoneAck); !ok || ack.Total != w.Committed {
+		t.Errorf("repeated done: %#v, want DoneAck %d", ack, w.Committed)
 	}
 	c.send(protocol.WinnersQuery{})
 	if m, ok := c.read().(protocol.Winners); !ok || len(m.Documents) != 1 {
