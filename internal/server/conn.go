@@ -106,7 +106,10 @@ func (c *conn) serve() {
 		c.send(w, protocol.HealthOK{Expected: c.srv.central.Agencies(), Notified: notified, Drawn: drawn})
 		return
 	case protocol.Hello:
-		// TODO(issue 10): refuse a Hello whose Version is not protocol.Version with CodeVersion.
+		if m.Version != protocol.Version {
+			c.refuse(w, "hello", refuse(protocol.CodeVersion, "agency speaks protocol %d, central speaks %d", m.Version, protocol.Version))
+			return
+		}
 		if err := lottery.ValidateAgency(int(m.Agency), c.srv.central.Agencies()); err != nil {
 			c.refuse(w, "hello", &refusal{code: protocol.CodeBadAgency, reason: err.Error()})
 			return
@@ -122,8 +125,7 @@ func (c *conn) serve() {
 		c.refuse(w, "hello", domainRefusal(err))
 		return
 	}
-	// TODO(issue 10): digest from the central
-	if !c.send(w, protocol.Welcome{Committed: st.Stored, Done: st.Done, Drawn: st.Drawn, Digest: lottery.Digest{}}) {
+	if !c.send(w, protocol.Welcome{Committed: st.Stored, Done: st.Done, Drawn: st.Drawn, Digest: st.Digest}) {
 		return
 	}
 	c.srv.log.Debug("hello", logging.Success, "peer", c.peer, "agencia", c.agency, "committed", st.Stored)
@@ -237,25 +239,24 @@ func (c *conn) batch(b *pendingBatch) reply {
 }
 
 func (c *conn) done(m protocol.Done) reply {
-	if _, err := c.srv.central.Notify(c.agency, m.Total); err != nil {
+	digest, err := c.srv.central.Notify(c.agency, m.Total)
+	if err != nil {
 		ref := domainRefusal(err)
 		c.logRefusal("notificacion", ref)
 		return reply{msgs: []protocol.Message{ref.msg()}, close: ref.code.Closes()}
 	}
-	// TODO(issue 10): digest from the central
-	return reply{msgs: []protocol.Message{protocol.DoneAck{Total: m.Total, Digest: lottery.Digest{}}}}
+	return reply{msgs: []protocol.Message{protocol.DoneAck{Total: m.Total, Digest: digest}}}
 }
 
 func (c *conn) winners() reply {
 	ctx, cancel := context.WithTimeout(c.ctx, c.srv.settings.WinnersHold)
 	defer cancel()
-	docs, _, err := c.srv.central.Winners(ctx, c.agency)
+	docs, digest, err := c.srv.central.Winners(ctx, c.agency)
 	switch {
 	case err == nil:
 		c.srv.log.Info("ganadores_enviados", logging.Success, "agencia", c.agency, "cant_ganadores", len(docs))
 		var msgs []protocol.Message
-		// TODO(issue 10): digest from the central
-		for _, m := range protocol.SplitWinners(docs, lottery.Digest{}) {
+		for _, m := range protocol.SplitWinners(docs, digest) {
 			msgs = append(msgs, m)
 		}
 		return reply{msgs: msgs}

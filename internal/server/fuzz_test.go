@@ -32,11 +32,11 @@ func FuzzConn(f *testing.F) {
 	f.Add([]byte{})
 	f.Add(session(nil))
 	f.Add(append([]byte{0}, frames(protocol.Health{})...))
-	f.Add(append([]byte{0}, frames(protocol.Hello{Agency: 2}, protocol.Batch{Bets: bets}, protocol.Done{Total: 3}, protocol.WinnersQuery{})...))
+	f.Add(append([]byte{0}, frames(protocol.Hello{Agency: 2, Version: protocol.Version}, protocol.Batch{Bets: bets}, protocol.Done{Total: 3}, protocol.WinnersQuery{})...))
 	f.Add(session(frames(protocol.Batch{First: 0, Bets: bets}, protocol.Batch{First: 0, Bets: bets}, protocol.Done{Total: 3})))
 	f.Add(session(frames(protocol.Batch{First: 9, Bets: bets})))
 	f.Add(session(frames(protocol.Done{Total: 0}, protocol.WinnersQuery{}, protocol.WinnersQuery{})))
-	f.Add(session(frames(protocol.Hello{Agency: 2})))
+	f.Add(session(frames(protocol.Hello{Agency: 2, Version: protocol.Version})))
 	f.Add(session(frames(protocol.Ack{Committed: 1}, protocol.NotYet{})))
 	f.Add(session([]byte{0, 0, 0, 9, byte(protocol.TypeBatch), 0, 0}))
 	f.Add(session(rawFrame(1<<20, 2, nil)))
@@ -48,7 +48,7 @@ func FuzzConn(f *testing.F) {
 	ts := startServer(f, 2, withReadTimeout(time.Second), withWinnersHold(time.Millisecond))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 0 && data[0]&1 == 1 {
-			data = append(frames(protocol.Hello{Agency: 1}), data[1:]...)
+			data = append(frames(protocol.Hello{Agency: 1, Version: protocol.Version}), data[1:]...)
 		} else if len(data) > 0 {
 			data = data[1:]
 		}

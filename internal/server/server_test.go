@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/loteria-nacional/quiniela/internal/betcsv"
 	"github.com/loteria-nacional/quiniela/internal/client"
 	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/harness"
@@ -134,6 +135,27 @@ func writeAgencyFile(t testing.TB, agency, bets, winners int) string {
 	return path
 }
 
+// lotteryFile writes agency's file for completeLottery: validBets(agency,
+// 8, 0), which the raw sessions of these tests send first, then 300 bets
+// with agency%3 winners. The agency checks what the central holds against
+// its file, so a test that stored bets by hand must have stored these.
+func lotteryFile(t testing.TB, agency int) string {
+	t.Helper()
+	path := writeAgencyFile(t, agency, 300, agency%3)
+	rest, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []byte
+	for _, b := range validBets(agency, 8, 0) {
+		rows = betcsv.AppendAgencyRow(rows, b)
+	}
+	if err := os.WriteFile(path, append(rows, rest...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // runAgency runs the real agency code against ts and returns its winners.
 func runAgency(t *testing.T, ts *testServer, agency int, file string) ([]string, error) {
 	t.Helper()
@@ -219,7 +241,7 @@ func isReset(err error) bool {
 
 func (c *rawConn) hello(agency int) protocol.Welcome {
 	c.t.Helper()
-	c.send(protocol.Hello{Agency: uint32(agency)})
+	c.send(protocol.Hello{Agency: uint32(agency), Version: protocol.Version})
 	w, ok := c.read().(protocol.Welcome)
 	if !ok {
 		c.t.Fatal("hello not answered with welcome")
@@ -263,8 +285,9 @@ func TestHostileInput(t *testing.T) {
 		{name: "empty frame", raw: rawFrame(0, 0, nil)[:4], code: protocol.CodeMalformed, closes: true, reason: "no type"},
 		{name: "unknown type", raw: rawFrame(1, 0x42, nil), code: protocol.CodeUnknownType, closes: true, reason: "unknown message type"},
 		{name: "hello with a short payload", raw: rawFrame(3, byte(protocol.TypeHello), []byte{0, 1}), code: protocol.CodeMalformed, closes: true, reason: "malformed"},
-		{name: "agency out of range", msg: protocol.Hello{Agency: 9}, code: protocol.CodeBadAgency, closes: true, reason: "agency"},
-		{name: "agency zero", msg: protocol.Hello{Agency: 0}, code: protocol.CodeBadAgency, closes: true, reason: "agency"},
+		{name: "agency out of range", msg: protocol.Hello{Agency: 9, Version: protocol.Version}, code: protocol.CodeBadAgency, closes: true, reason: "agency"},
+		{name: "agency zero", msg: protocol.Hello{Agency: 0, Version: protocol.Version}, code: protocol.CodeBadAgency, closes: true, reason: "agency"},
+		{name: "an agency of protocol 1", msg: protocol.Hello{Agency: 1, Version: 1}, code: protocol.CodeVersion, closes: true, reason: "agency speaks protocol 1, central speaks 2"},
 		{name: "batch before hello", msg: protocol.Batch{Bets: validBets(1, 1, 0)}, code: protocol.CodeUnexpected, closes: true, reason: "before hello"},
 		{name: "a central's message", hello: true, msg: protocol.Ack{Committed: 1}, code: protocol.CodeUnexpected, closes: true, reason: "in a session"},
 		{name: "bad date", hello: true, msg: badBet(func(b *lottery.Bet) { b.Birthdate = "2023-02-30" }), code: protocol.CodeInvalidBet, reason: "birthdate"},
@@ -330,7 +353,7 @@ func completeLottery(t *testing.T, ts *testServer) {
 	errs := make([]error, n+1)
 	got := make([][]string, n+1)
 	for a := 1; a <= n; a++ {
-		file := writeAgencyFile(t, a, 300, a%3)
+		file := lotteryFile(t, a)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
