@@ -22,10 +22,12 @@ func TestCourseDataset(t *testing.T) {
 	agencies := len(courseWinners)
 	srv := startServer(t, map[string]string{"AGENCIES_AMOUNT": strconv.Itoa(agencies)})
 
-	assertAgenciesWon(t, startAgencies(t, srv.Addr, data, agencies), courseWinners)
+	clients := startAgencies(t, srv.Addr, data, agencies)
+	assertAgenciesWon(t, clients, courseWinners)
 
 	// Stop the central, so that its log and bets.csv are complete.
 	srv.Stop(t)
+	assertDigests(t, srv.Process, clients, srv.BetsPath(), data)
 	lines := srv.Lines()
 	assertCleanLog(t, "server", srv.Log())
 

@@ -2,13 +2,18 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/loteria-nacional/quiniela/internal/betcsv"
 	"github.com/loteria-nacional/quiniela/internal/harness"
+	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
 
 // runLottery runs agencies 1..len(winners) against srv until each has
@@ -138,15 +143,184 @@ func readFiles(t *testing.T, dir string) map[string][]byte {
 	return out
 }
 
-func equalFiles(a, b map[string][]byte) bool {
-	if len(a) != len(b) {
-		return false
+func equalFiles(a, b map[string][]byte) bool { return maps.EqualFunc(a, b, bytes.Equal) }
+
+
+// expectedDigests computes, from the agencies' files in data alone, each
+// agency's digest (agency 1 first) and the draw's: what any central that
+// stored exactly these bets must announce.
+func expectedDigests(t *testing.T, data string, agencies int) ([]lottery.Digest, lottery.Digest) {
+	t.Helper()
+	digests := make([]lottery.Digest, agencies)
+	for a := 1; a <= agencies; a++ {
+		f, err := os.Open(agencyFile(data, a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		var row []byte
+		for b, err := range betcsv.ReadAgencyFile(f, f.Name(), a) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Agency = a
+			row = betcsv.AppendStoreRow(row[:0], b)
+			h.Write(row)
+		}
+		f.Close()
+		h.Sum(digests[a-1][:0])
 	}
-	for k, v := range a {
-		if !bytes.Equal(v, b[k]) {
-			return false
+	return digests, lottery.DrawDigest(digests)
+}
+
+// assertDigests checks that the central's sorteo line, every agency's
+// verificacion and consulta_ganadores lines, and server verify run on the
+// central's files all give the digests that the agencies' files give.
+func assertDigests(t *testing.T, central *harness.Process, clients []*harness.Process, store, data string) {
+	t.Helper()
+	agencyDigests, draw := expectedDigests(t, data, len(clients))
+	sorteo := harness.Filter(central.Lines(), "sorteo", "success")
+	if len(sorteo) != 1 || sorteo[0].Fields["digest"] != draw.String() {
+		t.Errorf("sorteo lines %v, want one with digest %s", sorteo, draw)
+	}
+	for i, c := range clients {
+		if !hasLine(c, "verificacion", "success", "digest", agencyDigests[i].String()) {
+			t.Errorf("%s did not log verificacion success with its digest %s; log tail:\n%s", c.Name(), agencyDigests[i], harness.Tail(c.Log(), 6))
+		}
+		if !hasLine(c, "consulta_ganadores", "success", "digest", draw.String()) {
+			t.Errorf("%s's consulta_ganadores does not carry the draw's digest %s", c.Name(), draw)
 		}
 	}
-	return true
+	p := startProcess(t, "verify", serverBin, t.TempDir(), nil, "verify", store)
+	if code := p.WaitExit(t, clientTimeout); code != 0 {
+		t.Fatalf("server verify exited %d; log:\n%s%s", code, p.Log(), p.Stderr())
+	}
+	if !hasLine(p, "verify", "success", "digest", draw.String(), "sorteo", "recorded") {
+		t.Errorf("server verify does not agree on the draw's digest %s:\n%s", draw, p.Log())
+	}
+	for i, d := range agencyDigests {
+		if !hasLine(p, "verify_agencia", "success", "agencia", strconv.Itoa(i+1), "digest", d.String()) {
+			t.Errorf("server verify does not agree on agency %d's digest %s", i+1, d)
+		}
+	}
+}
+
+// TestDigestsAgree: two lotteries over the same files, one with batches
+// of 7 bets and one with batches of 200, give the same digests, equal to
+// those computed from the files alone, on every line that prints one and
+// in server verify; a restart after the draw announces the same digest;
+// and server verify refuses a store a central holds.
+func TestDigestsAgree(t *testing.T) {
+	data := genData(t, 3, "700", "2,1,0", 45)
+	for _, batch := range []string{"7", "200"} {
+		t.Run("batches of "+batch, func(t *testing.T) {
+			srv := newCrashServer(t, t.TempDir(), map[string]string{"AGENCIES_AMOUNT": "3"})
+			central := srv.start()
+			clients := make([]*harness.Process, 3)
+			for i := range clients {
+				clients[i] = startClient(t, "client-"+strconv.Itoa(i+1), clientEnv(i+1, srv.addr,
+					map[string]string{"CLI_DATA_FILE": agencyFile(data, i+1), "CLI_BATCH_MAXAMOUNT": batch}))
+			}
+			assertAgenciesWon(t, clients, []int{2, 1, 0})
+
+			p := startProcess(t, "verify-live", serverBin, t.TempDir(), nil, "verify", srv.BetsPath())
+			if code := p.WaitExit(t, clientTimeout); code != 1 || !strings.Contains(p.Log(), "locked") {
+				t.Errorf("server verify of a store a live central holds: exit %d, want 1 naming the lock:\n%s", code, p.Log())
+			}
+			srv.kill()
+			assertDigests(t, central, clients, srv.BetsPath(), data)
+
+			again := srv.start()
+			_, draw := expectedDigests(t, data, 3)
+			if !hasLine(again, "sorteo", "success", "digest", draw.String()) {
+				t.Errorf("after a restart the draw's digest changed:\n%s", again.Log())
+			}
+		})
+	}
+}
+
+// TestAgencyFileChanged: an agency whose file no longer holds what the
+// central holds for it fails with one verificacion line and exits
+// non-zero, sending nothing: a line turned into a winner before the
+// committed position, a file cut short, a line appended after Done; and
+// of two agencies started with one id and different files, the one
+// whose file is not what the central holds fails.
+func TestAgencyFileChanged(t *testing.T) {
+	edits := []struct {
+		name string
+		edit func(rows []string) []string
+	}{
+		{"a line turned into a winner", func(rows []string) []string {
+			fields := strings.Split(rows[3], ",")
+			fields[len(fields)-1] = "7574"
+			rows[3] = strings.Join(fields, ",")
+			return rows
+		}},
+		{"cut to 10 lines", func(rows []string) []string { return rows[:10] }},
+		{"a line appended after done", func(rows []string) []string { return append(rows, rows[0]) }},
+	}
+	for _, tt := range edits {
+		t.Run(tt.name, func(t *testing.T) {
+			data := genData(t, 2, "500", "1,1", 46)
+			srv := newCrashServer(t, t.TempDir(), map[string]string{"AGENCIES_AMOUNT": "2"})
+			srv.start()
+			// Agency 1 uploads and notifies; the draw waits for agency 2.
+			first := startClient(t, "client-1", clientEnv(1, srv.addr, map[string]string{"CLI_DATA_FILE": agencyFile(data, 1)}))
+			eventually(t, clientTimeout, "agency 1 notified", func() bool { return notified([]*harness.Process{first}) == 1 })
+			first.Kill()
+			before := readFiles(t, srv.dir)
+
+			raw, err := os.ReadFile(agencyFile(data, 1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows := tt.edit(strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n"))
+			if err := os.WriteFile(agencyFile(data, 1), []byte(strings.Join(rows, "\n")+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, out := runClient(t, "client-1-again", clientEnv(1, srv.addr, map[string]string{"CLI_DATA_FILE": agencyFile(data, 1)}))
+			fails := harness.Filter(harness.ParseLog(out), "", "fail")
+			if code == 0 || len(fails) != 1 || fails[0].Action != "verificacion" ||
+				fails[0].Fields["digest_agencia"] == "" || fails[0].Fields["digest_central"] == "" {
+				t.Fatalf("agency with a changed file: exit %d, fail lines %v; want exit non-zero and one verificacion fail naming both digests; log:\n%s", code, fails, out)
+			}
+			t.Logf("refused: %s", fails[0].Raw)
+			if after := readFiles(t, srv.dir); !equalFiles(before, after) {
+				t.Error("the agency with a changed file stored something")
+			}
+		})
+	}
+	t.Run("two agencies with one id", func(t *testing.T) {
+		data := genData(t, 2, "3000", "1,1", 47)
+		srv := newCrashServer(t, t.TempDir(), map[string]string{"AGENCIES_AMOUNT": "1"})
+		srv.start()
+		a := startClient(t, "client-1a", clientEnv(1, srv.addr, map[string]string{"CLI_DATA_FILE": agencyFile(data, 1), "CLI_BATCH_MAXAMOUNT": "20"}))
+		b := startClient(t, "client-1b", clientEnv(1, srv.addr, map[string]string{"CLI_DATA_FILE": agencyFile(data, 2), "CLI_BATCH_MAXAMOUNT": "20"}))
+		codes := []int{a.WaitExit(t, clientTimeout), b.WaitExit(t, clientTimeout)}
+		t.Logf("exit codes %v; %s: %v; %s: %v", codes, a.Name(), harness.Filter(a.Lines(), "verificacion", ""), b.Name(), harness.Filter(b.Lines(), "verificacion", ""))
+		if codes[0] == 0 && codes[1] == 0 {
+			t.Fatalf("both agencies with id 1 and different files exited 0")
+		}
+		for i, p := range []*harness.Process{a, b} {
+			if codes[i] == 0 {
+				continue
+			}
+			if !hasLine(p, "verificacion", "fail") {
+				t.Errorf("%s exited %d without a verificacion fail line:\n%s", p.Name(), codes[i], harness.Tail(p.Log(), 8))
+			}
+		}
+		// What the central holds is one file, whole, never a mix.
+		srv.kill()
+		stored := readStoredBets(t, srv.BetsPath())
+		mixed := true
+		for f := 1; f <= 2; f++ {
+			if maps.Equal(multiset(stored), multiset(readAgencyBets(t, agencyFile(data, f), 1))) {
+				mixed = false
+			}
+		}
+		if mixed && (codes[0] == 0 || codes[1] == 0) {
+			t.Errorf("an agency exited 0, but the central holds %d bets that are neither file", len(stored))
+		}
+	})
 }
 

@@ -333,6 +333,7 @@ func TestNetworkCuts(t *testing.T) {
 	}
 
 	assertStoredBets(t, srv.BetsPath(), data, courseBets)
+	assertDigests(t, srv.Process, clients, srv.BetsPath(), data)
 	t.Logf("%d cuts %v, %d of them before every agency had notified %v; %d reconnections, %d resumes past a lost Ack, %d bets received twice and stored once; agencies done in %v",
 		len(performed), kinds, mid, midKinds, retries, lost, dups, elapsed.Round(time.Millisecond))
 }

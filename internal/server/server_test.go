@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -63,19 +64,31 @@ type testServer struct {
 	stop    func()
 }
 
-// serverOption changes the server's settings.
-type serverOption func(*Settings)
+// serverSetup is what a test may change of a central: the server's
+// settings, and the ledger the domain writes to.
+type serverSetup struct {
+	settings Settings
+	ledger   func(lottery.Ledger) lottery.Ledger // wraps the store; nil keeps it
+}
+
+// serverOption changes a central's setup.
+type serverOption func(*serverSetup)
 
 func withReadTimeout(d time.Duration) serverOption {
-	return func(s *Settings) { s.ReadTimeout = d }
+	return func(s *serverSetup) { s.settings.ReadTimeout = d }
 }
 
 func withMaxConnections(n int) serverOption {
-	return func(s *Settings) { s.MaxConnections = n }
+	return func(s *serverSetup) { s.settings.MaxConnections = n }
 }
 
 func withWinnersHold(d time.Duration) serverOption {
-	return func(s *Settings) { s.WinnersHold = d }
+	return func(s *serverSetup) { s.settings.WinnersHold = d }
+}
+
+// withLedger puts wrap(store) between the domain and the store.
+func withLedger(wrap func(lottery.Ledger) lottery.Ledger) serverOption {
+	return func(s *serverSetup) { s.ledger = wrap }
 }
 
 // startServer runs a central for agencies on a free port of 127.0.0.1
@@ -83,9 +96,9 @@ func withWinnersHold(d time.Duration) serverOption {
 // over it, the server.
 func startServer(t testing.TB, agencies int, opts ...serverOption) *testServer {
 	t.Helper()
-	settings := Settings{ReadTimeout: 5 * time.Second, MaxConnections: 4096}
+	setup := serverSetup{settings: Settings{ReadTimeout: 5 * time.Second, MaxConnections: 4096}}
 	for _, o := range opts {
-		o(&settings)
+		o(&setup)
 	}
 	ts := &testServer{log: &logSink{}, dir: t.TempDir()}
 	log := logging.New(ts.log, logging.LevelWarning-4) // INFO and above
@@ -94,7 +107,11 @@ func startServer(t testing.TB, agencies int, opts ...serverOption) *testServer {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	central, err := lottery.NewCentral(ctx, store, agencies, EventLog{Log: log})
+	ledger := lottery.Ledger(store)
+	if setup.ledger != nil {
+		ledger = setup.ledger(store)
+	}
+	central, err := lottery.NewCentral(ctx, ledger, agencies, EventLog{Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +119,7 @@ func startServer(t testing.TB, agencies int, opts ...serverOption) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(settings, central, log)
+	srv := New(setup.settings, central, log)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
 	ts.addr, ts.store, ts.central, ts.srv = ln.Addr().String(), store, central, srv
@@ -608,5 +625,29 @@ func TestUnavailableSaysNoMore(t *testing.T) {
 	}
 	if lines := logged.lines("action: apuesta_recibida", "result: fail"); len(lines) != 1 {
 		t.Errorf("%d apuesta_recibida fail lines, want 1:\n%s", len(lines), logged)
+	}
+}
+
+// alteringLedger stores one bet other than it was given: the last name
+// of the first bet of every batch gets a trailing letter.
+type alteringLedger struct{ lottery.Ledger }
+
+func (l alteringLedger) Append(agency int, from uint64, bets []lottery.Bet) lottery.Receipt {
+	altered := slices.Clone(bets)
+	altered[0].LastName += "x"
+	return l.Ledger.Append(agency, from, altered)
+}
+
+// TestAgencyDetectsAlteredBets: a central that stores a bet other than
+// the agency sent it is caught by the agency: its digest is not the
+// agency's, and the agency asks for no winners.
+func TestAgencyDetectsAlteredBets(t *testing.T) {
+	ts := startServer(t, 1, withLedger(func(l lottery.Ledger) lottery.Ledger { return alteringLedger{l} }))
+	winners, err := runAgency(t, ts, 1, lotteryFile(t, 1))
+	if !errors.Is(err, client.ErrVerification) || winners != nil {
+		t.Fatalf("agency over an altering ledger: winners %v, %v; want ErrVerification", winners, err)
+	}
+	if n := countBets(t, ts.store); n == 0 {
+		t.Fatal("the altering ledger stored nothing: the test proves nothing")
 	}
 }
