@@ -145,7 +145,6 @@ func readFiles(t *testing.T, dir string) map[string][]byte {
 
 func equalFiles(a, b map[string][]byte) bool { return maps.EqualFunc(a, b, bytes.Equal) }
 
-
 // expectedDigests computes, from the agencies' files in data alone, each
 // agency's digest (agency 1 first) and the draw's: what any central that
 // stored exactly these bets must announce.
@@ -323,4 +322,3 @@ func TestAgencyFileChanged(t *testing.T) {
 		}
 	})
 }
-
