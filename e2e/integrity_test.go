@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"maps"
 	"os"
@@ -321,4 +322,67 @@ func TestAgencyFileChanged(t *testing.T) {
 			t.Errorf("an agency exited 0, but the central holds %d bets that are neither file", len(stored))
 		}
 	})
+}
+
+// TestEditedStoreRefused: edits of a finished lottery's bets.csv that
+// keep it a well-formed CSV, and a batch cut out with its journal record,
+// are each found both by server verify (exit 1, one fail line) and by a
+// central started on the files (refused, files untouched).
+func TestEditedStoreRefused(t *testing.T) {
+	data := genData(t, 2, "300", "1,1", 48)
+	srv := newCrashServer(t, t.TempDir(), map[string]string{"AGENCIES_AMOUNT": "2"})
+	srv.start()
+	runLottery(t, srv, data, []int{1, 1})
+	srv.kill()
+	clean := readFiles(t, srv.dir)
+	rows := strings.SplitAfter(string(clean["bets.csv"]), "\n")
+	rows = rows[:len(rows)-1] // after the last newline
+	const journalRecord = 128
+	edits := []struct {
+		name string
+		edit func(rows []string, journal []byte) ([]string, []byte)
+	}{
+		{"a number changed to 7574", func(rows []string, j []byte) ([]string, []byte) {
+			rows[5] = rows[5][:strings.LastIndexByte(rows[5], ',')+1] + "7574\n"
+			return rows, j
+		}},
+		{"two rows swapped", func(rows []string, j []byte) ([]string, []byte) {
+			rows[5], rows[6] = rows[6], rows[5]
+			return rows, j
+		}},
+		{"a row deleted", func(rows []string, j []byte) ([]string, []byte) {
+			return append(rows[:5:5], rows[6:]...), j
+		}},
+		{"a row added", func(rows []string, j []byte) ([]string, []byte) {
+			return append(rows[:5:5], append([]string{rows[5]}, rows[5:]...)...), j
+		}},
+		{"a batch cut out with its record", func(rows []string, j []byte) ([]string, []byte) {
+			// The first batch record follows the header; its rows are
+			// the file's first, as many as its count (bytes 16..19) says.
+			n := int(binary.BigEndian.Uint32(j[journalRecord+16:]))
+			return rows[n:], append(j[:journalRecord:journalRecord], j[2*journalRecord:]...)
+		}},
+	}
+	for _, tt := range edits {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			edited, journal := tt.edit(append([]string(nil), rows...), bytes.Clone(clean["bets.csv.journal"]))
+			files := map[string][]byte{"bets.csv": []byte(strings.Join(edited, "")), "bets.csv.journal": journal}
+			for name, b := range files {
+				if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p := startProcess(t, "verify", serverBin, dir, nil, "verify", "bets.csv")
+			if code := p.WaitExit(t, clientTimeout); code != 1 || len(harness.Filter(p.Lines(), "verify", "fail")) != 1 {
+				t.Errorf("server verify of an edited store: exit %d, want 1 with one fail line:\n%s", code, p.Log())
+			}
+			edit := newCrashServer(t, dir, map[string]string{"AGENCIES_AMOUNT": "2"})
+			line := refusedStart(t, edit)
+			t.Logf("refused: %s", line.Raw[strings.Index(line.Raw, "error: "):])
+			if after := readFiles(t, dir); !equalFiles(files, after) {
+				t.Error("a refused start changed the edited files")
+			}
+		})
+	}
 }
