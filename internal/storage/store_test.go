@@ -358,11 +358,6 @@ func TestTornTail(t *testing.T) {
 	}
 }
 
-func flipLastByte(b []byte) []byte {
-	b[len(b)-1] ^= 0xFF
-	return b
-}
-
 func TestOpenRefusesUnaccountedBets(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "bets.csv")
