@@ -153,10 +153,10 @@ func (a *Agency) Run(ctx context.Context) (Result, error) {
 	if err := a.preflight(); err != nil {
 		return Result{}, err
 	}
-	lastContact := time.Now()
+	lastProgress := time.Now()
 	delay := a.Backoff
 	for attempt := 1; ; attempt++ {
-		res, contact, err := a.session(ctx)
+		res, progress, err := a.session(ctx)
 		if err == nil {
 			return res, nil
 		}
@@ -166,10 +166,13 @@ func (a *Agency) Run(ctx context.Context) (Result, error) {
 		if !retryable(err) {
 			return Result{}, err
 		}
-		if contact {
-			lastContact, delay = time.Now(), a.Backoff
+		// Only progress resets the backoff and the deadline: a central that
+		// is up but failing (it welcomes, then refuses) sees each agency
+		// once per backoff step, and the agency gives up in time.
+		if progress {
+			lastProgress, delay = time.Now(), a.Backoff
 		}
-		if time.Since(lastContact) > a.cfg.RetryTimeout {
+		if time.Since(lastProgress) > a.cfg.RetryTimeout {
 			return Result{}, fmt.Errorf("%w (%v): %w", ErrRetryDeadline, a.cfg.RetryTimeout, err)
 		}
 		wait := delay/2 + rand.N(delay/2+1) // jitter: agencies do not retry in step
@@ -223,9 +226,10 @@ func retryable(err error) bool {
 // not help.
 var errProtocol = errors.New("protocol violation by the central")
 
-// session is one connection's worth of work. contact reports whether the
-// central answered at all, which restarts the retry deadline.
-func (a *Agency) session(ctx context.Context) (res Result, contact bool, err error) {
+// session is one connection's worth of work. progress reports whether the
+// central made progress for the agency (see link.progressed), which
+// restarts the backoff and the retry deadline.
+func (a *Agency) session(ctx context.Context) (res Result, progress bool, err error) {
 	var d net.Dialer
 	dialCtx, cancel := context.WithTimeout(ctx, a.cfg.ServerTimeout)
 	nc, err := d.DialContext(dialCtx, "tcp", a.cfg.ServerAddress)
@@ -247,37 +251,37 @@ func (a *Agency) session(ctx context.Context) (res Result, contact bool, err err
 	}
 	welcome, ok := msg.(protocol.Welcome)
 	if !ok {
-		return Result{}, true, fmt.Errorf("%w: %v in answer to hello", errProtocol, msg.Type())
+		return Result{}, c.progressed, fmt.Errorf("%w: %v in answer to hello", errProtocol, msg.Type())
 	}
 	a.log.Debug("hello", logging.Success, "committed", welcome.Committed, "done", welcome.Done)
 	held, digest := welcome.Committed, welcome.Digest
 	if welcome.Done {
 		if err := a.verifyDone(welcome); err != nil {
-			return Result{}, true, err
+			return Result{}, c.progressed, err
 		}
 	} else {
 		total, own, err := a.upload(c, welcome)
 		if err != nil {
-			return Result{}, true, err
+			return Result{}, c.progressed, err
 		}
 		a.observer.OnDone()
 		msg, err := c.call(protocol.Done{Total: total})
 		if err != nil {
-			return Result{}, true, err
+			return Result{}, c.progressed, err
 		}
 		ack, ok := msg.(protocol.DoneAck)
 		if !ok {
-			return Result{}, true, fmt.Errorf("%w: %v in answer to done", errProtocol, msg.Type())
+			return Result{}, c.progressed, fmt.Errorf("%w: %v in answer to done", errProtocol, msg.Type())
 		}
 		a.log.Info("notificacion", logging.Success, "apuestas", total)
 		if err := a.checkDoneAck(ack, total, own); err != nil {
-			return Result{}, true, err
+			return Result{}, c.progressed, err
 		}
 		held, digest = total, own
 	}
 	winners, draw, err := a.winners(ctx, c)
 	if err != nil {
-		return Result{}, true, err
+		return Result{}, c.progressed, err
 	}
 	a.log.Info("consulta_ganadores", logging.Success, "cant_ganadores", len(winners), "digest", draw.String())
 	return Result{Winners: winners, Sent: held, Digest: digest, Draw: draw}, true, nil
@@ -620,6 +624,11 @@ type link struct {
 	r       *protocol.Reader
 	w       *protocol.Writer
 	timeout time.Duration
+	// progressed is set once the central has made progress for the
+	// agency on this link: it acknowledged a batch or the Done, or
+	// answered a winners query (winners, or not yet). A Welcome alone is
+	// not progress: a failing central welcomes, then refuses.
+	progressed bool
 }
 
 func (c *link) send(m protocol.Message) error {
@@ -657,8 +666,11 @@ func (c *link) readWithin(timeout time.Duration) (protocol.Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receive: %w", err)
 	}
-	if perr, ok := msg.(*protocol.Error); ok {
-		return nil, perr
+	switch m := msg.(type) {
+	case *protocol.Error:
+		return nil, m
+	case protocol.Ack, protocol.DoneAck, protocol.Winners, protocol.NotYet:
+		c.progressed = true
 	}
 	return msg, nil
 }

@@ -25,9 +25,10 @@ import (
 // its test sets it up: its Welcome, its DoneAck and its Winners frames,
 // whatever the agency sends. It records every message the agency sends.
 type fakeCentral struct {
-	welcome protocol.Welcome
-	doneAck protocol.DoneAck
-	winners []protocol.Winners
+	welcome  protocol.Welcome
+	doneAck  protocol.DoneAck
+	winners  []protocol.Winners
+	batchErr *protocol.Error // when set, answers every Batch, and closes
 
 	addr  string
 	ended chan struct{} // one value per connection served to its end
@@ -57,7 +58,10 @@ func (f *fakeCentral) start(t *testing.T) {
 			f.conns++
 			f.mu.Unlock()
 			f.serve(t, nc)
-			f.ended <- struct{}{}
+			select {
+			case f.ended <- struct{}{}:
+			default: // nobody waits for that many: never block the accepts
+			}
 		}
 	})
 	t.Cleanup(func() {
@@ -83,6 +87,11 @@ func (f *fakeCentral) serve(t *testing.T, nc net.Conn) {
 		case protocol.Hello:
 			answers = append(answers, f.welcome)
 		case protocol.Batch:
+			if f.batchErr != nil {
+				w.Write(f.batchErr)
+				w.Flush()
+				return
+			}
 			answers = append(answers, protocol.Ack{Committed: m.First + uint64(len(m.Bets))})
 		case protocol.Done:
 			answers = append(answers, f.doneAck)
