@@ -64,6 +64,10 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.store = store
+	// A failed write stops the central (see watchLedger): serve until
+	// ctx is done or the ledger fails, whichever comes first.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	events := server.EventLog{Log: m.log, AfterDrawLogged: m.AfterDrawLogged}
 	central, err := lottery.NewCentral(ctx, store, m.cfg.Agencies, events)
 	if err != nil {
@@ -72,6 +76,7 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	go watchLedger(ctx, central, stop)
 	if central.Agencies() != m.cfg.Agencies {
 		// The draw was recorded: it is final, whatever the setting says.
 		m.log.Warn("sorteo_registrado", logging.Success, "agencias", central.Agencies(),
@@ -98,7 +103,27 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := srv.Serve(ctx, ln); err != nil {
 		return err
 	}
+	if err := context.Cause(ctx); errors.Is(err, ErrLedgerFailed) {
+		return err
+	}
 	return ctx.Err()
+}
+
+// ErrLedgerFailed is returned by Run when a write of the ledger failed.
+// The storage logged the failure (file, operation, error) where it
+// happened; the caller exits non-zero without saying it again.
+var ErrLedgerFailed = errors.New("ledger failed")
+
+// watchLedger stops the central once its ledger fails. After a failed
+// write or fsync the page cache cannot be trusted, so the central does
+// not go on serving refusals: it closes in order and exits non-zero, its
+// supervisor starts it again, and recovery decides what is durable.
+func watchLedger(ctx context.Context, central *lottery.Central, stop context.CancelCauseFunc) {
+	select {
+	case <-central.Failed():
+		stop(fmt.Errorf("%w: %w", ErrLedgerFailed, central.Err()))
+	case <-ctx.Done():
+	}
 }
 
 // servePprof serves net/http/pprof on its own listener. For profiling

@@ -17,6 +17,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -83,6 +84,9 @@ func run(args []string) int {
 	m.AfterDrawLogged = logging.AfterWrite(os.Stdout, drawLogSettle, drawLogLimit)
 	err = m.Run(ctx)
 	m.Close()
+	if errors.Is(err, ErrLedgerFailed) {
+		return 1 // logged once, by the storage
+	}
 	if err != nil && ctx.Err() == nil {
 		log.Error("server", logging.Fail, "error", err)
 		return 1

@@ -101,8 +101,9 @@ type Central struct {
 	recorded *Result   // the draw the ledger held at start-up, if any
 
 	mu       sync.Mutex
-	failed   error // the first write the ledger failed: nothing more is decided
-	notified int   // agencies whose notification is durable
+	failed   error         // the first write the ledger failed: nothing more is decided
+	failedCh chan struct{} // closed once failed is set
+	notified int           // agencies whose notification is durable
 	drawing  bool
 	winners  map[int][]string // set once by the draw
 	result   Result           // set once by the draw
@@ -150,6 +151,7 @@ func NewCentral(ctx context.Context, ledger Ledger, agencies int, events Events)
 		events:   events,
 		accounts: make([]account, agencies+1),
 		drawn:    make(chan struct{}),
+		failedCh: make(chan struct{}),
 	}
 	if drawn {
 		c.recorded = &recorded
@@ -186,6 +188,20 @@ func (c *Central) Status() (notified int, drawn bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.notified, c.winners != nil
+}
+
+// Failed is closed once a write of the ledger has failed. The central then
+// decides nothing more (everything is ErrUnavailable): after a failed
+// write or fsync, what is on disk is no longer known, so the wiring stops
+// the central and a restart lets recovery decide what is durable, as
+// PostgreSQL does after a failed fsync. Err says why.
+func (c *Central) Failed() <-chan struct{} { return c.failedCh }
+
+// Err returns the ledger's failure once Failed is closed, and nil before.
+func (c *Central) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failed
 }
 
 // Drawn reports whether the draw has been held.
@@ -368,6 +384,7 @@ func (c *Central) wait(r Receipt) (Digest, error) {
 		c.mu.Lock()
 		if c.failed == nil {
 			c.failed = err
+			close(c.failedCh)
 		}
 		c.mu.Unlock()
 		return Digest{}, fmt.Errorf("%w: %w", ErrUnavailable, err)

@@ -676,8 +676,20 @@ func TestCentralLedgerFailure(t *testing.T) {
 	errIO := errors.New("injected EIO")
 	l := &fakeLedger{appendErr: errIO}
 	c := newCentral(t, l, 2)
+	if c.Err() != nil {
+		t.Fatalf("Err() = %v before any write", c.Err())
+	}
 	if _, _, err := c.Submit(1, 0, someBets(1, 0, 2)).Wait(); !errors.Is(err, ErrUnavailable) || !errors.Is(err, errIO) {
 		t.Fatalf("Submit over a failing ledger: %v, want ErrUnavailable wrapping the cause", err)
+	}
+	// The wiring hears of it, to stop the central.
+	select {
+	case <-c.Failed():
+	default:
+		t.Fatal("Failed() is not closed after a failed write")
+	}
+	if !errors.Is(c.Err(), errIO) {
+		t.Errorf("Err() = %v, want %v", c.Err(), errIO)
 	}
 	l.mu.Lock()
 	l.appendErr = nil

@@ -102,6 +102,11 @@ func (c *conn) serve() {
 	}
 	switch m := req.msg.(type) {
 	case protocol.Health:
+		if c.srv.central.Err() != nil {
+			// Failed: the wiring is stopping the central.
+			c.send(w, domainRefusal(lottery.ErrUnavailable).msg())
+			return
+		}
 		notified, drawn := c.srv.central.Status()
 		c.send(w, protocol.HealthOK{Expected: c.srv.central.Agencies(), Notified: notified, Drawn: drawn})
 		return
@@ -314,7 +319,7 @@ func (c *conn) answer(rep reply) []protocol.Message {
 	stored, fresh, err := rep.batch.wait()
 	if err != nil {
 		ref := domainRefusal(err)
-		c.srv.log.Error("apuesta_recibida", logging.Fail, "cantidad", rep.batch.size, "peer", c.peer, "agencia", c.agency, "error", ref)
+		c.logRefusal("apuesta_recibida", ref, "cantidad", rep.batch.size)
 		return []protocol.Message{ref.msg()}
 	}
 	c.logStored(rep.batch, fresh)
@@ -414,8 +419,13 @@ func (c *conn) decodeRequest(r *protocol.Reader) (request, error) {
 	return request{batch: b}, nil
 }
 
-func (c *conn) logRefusal(action string, err error) {
-	attrs := []any{logging.Fail, "peer", c.peer}
+func (c *conn) logRefusal(action string, err error, attrs ...any) {
+	if ref := (*refusal)(nil); errors.As(err, &ref) && ref.code == protocol.CodeUnavailable {
+		// The ledger failed: it logged why, once, and the central is
+		// stopping. Not a failure of this connection's.
+		return
+	}
+	attrs = append(append([]any{logging.Fail}, attrs...), "peer", c.peer)
 	if c.agency != 0 {
 		attrs = append(attrs, "agencia", c.agency)
 	}

@@ -583,8 +583,8 @@ func (failingLedger) LoadBets() iter.Seq2[lottery.Bet, error] {
 
 // TestUnavailableSaysNoMore: when the storage fails, an agency is told
 // its code and a short reason, never the central's file paths or OS
-// errors, and the connection's fail line does not repeat the cause either
-// (the storage logs it once, where it happened).
+// errors; the connection logs no fail line of its own (the storage logs
+// the cause once, where it happened); and health checks fail.
 func TestUnavailableSaysNoMore(t *testing.T) {
 	logged := &logSink{}
 	log := logging.New(logged, logging.LevelWarning-4)
@@ -623,8 +623,16 @@ func TestUnavailableSaysNoMore(t *testing.T) {
 			t.Errorf("the connection's log repeats the storage's cause %q:\n%s", leak, logged)
 		}
 	}
-	if lines := logged.lines("action: apuesta_recibida", "result: fail"); len(lines) != 1 {
-		t.Errorf("%d apuesta_recibida fail lines, want 1:\n%s", len(lines), logged)
+	// The ledger logs its failure once, where it happened; the central
+	// then stops. A refusal it causes is not a failure of its own.
+	if lines := logged.lines("result: fail"); len(lines) != 0 {
+		t.Errorf("%d fail lines from the connection, want none:\n%s", len(lines), logged)
+	}
+	// Until the central exits, a health check fails.
+	h := dial(t, &testServer{addr: ln.Addr().String()})
+	h.send(protocol.Health{})
+	if perr, ok := h.read().(*protocol.Error); !ok || perr.Code != protocol.CodeUnavailable {
+		t.Errorf("Health after the ledger failed answered %#v, want Error unavailable", perr)
 	}
 }
 
