@@ -3,6 +3,7 @@ package betcsv
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -10,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
@@ -51,13 +55,22 @@ func AppendAgencyRow(dst []byte, bet lottery.Bet) []byte {
 // ReadAgencyFile yields the bets of an agency's file, in order, as a
 // stream: lines first_name,last_name,document,birthdate,number, UTF-8,
 // ended by LF or CRLF, no header, fields quoted as AppendAgencyRow writes
-// them. Every bet gets agency and is checked with lottery.Validate; the
-// first line that is not a valid bet ends the sequence with a *FileError
-// for path. Blank lines are skipped.
+// them. A byte-order mark at the very start of the file is skipped. Every
+// field is normalized (Normalize: white space around it trimmed, Unicode
+// NFC), then every bet gets agency and is checked with lottery.Validate,
+// which refuses text that is still not canonical, naming the field and the
+// character; the first line that is not a valid bet ends the sequence with
+// a *FileError for path. Blank lines are skipped.
+//
+// A file it cannot read as that format is refused with its real cause: a
+// UTF-16 file (a UTF-16 byte-order mark, or NUL bytes in its first line
+// that is not blank), CR-only line ends, or a byte-order mark at the start
+// of a line other than the first (two files concatenated).
 func ReadAgencyFile(r io.Reader, path string, agency int) iter.Seq2[lottery.Bet, error] {
 	return func(yield func(lottery.Bet, error) bool) {
 		v := lottery.NewValidator(time.Now())
 		br := bufio.NewReaderSize(r, 64<<10)
+		seen := false // a line that is not blank was read
 		for n := 1; ; n++ {
 			line, err := br.ReadSlice('\n')
 			if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
@@ -65,14 +78,32 @@ func ReadAgencyFile(r io.Reader, path string, agency int) iter.Seq2[lottery.Bet,
 				return
 			}
 			if n == 1 {
-				line = bytes.TrimPrefix(line, []byte("\uFEFF")) // a BOM some editors add
+				if bytes.HasPrefix(line, utf16LE) || bytes.HasPrefix(line, utf16BE) {
+					yield(lottery.Bet{}, &FileError{Path: path, Err: errUTF16})
+					return
+				}
+				line = bytes.TrimPrefix(line, utf8BOM) // a BOM some editors add
 			}
 			line = bytes.TrimRight(line, "\r\n")
-			if err == bufio.ErrBufferFull || len(line) > maxLineLen {
+			// One scan of the line each for a CR and, until a line that
+			// is not blank, a NUL: the causes of a file that does not
+			// split into lines of bets.
+			switch {
+			case !seen && bytes.IndexByte(line, 0) >= 0:
+				yield(lottery.Bet{}, &FileError{Path: path, Err: errUTF16})
+				return
+			case bytes.IndexByte(line, '\r') >= 0:
+				yield(lottery.Bet{}, &FileError{Path: path, Line: n, Err: errCROnly})
+				return
+			case bytes.HasPrefix(line, utf8BOM):
+				yield(lottery.Bet{}, &FileError{Path: path, Line: n, Err: errInnerBOM})
+				return
+			case err == bufio.ErrBufferFull || len(line) > maxLineLen:
 				yield(lottery.Bet{}, &FileError{Path: path, Line: n, Err: fmt.Errorf("line too long: over %d bytes", maxLineLen)})
 				return
 			}
 			if len(bytes.TrimSpace(line)) > 0 {
+				seen = true
 				bet, perr := parseAgencyRow(string(line))
 				if perr == nil {
 					bet.Agency = agency
@@ -93,6 +124,21 @@ func ReadAgencyFile(r io.Reader, path string, agency int) iter.Seq2[lottery.Bet,
 	}
 }
 
+// The byte-order marks that ReadAgencyFile recognizes.
+var (
+	utf8BOM = []byte("\uFEFF")
+	utf16LE = []byte{0xFF, 0xFE}
+	utf16BE = []byte{0xFE, 0xFF}
+)
+
+// The causes of an agency's file that ReadAgencyFile cannot read as lines
+// of bets, each with what to do.
+var (
+	errUTF16    = errors.New("the file is UTF-16; save it as UTF-8")
+	errCROnly   = errors.New("line ends are CR only (old Mac); save with LF or CRLF line ends")
+	errInnerBOM = errors.New("a byte-order mark (U+FEFF) inside the file, at the start of the line: two files concatenated? Remove it")
+)
+
 // parseAgencyRow parses one line of an agency's file, without its line
 // ending. The text fields share line's memory when none is quoted.
 func parseAgencyRow(line string) (lottery.Bet, error) {
@@ -106,7 +152,57 @@ func parseAgencyRow(line string) (lottery.Bet, error) {
 	if err != nil {
 		return lottery.Bet{}, err
 	}
-	return lottery.Bet{FirstName: f[0], LastName: f[1], Document: f[2], Birthdate: f[3], Number: number}, nil
+	nfc := belowU0300(line) >= 0 // one scan of the line for all its fields
+	return lottery.Bet{
+		FirstName: normalize(f[0], nfc),
+		LastName:  normalize(f[1], nfc),
+		Document:  normalize(f[2], nfc),
+		Birthdate: normalize(f[3], nfc),
+		Number:    number,
+	}, nil
+}
+
+// Normalize turns a text field as a person or a spreadsheet wrote it into
+// the canonical text of lottery.CanonicalText, where it can: it trims the
+// white space around it (unicode.IsSpace, as CanonicalText) and puts it in
+// Unicode NFC, so that "José" typed as "e" and a combining acute accent
+// becomes the precomposed "é". It removes nothing else: a character that
+// canonical text may not hold (a control or format character such as
+// U+FEFF or U+200B, a combining mark with no precomposed form) stays, for
+// lottery.Validate to refuse by name. Text already canonical, as nearly
+// every field is, is returned as it is, without allocating.
+func Normalize(s string) string {
+	return normalize(s, belowU0300(s) >= 0)
+}
+
+// normalize is Normalize; nfc is false when s has no character from
+// U+0300 on, as belowU0300 tells.
+func normalize(s string, nfc bool) string {
+	// White space starts with a byte up to ' ' or from 0x80 on, and ends
+	// with one: a field that starts and ends with any other ASCII byte
+	// needs no trimming.
+	if s != "" && (s[0] <= ' ' || s[0] >= utf8.RuneSelf || s[len(s)-1] <= ' ' || s[len(s)-1] >= utf8.RuneSelf) {
+		s = strings.TrimSpace(s)
+	}
+	if nfc {
+		return norm.NFC.String(s)
+	}
+	return s
+}
+
+// belowU0300 returns the index of the first byte of s that starts a
+// character from U+0300 on (a byte 0xCC or above in UTF-8), or -1 when
+// there is none. Text below U+0300 is NFC whatever its order: none of its
+// characters decomposes in NFC or combines with the one before
+// (TestNormalizeBelowU0300). So names without combining marks, nearly
+// all of them, skip norm's tables.
+func belowU0300(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0xcc {
+			return i
+		}
+	}
+	return -1
 }
 
 // CheckAgencyFile checks that the agency's file at path opens, reads, and

@@ -15,36 +15,57 @@ import (
 // TestRoundTrip takes names that need quoting, and some that do not,
 // through every writer and reader of a bet: the sample-data generator
 // writes an agency's file, the client's reader reads it, storage writes
-// the bets to bets.csv and reads them back.
+// the bets to bets.csv and reads them back. A name that is not canonical
+// in the file (white space around it, decomposed accents) is stored in its
+// canonical form, which lottery.Validate (the central's check) accepts.
 func TestRoundTrip(t *testing.T) {
 	tests := []struct {
-		name        string
-		first, last string
+		name          string
+		first, last   string // as written in the agency's file
+		sFirst, sLast string // as stored, when it differs
 	}{
-		{"comma", "Juan, Jr", "Pérez"},
-		{"quote", `Juan "el Tano"`, `O"Brien`},
-		{"unicode", "José María", "Núñez Ñandú"},
-		{"comma, quote and unicode", `Ñandú, "el Ñato"`, `Ibáñez, O"Higgins`},
-		{"only a quote and a comma", `"`, ","},
-		{"leading space", " Inés", "Muñoz"},
+		{name: "comma", first: "Juan, Jr", last: "Pérez"},
+		{name: "quote", first: `Juan "el Tano"`, last: `O"Brien`},
+		{name: "unicode", first: "José María", last: "Núñez Ñandú"},
+		{name: "comma, quote and unicode", first: `Ñandú, "el Ñato"`, last: `Ibáñez, O"Higgins`},
+		{name: "only a quote and a comma", first: `"`, last: ","},
+		{name: "leading space", first: " Inés", last: "Muñoz", sFirst: "Inés"},
+		{name: "spaces around", first: "  Inés ", last: "\u00a0Muñoz \u3000", sFirst: "Inés", sLast: "Muñoz"},
+		{name: "spaces around a quoted name", first: ` Juan "el Tano" `, last: " Pérez, Jr ", sFirst: `Juan "el Tano"`, sLast: "Pérez, Jr"},
+		{name: "decomposed accents", first: "Jose\u0301", last: "Nu\u0301n\u0303ez", sFirst: "José", sLast: "Núñez"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			want := []lottery.Bet{
+			written := []lottery.Bet{
 				{Agency: 4, FirstName: tt.first, LastName: tt.last, Document: "30904465", Birthdate: "1999-03-17", Number: 7574},
 				{Agency: 4, FirstName: "Ana", LastName: tt.last, Document: "1", Birthdate: "2000-02-29", Number: 0},
 			}
+			want := slices.Clone(written)
+			for i := range want {
+				if tt.sFirst != "" && want[i].FirstName == tt.first {
+					want[i].FirstName = tt.sFirst
+				}
+				if tt.sLast != "" {
+					want[i].LastName = tt.sLast
+				}
+			}
 			dir := t.TempDir()
 			file := filepath.Join(dir, "agency-4.csv")
-			if err := sampledata.WriteBets(file, slices.Values(want)); err != nil {
+			if err := sampledata.WriteBets(file, slices.Values(written)); err != nil {
 				t.Fatal(err)
 			}
 			fromFile := readAgencyFile(t, file, 4)
 			if !slices.Equal(fromFile, want) {
 				t.Fatalf("client read from the agency's file\n %+v, want\n %+v", fromFile, want)
 			}
-			if got := storeAndLoad(t, filepath.Join(dir, "bets.csv"), fromFile); !slices.Equal(got, want) {
+			got := storeAndLoad(t, filepath.Join(dir, "bets.csv"), fromFile)
+			if !slices.Equal(got, want) {
 				t.Errorf("storage loaded\n %+v, want\n %+v", got, want)
+			}
+			for _, bet := range got {
+				if err := lottery.Validate(bet); err != nil {
+					t.Errorf("the central would refuse the stored bet %+v: %v", bet, err)
+				}
 			}
 		})
 	}

@@ -9,7 +9,6 @@ package lottery
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -90,11 +89,15 @@ func (v Validator) Validate(bet Bet) error {
 	if err := validateName(bet.LastName); err != nil {
 		return fieldError("last_name", err)
 	}
+	// A document and a birthdate are ASCII digits and dashes, so canonical
+	// text by their own rule: CanonicalText runs on them only to say why
+	// one is refused, when it is not canonical (a space around it, a
+	// U+FEFF glued to it), in the words it uses for names.
 	if err := validateDocument(bet.Document); err != nil {
-		return fieldError("document", err)
+		return fieldError("document", canonicalOr(bet.Document, err))
 	}
 	if err := v.validateBirthdate(bet.Birthdate); err != nil {
-		return fieldError("birthdate", err)
+		return fieldError("birthdate", canonicalOr(bet.Birthdate, err))
 	}
 	if bet.Number < 0 || bet.Number > MaxNumber {
 		return fieldError("number", fmt.Errorf("%d is outside 0..%d", bet.Number, MaxNumber))
@@ -128,26 +131,16 @@ func validateName(s string) error {
 	case len(s) > MaxNameLen:
 		return fmt.Errorf("longer than %d bytes", MaxNameLen)
 	}
-	blank := true
-	for i := 0; i < len(s); {
-		r, size := rune(s[i]), 1
-		if r >= utf8.RuneSelf {
-			if r, size = utf8.DecodeRuneInString(s[i:]); r == utf8.RuneError && size == 1 {
-				return errors.New("not valid UTF-8")
-			}
-		}
-		// Control characters (newlines above all) have no place in a name
-		// and would break line-oriented tools that read bets.csv.
-		if unicode.IsControl(r) {
-			return fmt.Errorf("control character %U", r)
-		}
-		blank = blank && unicode.IsSpace(r)
-		i += size
+	return CanonicalText(s)
+}
+
+// canonicalOr returns why s is not canonical text (CanonicalText), or err
+// when it is.
+func canonicalOr(s string, err error) error {
+	if cerr := CanonicalText(s); cerr != nil {
+		return cerr
 	}
-	if blank {
-		return errors.New("blank")
-	}
-	return nil
+	return err
 }
 
 func validateDocument(s string) error {
@@ -227,12 +220,26 @@ func daysIn(month, year int) int {
 	return 31
 }
 
-// ParseNumber parses the number a bet plays, as written in a file or on the
-// wire's text form, and checks its range.
+// ParseNumber parses the number a bet plays, as written in a file, and
+// checks its range: plain ASCII digits only, no sign, no white space, no
+// other numeral, with a value in 0..MaxNumber. Leading zeros are accepted
+// ("0042" and "07574" are 42 and 7574), as the quiniela writes its numbers
+// with four digits: the number is an int, so it has one rendering however
+// it was written (decimal without leading zeros, in bets.csv and in the
+// agency's digest). A reader trims white space around the field first.
 func ParseNumber(s string) (int, error) {
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 || n > MaxNumber {
-		return 0, fmt.Errorf("%w: number: %q is not an integer in 0..%d", ErrInvalidBet, s, MaxNumber)
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("%w: number: %q is not plain digits 0..%d", ErrInvalidBet, s, MaxNumber)
+		}
+		if n = n*10 + int(c-'0'); n > MaxNumber {
+			return 0, fmt.Errorf("%w: number: %q is outside 0..%d", ErrInvalidBet, s, MaxNumber)
+		}
+	}
+	if s == "" {
+		return 0, fmt.Errorf("%w: number: empty", ErrInvalidBet)
 	}
 	return n, nil
 }
@@ -257,3 +264,218 @@ var (
 	// start over it.
 	ErrInconsistent = errors.New("ledger inconsistent")
 )
+
+// Text fields. A bet's text fields (first_name, last_name, document,
+// birthdate) are kept in one canonical form, so that the same name is the
+// same bytes wherever it is: in the agency's digest, on the wire, in
+// bets.csv. CanonicalText states the form; Validate applies it to every
+// text field, so the central refuses a bet whose text is not canonical
+// and stores exactly the bytes that the agency hashed. Turning almost-right
+// input into canonical text (trimming, NFC) is the job of whoever reads
+// the input (package betcsv for the agencies' files); the central does not
+// change a bet.
+
+// CanonicalText reports whether s is in the canonical form of a bet's text
+// fields, and if not, why, naming the first character that is not allowed
+// and where it is. Canonical text is valid UTF-8 and
+//
+//   - has no white space (unicode.IsSpace) at its start or its end, and is
+//     not only white space; white space inside it is kept as it is;
+//   - has no control character (Cc: NUL, tab, CR, LF, DEL, C1 controls)
+//     and no format character (Cf: U+FEFF the byte-order mark, U+200B
+//     ZERO WIDTH SPACE, U+200D ZERO WIDTH JOINER, U+00AD SOFT HYPHEN, the
+//     bidirectional marks, embeddings and isolates...) anywhere, nor a
+//     line or paragraph separator (U+2028, U+2029): they are invisible or
+//     break lines, so two names that look the same would differ;
+//   - has no combining mark (Mn, Mc, Me) anywhere: an accented letter is
+//     written precomposed, "é" as U+00E9, not "e" followed by U+0301.
+//
+// The last rule, with the refusal of five characters that NFC replaces
+// (U+212A KELVIN SIGN, U+212B ANGSTROM SIGN, U+2126 OHM SIGN, U+2000 EN
+// QUAD, U+2001 EM QUAD), stands in for Unicode NFC, which the standard library cannot compute.
+// For the Latin-script names of this lottery it is exactly NFC: every
+// accented Latin letter has a precomposed form, which NFC chooses, and no
+// other Latin character changes under NFC (betcsv.TestCanonicalTextIsNFC).
+// A name whose NFC form still holds a combining mark (a letter with no
+// precomposed form, such as "n̈", or a script whose vowel signs are marks,
+// such as Devanagari) is refused rather than stored in a form that two
+// agencies could write in different bytes. Outside Latin script a few
+// characters pass that NFC would still change (Greek letters with oxia,
+// CJK compatibility ideographs, Hangul written as conjoining jamo); the
+// agency's reader puts every field in NFC, so it never sends them.
+//
+// The empty string is canonical: whether a field may be empty is the
+// field's rule.
+func CanonicalText(s string) error {
+	if s == "" {
+		return nil
+	}
+	// This runs for every text field of every bet the central takes, so
+	// the characters of nearly every name (printable ASCII, and the Latin
+	// letters U+00C0..U+02FF, two bytes led by 0xC3..0xCB) are passed over
+	// without decoding them.
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f {
+			i++
+			continue
+		}
+		if c >= 0xc3 && c <= 0xcb && i+1 < len(s) && s[i+1]&0xc0 == 0x80 {
+			i += 2
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			return fmt.Errorf("not valid UTF-8 (byte %#02x at byte %d)", c, i)
+		}
+		if kind := forbidden(r); kind != "" {
+			return fmt.Errorf("%s %s (%s)", runeName(r), where(i, size, len(s)), kind)
+		}
+		i += size
+	}
+	// Control characters are refused above: white space here is a space
+	// when ASCII.
+	if c := s[0]; c == ' ' || c >= utf8.RuneSelf && isSpaceAt(s, 0) {
+		return spaceError(s)
+	}
+	if c := s[len(s)-1]; c == ' ' || c >= utf8.RuneSelf && isSpaceAt(s, len(s)) {
+		return spaceError(s)
+	}
+	return nil
+}
+
+// isSpaceAt reports whether the rune of s that starts at i, or when i is
+// len(s) the last rune of s, is white space.
+func isSpaceAt(s string, i int) bool {
+	var r rune
+	if i == len(s) {
+		r, _ = utf8.DecodeLastRuneInString(s)
+	} else {
+		r, _ = utf8.DecodeRuneInString(s[i:])
+	}
+	return unicode.IsSpace(r)
+}
+
+// forbidden returns what kind of character r is when canonical text may
+// not hold it anywhere, and "" when it may.
+func forbidden(r rune) string {
+	switch {
+	case r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0:
+		return "a control character"
+	case r < 0x300 && r != 0xad:
+		return "" // Latin-1 and Latin Extended: letters, symbols, U+00A0 (only U+00AD is Cf)
+	case r == 0x2028 || r == 0x2029:
+		return "a line break"
+	case unicode.Is(unicode.Cf, r):
+		return "a format character, invisible"
+	case unicode.Is(unicode.M, r):
+		return "a combining mark: write the letter precomposed (Unicode NFC)"
+	}
+	if to, ok := nfcSingletons[r]; ok {
+		return fmt.Sprintf("Unicode NFC writes it as %U", to)
+	}
+	return ""
+}
+
+// nfcSingletons are the characters of Latin-script text, and the spaces
+// between its words, that NFC replaces with another character.
+var nfcSingletons = map[rune]rune{
+	0x2000: 0x2002, // EN QUAD: EN SPACE
+	0x2001: 0x2003, // EM QUAD: EM SPACE
+	0x2126: 0x03A9, // OHM SIGN: GREEK CAPITAL LETTER OMEGA
+	0x212A: 0x004B, // KELVIN SIGN: LATIN CAPITAL LETTER K
+	0x212B: 0x00C5, // ANGSTROM SIGN: LATIN CAPITAL LETTER A WITH RING ABOVE
+}
+
+// spaceError is the error for s, which starts or ends with white space.
+func spaceError(s string) error {
+	blank := true
+	for _, r := range s {
+		if !unicode.IsSpace(r) {
+			blank = false
+			break
+		}
+	}
+	if blank {
+		return errors.New("blank: only white space")
+	}
+	if r, size := utf8.DecodeRuneInString(s); unicode.IsSpace(r) {
+		return fmt.Errorf("%s %s (white space around the text)", runeName(r), where(0, size, len(s)))
+	}
+	r, size := utf8.DecodeLastRuneInString(s)
+	return fmt.Errorf("%s %s (white space around the text)", runeName(r), where(len(s)-size, size, len(s)))
+}
+
+// where says where the character at byte i, size bytes long, is in a text
+// of n bytes.
+func where(i, size, n int) string {
+	switch {
+	case i == 0:
+		return "at the start of the text"
+	case i+size == n:
+		return "at the end of the text"
+	}
+	return "inside the text"
+}
+
+// runeNames names the characters that most often make text not canonical:
+// those that editors, spreadsheets and copy and paste leave in a name.
+var runeNames = map[rune]string{
+	0x0000: "NULL",
+	0x0009: "CHARACTER TABULATION",
+	0x000A: "LINE FEED",
+	0x000B: "LINE TABULATION",
+	0x000C: "FORM FEED",
+	0x000D: "CARRIAGE RETURN",
+	0x0020: "SPACE",
+	0x007F: "DELETE",
+	0x0085: "NEXT LINE",
+	0x00A0: "NO-BREAK SPACE",
+	0x00AD: "SOFT HYPHEN",
+	0x0300: "COMBINING GRAVE ACCENT",
+	0x0301: "COMBINING ACUTE ACCENT",
+	0x0303: "COMBINING TILDE",
+	0x0308: "COMBINING DIAERESIS",
+	0x0327: "COMBINING CEDILLA",
+	0x034F: "COMBINING GRAPHEME JOINER",
+	0x061C: "ARABIC LETTER MARK",
+	0x1680: "OGHAM SPACE MARK",
+	0x180E: "MONGOLIAN VOWEL SEPARATOR",
+	0x2000: "EN QUAD",
+	0x2001: "EM QUAD",
+	0x2002: "EN SPACE",
+	0x2003: "EM SPACE",
+	0x2009: "THIN SPACE",
+	0x200B: "ZERO WIDTH SPACE",
+	0x200C: "ZERO WIDTH NON-JOINER",
+	0x200D: "ZERO WIDTH JOINER",
+	0x200E: "LEFT-TO-RIGHT MARK",
+	0x200F: "RIGHT-TO-LEFT MARK",
+	0x2028: "LINE SEPARATOR",
+	0x2029: "PARAGRAPH SEPARATOR",
+	0x202A: "LEFT-TO-RIGHT EMBEDDING",
+	0x202B: "RIGHT-TO-LEFT EMBEDDING",
+	0x202C: "POP DIRECTIONAL FORMATTING",
+	0x202D: "LEFT-TO-RIGHT OVERRIDE",
+	0x202E: "RIGHT-TO-LEFT OVERRIDE",
+	0x202F: "NARROW NO-BREAK SPACE",
+	0x205F: "MEDIUM MATHEMATICAL SPACE",
+	0x2060: "WORD JOINER",
+	0x2126: "OHM SIGN",
+	0x212A: "KELVIN SIGN",
+	0x212B: "ANGSTROM SIGN",
+	0x2066: "LEFT-TO-RIGHT ISOLATE",
+	0x2067: "RIGHT-TO-LEFT ISOLATE",
+	0x2068: "FIRST STRONG ISOLATE",
+	0x2069: "POP DIRECTIONAL ISOLATE",
+	0x3000: "IDEOGRAPHIC SPACE",
+	0xFEFF: "ZERO WIDTH NO-BREAK SPACE, the byte-order mark,",
+}
+
+// runeName is r as U+XXXX, with its Unicode name when runeNames knows it.
+func runeName(r rune) string {
+	if name, ok := runeNames[r]; ok {
+		return fmt.Sprintf("%U %s", r, name)
+	}
+	return fmt.Sprintf("%U", r)
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // validBet returns a bet that Validate accepts.
@@ -51,6 +52,27 @@ func TestValidate(t *testing.T) {
 		{"last name NUL", func(b *Bet) { b.LastName = "Pérez\x00" }, "last_name"},
 		{"last name DEL", func(b *Bet) { b.LastName = "Pérez\x7f" }, "last_name"},
 		{"last name C1 control", func(b *Bet) { b.LastName = "Pérez\u0085" }, "last_name"},
+
+		// Text fields are canonical (CanonicalText): the central refuses
+		// what an agency's reader should have normalized.
+		{"first name space before", func(b *Bet) { b.FirstName = " Ana" }, "first_name"},
+		{"first name space after", func(b *Bet) { b.FirstName = "Ana " }, "first_name"},
+		{"last name spaces around", func(b *Bet) { b.LastName = " Gómez " }, "last_name"},
+		{"last name no-break space after", func(b *Bet) { b.LastName = "Gómez\u00a0" }, "last_name"},
+		{"first name BOM glued", func(b *Bet) { b.FirstName = "\ufeffLuis" }, "first_name"},
+		{"first name zero width space inside", func(b *Bet) { b.FirstName = "Lu\u200bis" }, "first_name"},
+		{"last name zero width joiner", func(b *Bet) { b.LastName = "Gó\u200dmez" }, "last_name"},
+		{"last name right-to-left mark", func(b *Bet) { b.LastName = "\u200fGómez" }, "last_name"},
+		{"last name soft hyphen", func(b *Bet) { b.LastName = "Gó\u00admez" }, "last_name"},
+		{"last name line separator", func(b *Bet) { b.LastName = "Gómez\u2028Paz" }, "last_name"},
+		{"first name decomposed (NFD)", func(b *Bet) { b.FirstName = "Jose\u0301" }, "first_name"},
+		{"last name decomposed inside", func(b *Bet) { b.LastName = "Nu\u0303n\u0303ez" }, "last_name"},
+		{"valid inner no-break space", func(b *Bet) { b.FirstName = "José\u00a0María" }, ""},
+		{"valid precomposed", func(b *Bet) { b.FirstName, b.LastName = "Jos\u00e9", "N\u00fa\u00f1ez" }, ""},
+		{"document with space after", func(b *Bet) { b.Document = "30904465 " }, "document"},
+		{"document with zero width space", func(b *Bet) { b.Document = "3090\u200b4465" }, "document"},
+		{"birthdate with space after", func(b *Bet) { b.Birthdate = "1999-03-17 " }, "birthdate"},
+		{"birthdate with BOM", func(b *Bet) { b.Birthdate = "\ufeff1999-03-17" }, "birthdate"},
 
 		{"document 1 digit", func(b *Bet) { b.Document = "7" }, ""},
 		{"document 16 digits", func(b *Bet) { b.Document = strings.Repeat("9", 16) }, ""},
@@ -102,6 +124,98 @@ func TestValidate(t *testing.T) {
 			}
 			if strings.ContainsAny(err.Error(), "\n\r") {
 				t.Errorf("error is not one line: %q", err)
+			}
+		})
+	}
+}
+
+// TestCanonicalText is the rule of a bet's text fields, character by
+// character: what it accepts, and for what it refuses, the character it
+// names and where.
+func TestCanonicalText(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string // a part of the error, "" when s is canonical
+	}{
+		{"empty", "", ""},
+		{"ascii", "Santiago Lionel", ""},
+		{"inner spaces kept", "María  del Carmen", ""},
+		{"precomposed accents", "Núñez Ñandú, Çé", ""},
+		{"symbols", "O'Brien-D'Alessandro, Jr.", ""},
+		{"inner no-break space", "José\u00a0María", ""},
+		{"other scripts, precomposed", "Ελένη Петров 王秀英", ""},
+		{"emoji", "Ana 🍀", ""},
+
+		{"space before", " Ana", "U+0020 SPACE at the start of the text (white space around the text)"},
+		{"space after", "Ana ", "U+0020 SPACE at the end of the text (white space around the text)"},
+		{"spaces around", "  Ana  ", "U+0020 SPACE at the start of the text"},
+		{"space after, non-ASCII", "Muñoz ", "U+0020 SPACE at the end of the text"},
+		{"no-break space before", "\u00a0Ana", "U+00A0 NO-BREAK SPACE at the start of the text"},
+		{"ideographic space after", "Ana\u3000", "U+3000 IDEOGRAPHIC SPACE at the end of the text"},
+		{"em space after", "Ana\u2003", "U+2003 EM SPACE at the end"},
+		{"blank", "   ", "blank: only white space"},
+		{"blank unicode", "\u00a0\u2003", "blank: only white space"},
+
+		{"tab inside", "Ana\tPaz", "U+0009 CHARACTER TABULATION inside the text (a control character)"},
+		{"tab before", "\tAna", "U+0009 CHARACTER TABULATION at the start of the text (a control character)"},
+		{"line feed", "Ana\nPaz", "U+000A LINE FEED inside the text"},
+		{"carriage return after", "Ana\r", "U+000D CARRIAGE RETURN at the end of the text"},
+		{"NUL", "A\x00na", "U+0000 NULL inside the text"},
+		{"DEL", "Ana\x7f", "U+007F DELETE at the end of the text"},
+		{"C1 control", "A\u0085na", "U+0085 NEXT LINE inside the text (a control character)"},
+		{"C1 control unnamed", "A\u0090na", "U+0090 inside the text (a control character)"},
+
+		{"BOM glued before", "\ufeffLuis", "U+FEFF ZERO WIDTH NO-BREAK SPACE, the byte-order mark, at the start of the text (a format character"},
+		{"BOM inside", "Lu\ufeffis", "U+FEFF ZERO WIDTH NO-BREAK SPACE, the byte-order mark, inside the text"},
+		{"zero width space inside", "Lu\u200bis", "U+200B ZERO WIDTH SPACE inside the text"},
+		{"zero width space after", "Luis\u200b", "U+200B ZERO WIDTH SPACE at the end of the text"},
+		{"zero width non-joiner", "Lu\u200cis", "U+200C ZERO WIDTH NON-JOINER inside the text"},
+		{"zero width joiner", "Lu\u200dis", "U+200D ZERO WIDTH JOINER inside the text"},
+		{"left-to-right mark", "\u200eLuis", "U+200E LEFT-TO-RIGHT MARK at the start"},
+		{"right-to-left override", "Lu\u202eis", "U+202E RIGHT-TO-LEFT OVERRIDE inside the text"},
+		{"first strong isolate", "Lu\u2068is", "U+2068 FIRST STRONG ISOLATE inside"},
+		{"word joiner", "Lu\u2060is", "U+2060 WORD JOINER inside"},
+		{"soft hyphen", "Gó\u00admez", "U+00AD SOFT HYPHEN inside the text (a format character"},
+		{"tag character, unnamed", "Ana\U000E0041", "U+E0041 at the end of the text (a format character"},
+		{"line separator", "Ana\u2028Paz", "U+2028 LINE SEPARATOR inside the text (a line break)"},
+		{"paragraph separator", "Ana\u2029", "U+2029 PARAGRAPH SEPARATOR at the end of the text (a line break)"},
+
+		{"NFD acute", "Jose\u0301", "U+0301 COMBINING ACUTE ACCENT at the end of the text (a combining mark: write the letter precomposed (Unicode NFC))"},
+		{"NFD tilde inside", "Nu\u0303n\u0303ez", "U+0303 COMBINING TILDE inside the text"},
+		{"NFD cedilla", "C\u0327e", "U+0327 COMBINING CEDILLA inside"},
+		{"mark first", "\u0301Ana", "U+0301 COMBINING ACUTE ACCENT at the start"},
+		{"grapheme joiner", "A\u034fna", "U+034F COMBINING GRAPHEME JOINER inside"},
+		{"no precomposed form", "n\u0308", "U+0308 COMBINING DIAERESIS at the end"},
+		{"spacing mark (Mc), Devanagari", "\u0930\u093e\u092e", "U+093E inside the text (a combining mark"},
+		{"enclosing mark (Me)", "A\u20dd", "U+20DD at the end of the text (a combining mark"},
+
+		{"angstrom sign", "\u212Bngström", "U+212B ANGSTROM SIGN at the start of the text (Unicode NFC writes it as U+00C5)"},
+		{"kelvin sign", "Kevin \u212A", "U+212A KELVIN SIGN at the end"},
+		{"em quad inside", "Ana\u2001Paz", "U+2001 EM QUAD inside the text (Unicode NFC writes it as U+2003)"},
+		{"precomposed Å", "\u00c5ngström", ""},
+
+		{"invalid UTF-8", "Jos\xe9", "not valid UTF-8"},
+		{"truncated rune", "Nu\xc3", "not valid UTF-8"},
+		{"surrogate half", "A\xed\xa0\x80", "not valid UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CanonicalText(tt.in)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("CanonicalText(%q) = %v, want nil", tt.in, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("CanonicalText(%q) = nil, want an error with %q", tt.in, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("CanonicalText(%q) = %q, want it to contain %q", tt.in, err, tt.want)
+			}
+			if strings.ContainsAny(err.Error(), "\n\r") || !utf8.ValidString(err.Error()) {
+				t.Errorf("error is not one line of UTF-8: %q", err)
 			}
 		})
 	}
@@ -168,6 +282,21 @@ func TestParseNumber(t *testing.T) {
 		{"7574", 7574, true},
 		{"9999", 9999, true},
 		{"0007", 7, true},
+		{"07574", 7574, true},
+		{"0000", 0, true},
+		{"00009999", 9999, true},
+		{"+7574", 0, false},
+		{"+0", 0, false},
+		{"-0", 0, false},
+		{"7574 ", 0, false},
+		{"7 574", 0, false},
+		{"0x1D96", 0, false},
+		{"٧٥٧٤", 0, false}, // Arabic-Indic digits
+		{"７５７４", 0, false}, // fullwidth digits
+		{"7574\u200b", 0, false},
+		{"\ufeff7574", 0, false},
+		{"1e3", 0, false},
+		{"9223372036854775807", 0, false},
 		{"10000", 0, false},
 		{"-1", 0, false},
 		{"", 0, false},

@@ -96,8 +96,11 @@ func TestValidateBirthdateOutOfRange(t *testing.T) {
 }
 
 // TestCourseDatasetBirthdates checks that every birthdate of the course
-// dataset is in range. It reads ../shared/data/dataset.zip beside the
-// repository, and skips where that is absent.
+// dataset is in range, and that every bet of it is valid as it stands:
+// its text is already canonical (CanonicalText), so the central would take
+// it even from a reader that normalized nothing. It reads
+// ../shared/data/dataset.zip beside the repository, and skips where that
+// is absent.
 func TestCourseDatasetBirthdates(t *testing.T) {
 	zr, err := zip.OpenReader(filepath.Join("..", "..", "..", "shared", "data", "dataset.zip"))
 	if err != nil {
@@ -105,6 +108,7 @@ func TestCourseDatasetBirthdates(t *testing.T) {
 	}
 	defer zr.Close()
 	now := time.Now()
+	v := NewValidator(now)
 	n := 0
 	for _, f := range zr.File {
 		if !strings.HasSuffix(f.Name, ".csv") {
@@ -126,10 +130,20 @@ func TestCourseDatasetBirthdates(t *testing.T) {
 			if err := NewValidator(now).validateBirthdate(rec[3]); err != nil {
 				t.Errorf("%s line %d: %v", f.Name, i+1, err)
 			}
+			number, err := ParseNumber(rec[4])
+			if err == nil {
+				err = v.Validate(Bet{Agency: 1, FirstName: rec[0], LastName: rec[1], Document: rec[2], Birthdate: rec[3], Number: number})
+			}
+			if err != nil {
+				t.Errorf("%s line %d: %v", f.Name, i+1, err)
+			}
 			n++
 		}
 	}
-	if n == 0 {
-		t.Error("the course dataset holds no bets")
+	if n != courseBets {
+		t.Errorf("the course dataset holds %d bets, want %d", n, courseBets)
 	}
 }
+
+// courseBets is the number of bets of the course dataset.
+const courseBets = 78697
