@@ -23,7 +23,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -703,9 +702,14 @@ func SingleBetFromEnv(env config.LookupEnv) (*lottery.Bet, error) {
 	default:
 		return nil, fmt.Errorf("single-bet mode needs all of NOMBRE, APELLIDO, DOCUMENTO, NACIMIENTO and NUMERO")
 	}
-	number, err := strconv.Atoi(vals[4])
+	// The same text rule as an agency file's rows (betcsv.Normalize):
+	// trimmed, NFC; the number plain digits.
+	for i := range vals {
+		vals[i] = betcsv.Normalize(vals[i])
+	}
+	number, err := lottery.ParseNumber(vals[4])
 	if err != nil {
-		return nil, fmt.Errorf("config NUMERO=%q: not an integer", vals[4])
+		return nil, fmt.Errorf("config NUMERO=%q: %w", vals[4], err)
 	}
 	return &lottery.Bet{FirstName: vals[0], LastName: vals[1], Document: vals[2], Birthdate: vals[3], Number: number}, nil
 }

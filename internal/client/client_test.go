@@ -267,6 +267,11 @@ func TestSingleBetFromEnv(t *testing.T) {
 		{name: "NUMERO abc", env: with("NUMERO", "abc"), wantErr: true},
 		{name: "NUMERO empty", env: with("NUMERO", ""), wantErr: true},
 		{name: "NUMERO 1.5", env: with("NUMERO", "1.5"), wantErr: true},
+		{name: "NUMERO +7574", env: with("NUMERO", "+7574"), wantErr: true},
+		{name: "spaces around, as in a file", env: with("NOMBRE", "  Santiago Lionel "), want: &lottery.Bet{
+			FirstName: "Santiago Lionel", LastName: "Lorca", Document: "30904465",
+			Birthdate: "1999-03-17", Number: 7574,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
