@@ -47,9 +47,11 @@ const faultBatch = 5
 func faultData(t *testing.T) string {
 	t.Helper()
 	if os.Getenv("E2E_GENDATA") == "" {
-		if _, err := os.Stat(datasetPath()); err == nil {
-			t.Logf("data: the course dataset, %s", datasetPath())
-			return extractDataset(t)
+		if path, err := harness.DatasetPath(); err == nil {
+			if _, err := os.Stat(path); err == nil {
+				t.Logf("data: the course dataset, %s", path)
+				return extractDataset(t)
+			}
 		}
 	}
 	join := func(xs []int) string {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"archive/zip"
 	"bytes"
 	"encoding/csv"
 	"errors"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/loteria-nacional/quiniela/internal/harness"
-	"github.com/loteria-nacional/quiniela/internal/loadgen"
 )
 
 // Paths set up by TestMain.
@@ -198,35 +196,16 @@ func winnersOf(t testing.TB, name, out string) int {
 	return n
 }
 
-// datasetPath is where the course dataset lives, relative to the repository.
-func datasetPath() string {
-	return filepath.Join(repoRoot, "..", "shared", "data", "dataset.zip")
-}
-
-// extractDataset extracts the course dataset's agency-N.csv files into a
+// extractDataset writes the course dataset's agency-N.csv files into a
 // temporary directory and returns it, skipping the test where the dataset
 // is absent.
 func extractDataset(t testing.TB) string {
 	t.Helper()
-	zr, err := zip.OpenReader(datasetPath())
-	if err != nil {
-		t.Skipf("course dataset ../shared/data/dataset.zip not found: %v", err)
-	}
-	defer zr.Close()
 	dir := t.TempDir()
-	n := 0
-	for _, f := range zr.File {
-		name := filepath.Base(f.Name) // never outside dir
-		if f.FileInfo().IsDir() || !strings.HasSuffix(name, ".csv") {
-			continue
+	for _, f := range harness.Dataset(t) {
+		if err := os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644); err != nil {
+			t.Fatal(err)
 		}
-		if err := loadgen.ExtractFile(f, filepath.Join(dir, name)); err != nil {
-			t.Fatalf("extract %s: %v", f.Name, err)
-		}
-		n++
-	}
-	if n == 0 {
-		t.Fatalf("no .csv file in %s", datasetPath())
 	}
 	return dir
 }

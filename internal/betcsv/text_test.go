@@ -1,7 +1,6 @@
 package betcsv
 
 import (
-	"archive/zip"
 	"bytes"
 	"errors"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 	"golang.org/x/text/unicode/runenames"
 
+	"github.com/loteria-nacional/quiniela/internal/harness"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
 
@@ -321,29 +321,11 @@ func TestCanonicalTextIsNFC(t *testing.T) {
 // they were. It reads ../shared/data/dataset.zip beside the repository,
 // and skips where that is absent.
 func TestCourseDatasetReads(t *testing.T) {
-	zr, err := zip.OpenReader(filepath.Join("..", "..", "..", "shared", "data", "dataset.zip"))
-	if err != nil {
-		t.Skipf("course dataset absent: %v", err)
-	}
-	defer zr.Close()
 	n := 0
-	for _, f := range zr.File {
-		if !strings.HasSuffix(f.Name, ".csv") {
-			continue
-		}
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var raw bytes.Buffer
-		_, err = raw.ReadFrom(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines := strings.Split(strings.TrimSuffix(raw.String(), "\r\n"), "\r\n")
+	for _, f := range harness.Dataset(t) {
+		lines := strings.Split(strings.TrimSuffix(string(f.Data), "\r\n"), "\r\n")
 		i := 0
-		for bet, err := range ReadAgencyFile(bytes.NewReader(raw.Bytes()), f.Name, 1) {
+		for bet, err := range ReadAgencyFile(bytes.NewReader(f.Data), f.Name, 1) {
 			if err != nil {
 				t.Fatalf("%s: %v", f.Name, err)
 			}

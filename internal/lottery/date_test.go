@@ -1,15 +1,16 @@
 package lottery
 
 import (
-	"archive/zip"
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/loteria-nacional/quiniela/internal/harness"
 )
 
 // TestISODateMatchesTimeParse checks the fast date check against
@@ -102,24 +103,11 @@ func TestValidateBirthdateOutOfRange(t *testing.T) {
 // ../shared/data/dataset.zip beside the repository, and skips where that
 // is absent.
 func TestCourseDatasetBirthdates(t *testing.T) {
-	zr, err := zip.OpenReader(filepath.Join("..", "..", "..", "shared", "data", "dataset.zip"))
-	if err != nil {
-		t.Skipf("course dataset absent: %v", err)
-	}
-	defer zr.Close()
 	now := time.Now()
 	v := NewValidator(now)
 	n := 0
-	for _, f := range zr.File {
-		if !strings.HasSuffix(f.Name, ".csv") {
-			continue
-		}
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		records, err := csv.NewReader(rc).ReadAll()
-		rc.Close()
+	for _, f := range harness.Dataset(t) {
+		records, err := csv.NewReader(bytes.NewReader(f.Data)).ReadAll()
 		if err != nil {
 			t.Fatalf("%s: %v", f.Name, err)
 		}
