@@ -35,10 +35,21 @@ const MaxBatchesInFlight = 256
 // busyReplyTimeout bounds the time spent telling a refused peer why.
 const busyReplyTimeout = time.Second
 
+// DefaultHelloTimeout is how long a connection has, from its accept, to
+// complete its first frame (Hello, or Health) when Settings.HelloTimeout
+// is zero.
+const DefaultHelloTimeout = 5 * time.Second
+
 // Settings are what the server needs of the central's configuration.
 type Settings struct {
-	ReadTimeout    time.Duration // an idle peer is closed after it
-	MaxConnections int           // connections served at once; more are refused busy
+	// ReadTimeout bounds, after Hello, both the silence before a frame
+	// and the time from a frame's first byte to its last.
+	ReadTimeout time.Duration
+	// HelloTimeout is how long a connection has, from its accept, to
+	// complete Hello (or Health): one deadline, which no byte moves.
+	// DefaultHelloTimeout when zero.
+	HelloTimeout   time.Duration
+	MaxConnections int // connections served at once; more are refused busy
 	// WinnersHold is how long a winners query waits for the draw before
 	// the central answers NotYet; DefaultWinnersHold when zero. Agencies
 	// wait for at most protocol.MaxWinnersHold (and a margin): a longer
@@ -65,6 +76,9 @@ type Server struct {
 func New(settings Settings, central *lottery.Central, log *slog.Logger) *Server {
 	if settings.WinnersHold == 0 {
 		settings.WinnersHold = DefaultWinnersHold
+	}
+	if settings.HelloTimeout == 0 {
+		settings.HelloTimeout = DefaultHelloTimeout
 	}
 	return &Server{
 		central:    central,
@@ -121,6 +135,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var acceptErr error
 	for {
 		nc, err := ln.Accept()
+		accepted := time.Now()
 		if err != nil {
 			if ctx.Err() == nil {
 				acceptErr = fmt.Errorf("accept: %w", err)
@@ -137,7 +152,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		go func() {
 			defer s.wg.Done()
 			defer func() { <-s.slots }()
-			s.serveConn(ctx, nc)
+			s.serveConn(ctx, nc, accepted)
 		}()
 	}
 	if ctx.Err() != nil {
@@ -168,16 +183,18 @@ func (s *Server) refuseBusy(nc net.Conn) {
 	}()
 }
 
-// serveConn serves one connection until it ends, and closes it.
-func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
-	s.newConn(ctx, nc).serve()
+// serveConn serves one connection, accepted at accepted, until it ends,
+// and closes it.
+func (s *Server) serveConn(ctx context.Context, nc net.Conn, accepted time.Time) {
+	s.newConn(ctx, nc, accepted).serve()
 }
 
-func (s *Server) newConn(ctx context.Context, nc net.Conn) *conn {
+func (s *Server) newConn(ctx context.Context, nc net.Conn, accepted time.Time) *conn {
 	cctx, cancel := context.WithCancelCause(ctx)
 	c := &conn{srv: s, nc: nc, peer: nc.RemoteAddr().String(), ctx: cctx, cancel: cancel}
+	c.clock = newReadClock(cctx, nc, accepted, s.settings)
 	// Once the connection is closing, a blocked read returns at once and
-	// a blocked write soon. readFrame and flush set their deadlines
+	// a blocked write soon. readClock and flush set their deadlines
 	// before they look at the context, so this cannot be undone by them.
 	context.AfterFunc(cctx, func() {
 		nc.SetReadDeadline(time.Now())
