@@ -558,23 +558,60 @@ func TestSlowPeers(t *testing.T) {
 	}
 }
 
-// TestConnectionLimit: connections over the limit are refused with busy;
-// an agency that was refused gets in once others leave.
+// TestConnectionLimit: when every slot is taken, as many connections
+// again wait for one, each until its Hello deadline, and get one in the
+// order they came; the one still waiting at its deadline, and any beyond
+// those, are refused busy; agencies get in once others leave.
 func TestConnectionLimit(t *testing.T) {
-	ts := startServer(t, 1, withMaxConnections(2), withHelloTimeout(time.Second))
-	idle1, idle2 := dial(t, ts), dial(t, ts) // accepted first: they hold both slots
+	const helloTimeout = time.Second
+	ts := startServer(t, 2, withMaxConnections(2), withHelloTimeout(helloTimeout))
+	agency1, agency2 := dial(t, ts), dial(t, ts)
+	agency1.hello(1) // the two sessions hold both slots
+	agency2.hello(2)
+	// Two connections wait, first and second.
+	var waiters []*rawConn
+	for n := int64(1); n <= 2; n++ {
+		c := dial(t, ts)
+		waitFor(t, func() bool { return ts.srv.waiting.Load() == n }, "%d connections waiting", n)
+		c.send(protocol.Health{})
+		waiters = append(waiters, c)
+	}
+	second := time.Now()
+	// No room to wait: refused at once.
 	over := dial(t, ts)
-	over.send(protocol.Health{})
 	over.expectError(protocol.CodeBusy)
 	over.expectClosed()
-	if n := len(ts.log.lines("result: fail", "too many connections", "peer: 127.0.0.1:")); n != 1 {
-		t.Errorf("%d fail lines for the refused connection, want 1; log:\n%s", n, ts.log)
+	if took := time.Since(second); took > helloTimeout/2 {
+		t.Errorf("a connection beyond the waiting room refused after %v, want at once", took)
 	}
-	// The agency is refused too at first; its retries get it in once
-	// the idle connections time out.
+	// A slot frees: the first waiter gets it.
+	agency1.nc.Close()
+	if m, ok := waiters[0].read().(protocol.HealthOK); !ok {
+		t.Fatalf("first waiter got %#v, want HealthOK", m)
+	}
+	waiters[0].expectClosed()
+	// The second gets the slot the first leaves.
+	if m, ok := waiters[1].read().(protocol.HealthOK); !ok {
+		t.Fatalf("second waiter got %#v, want HealthOK", m)
+	}
+	waiters[1].expectClosed()
+	// A waiter whose Hello deadline passes is refused busy.
+	again := dial(t, ts)
+	again.hello(1) // both slots held again
+	late := dial(t, ts)
+	accepted := time.Now()
+	waitFor(t, func() bool { return ts.srv.waiting.Load() == 1 }, "a connection waiting")
+	late.expectError(protocol.CodeBusy)
+	if took := time.Since(accepted); took < helloTimeout-50*time.Millisecond {
+		t.Errorf("a waiting connection refused after %v, want its Hello deadline, %v", took, helloTimeout)
+	}
+	if n := len(ts.log.lines("result: fail", "too many connections", "peer: 127.0.0.1:")); n != 2 {
+		t.Errorf("%d fail lines for refused connections, want 2; log:\n%s", n, ts.log)
+	}
+	// The agencies get in once others leave.
+	again.nc.Close()
+	agency2.nc.Close()
 	completeLottery(t, ts)
-	idle1.expectError(protocol.CodeTimeout)
-	idle2.expectError(protocol.CodeTimeout)
 }
 
 // TestSameAgencyTwice: two connections for one agency store nothing twice.
