@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,22 +26,29 @@ func slowHello() []byte {
 	return append(b, make([]byte, 64)...)
 }
 
-// flood keeps n connections to addr open, each dribbling slowHello one
-// byte every interval and opened again as soon as the central closes or
-// refuses it, until ctx is done. It returns how many connections it
-// opened, and waits for its goroutines when ctx is done.
+// flood is n connections to a central, each dribbling slowHello one byte
+// every interval and opened again as soon as the central closes or
+// refuses it, until its context is done; wg counts its goroutines.
 type flood struct {
-	opened atomic.Int64
+	opened atomic.Int64 // connections opened so far
+	open   atomic.Int64 // connections open now
 	wg     sync.WaitGroup
 }
 
-func startFlood(ctx context.Context, addr string, n int, interval time.Duration) *flood {
+// startFlood starts a flood of n connections to addr, the first ones
+// opened over spread (as a flood that has gone on for a while is: its
+// connections are not closed all at once).
+func startFlood(ctx context.Context, addr string, n int, interval, spread time.Duration) *flood {
 	f := &flood{}
 	payload := slowHello()
-	for range n {
+	for i := range n {
 		f.wg.Add(1)
 		go func() {
 			defer f.wg.Done()
+			select {
+			case <-time.After(spread * time.Duration(i) / time.Duration(n)):
+			case <-ctx.Done():
+			}
 			var d net.Dialer
 			for ctx.Err() == nil {
 				nc, err := d.DialContext(ctx, "tcp", addr)
@@ -49,7 +57,9 @@ func startFlood(ctx context.Context, addr string, n int, interval time.Duration)
 					continue
 				}
 				f.opened.Add(1)
+				f.open.Add(1)
 				dribble(ctx, nc, payload, interval)
+				f.open.Add(-1)
 			}
 		}()
 	}
@@ -94,29 +104,32 @@ func dribble(ctx context.Context, nc net.Conn, payload []byte, interval time.Dur
 // (60 s), and gets its own winners.
 func TestSlowPeersFlood(t *testing.T) {
 	const (
-		limit     = 100
-		attackers = 150
-		interval  = 500 * time.Millisecond
+		limit        = 100
+		attackers    = 150
+		interval     = 500 * time.Millisecond
+		helloTimeout = 2 * time.Second
 	)
 	data := genData(t, 3, "3000", "1,2,1", 61)
 	srv := startServer(t, map[string]string{
 		"AGENCIES_AMOUNT":        "3",
-		"SERVER_MAX_CONNECTIONS": "100",
-		"SERVER_HELLO_TIMEOUT":   "2s",
+		"SERVER_MAX_CONNECTIONS": strconv.Itoa(limit),
+		"SERVER_HELLO_TIMEOUT":   helloTimeout.String(),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	f := startFlood(ctx, srv.Addr, attackers, interval)
+	f := startFlood(ctx, srv.Addr, attackers, interval, helloTimeout)
 	defer func() {
 		cancel()
 		f.wg.Wait()
 	}()
-	// The flood holds every slot before the agencies come, and the
-	// central has begun to close or refuse its connections.
+	// The flood has gone on for two Hello deadlines: it holds every slot,
+	// and the central has begun to close or refuse its connections.
+	time.Sleep(2 * helloTimeout)
 	eventually(t, 10*time.Second, "the flood to fill the central", func() bool {
-		return f.opened.Load() >= attackers && len(harness.Filter(srv.Lines(), "", "fail")) > 0
+		return f.open.Load() > limit && len(harness.Filter(srv.Lines(), "", "fail")) > 0
 	})
 
 	start := time.Now()
+	t.Logf("agencies start: the flood has %d connections open, %d opened so far", f.open.Load(), f.opened.Load())
 	clients := startAgencies(t, srv.Addr, data, 3)
 	for _, c := range clients {
 		c.WaitExit(t, 90*time.Second)
