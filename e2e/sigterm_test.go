@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/loteria-nacional/quiniela/internal/harness"
+	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
 
 // clientExitTimeout is how soon an agency must exit after SIGTERM (the
@@ -114,6 +115,98 @@ func TestServerSIGTERM(t *testing.T) {
 			assertCleanLog(t, c.Name(), c.Log())
 		}
 	})
+}
+
+// drawAtStart builds, in a central's directory, a store whose draw is
+// held at the next start: agencies 1..3 upload perAgency bets each and
+// notify to a central that waits for 4, which is then stopped. It returns
+// the central, set to wait for 3 (the start-up then holds the draw), and
+// the draw's digest, from the agencies' verified digests.
+func drawAtStart(t *testing.T, perAgency string) (*crashServer, string) {
+	t.Helper()
+	data := genData(t, 3, perAgency, "1,2,1", 22)
+	srv := newCrashServer(t, t.TempDir(), map[string]string{"AGENCIES_AMOUNT": "4"})
+	srv.start()
+	clients := startAgencies(t, srv.addr, data, 3)
+	eventually(t, 2*clientTimeout, "agencies 1..3 to notify", func() bool { return notified(clients) == 3 })
+	digests := make([]lottery.Digest, len(clients))
+	for i, c := range clients {
+		if err := c.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if code := c.WaitExit(t, clientExitTimeout); code != 0 {
+			t.Fatalf("%s exited with %d after SIGTERM, want 0", c.Name(), code)
+		}
+		lines := harness.Filter(c.Lines(), "verificacion", "success")
+		if len(lines) != 1 {
+			t.Fatalf("%s: %d verificacion lines, want 1", c.Name(), len(lines))
+		}
+		d, err := lottery.ParseDigest(lines[0].Fields["digest"])
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name(), err)
+		}
+		digests[i] = d
+	}
+	terminate(t, "server", srv.cur(), exitTimeout)
+	srv.env["AGENCIES_AMOUNT"] = "3"
+	return srv, lottery.DrawDigest(digests).String()
+}
+
+// TestServerSIGTERMDuringDraw: a central that holds the draw at start-up
+// (every agency had notified when it stopped) and gets SIGTERM meanwhile
+// stops the draw and exits 0 within 2 s, without ever listening or
+// logging a draw; the next start holds the draw, whose digest is that of
+// the agencies' verified digests.
+func TestServerSIGTERMDuringDraw(t *testing.T) {
+	const perAgency = 1_500_000 // the draw takes a few hundred ms here
+	srv, digest := drawAtStart(t, strconv.Itoa(perAgency))
+
+	p := srv.launch()
+	// The store is open: recovery's line is its last. The draw runs now.
+	eventually(t, harness.StartTimeout, "the central to open its store", func() bool {
+		return len(harness.Filter(p.Lines(), "recovery", "success")) > 0
+	})
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if code := p.WaitExit(t, exitTimeout); code != 0 {
+		t.Errorf("server exited with %d after SIGTERM during the draw, want 0", code)
+	}
+	took := time.Since(start)
+	t.Logf("server exited %v after SIGTERM during the draw", took.Round(time.Millisecond))
+	if took > clientExitTimeout {
+		t.Errorf("server exited %v after SIGTERM, want within %v", took.Round(time.Millisecond), clientExitTimeout)
+	}
+	lines := p.Lines()
+	recovery := harness.Filter(lines, "recovery", "success")[0]
+	if recovery.Fields["notified"] != "3" || recovery.Fields["drawn"] != "false" {
+		t.Fatalf("the store is not one whose draw is due at start: %s", recovery.Raw)
+	}
+	for _, action := range []string{"sorteo", "accept_connections"} {
+		if l := harness.Filter(lines, action, ""); len(l) != 0 {
+			t.Errorf("a central stopped during its draw logged %s (SIGTERM came after the draw?): %v", action, l)
+		}
+	}
+	if len(harness.Filter(lines, "exit", "success")) != 1 {
+		t.Errorf("server logged no exit success line")
+	}
+	assertCleanLog(t, p.Name(), p.Log())
+
+	// The next start holds the draw, then listens.
+	next := srv.start()
+	draws := harness.Filter(next.Lines(), "sorteo", "success")
+	if len(draws) != 1 {
+		t.Fatalf("the next start logged %d sorteo lines, want 1; log:\n%s", len(draws), next.Log())
+	}
+	want := map[string]string{"bets": strconv.Itoa(3 * perAgency), "ganadores": "4", "digest": digest}
+	for k, v := range want {
+		if got := draws[0].Fields[k]; got != v {
+			t.Errorf("sorteo %s: %s, want %s", k, got, v)
+		}
+	}
+	terminate(t, "server", next, exitTimeout)
+	assertCleanLog(t, next.Name(), next.Log())
 }
 
 func TestClientSIGTERM(t *testing.T) {

@@ -98,6 +98,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	srv := server.New(server.Settings{
 		ReadTimeout:    m.cfg.ReadTimeout,
+		HelloTimeout:   m.cfg.HelloTimeout,
 		MaxConnections: m.cfg.MaxConnections,
 	}, central, m.log)
 	if err := srv.Serve(ctx, ln); err != nil {

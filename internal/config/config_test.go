@@ -109,6 +109,7 @@ LOGGING_LEVEL = INFO
 AGENCIES_AMOUNT = 5
 STORAGE_FILEPATH = ./bets.csv
 SERVER_READ_TIMEOUT = 30s
+SERVER_HELLO_TIMEOUT = 5s
 SERVER_MAX_CONNECTIONS = 4096
 SERVER_PPROF_ADDRESS =
 `
@@ -145,6 +146,7 @@ LOGGING_LEVEL = DEBUG
 AGENCIES_AMOUNT = 7
 STORAGE_FILEPATH = /data/bets.csv
 SERVER_READ_TIMEOUT = 1m30s
+SERVER_HELLO_TIMEOUT = 3s
 SERVER_MAX_CONNECTIONS = 100
 `
 	testLoad(t, "config.ini", LoadServer, DefaultServer, []loadCase[Server]{
@@ -177,7 +179,7 @@ SERVER_MAX_CONNECTIONS = 100
 				*c = Server{
 					Port: 5000, IP: "127.0.0.1", ListenBacklog: 64, LogLevel: slog.LevelDebug,
 					Agencies: 7, StoragePath: "/data/bets.csv", ReadTimeout: 90 * time.Second,
-					MaxConnections: 100,
+					HelloTimeout: 3 * time.Second, MaxConnections: 100,
 				}
 			},
 		},
@@ -185,13 +187,14 @@ SERVER_MAX_CONNECTIONS = 100
 			name: "env only",
 			env: map[string]string{
 				"SERVER_PORT": "6000", "AGENCIES_AMOUNT": "3", "LOGGING_LEVEL": "error",
-				"SERVER_READ_TIMEOUT": "2s",
+				"SERVER_READ_TIMEOUT": "2s", "SERVER_HELLO_TIMEOUT": "1500ms",
 			},
 			want: func(c *Server) {
 				c.Port = 6000
 				c.Agencies = 3
 				c.LogLevel = slog.LevelError
 				c.ReadTimeout = 2 * time.Second
+				c.HelloTimeout = 1500 * time.Millisecond
 			},
 		},
 		{
@@ -201,13 +204,14 @@ SERVER_MAX_CONNECTIONS = 100
 				"SERVER_PORT": "7000", "SERVER_IP": "::1", "LOGGING_LEVEL": "warn",
 				"AGENCIES_AMOUNT": "2", "STORAGE_FILEPATH": "/tmp/x.csv",
 				"SERVER_READ_TIMEOUT": "5s", "SERVER_MAX_CONNECTIONS": "10",
+				"SERVER_HELLO_TIMEOUT":  "2s",
 				"SERVER_LISTEN_BACKLOG": "9",
 			},
 			want: func(c *Server) {
 				*c = Server{
 					Port: 7000, IP: "::1", ListenBacklog: 9, LogLevel: slog.LevelWarn,
 					Agencies: 2, StoragePath: "/tmp/x.csv", ReadTimeout: 5 * time.Second,
-					MaxConnections: 10,
+					HelloTimeout: 2 * time.Second, MaxConnections: 10,
 				}
 			},
 		},
@@ -219,7 +223,7 @@ SERVER_MAX_CONNECTIONS = 100
 				*c = Server{
 					Port: 7001, IP: "127.0.0.1", ListenBacklog: 64, LogLevel: slog.LevelDebug,
 					Agencies: 7, StoragePath: "/data/bets.csv", ReadTimeout: 90 * time.Second,
-					MaxConnections: 100,
+					HelloTimeout: 3 * time.Second, MaxConnections: 100,
 				}
 			},
 		},
@@ -285,6 +289,9 @@ func TestLoadServerBadValues(t *testing.T) {
 		{"SERVER_READ_TIMEOUT", "5"},
 		{"SERVER_READ_TIMEOUT", "0s"},
 		{"SERVER_READ_TIMEOUT", "-1s"},
+		{"SERVER_HELLO_TIMEOUT", "5"},
+		{"SERVER_HELLO_TIMEOUT", "0s"},
+		{"SERVER_HELLO_TIMEOUT", "-2s"},
 		{"SERVER_MAX_CONNECTIONS", "0"},
 		{"SERVER_MAX_CONNECTIONS", "many"},
 	}

@@ -21,6 +21,7 @@ type Server struct {
 	Agencies       int           // AGENCIES_AMOUNT: agencies the draw waits for
 	StoragePath    string        // STORAGE_FILEPATH
 	ReadTimeout    time.Duration // SERVER_READ_TIMEOUT: an idle peer is closed after it
+	HelloTimeout   time.Duration // SERVER_HELLO_TIMEOUT: a peer that has not said Hello by then is closed
 	MaxConnections int           // SERVER_MAX_CONNECTIONS
 	PprofAddress   string        // SERVER_PPROF_ADDRESS: serve net/http/pprof there; empty, off
 }
@@ -35,6 +36,7 @@ func DefaultServer() Server {
 		Agencies:       5,
 		StoragePath:    "./bets.csv",
 		ReadTimeout:    30 * time.Second,
+		HelloTimeout:   5 * time.Second,
 		MaxConnections: 4096,
 	}
 }
@@ -54,6 +56,7 @@ func (c *Server) keys() []key {
 		iniKey("AGENCIES_AMOUNT", intSetter(&c.Agencies)),
 		iniKey("STORAGE_FILEPATH", stringSetter(&c.StoragePath)),
 		iniKey("SERVER_READ_TIMEOUT", durationSetter(&c.ReadTimeout)),
+		iniKey("SERVER_HELLO_TIMEOUT", durationSetter(&c.HelloTimeout)),
 		iniKey("SERVER_MAX_CONNECTIONS", intSetter(&c.MaxConnections)),
 		iniKey("SERVER_PPROF_ADDRESS", stringSetter(&c.PprofAddress)),
 	}
@@ -98,6 +101,7 @@ func (c Server) Validate() error {
 		check("AGENCIES_AMOUNT", c.Agencies >= 0 && c.Agencies <= lottery.MaxAgencies, "want 0..%d", c.Agencies, lottery.MaxAgencies),
 		check("STORAGE_FILEPATH", c.StoragePath != "", "want a file path", c.StoragePath),
 		check("SERVER_READ_TIMEOUT", c.ReadTimeout > 0, "want a positive duration", c.ReadTimeout),
+		check("SERVER_HELLO_TIMEOUT", c.HelloTimeout > 0, "want a positive duration", c.HelloTimeout),
 		check("SERVER_MAX_CONNECTIONS", c.MaxConnections >= 1, "want at least 1", c.MaxConnections),
 	)
 }
@@ -149,7 +153,7 @@ func (c Server) LogAttrs() []any {
 		"server_port", c.Port, "server_ip", c.IP, "server_listen_backlog", c.ListenBacklog,
 		"logging_level", logging.LevelName(c.LogLevel), "agencies_amount", c.Agencies,
 		"storage_filepath", c.StoragePath, "server_read_timeout", c.ReadTimeout,
-		"server_max_connections", c.MaxConnections, "server_pprof_address", c.PprofAddress,
+		"server_hello_timeout", c.HelloTimeout, "server_max_connections", c.MaxConnections, "server_pprof_address", c.PprofAddress,
 	}
 }
 

@@ -37,6 +37,7 @@ type conn struct {
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
+	clock  *readClock // the read deadline; the reading goroutine's
 
 	replies chan reply
 }
@@ -91,7 +92,7 @@ func domainRefusal(err error) *refusal {
 
 func (c *conn) serve() {
 	defer c.close()
-	r := protocol.NewReader(c.nc)
+	r := protocol.NewReader(c.clock)
 	w := protocol.NewWriter(c.nc)
 	req, err := c.readRequest(r)
 	if err != nil {
@@ -115,11 +116,12 @@ func (c *conn) serve() {
 			c.refuse(w, "hello", refuse(protocol.CodeVersion, "agency speaks protocol %d, central speaks %d", m.Version, protocol.Version))
 			return
 		}
-		if err := lottery.ValidateAgency(int(m.Agency), c.srv.central.Agencies()); err != nil {
-			c.refuse(w, "hello", &refusal{code: protocol.CodeBadAgency, reason: err.Error()})
+		if n := c.srv.central.Agencies(); lottery.ValidateAgency(int(m.Agency), n) != nil {
+			c.refuse(w, "hello", refuse(protocol.CodeBadAgency, "agency %d is not one of 1..%d", m.Agency, n))
 			return
 		}
 		c.agency = int(m.Agency)
+		c.clock.helloDone()
 	default: // a batch before Hello is decoded as a protocol.Batch
 		c.refuse(w, "hello", refuse(protocol.CodeUnexpected, "%v before hello", m.Type()))
 		return
@@ -345,14 +347,14 @@ type request struct {
 	batch *pendingBatch
 }
 
-// readRequest reads one frame under the read timeout and decodes it. A
-// frame the central refuses comes back as a *refusal, already logged; a
-// peer that closed between frames, or a connection the central is
-// closing, as another error, not logged as a failure.
+// readRequest reads one frame under its deadline (see readClock) and
+// decodes it. A frame the central refuses comes back as a *refusal,
+// already logged; a peer that closed between frames, or a connection the
+// central is closing, as another error, not logged as a failure.
 func (c *conn) readRequest(r *protocol.Reader) (request, error) {
-	c.nc.SetReadDeadline(time.Now().Add(c.srv.settings.ReadTimeout))
+	c.clock.awaitFrame()
 	if err := c.ctx.Err(); err != nil {
-		return request{}, err // checked after setting the deadline: see close
+		return request{}, err
 	}
 	req, err := c.decodeRequest(r)
 	if err == nil {
@@ -367,7 +369,7 @@ func (c *conn) readRequest(r *protocol.Reader) (request, error) {
 	var ref *refusal
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		ref = refuse(protocol.CodeTimeout, "nothing received for %v", c.srv.settings.ReadTimeout)
+		ref = c.clock.expired()
 	case errors.Is(err, protocol.ErrFrameTooLarge):
 		ref = &refusal{code: protocol.CodeFrameTooLarge, reason: err.Error()}
 	case errors.Is(err, protocol.ErrUnknownType):
@@ -394,8 +396,13 @@ func (c *conn) decodeRequest(r *protocol.Reader) (request, error) {
 		if t != protocol.TypeBatch || c.agency == 0 {
 			return nil
 		}
-		if err := c.srv.batchSlots.Acquire(c.ctx, 1); err != nil {
-			return err
+		if !c.srv.batchSlots.TryAcquire(1) {
+			// The frame has begun: the wait for a slot is the
+			// central's, not counted against the peer's deadline.
+			wait := func() error { return c.srv.batchSlots.Acquire(c.ctx, 1) }
+			if err := c.clock.excuse(wait); err != nil {
+				return err
+			}
 		}
 		b = &pendingBatch{srv: c.srv, buf: betBufs.Get().(*[]lottery.Bet)}
 		return nil
@@ -407,6 +414,7 @@ func (c *conn) decodeRequest(r *protocol.Reader) (request, error) {
 		}
 		return request{}, err
 	}
+	c.clock.took(len(payload))
 	defer r.Recycle() // decoding copies what it keeps
 	if b == nil {
 		msg, err := protocol.Decode(t, payload)

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -35,10 +36,24 @@ const MaxBatchesInFlight = 256
 // busyReplyTimeout bounds the time spent telling a refused peer why.
 const busyReplyTimeout = time.Second
 
+// DefaultHelloTimeout is how long a connection has, from its accept, to
+// complete its first frame (Hello, or Health) when Settings.HelloTimeout
+// is zero.
+const DefaultHelloTimeout = 5 * time.Second
+
 // Settings are what the server needs of the central's configuration.
 type Settings struct {
-	ReadTimeout    time.Duration // an idle peer is closed after it
-	MaxConnections int           // connections served at once; more are refused busy
+	// ReadTimeout bounds, after Hello, both the silence before a frame
+	// and the time from a frame's first byte to its last.
+	ReadTimeout time.Duration
+	// HelloTimeout is how long a connection has, from its accept, to
+	// complete Hello (or Health): one deadline, which no byte moves.
+	// DefaultHelloTimeout when zero.
+	HelloTimeout time.Duration
+	// MaxConnections bounds the connections served at once. As many more
+	// may wait for a slot, each until its Hello deadline; others are
+	// refused busy at once.
+	MaxConnections int
 	// WinnersHold is how long a winners query waits for the draw before
 	// the central answers NotYet; DefaultWinnersHold when zero. Agencies
 	// wait for at most protocol.MaxWinnersHold (and a margin): a longer
@@ -52,7 +67,8 @@ type Server struct {
 	log      *slog.Logger
 	settings Settings
 
-	slots      chan struct{}       // one per connection being served
+	slots      *semaphore.Weighted // one per connection being served; waiters in turn
+	waiting    atomic.Int64        // connections waiting for a slot
 	batchSlots *semaphore.Weighted // one per batch decoded and not yet answered
 
 	mu       sync.Mutex
@@ -66,11 +82,14 @@ func New(settings Settings, central *lottery.Central, log *slog.Logger) *Server 
 	if settings.WinnersHold == 0 {
 		settings.WinnersHold = DefaultWinnersHold
 	}
+	if settings.HelloTimeout == 0 {
+		settings.HelloTimeout = DefaultHelloTimeout
+	}
 	return &Server{
 		central:    central,
 		log:        log,
 		settings:   settings,
-		slots:      make(chan struct{}, settings.MaxConnections),
+		slots:      semaphore.NewWeighted(int64(settings.MaxConnections)),
 		batchSlots: semaphore.NewWeighted(MaxBatchesInFlight),
 		conns:      make(map[*conn]struct{}),
 		sessions:   make(map[int]*conn),
@@ -121,24 +140,33 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var acceptErr error
 	for {
 		nc, err := ln.Accept()
+		accepted := time.Now()
 		if err != nil {
 			if ctx.Err() == nil {
 				acceptErr = fmt.Errorf("accept: %w", err)
 			}
 			break
 		}
-		select {
-		case s.slots <- struct{}{}:
-		default:
-			s.refuseBusy(nc)
-			continue
-		}
 		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer func() { <-s.slots }()
-			s.serveConn(ctx, nc)
-		}()
+		switch {
+		case s.slots.TryAcquire(1):
+			go func() {
+				defer s.wg.Done()
+				defer s.slots.Release(1)
+				s.serveConn(ctx, nc, accepted)
+			}()
+		case s.waiting.Add(1) <= int64(s.settings.MaxConnections):
+			go func() {
+				defer s.wg.Done()
+				s.awaitSlot(ctx, nc, accepted)
+			}()
+		default:
+			s.waiting.Add(-1)
+			go func() {
+				defer s.wg.Done()
+				s.refuseBusy(nc)
+			}()
+		}
 	}
 	if ctx.Err() != nil {
 		s.log.Info("shutdown", logging.InProgress)
@@ -156,28 +184,50 @@ var (
 	errSuperseded = errors.New("a newer connection took over the agency")
 )
 
-// refuseBusy tells a peer over the connection limit to come back later.
+// awaitSlot serves a connection that came when every slot was taken,
+// once one frees. Connections wait in the order they came (the
+// semaphore's waiters are served first in, first out), each until its
+// Hello deadline: a slot goes to whoever has waited longest, never to a
+// peer that merely connects again faster, and a waiting peer's Hello
+// deadline runs meanwhile. One that is still waiting at its deadline is
+// refused busy.
+func (s *Server) awaitSlot(ctx context.Context, nc net.Conn, accepted time.Time) {
+	wctx, cancel := context.WithDeadline(ctx, accepted.Add(s.settings.HelloTimeout))
+	err := s.slots.Acquire(wctx, 1)
+	cancel()
+	s.waiting.Add(-1)
+	switch {
+	case err == nil:
+		defer s.slots.Release(1)
+		s.serveConn(ctx, nc, accepted)
+	case ctx.Err() != nil:
+		nc.Close() // shutting down: it was never served
+	default:
+		s.refuseBusy(nc)
+	}
+}
+
+// refuseBusy tells a peer over the connection limit to come back later,
+// and closes the connection.
 func (s *Server) refuseBusy(nc net.Conn) {
 	s.log.Error("conexion", logging.Fail, "peer", nc.RemoteAddr().String(), "error", "too many connections")
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer nc.Close()
-		nc.SetWriteDeadline(time.Now().Add(busyReplyTimeout))
-		writeError(nc, protocol.CodeBusy, "too many connections, try again later")
-	}()
+	defer nc.Close()
+	nc.SetWriteDeadline(time.Now().Add(busyReplyTimeout))
+	writeError(nc, protocol.CodeBusy, "too many connections, try again later")
 }
 
-// serveConn serves one connection until it ends, and closes it.
-func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
-	s.newConn(ctx, nc).serve()
+// serveConn serves one connection, accepted at accepted, until it ends,
+// and closes it.
+func (s *Server) serveConn(ctx context.Context, nc net.Conn, accepted time.Time) {
+	s.newConn(ctx, nc, accepted).serve()
 }
 
-func (s *Server) newConn(ctx context.Context, nc net.Conn) *conn {
+func (s *Server) newConn(ctx context.Context, nc net.Conn, accepted time.Time) *conn {
 	cctx, cancel := context.WithCancelCause(ctx)
 	c := &conn{srv: s, nc: nc, peer: nc.RemoteAddr().String(), ctx: cctx, cancel: cancel}
+	c.clock = newReadClock(cctx, nc, accepted, s.settings)
 	// Once the connection is closing, a blocked read returns at once and
-	// a blocked write soon. readFrame and flush set their deadlines
+	// a blocked write soon. readClock and flush set their deadlines
 	// before they look at the context, so this cannot be undone by them.
 	context.AfterFunc(cctx, func() {
 		nc.SetReadDeadline(time.Now())

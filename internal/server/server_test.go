@@ -78,6 +78,10 @@ func withReadTimeout(d time.Duration) serverOption {
 	return func(s *serverSetup) { s.settings.ReadTimeout = d }
 }
 
+func withHelloTimeout(d time.Duration) serverOption {
+	return func(s *serverSetup) { s.settings.HelloTimeout = d }
+}
+
 func withMaxConnections(n int) serverOption {
 	return func(s *serverSetup) { s.settings.MaxConnections = n }
 }
@@ -232,14 +236,15 @@ func (c *rawConn) read() protocol.Message {
 	return m
 }
 
-// expectError reads an Error frame with code.
-func (c *rawConn) expectError(code protocol.Code) {
+// expectError reads an Error frame with code and returns it.
+func (c *rawConn) expectError(code protocol.Code) *protocol.Error {
 	c.t.Helper()
 	m := c.read()
 	e, ok := m.(*protocol.Error)
 	if !ok || e.Code != code {
 		c.t.Fatalf("got %#v, want error %v", m, code)
 	}
+	return e
 }
 
 // expectClosed checks that the central closed the connection.
@@ -302,8 +307,8 @@ func TestHostileInput(t *testing.T) {
 		{name: "empty frame", raw: rawFrame(0, 0, nil)[:4], code: protocol.CodeMalformed, closes: true, reason: "no type"},
 		{name: "unknown type", raw: rawFrame(1, 0x42, nil), code: protocol.CodeUnknownType, closes: true, reason: "unknown message type"},
 		{name: "hello with a short payload", raw: rawFrame(3, byte(protocol.TypeHello), []byte{0, 1}), code: protocol.CodeMalformed, closes: true, reason: "malformed"},
-		{name: "agency out of range", msg: protocol.Hello{Agency: 9, Version: protocol.Version}, code: protocol.CodeBadAgency, closes: true, reason: "agency"},
-		{name: "agency zero", msg: protocol.Hello{Agency: 0, Version: protocol.Version}, code: protocol.CodeBadAgency, closes: true, reason: "agency"},
+		{name: "agency out of range", msg: protocol.Hello{Agency: 9, Version: protocol.Version}, code: protocol.CodeBadAgency, closes: true, reason: "agency 9 is not one of 1..2"},
+		{name: "agency zero", msg: protocol.Hello{Agency: 0, Version: protocol.Version}, code: protocol.CodeBadAgency, closes: true, reason: "agency 0 is not one of 1..2"},
 		{name: "an agency of protocol 1", msg: protocol.Hello{Agency: 1, Version: 1}, code: protocol.CodeVersion, closes: true, reason: "agency speaks protocol 1, central speaks 2"},
 		{name: "batch before hello", msg: protocol.Batch{Bets: validBets(1, 1, 0)}, code: protocol.CodeUnexpected, closes: true, reason: "before hello"},
 		{name: "a central's message", hello: true, msg: protocol.Ack{Committed: 1}, code: protocol.CodeUnexpected, closes: true, reason: "in a session"},
@@ -327,7 +332,9 @@ func TestHostileInput(t *testing.T) {
 			} else {
 				c.send(tt.msg)
 			}
-			c.expectError(tt.code)
+			if e := c.expectError(tt.code); !strings.Contains(e.Message, tt.reason) {
+				t.Errorf("peer told %q, want the reason %q", e.Message, tt.reason)
+			}
 			if tt.closes {
 				c.expectClosed()
 			}
@@ -425,9 +432,9 @@ func TestTruncatedFrameThenClose(t *testing.T) {
 }
 
 // TestStalledPeers: a peer that sends nothing, or half a frame, is closed
-// after the read timeout and does not stall the draw.
+// at the Hello deadline and does not stall the draw.
 func TestStalledPeers(t *testing.T) {
-	ts := startServer(t, 2, withReadTimeout(300*time.Millisecond))
+	ts := startServer(t, 2, withHelloTimeout(300*time.Millisecond))
 	silent := dial(t, ts)
 	half := dial(t, ts)
 	half.sendRaw([]byte{0, 0, 0, 40, byte(protocol.TypeBatch), 1, 2})
@@ -436,28 +443,175 @@ func TestStalledPeers(t *testing.T) {
 	silent.expectClosed()
 	half.expectError(protocol.CodeTimeout)
 	half.expectClosed()
-	if n := len(ts.log.lines("result: fail", "nothing received")); n != 2 {
+	if n := len(ts.log.lines("result: fail", "error: hello not completed in 300ms")); n != 2 {
 		t.Errorf("%d timeout fail lines, want 2; log:\n%s", n, ts.log)
 	}
 }
 
-// TestConnectionLimit: connections over the limit are refused with busy;
-// an agency that was refused gets in once others leave.
+// trickle writes b to c one byte every interval, from a goroutine that
+// ends when b is written or a write fails, and at the latest when the
+// test ends (which closes the connection).
+func trickle(t *testing.T, c *rawConn, b []byte, interval time.Duration) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range b {
+			if i > 0 {
+				time.Sleep(interval)
+			}
+			if _, err := c.nc.Write(b[i : i+1]); err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		c.nc.Close()
+		<-done
+	})
+}
+
+// TestSlowPeers: a connection has until its Hello deadline, from its
+// accept, to complete Hello, however steadily its bytes come; after
+// Hello, a frame has the read timeout from its first byte, however
+// steadily its bytes come, and silence between frames has the read
+// timeout too. Each close is one fail line with its own reason, the peer
+// is told timeout, and agencies are served meanwhile.
+func TestSlowPeers(t *testing.T) {
+	const (
+		helloTimeout = 400 * time.Millisecond
+		readTimeout  = time.Second
+		slack        = 400 * time.Millisecond // for a loaded machine running -race
+	)
+	hello, err := protocol.AppendFrame(nil, protocol.Hello{Agency: 1, Version: protocol.Version})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := protocol.AppendFrame(nil, protocol.Batch{First: 0, Bets: validBets(1, 1, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		hello    bool          // complete Hello first; the clock starts at Welcome
+		pause    time.Duration // then send nothing for this long
+		send     []byte        // then trickle this
+		interval time.Duration // one byte every interval
+		// The central closes the connection after closedAfter (on the
+		// clock), with this reason; or, when reason is empty, answers
+		// the frame with Ack.
+		closedAfter time.Duration
+		reason      string
+	}{
+		{name: "silent before hello", closedAfter: helloTimeout, reason: "hello not completed in 400ms"},
+		// 11 bytes at 150 ms: whole after 1.5 s, past the read timeout
+		// too; the Hello deadline closes it at 400 ms.
+		{name: "hello trickled", send: hello, interval: 150 * time.Millisecond, closedAfter: helloTimeout, reason: "hello not completed in 400ms"},
+		{name: "silent after hello", hello: true, closedAfter: readTimeout, reason: "nothing received for 1s"},
+		// About 40 bytes at 100 ms: 4 s, with a byte always well within
+		// the read timeout of the one before.
+		{name: "frame trickled after hello", hello: true, send: batch, interval: 100 * time.Millisecond, closedAfter: readTimeout, reason: "frame not completed in 1s"},
+		// Silence does not count against the frame, nor the frame's
+		// bytes against silence: the deadline is the frame's first
+		// byte plus the read timeout.
+		{name: "frame trickled after a pause", hello: true, pause: 600 * time.Millisecond, send: batch, interval: 100 * time.Millisecond, closedAfter: 600*time.Millisecond + readTimeout, reason: "frame not completed in 1s"},
+		// A frame that takes 600 ms, begun 700 ms into a silence: each
+		// within the read timeout, so it is answered.
+		{name: "slow frame after a pause", hello: true, pause: 700 * time.Millisecond, send: batch, interval: 600 * time.Millisecond / time.Duration(len(batch))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ts := startServer(t, 2, withHelloTimeout(helloTimeout), withReadTimeout(readTimeout))
+			c := dial(t, ts)
+			start := time.Now()
+			if tt.hello {
+				c.hello(1)
+				start = time.Now()
+			}
+			if tt.send != nil {
+				time.Sleep(tt.pause)
+				trickle(t, c, tt.send, tt.interval)
+			}
+			if tt.reason == "" {
+				if ack, ok := c.read().(protocol.Ack); !ok || ack.Committed != 1 {
+					t.Fatalf("slow frame answered %#v, want Ack 1", ack)
+				}
+				if fails := ts.log.lines("result: fail"); len(fails) != 0 {
+					t.Errorf("fail lines for a frame in time: %q", fails)
+				}
+				return
+			}
+			if e := c.expectError(protocol.CodeTimeout); e.Message != tt.reason {
+				t.Errorf("peer told %q, want %q", e.Message, tt.reason)
+			}
+			c.expectClosed()
+			if took := time.Since(start); took < tt.closedAfter-50*time.Millisecond || took > tt.closedAfter+slack {
+				t.Errorf("closed after %v, want %v", took.Round(time.Millisecond), tt.closedAfter)
+			}
+			waitFor(t, func() bool { return len(ts.log.lines("result: fail")) == 1 }, "a fail line; log:\n%s", ts.log)
+			if fails := ts.log.lines("result: fail", "peer: 127.0.0.1:", "error: "+tt.reason); len(fails) != 1 {
+				t.Errorf("want one fail line naming the peer and %q; log:\n%s", tt.reason, ts.log)
+			}
+			completeLottery(t, ts)
+		})
+	}
+}
+
+// TestConnectionLimit: when every slot is taken, as many connections
+// again wait for one, each until its Hello deadline, and get one in the
+// order they came; the one still waiting at its deadline, and any beyond
+// those, are refused busy; agencies get in once others leave.
 func TestConnectionLimit(t *testing.T) {
-	ts := startServer(t, 1, withMaxConnections(2), withReadTimeout(time.Second))
-	idle1, idle2 := dial(t, ts), dial(t, ts) // accepted first: they hold both slots
+	const helloTimeout = time.Second
+	ts := startServer(t, 2, withMaxConnections(2), withHelloTimeout(helloTimeout))
+	agency1, agency2 := dial(t, ts), dial(t, ts)
+	agency1.hello(1) // the two sessions hold both slots
+	agency2.hello(2)
+	// Two connections wait, first and second.
+	var waiters []*rawConn
+	for n := int64(1); n <= 2; n++ {
+		c := dial(t, ts)
+		waitFor(t, func() bool { return ts.srv.waiting.Load() == n }, "%d connections waiting", n)
+		c.send(protocol.Health{})
+		waiters = append(waiters, c)
+	}
+	second := time.Now()
+	// No room to wait: refused at once.
 	over := dial(t, ts)
-	over.send(protocol.Health{})
 	over.expectError(protocol.CodeBusy)
 	over.expectClosed()
-	if n := len(ts.log.lines("result: fail", "too many connections", "peer: 127.0.0.1:")); n != 1 {
-		t.Errorf("%d fail lines for the refused connection, want 1; log:\n%s", n, ts.log)
+	if took := time.Since(second); took > helloTimeout/2 {
+		t.Errorf("a connection beyond the waiting room refused after %v, want at once", took)
 	}
-	// The agency is refused too at first; its retries get it in once
-	// the idle connections time out.
+	// A slot frees: the first waiter gets it.
+	agency1.nc.Close()
+	if m, ok := waiters[0].read().(protocol.HealthOK); !ok {
+		t.Fatalf("first waiter got %#v, want HealthOK", m)
+	}
+	waiters[0].expectClosed()
+	// The second gets the slot the first leaves.
+	if m, ok := waiters[1].read().(protocol.HealthOK); !ok {
+		t.Fatalf("second waiter got %#v, want HealthOK", m)
+	}
+	waiters[1].expectClosed()
+	// A waiter whose Hello deadline passes is refused busy.
+	again := dial(t, ts)
+	again.hello(1) // both slots held again
+	late := dial(t, ts)
+	accepted := time.Now()
+	waitFor(t, func() bool { return ts.srv.waiting.Load() == 1 }, "a connection waiting")
+	late.expectError(protocol.CodeBusy)
+	if took := time.Since(accepted); took < helloTimeout-50*time.Millisecond {
+		t.Errorf("a waiting connection refused after %v, want its Hello deadline, %v", took, helloTimeout)
+	}
+	if n := len(ts.log.lines("result: fail", "too many connections", "peer: 127.0.0.1:")); n != 2 {
+		t.Errorf("%d fail lines for refused connections, want 2; log:\n%s", n, ts.log)
+	}
+	// The agencies get in once others leave.
+	again.nc.Close()
+	agency2.nc.Close()
 	completeLottery(t, ts)
-	idle1.expectError(protocol.CodeTimeout)
-	idle2.expectError(protocol.CodeTimeout)
 }
 
 // TestSameAgencyTwice: two connections for one agency store nothing twice.
