@@ -13,6 +13,15 @@
 #   ./client/config.yaml      -> clientI:/app/config.yaml (read-only)
 #   ./.data/agency-I.csv      -> clientI:/app/.data/agency-I.csv (read-only)
 #
+# Least privilege: every service keeps its image's non-root user
+# (10001:10001), has a read-only root file system (read_only), drops every
+# capability and sets no-new-privileges. The central's one writable path is
+# its store, STORAGE_FILEPATH=/app/storage/bets.csv on the service's
+# anonymous volume at /app/storage: a restart of the container (also by
+# restart: on-failure) and a recreation by up keep it, while after a plain
+# down the next up makes a new, empty one (a new lottery; down leaves the
+# old volume behind: docs/DEPLOY.md says how to remove it).
+#
 # N is a non-negative integer up to 65535 (the most agencies a draw can wait
 # for). Bad arguments print a usage line on stderr and exit 2; nothing is
 # written then. The output depends only on N, so regenerating gives the
@@ -43,8 +52,15 @@ services:
     image: server:latest
     environment:
       - AGENCIES_AMOUNT=$1
+      - STORAGE_FILEPATH=/app/storage/bets.csv
     volumes:
       - ./server/config.ini:/app/config.ini:ro
+      - /app/storage
+    read_only: true
+    cap_drop:
+      - ALL
+    security_opt:
+      - no-new-privileges:true
     networks:
       - lottery_net
     restart: on-failure
@@ -66,6 +82,11 @@ YAML
     volumes:
       - ./client/config.yaml:/app/config.yaml:ro
       - ./.data/agency-$i.csv:/app/.data/agency-$i.csv:ro
+    read_only: true
+    cap_drop:
+      - ALL
+    security_opt:
+      - no-new-privileges:true
     networks:
       - lottery_net
     depends_on:

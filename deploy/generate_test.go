@@ -37,6 +37,10 @@ type composeFile struct {
 		Networks      []string
 		Ports         []string
 		Restart       string
+		ReadOnly      bool     `yaml:"read_only"`
+		CapDrop       []string `yaml:"cap_drop"`
+		SecurityOpt   []string `yaml:"security_opt"`
+		User          string
 		Healthcheck   *struct {
 			Test     []string
 			Interval string
@@ -185,11 +189,13 @@ func checkShape(t *testing.T, path string, n int) {
 	if srv.ContainerName != "server" || srv.Image != "server:latest" {
 		t.Errorf("server: container_name %q image %q", srv.ContainerName, srv.Image)
 	}
-	if !slices.Equal(srv.Environment, []string{"AGENCIES_AMOUNT=" + strconv.Itoa(n)}) {
-		t.Errorf("server environment %v, want AGENCIES_AMOUNT=%d", srv.Environment, n)
+	if want := []string{"AGENCIES_AMOUNT=" + strconv.Itoa(n), "STORAGE_FILEPATH=/app/storage/bets.csv"}; !slices.Equal(srv.Environment, want) {
+		t.Errorf("server environment %v, want %v", srv.Environment, want)
 	}
-	if !slices.Equal(srv.Volumes, []string{"./server/config.ini:/app/config.ini:ro"}) {
-		t.Errorf("server volumes %v", srv.Volumes)
+	// The store is on the service's anonymous volume: it survives a restart
+	// of the container, not a down.
+	if want := []string{"./server/config.ini:/app/config.ini:ro", "/app/storage"}; !slices.Equal(srv.Volumes, want) {
+		t.Errorf("server volumes %v, want %v", srv.Volumes, want)
 	}
 	if srv.Restart != "on-failure" {
 		t.Errorf("server restart %q, want on-failure", srv.Restart)
@@ -201,6 +207,20 @@ func checkShape(t *testing.T, path string, n int) {
 	}
 
 	for name, s := range f.Services {
+		// Least privilege: the images' non-root user (not overridden), a
+		// read-only root, no capability, no gaining privileges.
+		if !s.ReadOnly {
+			t.Errorf("%s: read_only is not true", name)
+		}
+		if !slices.Equal(s.CapDrop, []string{"ALL"}) {
+			t.Errorf("%s: cap_drop %v, want [ALL]", name, s.CapDrop)
+		}
+		if !slices.Equal(s.SecurityOpt, []string{"no-new-privileges:true"}) {
+			t.Errorf("%s: security_opt %v, want [no-new-privileges:true]", name, s.SecurityOpt)
+		}
+		if s.User != "" {
+			t.Errorf("%s: user %q overrides the image's non-root user", name, s.User)
+		}
 		if len(s.Ports) != 0 {
 			t.Errorf("%s publishes ports %v: none may be", name, s.Ports)
 		}

@@ -241,6 +241,12 @@ type deployment struct {
 	dir     string
 	project string
 	files   []string // compose files, relative to dir
+
+	// volumes are the volumes the project's containers had mounted before
+	// each down: the central's store is an anonymous volume, which a plain
+	// down leaves behind (unlabelled, so removeProjects cannot find it),
+	// and teardown removes.
+	volumes map[string]bool
 }
 
 // newDeployment prepares a deployment of the central and agencies agencies;
@@ -282,7 +288,63 @@ func (d *deployment) compose(args ...string) (string, error) {
 		cmd = append(cmd, "-f", f)
 	}
 	cmd = append(cmd, args...)
+	if len(args) > 0 && args[0] == "down" {
+		d.noteVolumes()
+	}
 	return run(d.dir, cmdTimeout, cmd[0], cmd[1:]...)
+}
+
+// noteVolumes adds the volumes that the project's containers mount to
+// d.volumes.
+func (d *deployment) noteVolumes() {
+	d.t.Helper()
+	out, err := run("", cmdTimeout, "docker", "ps", "--all", "--quiet",
+		"--filter", "label=com.docker.compose.project="+d.project)
+	if err != nil {
+		d.t.Errorf("%v\n%s", err, out)
+		return
+	}
+	ids := strings.Fields(out)
+	if len(ids) == 0 {
+		return
+	}
+	out, err = run("", cmdTimeout, "docker", append([]string{"inspect", "--format",
+		`{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}}{{"\n"}}{{end}}{{end}}`}, ids...)...)
+	if err != nil {
+		d.t.Errorf("%v\n%s", err, out)
+		return
+	}
+	if d.volumes == nil {
+		d.volumes = make(map[string]bool)
+	}
+	for _, v := range strings.Fields(out) {
+		d.volumes[v] = true
+	}
+}
+
+// removeNotedVolumes removes the volumes of d.volumes that still exist.
+func (d *deployment) removeNotedVolumes() {
+	t := d.t
+	if len(d.volumes) == 0 {
+		return
+	}
+	out, err := run("", cmdTimeout, "docker", "volume", "ls", "--quiet")
+	if err != nil {
+		t.Errorf("teardown: %v\n%s", err, out)
+		return
+	}
+	var left []string
+	for _, v := range strings.Fields(out) {
+		if d.volumes[v] {
+			left = append(left, v)
+		}
+	}
+	if len(left) == 0 {
+		return
+	}
+	if out, err := run("", cmdTimeout, "docker", append([]string{"volume", "rm", "--force"}, left...)...); err != nil {
+		t.Errorf("teardown: %v\n%s", err, out)
+	}
 }
 
 // mustCompose runs compose and fails the test if it fails.
@@ -307,8 +369,9 @@ func (d *deployment) up(services ...string) {
 // network is the name of the deployment's private network.
 func (d *deployment) network() string { return d.project + "_lottery_net" }
 
-// teardown removes the deployment's containers, network and volumes and
-// checks that nothing of it is left. When the test failed it first logs
+// teardown removes the deployment's containers, network and volumes
+// (also the anonymous volumes that earlier plain downs left) and checks
+// that nothing of it is left. When the test failed it first logs
 // every container's log.
 func (d *deployment) teardown() {
 	t := d.t
@@ -320,6 +383,7 @@ func (d *deployment) teardown() {
 	if out, err := d.compose("down", "--volumes", "--remove-orphans", "-t", "5"); err != nil {
 		t.Errorf("teardown: %v\n%s", err, out)
 	}
+	d.removeNotedVolumes()
 	same := func(p string) bool { return p == d.project }
 	containers, networks, volumes, err := projectResources(same)
 	if err != nil {
