@@ -6,7 +6,8 @@
 #	make docker-image         binaries, then server:latest and client:latest
 #	make docker-compose-up    images, sample data where missing, up -d
 #	make docker-compose-logs  follow every container's log
-#	make docker-compose-down  stop -t 10 (graceful), then down (removes the network)
+#	make docker-compose-down  stop -t 10 (graceful), rm -f -v (the containers and their
+#	                          anonymous volumes: the central's store), then down (the network)
 #
 # COMPOSE_FILES selects the compose files, e.g. with the storage override:
 #	make docker-compose-up COMPOSE_FILES="-f docker-compose-dev.yaml -f docker-compose.storage.yaml"
@@ -23,8 +24,12 @@ docker-compose-up: docker-image
 	$(BIN)/gendata -dir .data -agencies 5 -missing-only
 	$(DOCKER_COMPOSE) up -d
 
+# rm -v removes the anonymous volumes of the containers (the lottery's bets,
+# which a plain down would leave behind, unused) and never a named volume,
+# so the storage override's volume is kept, as with a plain down.
 docker-compose-down:
 	$(DOCKER_COMPOSE) stop -t 10
+	$(DOCKER_COMPOSE) rm -f -v
 	$(DOCKER_COMPOSE) down
 
 docker-compose-logs:

@@ -36,7 +36,9 @@ if [ -z "$network" ]; then
 	exit 1
 fi
 
-args=(run --rm --network "$network")
+# The probe runs as the deployment's agencies do: the image's non-root
+# user, a read-only root, no capability.
+args=(run --rm --network "$network" --read-only --cap-drop ALL --security-opt no-new-privileges:true)
 if [ -f "$here/client/config.yaml" ]; then
 	args+=(--volume "$here/client/config.yaml:/app/config.yaml:ro")
 fi
