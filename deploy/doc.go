@@ -15,7 +15,8 @@
 // suffix, from a temporary directory that holds the generated compose file,
 // copies of server/config.ini and client/config.yaml, and its own .data, so
 // the repository's .data is never touched. Every test removes its
-// containers, network and volumes when it ends, also when it fails, and
+// containers, network and volumes when it ends, also when it fails (also
+// the central's anonymous volumes that a plain down left behind), and
 // checks that nothing is left. Because compose files name their containers
 // (server, client1, ...), two deployments cannot run at once: the tests run
 // one after another, and a lock file in the temporary directory keeps two
