@@ -71,8 +71,7 @@ const (
 	ProbeKey    = "probe.key"
 )
 
-// AgencyCert and AgencyKey are agency n's file names: agency-N.crt and
-// agency-N.key.
+// AgencyCert is agency n's certificate file name, agency-N.crt.
 func AgencyCert(n int) string { return "agency-" + strconv.Itoa(n) + ".crt" }
 
 // AgencyKey is agency n's key file name, agency-N.key.
