@@ -6,7 +6,7 @@ GOFLAGS_BUILD := -trimpath -ldflags=-s
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 PROJECT := tp0
 
-.PHONY: build test lottery data bench lint docker-image docker-compose-up docker-compose-down docker-compose-logs clean
+.PHONY: build test lottery data certs bench lint docker-image docker-compose-up docker-compose-down docker-compose-logs clean
 
 build:
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ ./cmd/...
@@ -31,6 +31,12 @@ bench: build
 # data writes .data/agency-{1..5}.csv where they are missing.
 data: build
 	$(BIN)/gendata -dir .data -agencies 5 -missing-only
+
+# certs writes the lottery's CA and the certificates of the central, agencies
+# 1..5 and the probe into certs/, keeping those already there (README.md,
+# "Certificates"). certs/ca.key stays on this machine.
+certs: build
+	$(BIN)/server certs -dir certs -agencies 5
 
 STATICCHECK_VERSION := v0.8.2
 

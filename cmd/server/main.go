@@ -13,6 +13,11 @@
 //	                    central: every hash and link, then the draw held
 //	                    again; print each agency's digest and winners and
 //	                    the draw's digest; exit 0, or 1 naming the problem
+//	server certs [-dir certs] [-agencies N] [-name NAME]... [-force]
+//	                    write the lottery's CA and the central's, the
+//	                    agencies' (1..N, default AGENCIES_AMOUNT) and the
+//	                    probe's certificates into the directory, keeping
+//	                    those there; one line per file; exit 0, 1 or 2
 package main
 
 import (
@@ -50,6 +55,9 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if len(args) > 0 && args[0] == "certs" {
+		return certsCommand(args[1:], cfg.Agencies, os.Stdout, os.Stderr)
+	}
 	if len(args) > 0 && args[0] == "verify" && len(args) <= 2 {
 		path := cfg.StoragePath
 		if len(args) == 2 {
@@ -59,7 +67,7 @@ func run(args []string) int {
 	}
 	if len(args) > 0 {
 		if args[0] != "healthcheck" || len(args) > 1 {
-			fmt.Fprintln(os.Stderr, "usage: server [healthcheck | verify [path]]")
+			fmt.Fprintln(os.Stderr, "usage: server [healthcheck | verify [path] | certs [-dir DIR] [-agencies N] [-name NAME]... [-force]]")
 			return 2
 		}
 		// The probe dials where the central listens: SERVER_IP, unless
