@@ -307,12 +307,15 @@ func TestCrashRecovery(t *testing.T) {
 	total := sum(courseBets)
 	started := time.Now()
 
-	srv := newCrashServer(t, t.TempDir(), map[string]string{"AGENCIES_AMOUNT": strconv.Itoa(len(courseBets))})
+	// Over mutual TLS: a crash must not cost more than in plaintext
+	// (the other fault tests run in plaintext).
+	centralTLS, agencyTLS := lotteryTLS(t, len(courseBets))
+	srv := newCrashServer(t, t.TempDir(), harness.Merge(centralTLS, map[string]string{"AGENCIES_AMOUNT": strconv.Itoa(len(courseBets))}))
 	srv.start()
 	clients := make([]*harness.Process, len(courseBets))
 	for i := range clients {
 		id := i + 1
-		clients[i] = startClient(t, "client-"+strconv.Itoa(id), faultClientEnv(id, srv.addr, data, crashClientTimeout))
+		clients[i] = startClient(t, "client-"+strconv.Itoa(id), harness.Merge(faultClientEnv(id, srv.addr, data, crashClientTimeout), agencyTLS(id)))
 	}
 
 	type kill struct {

@@ -14,8 +14,10 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -24,6 +26,7 @@ import (
 	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/health"
 	"github.com/loteria-nacional/quiniela/internal/logging"
+	"github.com/loteria-nacional/quiniela/internal/mtls"
 )
 
 const configPath = "config.yaml"
@@ -78,8 +81,12 @@ func run(args []string) int {
 func probe(ctx context.Context) int {
 	cfg, err := config.LoadClient(configPath, os.LookupEnv)
 	if err == nil || errors.As(err, new(*config.KeyError)) {
-		// The probe needs only server.address; other keys may be unset.
-		_, err = health.Check(ctx, cfg.ServerAddress, cfg.ServerTimeout)
+		// The probe needs only server.address, and the tls.* keys where
+		// the central requires mutual TLS; other keys may be unset.
+		var tlsCfg *tls.Config
+		if tlsCfg, err = probeTLS(cfg); err == nil {
+			_, err = health.Check(ctx, cfg.ServerAddress, cfg.ServerTimeout, tlsCfg)
+		}
 	}
 	if err != nil {
 		fmt.Println("action: test_server | result: fail")
@@ -88,4 +95,17 @@ func probe(ctx context.Context) int {
 	}
 	fmt.Println("action: test_server | result: success")
 	return 0
+}
+
+// probeTLS is the probe's TLS configuration: the agency's own, where
+// config.yaml or CLI_TLS_* set it; nil (plaintext) otherwise.
+func probeTLS(cfg config.Client) (*tls.Config, error) {
+	if !cfg.TLS() {
+		return nil, nil
+	}
+	host, _, err := net.SplitHostPort(cfg.ServerAddress)
+	if err != nil {
+		return nil, err
+	}
+	return mtls.Client(cfg.TLSCA, cfg.TLSCert, cfg.TLSKey, host)
 }

@@ -59,6 +59,7 @@ func course(ctx context.Context, args []string) error {
 	runs := fs.Int("runs", 5, "runs per figure")
 	dataset := fs.String("dataset", "../shared/data/dataset.zip", "the course dataset; generated files of its sizes where absent")
 	batch := fs.Int("batch", 200, "batch.maxAmount of the agencies")
+	withTLS := fs.Bool("tls", false, "mutual TLS, with certificates made for the run")
 	fs.Parse(args)
 
 	dir, err := os.MkdirTemp("", "lottery-course-")
@@ -70,13 +71,19 @@ func course(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("course: %s, 78,697 bets from 5 agencies, fsync-durable acks, batch.maxAmount %d\n", source, *batch)
+	var lotteryTLS *loadgen.TLS
+	if *withTLS {
+		if lotteryTLS, err = loadgen.MakeTLS(filepath.Join(dir, "certs"), 5); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("course: %s, 78,697 bets from 5 agencies, fsync-durable acks, batch.maxAmount %d, %s\n", source, *batch, transport(*withTLS))
 	for _, withStart := range []bool{false, true} {
 		var times []float64
 		for range *runs {
 			d, err := loadgen.Course(ctx, loadgen.CourseOptions{
 				ServerBin: filepath.Join(binDir(), "server"), ClientBin: filepath.Join(binDir(), "client"),
-				DataDir: dir, BatchMax: *batch, WithServerStart: withStart,
+				DataDir: dir, BatchMax: *batch, WithServerStart: withStart, TLS: lotteryTLS,
 			})
 			if err != nil {
 				return err
@@ -102,8 +109,19 @@ func scale(ctx context.Context, args []string) error {
 	logLevel := fs.String("log-level", "INFO", "LOGGING_LEVEL of the central")
 	rate := fs.Float64("rate", 0, "total bets/s the agencies offer, shared evenly (0: as fast as they can)")
 	addr := fs.String("addr", "", "drive a central already listening there (for profiling it) instead of starting one")
+	withTLS := fs.Bool("tls", false, "mutual TLS, with certificates made for the run")
 	fs.Parse(args)
 	opts := loadgen.ScaleOptions{Agencies: *agencies, Bets: *bets, Winners: *winners, BatchMax: *batch, Rate: *rate}
+	if *withTLS {
+		dir, err := os.MkdirTemp("", "lottery-certs-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if opts.TLS, err = loadgen.MakeTLS(filepath.Join(dir, "certs"), *agencies); err != nil {
+			return err
+		}
+	}
 	if *addr != "" {
 		res, err := loadgen.Scale(ctx, *addr, opts)
 		fmt.Printf("%+v\n", res)
@@ -114,8 +132,8 @@ func scale(ctx context.Context, args []string) error {
 	if *rate > 0 {
 		offered = fmt.Sprintf("offered at %.0f bets/s", *rate)
 	}
-	fmt.Printf("scale: %d agencies x %d bets = %d bets, %s, fsync-durable acks, central LOGGING_LEVEL=%s\n",
-		*agencies, *bets, *agencies**bets, offered, *logLevel)
+	fmt.Printf("scale: %d agencies x %d bets = %d bets, %s, fsync-durable acks, %s, central LOGGING_LEVEL=%s\n",
+		*agencies, *bets, *agencies**bets, offered, transport(*withTLS), *logLevel)
 	var figures scaleFigures
 	for range *runs {
 		res, peak, err := scaleRun(ctx, opts, *logLevel)
@@ -141,9 +159,13 @@ func scaleRun(ctx context.Context, opts loadgen.ScaleOptions, logLevel string) (
 		return loadgen.ScaleResult{}, 0, err
 	}
 	defer os.RemoveAll(dir)
-	srv, err := loadgen.StartServer(ctx, filepath.Join(binDir(), "server"), dir,
-		"AGENCIES_AMOUNT="+strconv.Itoa(opts.Agencies), "LOGGING_LEVEL="+logLevel,
-		"SERVER_MAX_CONNECTIONS="+strconv.Itoa(opts.Agencies+64))
+	probe, err := opts.TLS.Probe()
+	if err != nil {
+		return loadgen.ScaleResult{}, 0, err
+	}
+	srv, err := loadgen.StartServer(ctx, filepath.Join(binDir(), "server"), dir, probe,
+		append(opts.TLS.ServerEnv(), "AGENCIES_AMOUNT="+strconv.Itoa(opts.Agencies), "LOGGING_LEVEL="+logLevel,
+			"SERVER_MAX_CONNECTIONS="+strconv.Itoa(opts.Agencies+64))...)
 	if err != nil {
 		return loadgen.ScaleResult{}, 0, err
 	}
@@ -181,4 +203,12 @@ func (f *scaleFigures) print(name string, runs int) {
 	fmt.Println(loadgen.Summarize(f.pmax).Line(name+"ack latency max", "ms", runs))
 	fmt.Println(loadgen.Summarize(f.draw).Line(name+"last done -> last winners", "ms", runs))
 	fmt.Println(loadgen.Summarize(f.rss).Line(name+"central peak RSS", "MiB", runs))
+}
+
+// transport names the runs' transport in the figures' header.
+func transport(withTLS bool) string {
+	if withTLS {
+		return "mutual TLS 1.3"
+	}
+	return "plaintext"
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
+	"github.com/loteria-nacional/quiniela/internal/mtls"
 	"github.com/loteria-nacional/quiniela/internal/server"
 	"github.com/loteria-nacional/quiniela/internal/storage"
 )
@@ -59,6 +61,10 @@ func NewMain(cfg config.Server, log *slog.Logger) *Main {
 // serving fails. A shutdown through ctx returns ctx's error; the caller
 // calls Close in any case.
 func (m *Main) Run(ctx context.Context) error {
+	tlsCfg, err := m.tls() // before anything opens: a bad setting fails at once
+	if err != nil {
+		return err
+	}
 	store, err := storage.Open(m.cfg.StoragePath, storage.Options{Logger: m.log})
 	if err != nil {
 		return err
@@ -97,6 +103,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.Ready(ln.Addr())
 	}
 	srv := server.New(server.Settings{
+		TLS:            tlsCfg,
 		ReadTimeout:    m.cfg.ReadTimeout,
 		HelloTimeout:   m.cfg.HelloTimeout,
 		MaxConnections: m.cfg.MaxConnections,
@@ -125,6 +132,21 @@ func watchLedger(ctx context.Context, central *lottery.Central, stop context.Can
 		stop(fmt.Errorf("%w: %w", ErrLedgerFailed, central.Err()))
 	case <-ctx.Done():
 	}
+}
+
+// tls loads the central's mutual TLS, or says once that agencies are not
+// authenticated: plaintext is possible, and visible.
+func (m *Main) tls() (*tls.Config, error) {
+	if !m.cfg.TLS() {
+		m.log.Warn("tls", logging.Success, "mode", "plaintext", "nota", "agencies are not authenticated: set SERVER_TLS_CERT, SERVER_TLS_KEY and SERVER_TLS_CLIENT_CA for mutual TLS")
+		return nil, nil
+	}
+	cfg, err := mtls.Server(m.cfg.TLSCert, m.cfg.TLSKey, m.cfg.TLSClientCA, m.cfg.TLSRevoked)
+	if err != nil {
+		return nil, fmt.Errorf("SERVER_TLS_*: %w", err)
+	}
+	m.log.Info("tls", logging.Success, "mode", "mutual", "cert", m.cfg.TLSCert, "client_ca", m.cfg.TLSClientCA, "revoked", m.cfg.TLSRevoked)
+	return cfg, nil
 }
 
 // servePprof serves net/http/pprof on its own listener. For profiling

@@ -22,8 +22,10 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -33,6 +35,7 @@ import (
 	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/health"
 	"github.com/loteria-nacional/quiniela/internal/logging"
+	"github.com/loteria-nacional/quiniela/internal/mtls"
 )
 
 const configPath = "config.ini"
@@ -74,7 +77,12 @@ func run(args []string) int {
 		// that is every address (see config.Server.ProbeAddress). Its one
 		// line names the address and the SERVER_IP it came from, which is
 		// what an operator reading `docker inspect` has to fix.
-		if _, err := health.Check(ctx, cfg.ProbeAddress(), 2*time.Second); err != nil {
+		probeTLS, err := probeTLS(cfg)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "server: healthcheck: %v\n", err)
+			return 1
+		}
+		if _, err := health.Check(ctx, cfg.ProbeAddress(), 2*time.Second, probeTLS); err != nil {
 			fmt.Fprintf(os.Stderr, "server: %v (SERVER_IP=%q)\n", err, cfg.IP)
 			return 1
 		}
@@ -101,4 +109,22 @@ func run(args []string) int {
 	}
 	log.Info("exit", logging.Success)
 	return 0
+}
+
+// probeTLS is the health check's TLS configuration where the central
+// requires mutual TLS: the probe's certificate (SERVER_TLS_PROBE_CERT and
+// _KEY), trusting the lottery CA, and the central's certificate checked
+// for the host it dials. Nil in plaintext.
+func probeTLS(cfg config.Server) (*tls.Config, error) {
+	if !cfg.TLS() {
+		return nil, nil
+	}
+	if cfg.TLSProbeCert == "" {
+		return nil, errors.New("the central requires mutual TLS: set SERVER_TLS_PROBE_CERT and SERVER_TLS_PROBE_KEY to the probe's certificate (server certs writes probe.crt and probe.key)")
+	}
+	host, _, err := net.SplitHostPort(cfg.ProbeAddress())
+	if err != nil {
+		return nil, err
+	}
+	return mtls.Client(cfg.TLSClientCA, cfg.TLSProbeCert, cfg.TLSProbeKey, host)
 }

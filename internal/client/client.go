@@ -15,6 +15,8 @@ package client
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"hash"
@@ -23,6 +25,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"syscall"
 	"time"
 
@@ -30,6 +33,7 @@ import (
 	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
+	"github.com/loteria-nacional/quiniela/internal/mtls"
 	"github.com/loteria-nacional/quiniela/internal/protocol"
 )
 
@@ -80,6 +84,7 @@ type Agency struct {
 	bets     func() iter.Seq2[lottery.Bet, error] // nil: the data file
 	pace     func(bets int)                       // nil: send at once
 	observer Observer
+	tls      *tls.Config // mutual TLS, loaded by preflight; nil: plaintext
 }
 
 // Observer is told how an agency's upload goes. The load generator
@@ -194,6 +199,15 @@ func (a *Agency) preflight() error {
 	if a.cfg.ID < 1 || a.cfg.ID > lottery.MaxAgencies {
 		return fmt.Errorf("agency id %d is outside 1..%d", a.cfg.ID, lottery.MaxAgencies)
 	}
+	if a.cfg.TLS() {
+		host, _, err := net.SplitHostPort(a.cfg.ServerAddress)
+		if err != nil {
+			return fmt.Errorf("server.address %q: %w", a.cfg.ServerAddress, err)
+		}
+		if a.tls, err = mtls.Client(a.cfg.TLSCA, a.cfg.TLSCert, a.cfg.TLSKey, host); err != nil {
+			return fmt.Errorf("%w: %w", ErrTLS, err)
+		}
+	}
 	switch {
 	case a.bets != nil:
 		return nil
@@ -212,13 +226,66 @@ func retryable(err error) bool {
 		return perr.Code.Retryable()
 	}
 	var fe *betcsv.FileError
-	if errors.As(err, &fe) || errors.Is(err, errProtocol) || errors.Is(err, ErrVerification) {
+	if errors.As(err, &fe) || errors.Is(err, errProtocol) || errors.Is(err, ErrVerification) || errors.Is(err, ErrTLS) {
 		return false
 	}
 	var ne net.Error
 	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
+}
+
+// ErrTLS marks a failure of mutual TLS that connecting again cannot fix:
+// a certificate the agency cannot load, a central whose certificate is
+// not the lottery's or not for its name, or expired, a central that
+// refused the agency's certificate, or one that does not speak TLS.
+var ErrTLS = errors.New("mutual TLS failed")
+
+// handshake runs the TLS handshake on nc within the server timeout. A
+// failure that retrying cannot fix is ErrTLS, saying what failed.
+func (a *Agency) handshake(ctx context.Context, nc net.Conn) (net.Conn, error) {
+	tc := tls.Client(nc, a.tls)
+	hctx, cancel := context.WithTimeout(ctx, a.cfg.ServerTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		nc.Close()
+		return nil, tlsError(err)
+	}
+	return tc, nil
+}
+
+// tlsError says what a TLS failure means, marking ErrTLS those that
+// retrying cannot fix; other errors (a reset, a timeout) stay retryable.
+func tlsError(err error) error {
+	var (
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		record   tls.RecordHeaderError
+	)
+	switch {
+	case errors.As(err, &unknown):
+		return fmt.Errorf("%w: the central's certificate is not signed by the lottery CA of tls.ca: %w", ErrTLS, err)
+	case errors.As(err, &hostname):
+		return fmt.Errorf("%w: the central's certificate is not for %s: %w", ErrTLS, hostname.Host, err)
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		return fmt.Errorf("%w: the central's certificate has expired or is not yet valid: %w", ErrTLS, err)
+	case errors.As(err, &invalid):
+		return fmt.Errorf("%w: the central's certificate is not valid: %w", ErrTLS, err)
+	case errors.As(err, &record):
+		return fmt.Errorf("%w: the central does not speak TLS (is it configured with SERVER_TLS_CERT?): %w", ErrTLS, err)
+	case isRemoteAlert(err):
+		return fmt.Errorf("%w: the central refused the agency's certificate: %w", ErrTLS, err)
+	}
+	return fmt.Errorf("tls handshake: %w", err)
+}
+
+// isRemoteAlert reports whether err is a TLS alert the central sent (it
+// refused the agency's certificate). In TLS 1.3 that alert comes after
+// the agency's side of the handshake is complete: on its first read.
+func isRemoteAlert(err error) bool {
+	var alert tls.AlertError
+	return errors.As(err, &alert) || strings.Contains(err.Error(), "remote error: tls:")
 }
 
 // errProtocol marks an answer that breaks the protocol: reconnecting would
@@ -236,6 +303,11 @@ func (a *Agency) session(ctx context.Context) (res Result, progress bool, err er
 	if err != nil {
 		return Result{}, false, fmt.Errorf("connect %s: %w", a.cfg.ServerAddress, err)
 	}
+	if a.tls != nil {
+		if nc, err = a.handshake(ctx, nc); err != nil {
+			return Result{}, false, err
+		}
+	}
 	c := &link{nc: nc, r: protocol.NewReader(nc), w: protocol.NewWriter(nc), timeout: a.cfg.ServerTimeout}
 	stop := context.AfterFunc(ctx, func() { nc.Close() }) // unblocks any read or write at once
 	defer func() {
@@ -246,6 +318,9 @@ func (a *Agency) session(ctx context.Context) (res Result, progress bool, err er
 
 	msg, err := c.call(protocol.Hello{Agency: uint32(a.cfg.ID), Version: protocol.Version})
 	if err != nil {
+		if a.tls != nil && isRemoteAlert(err) {
+			err = tlsError(err) // TLS 1.3: the central refuses a certificate after the handshake
+		}
 		return Result{}, false, err
 	}
 	welcome, ok := msg.(protocol.Welcome)

@@ -24,6 +24,10 @@ type Client struct {
 	BatchMax      int           // batch.maxAmount, CLI_BATCH_MAXAMOUNT
 	DataFile      string        // data.file, CLI_DATA_FILE
 	RetryTimeout  time.Duration // retry.timeout, CLI_RETRY_TIMEOUT
+	// Mutual TLS: all three or none (plaintext).
+	TLSCA   string // tls.ca, CLI_TLS_CA: the lottery CA that signs the central's certificate
+	TLSCert string // tls.cert, CLI_TLS_CERT: the agency's certificate
+	TLSKey  string // tls.key, CLI_TLS_KEY: its private key
 }
 
 // DefaultClient returns an agency's defaults. DataFile is derived from the
@@ -50,6 +54,9 @@ func (c *Client) keys() []key {
 		{"batch.maxAmount", "CLI_BATCH_MAXAMOUNT", intSetter(&c.BatchMax)},
 		{"data.file", "CLI_DATA_FILE", stringSetter(&c.DataFile)},
 		{"retry.timeout", "CLI_RETRY_TIMEOUT", durationSetter(&c.RetryTimeout)},
+		{"tls.ca", "CLI_TLS_CA", stringSetter(&c.TLSCA)},
+		{"tls.cert", "CLI_TLS_CERT", stringSetter(&c.TLSCert)},
+		{"tls.key", "CLI_TLS_KEY", stringSetter(&c.TLSKey)},
 	}
 }
 
@@ -145,14 +152,19 @@ func (c Client) Validate() error {
 		check("batch.maxAmount", c.BatchMax >= 1, "want at least 1", c.BatchMax),
 		check("data.file", c.DataFile != "", "want a file path", c.DataFile),
 		check("retry.timeout", c.RetryTimeout > 0, "want a positive duration", c.RetryTimeout),
+		check("tls.ca", (c.TLSCA == "") == (c.TLSCert == "") && (c.TLSCA == "") == (c.TLSKey == ""),
+			"want tls.ca, tls.cert and tls.key all set (mutual TLS) or none (plaintext)", c.TLSCA),
 	)
 }
+
+// TLS reports whether the agency speaks mutual TLS.
+func (c Client) TLS() bool { return c.TLSCA != "" }
 
 // LogAttrs returns the configuration as log attributes.
 func (c Client) LogAttrs() []any {
 	return []any{
 		"id", c.ID, "server_address", c.ServerAddress, "server_timeout", c.ServerTimeout,
 		"log_level", logging.LevelName(c.LogLevel), "batch_max_amount", c.BatchMax,
-		"data_file", c.DataFile, "retry_timeout", c.RetryTimeout,
+		"data_file", c.DataFile, "retry_timeout", c.RetryTimeout, "tls_cert", c.TLSCert,
 	}
 }

@@ -24,7 +24,21 @@ type Server struct {
 	HelloTimeout   time.Duration // SERVER_HELLO_TIMEOUT: a peer that has not said Hello by then is closed
 	MaxConnections int           // SERVER_MAX_CONNECTIONS
 	PprofAddress   string        // SERVER_PPROF_ADDRESS: serve net/http/pprof there; empty, off
+
+	// Mutual TLS: all three or none. With none, agencies speak
+	// plaintext and are not authenticated.
+	TLSCert     string // SERVER_TLS_CERT: the central's certificate (PEM)
+	TLSKey      string // SERVER_TLS_KEY: its private key
+	TLSClientCA string // SERVER_TLS_CLIENT_CA: the lottery CA that signs agencies' certificates
+	TLSRevoked  string // SERVER_TLS_REVOKED: a file of revoked serial numbers, read at start; optional
+	// The probe's own certificate, with which server healthcheck asks
+	// Health of a central that requires TLS: both or none.
+	TLSProbeCert string // SERVER_TLS_PROBE_CERT
+	TLSProbeKey  string // SERVER_TLS_PROBE_KEY
 }
+
+// TLS reports whether the central requires mutual TLS.
+func (c Server) TLS() bool { return c.TLSCert != "" }
 
 // DefaultServer returns the central's defaults.
 func DefaultServer() Server {
@@ -59,6 +73,12 @@ func (c *Server) keys() []key {
 		iniKey("SERVER_HELLO_TIMEOUT", durationSetter(&c.HelloTimeout)),
 		iniKey("SERVER_MAX_CONNECTIONS", intSetter(&c.MaxConnections)),
 		iniKey("SERVER_PPROF_ADDRESS", stringSetter(&c.PprofAddress)),
+		iniKey("SERVER_TLS_CERT", stringSetter(&c.TLSCert)),
+		iniKey("SERVER_TLS_KEY", stringSetter(&c.TLSKey)),
+		iniKey("SERVER_TLS_CLIENT_CA", stringSetter(&c.TLSClientCA)),
+		iniKey("SERVER_TLS_REVOKED", stringSetter(&c.TLSRevoked)),
+		iniKey("SERVER_TLS_PROBE_CERT", stringSetter(&c.TLSProbeCert)),
+		iniKey("SERVER_TLS_PROBE_KEY", stringSetter(&c.TLSProbeKey)),
 	}
 }
 
@@ -103,6 +123,11 @@ func (c Server) Validate() error {
 		check("SERVER_READ_TIMEOUT", c.ReadTimeout > 0, "want a positive duration", c.ReadTimeout),
 		check("SERVER_HELLO_TIMEOUT", c.HelloTimeout > 0, "want a positive duration", c.HelloTimeout),
 		check("SERVER_MAX_CONNECTIONS", c.MaxConnections >= 1, "want at least 1", c.MaxConnections),
+		check("SERVER_TLS_CERT", (c.TLSCert == "") == (c.TLSKey == "") && (c.TLSCert == "") == (c.TLSClientCA == ""),
+			"want SERVER_TLS_CERT, SERVER_TLS_KEY and SERVER_TLS_CLIENT_CA all set (mutual TLS) or none (plaintext)", c.TLSCert),
+		check("SERVER_TLS_REVOKED", c.TLSRevoked == "" || c.TLS(), "want it only with SERVER_TLS_CERT", c.TLSRevoked),
+		check("SERVER_TLS_PROBE_CERT", (c.TLSProbeCert == "") == (c.TLSProbeKey == "") && (c.TLSProbeCert == "" || c.TLS()),
+			"want SERVER_TLS_PROBE_CERT and SERVER_TLS_PROBE_KEY both set, with SERVER_TLS_CERT, or neither", c.TLSProbeCert),
 	)
 }
 
@@ -154,6 +179,7 @@ func (c Server) LogAttrs() []any {
 		"logging_level", logging.LevelName(c.LogLevel), "agencies_amount", c.Agencies,
 		"storage_filepath", c.StoragePath, "server_read_timeout", c.ReadTimeout,
 		"server_hello_timeout", c.HelloTimeout, "server_max_connections", c.MaxConnections, "server_pprof_address", c.PprofAddress,
+		"server_tls_cert", c.TLSCert, "server_tls_client_ca", c.TLSClientCA, "server_tls_revoked", c.TLSRevoked,
 	}
 }
 

@@ -5,6 +5,7 @@ package health
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"time"
@@ -13,8 +14,10 @@ import (
 )
 
 // Check connects to addr, sends Health and returns the central's answer.
-// The whole exchange takes at most timeout.
-func Check(ctx context.Context, addr string, timeout time.Duration) (protocol.HealthOK, error) {
+// The whole exchange takes at most timeout. With tlsCfg (a central that
+// requires mutual TLS: the probe's or an agency's certificate) it speaks
+// TLS; nil is plaintext.
+func Check(ctx context.Context, addr string, timeout time.Duration, tlsCfg *tls.Config) (protocol.HealthOK, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var d net.Dialer
@@ -25,6 +28,13 @@ func Check(ctx context.Context, addr string, timeout time.Duration) (protocol.He
 	defer nc.Close()
 	deadline, _ := ctx.Deadline()
 	nc.SetDeadline(deadline)
+	if tlsCfg != nil {
+		tc := tls.Client(nc, tlsCfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return protocol.HealthOK{}, fmt.Errorf("health check %s: tls: %w", addr, err)
+		}
+		nc = tc
+	}
 	w := protocol.NewWriter(nc)
 	if err := w.Write(protocol.Health{}); err != nil {
 		return protocol.HealthOK{}, fmt.Errorf("health check %s: %w", addr, err)

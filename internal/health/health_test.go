@@ -46,7 +46,7 @@ func TestCheckErrorsNameTheAddress(t *testing.T) {
 			if tt.answer != nil {
 				addr = serveOnce(t, tt.answer)
 			}
-			_, err := Check(context.Background(), addr, 2*time.Second)
+			_, err := Check(context.Background(), addr, 2*time.Second, nil)
 			if err == nil {
 				t.Fatal("Check: got no error")
 			}

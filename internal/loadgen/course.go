@@ -77,6 +77,7 @@ type CourseOptions struct {
 	// WithServerStart counts the central's start in the time, instead of
 	// starting the clock once it listens.
 	WithServerStart bool
+	TLS             *TLS // mutual TLS; nil is plaintext
 }
 
 // loggedWinners returns the cant_ganadores of the first successful
@@ -99,7 +100,11 @@ func Course(ctx context.Context, opts CourseOptions) (time.Duration, error) {
 	}
 	defer os.RemoveAll(dir)
 	start := time.Now()
-	srv, err := StartServer(ctx, opts.ServerBin, dir, "AGENCIES_AMOUNT=5")
+	probe, err := opts.TLS.Probe()
+	if err != nil {
+		return 0, err
+	}
+	srv, err := StartServer(ctx, opts.ServerBin, dir, probe, append(opts.TLS.ServerEnv(), "AGENCIES_AMOUNT=5")...)
 	if err != nil {
 		return 0, err
 	}
@@ -136,12 +141,12 @@ func startAgencies(ctx context.Context, opts CourseOptions, dir, addr string) ([
 		id := strconv.Itoa(i + 1)
 		p, err := harness.Start(ctx, harness.Spec{
 			Name: "agency " + id, Bin: opts.ClientBin, Dir: dir,
-			Env: append(os.Environ(),
+			Env: append(append(os.Environ(),
 				"CLI_ID="+id,
 				"CLI_SERVER_ADDRESS="+addr,
 				"CLI_DATA_FILE="+filepath.Join(opts.DataDir, "agency-"+id+".csv"),
 				"CLI_BATCH_MAXAMOUNT="+strconv.Itoa(opts.BatchMax),
-			),
+			), opts.TLS.ClientEnv(i+1)...),
 		})
 		if err != nil {
 			killAll(agencies)

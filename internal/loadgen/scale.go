@@ -30,6 +30,7 @@ type ScaleOptions struct {
 	// Rate, when positive, is the total bets per second the agencies
 	// offer, evenly shared; otherwise each sends as fast as it can.
 	Rate float64
+	TLS  *TLS // mutual TLS; nil is plaintext
 }
 
 // ScaleResult is what one national-scale run measured.
@@ -85,6 +86,7 @@ func (r *scaleRun) agency(ctx context.Context, id int) error {
 	cfg := config.DefaultClient()
 	cfg.ID, cfg.ServerAddress, cfg.BatchMax = id, r.addr, opts.BatchMax
 	cfg.ServerTimeout, cfg.RetryTimeout = 30*time.Second, 60*time.Second
+	opts.TLS.SetClient(&cfg, id)
 	probe := &agencyProbe{run: r, latencies: make([]time.Duration, 0, opts.Bets/max(opts.BatchMax, 1)+1)}
 	options := []client.Option{
 		client.WithSource(func() iter.Seq2[lottery.Bet, error] {

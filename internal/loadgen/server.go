@@ -7,6 +7,7 @@ package loadgen
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -32,7 +33,10 @@ type Server struct {
 // it answers the protocol's health check. It does not depend on the
 // central's log, whose level the benchmark may lower: so it cannot let
 // the central pick port 0 and read the address from its log.
-func StartServer(ctx context.Context, bin, dir string, env ...string) (*Server, error) {
+//
+// With tlsCfg (mutual TLS: the probe's certificate, see TLS.Probe) the
+// health check speaks TLS; env must then hold the central's TLS settings.
+func StartServer(ctx context.Context, bin, dir string, tlsCfg *tls.Config, env ...string) (*Server, error) {
 	addr, err := harness.FreeAddr()
 	if err != nil {
 		return nil, err
@@ -46,7 +50,7 @@ func StartServer(ctx context.Context, bin, dir string, env ...string) (*Server, 
 	if err != nil {
 		return nil, err
 	}
-	if err := waitServing(ctx, p, addr); err != nil {
+	if err := waitServing(ctx, p, addr, tlsCfg); err != nil {
 		p.Kill()
 		return nil, err
 	}
@@ -54,10 +58,10 @@ func StartServer(ctx context.Context, bin, dir string, env ...string) (*Server, 
 }
 
 // waitServing waits until the central p answers the health check at addr.
-func waitServing(ctx context.Context, p *harness.Process, addr string) error {
+func waitServing(ctx context.Context, p *harness.Process, addr string, tlsCfg *tls.Config) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, err := health.Check(ctx, addr, time.Second); err == nil {
+		if _, err := health.Check(ctx, addr, time.Second, tlsCfg); err == nil {
 			return nil
 		}
 		if p.Exited() {

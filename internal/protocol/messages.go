@@ -177,6 +177,8 @@ const (
 	CodeSuperseded    Code = 12 // a newer connection took over this agency
 	CodeTimeout       Code = 13 // nothing arrived within the read timeout; connection closed
 	CodeVersion       Code = 14 // the agency speaks another protocol version; connection closed
+	CodeTLSRequired   Code = 15 // a plaintext agency at a central that requires TLS; sent in plaintext, connection closed
+	CodeForbidden     Code = 16 // the agency's certificate does not allow the request; connection closed
 )
 
 var codeNames = map[Code]string{
@@ -187,6 +189,7 @@ var codeNames = map[Code]string{
 	CodeIncomplete: "incomplete", CodeBusy: "busy",
 	CodeUnavailable: "unavailable", CodeSuperseded: "superseded",
 	CodeTimeout: "timeout", CodeVersion: "version",
+	CodeTLSRequired: "tls_required", CodeForbidden: "forbidden",
 }
 
 func (c Code) String() string {

@@ -107,7 +107,7 @@ func roundTripCases() []roundTripCase {
 		}
 	}
 	cases = append(cases, roundTripCase{name: "welcome_empty", in: Welcome{Digest: lottery.EmptyDigest}})
-	for c := CodeMalformed; c <= CodeVersion; c++ {
+	for c := CodeMalformed; c <= CodeForbidden; c++ {
 		cases = append(cases, roundTripCase{
 			name: "error_" + c.String(),
 			in:   &Error{Code: c, Message: c.String() + ": apuesta rechazada, \"ñandú\""},
@@ -1146,8 +1146,10 @@ func TestCodes(t *testing.T) {
 		{CodeSuperseded, "superseded", true, true},
 		{CodeTimeout, "timeout", true, true},
 		{CodeVersion, "version", true, false},
+		{CodeTLSRequired, "tls_required", true, false},
+		{CodeForbidden, "forbidden", true, false},
 		{0, "code_0", true, false},
-		{15, "code_15", true, false},
+		{17, "code_17", true, false},
 		{255, "code_255", true, false},
 	}
 	for _, tc := range tests {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -11,8 +12,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/loteria-nacional/quiniela/internal/certs"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
+	"github.com/loteria-nacional/quiniela/internal/mtls"
 	"github.com/loteria-nacional/quiniela/internal/protocol"
 )
 
@@ -34,6 +37,8 @@ type conn struct {
 	nc     net.Conn
 	peer   string
 	agency int // 0 until Hello
+	// identity is the peer's certificate's, with TLS; nil in plaintext.
+	identity *certs.Identity
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -92,6 +97,9 @@ func domainRefusal(err error) *refusal {
 
 func (c *conn) serve() {
 	defer c.close()
+	if !c.handshake() {
+		return
+	}
 	r := protocol.NewReader(c.clock)
 	w := protocol.NewWriter(c.nc)
 	req, err := c.readRequest(r)
@@ -120,6 +128,10 @@ func (c *conn) serve() {
 			c.refuse(w, "hello", refuse(protocol.CodeBadAgency, "agency %d is not one of 1..%d", m.Agency, n))
 			return
 		}
+		if ref := c.speaksFor(int(m.Agency)); ref != nil {
+			c.refuse(w, "hello", ref)
+			return
+		}
 		c.agency = int(m.Agency)
 		c.clock.helloDone()
 	default: // a batch before Hello is decoded as a protocol.Batch
@@ -146,6 +158,54 @@ func (c *conn) serve() {
 	c.serveRequests(r)
 	close(c.replies)
 	<-written
+}
+
+// handshake completes the TLS handshake, where the central requires TLS,
+// within the Hello deadline, and keeps the identity of the peer's
+// certificate. A failure is one fail line naming the peer and why (the
+// certificate's identity, where it has one: see mtls.Server); a
+// plaintext peer is told in plaintext that TLS is required.
+func (c *conn) handshake() bool {
+	tc, ok := c.nc.(*tls.Conn)
+	if !ok {
+		return true
+	}
+	tc.SetDeadline(c.clock.helloBy)
+	err := tc.HandshakeContext(c.ctx)
+	if err == nil {
+		var id certs.Identity
+		if id, err = mtls.PeerIdentity(tc.ConnectionState()); err == nil {
+			c.identity = &id
+			return true
+		}
+	}
+	if c.ctx.Err() != nil {
+		return false // closing: not the peer's failure
+	}
+	c.srv.log.Error("tls", logging.Fail, "peer", c.peer, "error", err)
+	if rh := (tls.RecordHeaderError{}); errors.As(err, &rh) && rh.Conn != nil {
+		rh.Conn.SetWriteDeadline(time.Now().Add(closingWriteTimeout))
+		w := protocol.NewWriter(rh.Conn)
+		if w.Write(&protocol.Error{Code: protocol.CodeTLSRequired, Message: "this central requires mutual TLS"}) == nil {
+			w.Flush()
+		}
+	}
+	return false
+}
+
+// speaksFor refuses a Hello that the peer's certificate does not allow:
+// with TLS an agency speaks only for itself, and the probe asks Health
+// only. In plaintext anyone may say any agency.
+func (c *conn) speaksFor(agency int) *refusal {
+	switch id := c.identity; {
+	case id == nil:
+		return nil
+	case id.Probe:
+		return refuse(protocol.CodeForbidden, "the probe's certificate may ask Health only")
+	case id.Agency != agency:
+		return refuse(protocol.CodeForbidden, "the certificate of agency %d cannot speak for agency %d", id.Agency, agency)
+	}
+	return nil
 }
 
 // serveRequests reads an agency's requests and queues their replies until

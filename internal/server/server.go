@@ -7,6 +7,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -59,6 +60,11 @@ type Settings struct {
 	// wait for at most protocol.MaxWinnersHold (and a margin): a longer
 	// hold makes them give up and reconnect.
 	WinnersHold time.Duration
+	// TLS, when set, is the central's mutual TLS (see package mtls):
+	// every connection completes a TLS handshake within its Hello
+	// deadline, and its client certificate says which agency it may
+	// speak for. Nil is plaintext: agencies are not authenticated.
+	TLS *tls.Config
 }
 
 // Server serves agencies over TCP.
@@ -225,7 +231,10 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, accepted time.Time)
 func (s *Server) newConn(ctx context.Context, nc net.Conn, accepted time.Time) *conn {
 	cctx, cancel := context.WithCancelCause(ctx)
 	c := &conn{srv: s, nc: nc, peer: nc.RemoteAddr().String(), ctx: cctx, cancel: cancel}
-	c.clock = newReadClock(cctx, nc, accepted, s.settings)
+	if s.settings.TLS != nil {
+		c.nc = tls.Server(nc, s.settings.TLS) // the handshake is the first thing serve does
+	}
+	c.clock = newReadClock(cctx, c.nc, accepted, s.settings)
 	// Once the connection is closing, a blocked read returns at once and
 	// a blocked write soon. readClock and flush set their deadlines
 	// before they look at the context, so this cannot be undone by them.

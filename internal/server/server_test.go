@@ -180,9 +180,19 @@ func lotteryFile(t testing.TB, agency int) string {
 // runAgency runs the real agency code against ts and returns its winners.
 func runAgency(t *testing.T, ts *testServer, agency int, file string) ([]string, error) {
 	t.Helper()
+	return runAgencyWith(t, ts, agency, file, nil)
+}
+
+// runAgencyWith is runAgency with set, when not nil, changing the
+// agency's configuration (its TLS files, say).
+func runAgencyWith(t *testing.T, ts *testServer, agency int, file string, set func(*config.Client)) ([]string, error) {
+	t.Helper()
 	cfg := config.DefaultClient()
 	cfg.ID, cfg.ServerAddress, cfg.DataFile = agency, ts.addr, file
 	cfg.RetryTimeout, cfg.ServerTimeout = 20*time.Second, 10*time.Second
+	if set != nil {
+		set(&cfg)
+	}
 	a := client.New(cfg, logging.New(io.Discard, logging.LevelWarning))
 	a.Backoff, a.MaxBackoff = 10*time.Millisecond, 200*time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -1,0 +1,160 @@
+// Package mtls builds the TLS configurations of mutual TLS between the
+// central and its agencies: TLS 1.3 only, both ends authenticated by the
+// lottery's CA, an agency identified by its certificate
+// (certs.IdentityOf), never by what it says.
+package mtls
+
+import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/loteria-nacional/quiniela/internal/certs"
+)
+
+// Server returns the central's configuration: its certificate and key,
+// TLS 1.3, and a client certificate required and checked by
+// VerifyConnection against the lottery CA of caFile: its chain, its use
+// (client authentication), its validity in time, its serial against the
+// revocation list of revokedFile (optional, see LoadRevoked), and a
+// quiniela identity. Each refusal names the certificate: whose it is and
+// its serial.
+func Server(certFile, keyFile, caFile, revokedFile string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("central certificate: %w", err)
+	}
+	roots, err := loadPool(caFile)
+	if err != nil {
+		return nil, err
+	}
+	revoked := map[string]bool{}
+	if revokedFile != "" {
+		if revoked, err = LoadRevoked(revokedFile); err != nil {
+			return nil, err
+		}
+	}
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{cert},
+		// Verified here rather than by crypto/tls, so that every refusal
+		// names the certificate it refuses.
+		ClientAuth: tls.RequireAnyClientCert,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			return verifyPeer(cs, roots, revoked)
+		},
+	}, nil
+}
+
+func verifyPeer(cs tls.ConnectionState, roots *x509.CertPool, revoked map[string]bool) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("no client certificate")
+	}
+	leaf := cs.PeerCertificates[0]
+	who := Describe(leaf)
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	opts := x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	if _, err := leaf.Verify(opts); err != nil {
+		return fmt.Errorf("%s: %w", who, err)
+	}
+	if revoked[Serial(leaf)] {
+		return fmt.Errorf("%s: revoked (SERVER_TLS_REVOKED)", who)
+	}
+	if _, err := certs.IdentityOf(leaf); err != nil {
+		return fmt.Errorf("%s: %w", who, err)
+	}
+	return nil
+}
+
+// Client returns the configuration of an agency, or of the probe: its
+// certificate and key, the lottery CA of caFile as the only root, and the
+// central's certificate verified for serverName.
+func Client(caFile, certFile, keyFile, serverName string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("own certificate: %w", err)
+	}
+	roots, err := loadPool(caFile)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{cert},
+		RootCAs:      roots,
+		ServerName:   serverName,
+	}, nil
+}
+
+// PeerIdentity returns the identity of a connection's client certificate,
+// which VerifyConnection has checked.
+func PeerIdentity(cs tls.ConnectionState) (certs.Identity, error) {
+	if len(cs.PeerCertificates) == 0 {
+		return certs.Identity{}, errors.New("no client certificate")
+	}
+	return certs.IdentityOf(cs.PeerCertificates[0])
+}
+
+// Describe names a certificate in a log line: its identity, or its
+// subject when it has none, and its serial.
+func Describe(c *x509.Certificate) string {
+	id, err := certs.IdentityOf(c)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("certificate %q (serial %s, no quiniela identity)", c.Subject.CommonName, Serial(c))
+	case id.Probe:
+		return fmt.Sprintf("the probe's certificate (serial %s)", Serial(c))
+	}
+	return fmt.Sprintf("agency %d's certificate (serial %s)", id.Agency, Serial(c))
+}
+
+// Serial is a certificate's serial number in lowercase hexadecimal, as
+// server certs prints it and a revocation list holds it.
+func Serial(c *x509.Certificate) string { return c.SerialNumber.Text(16) }
+
+// LoadRevoked reads a revocation list: one serial number per line, in
+// hexadecimal (an optional 0x and colons are ignored, case is not
+// significant); blank lines and lines starting with # are skipped.
+func LoadRevoked(path string) (map[string]bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("revocation list: %w", err)
+	}
+	defer f.Close()
+	out := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		s := strings.TrimSpace(sc.Text())
+		if s == "" || strings.HasPrefix(s, "#") {
+			continue
+		}
+		s = strings.TrimLeft(strings.ReplaceAll(strings.TrimPrefix(strings.ToLower(s), "0x"), ":", ""), "0")
+		if s == "" || strings.Trim(s, "0123456789abcdef") != "" {
+			return nil, fmt.Errorf("revocation list %s line %d: %q is not a serial number in hexadecimal", path, line, sc.Text())
+		}
+		out[s] = true
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("revocation list %s: %w", path, err)
+	}
+	return out, nil
+}
+
+func loadPool(caFile string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("lottery CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("lottery CA %s: no PEM certificate in it", caFile)
+	}
+	return pool, nil
+}
