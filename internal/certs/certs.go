@@ -324,11 +324,7 @@ func (m *maker) loadOrMakeCA(p pair) error {
 		m.kept(p, cert)
 		return nil
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	serial, err := newSerial()
+	key, serial, err := newKey()
 	if err != nil {
 		return err
 	}
@@ -376,11 +372,7 @@ func (m *maker) leaf(p pair) error {
 		m.kept(p, cert)
 		return nil
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	serial, err := newSerial()
+	key, serial, err := newKey()
 	if err != nil {
 		return err
 	}
@@ -536,6 +528,16 @@ func (m *maker) write(p pair, cert *x509.Certificate, key *ecdsa.PrivateKey, rep
 }
 
 // newSerial is a random 128-bit serial number, never zero.
+// newKey returns a new certificate's key (ECDSA P-256) and serial.
+func newKey() (*ecdsa.PrivateKey, *big.Int, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	serial, err := newSerial()
+	return key, serial, err
+}
+
 func newSerial() (*big.Int, error) {
 	var b [16]byte
 	for {

@@ -24,11 +24,7 @@ import (
 // quiniela identity. Each refusal names the certificate: whose it is and
 // its serial.
 func Server(certFile, keyFile, caFile, revokedFile string) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("central certificate: %w", err)
-	}
-	roots, err := loadPool(caFile)
+	cert, roots, err := load(certFile, keyFile, caFile)
 	if err != nil {
 		return nil, err
 	}
@@ -77,11 +73,7 @@ func verifyPeer(cs tls.ConnectionState, roots *x509.CertPool, revoked map[string
 // certificate and key, the lottery CA of caFile as the only root, and the
 // central's certificate verified for serverName.
 func Client(caFile, certFile, keyFile, serverName string) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("own certificate: %w", err)
-	}
-	roots, err := loadPool(caFile)
+	cert, roots, err := load(certFile, keyFile, caFile)
 	if err != nil {
 		return nil, err
 	}
@@ -145,6 +137,16 @@ func LoadRevoked(path string) (map[string]bool, error) {
 		return nil, fmt.Errorf("revocation list %s: %w", path, err)
 	}
 	return out, nil
+}
+
+// load reads one end's certificate and key, and the lottery CA it trusts.
+func load(certFile, keyFile, caFile string) (tls.Certificate, *x509.CertPool, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return tls.Certificate{}, nil, fmt.Errorf("certificate %s: %w", certFile, err)
+	}
+	roots, err := loadPool(caFile)
+	return cert, roots, err
 }
 
 func loadPool(caFile string) (*x509.CertPool, error) {
