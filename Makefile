@@ -6,7 +6,7 @@ GOFLAGS_BUILD := -trimpath -ldflags=-s
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 PROJECT := tp0
 
-.PHONY: build test lottery data certs bench lint docker-image docker-compose-up docker-compose-down docker-compose-logs clean
+.PHONY: build test lottery data certs bench lint docker-image docker-certs docker-compose-up docker-compose-down docker-compose-logs clean
 
 build:
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ ./cmd/...
@@ -15,7 +15,8 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
-# lottery runs a whole lottery on this machine: the central and 5 agencies.
+# lottery runs a whole lottery on this machine: the central and 5 agencies,
+# over mutual TLS with the certificates of certs/ (made where missing).
 lottery: build
 	./scripts/lottery.sh
 
@@ -34,7 +35,8 @@ data: build
 
 # certs writes the lottery's CA and the certificates of the central, agencies
 # 1..5 and the probe into certs/, keeping those already there (README.md,
-# "Certificates"). certs/ca.key stays on this machine.
+# "Certificates"). certs/ca.key stays on this machine. make docker-certs
+# copies the rest for the containers.
 certs: build
 	$(BIN)/server certs -dir certs -agencies 5
 

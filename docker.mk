@@ -4,23 +4,36 @@
 # `make build`: nothing is pulled from a registry.
 #
 #	make docker-image         binaries, then server:latest and client:latest
-#	make docker-compose-up    images, sample data where missing, up -d
+#	make docker-certs         make certs, then certs-deploy/: the containers' copy
+#	                          (no ca.key; keys 0400 owned by 10001, the images' user)
+#	make docker-compose-up    images, certificates, sample data where missing, up -d
 #	make docker-compose-logs  follow every container's log
 #	make docker-compose-down  stop -t 10 (graceful), rm -f -v (the containers and their
 #	                          anonymous volumes: the central's store), then down (the network)
 #
-# COMPOSE_FILES selects the compose files, e.g. with the storage override:
-#	make docker-compose-up COMPOSE_FILES="-f docker-compose-dev.yaml -f docker-compose.storage.yaml"
+# The deployment speaks mutual TLS: docker-compose-tls.yaml, which
+# ./generar-compose.sh docker-compose-tls.yaml 5 certs-deploy wrote, mounts
+# each container's certificates from certs-deploy/ (docs/DEPLOY.md, "Mutual
+# TLS"). COMPOSE_FILES selects other compose files, e.g. the plaintext one
+# of the course, or the storage override:
+#	make docker-compose-up COMPOSE_FILES="-f docker-compose-dev.yaml"
+#	make docker-compose-up COMPOSE_FILES="-f docker-compose-tls.yaml -f docker-compose.storage.yaml"
 
 DOCKER ?= docker
-COMPOSE_FILES ?= -f docker-compose-dev.yaml
+COMPOSE_FILES ?= -f docker-compose-tls.yaml
 DOCKER_COMPOSE = $(COMPOSE) -p $(PROJECT) $(COMPOSE_FILES)
 
 docker-image: build
 	$(DOCKER) build -f ./server/Dockerfile -t server:latest .
 	$(DOCKER) build -f ./client/Dockerfile -t client:latest .
 
-docker-compose-up: docker-image
+# certs-deploy/ is rebuilt from certs/ each time (a renewed certificate
+# reaches the containers at their next recreation); ca.key is never copied.
+# Giving the keys to 10001 takes root.
+docker-certs: certs
+	./scripts/deploy-certs.sh certs certs-deploy
+
+docker-compose-up: docker-image docker-certs
 	$(BIN)/gendata -dir .data -agencies 5 -missing-only
 	$(DOCKER_COMPOSE) up -d
 

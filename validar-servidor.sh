@@ -14,6 +14,15 @@
 # the compose project COMPOSE_PROJECT_NAME (default tp0, the Makefile's) is
 # used. The probe reads ./client/config.yaml (mounted read-only) for
 # server.address; SERVER_ADDRESS=host:port overrides it.
+#
+# Mutual TLS: where the network's container "server" has the probe's
+# certificate mounted (/run/certs/probe.crt, probe.key and ca.crt, as
+# generar-compose.sh with a certificate directory writes it), the probe
+# mounts the same host files read-only and presents the probe's
+# certificate (CLI_TLS_CA, CLI_TLS_CERT, CLI_TLS_KEY), which may ask
+# Health only. CERTS_DIR=DIR takes ca.crt, probe.crt and probe.key from DIR
+# instead (probe.key readable by the image's user 10001, as
+# scripts/deploy-certs.sh leaves it). Otherwise it speaks plaintext.
 set -uo pipefail
 
 readonly success="action: test_server | result: success"
@@ -44,6 +53,38 @@ if [ -f "$here/client/config.yaml" ]; then
 fi
 if [ -n "${SERVER_ADDRESS:-}" ]; then
 	args+=(--env "CLI_SERVER_ADDRESS=$SERVER_ADDRESS")
+fi
+
+# The probe's certificate: from CERTS_DIR, or the host files that the
+# central's container mounts.
+readonly certs_in=/run/certs
+declare -A source=()
+if [ -n "${CERTS_DIR:-}" ]; then
+	dir=$(cd "$CERTS_DIR" 2>/dev/null && pwd) || {
+		echo "validar-servidor: CERTS_DIR=$CERTS_DIR is not a directory" >&2
+		echo "$fail"
+		exit 1
+	}
+	for f in ca.crt probe.crt probe.key; do
+		source[$f]=$dir/$f
+	done
+elif docker network inspect --format '{{range .Containers}}{{.Name}}{{"\n"}}{{end}}' "$network" 2>/dev/null | grep -qx server; then
+	while IFS='=' read -r dest src; do
+		case $dest in
+		"$certs_in/ca.crt" | "$certs_in/probe.crt" | "$certs_in/probe.key") source[${dest#"$certs_in/"}]=$src ;;
+		esac
+	done < <(docker inspect --format '{{range .Mounts}}{{.Destination}}={{.Source}}{{"\n"}}{{end}}' server 2>/dev/null)
+fi
+if [ -n "${source[probe.key]:-}" ]; then
+	for f in ca.crt probe.crt probe.key; do
+		if [ -z "${source[$f]:-}" ]; then
+			echo "validar-servidor: the central has $certs_in/probe.key but no $certs_in/$f" >&2
+			echo "$fail"
+			exit 1
+		fi
+		args+=(--volume "${source[$f]}:$certs_in/$f:ro")
+	done
+	args+=(--env "CLI_TLS_CA=$certs_in/ca.crt" --env "CLI_TLS_CERT=$certs_in/probe.crt" --env "CLI_TLS_KEY=$certs_in/probe.key")
 fi
 args+=(--env CLI_SERVER_TIMEOUT=5s client:latest probe)
 

@@ -441,17 +441,19 @@ func TestValidarServidor(t *testing.T) {
 	check("after down", fail)
 }
 
-// TestComposeFileAccepted has compose itself read the generated file and
-// the storage override: compose refuses an unknown key or version.
+// TestComposeFileAccepted has compose itself read the generated files
+// (plaintext and mutual TLS) and the storage override: compose refuses an
+// unknown key or version.
 func TestComposeFileAccepted(t *testing.T) {
 	compose := composeCommand()
 	if compose == nil {
 		t.Skip("needs `docker compose` (v2 plugin) or `docker-compose` (v1.29): neither is installed")
 	}
 	dir := t.TempDir()
-	for _, n := range []int{0, 3} {
-		file := filepath.Join(dir, fmt.Sprintf("compose-%d.yaml", n))
-		generate(t, file, strconv.Itoa(n))
+	// N, and CERTDIR for mutual TLS.
+	for i, gen := range [][]string{{"0"}, {"3"}, {"3", "certs-deploy"}} {
+		file := filepath.Join(dir, fmt.Sprintf("compose-%d.yaml", i))
+		generate(t, file, gen[0], gen[1:]...)
 		for _, files := range [][]string{{file}, {file, filepath.Join(repoRoot, "docker-compose.storage.yaml")}} {
 			args := append([]string{}, compose[1:]...)
 			args = append(args, "-p", testPrefix+"config")

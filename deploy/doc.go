@@ -26,6 +26,9 @@
 // dataset at ../shared/data/dataset.zip relative to the repository's root,
 // and skip where it is absent. TestComposeCourseConfig and
 // TestComposeDrawLoggedBeforeWinners write the course's own config.ini and
-// config.yaml instead of copies of ours. TestGenerarCompose needs only
+// config.yaml instead of copies of ours. TestComposeTLS makes its
+// certificates with the real bin/server certs and scripts/deploy-certs.sh
+// in its own directory, and skips unless run as root (deploy-certs.sh
+// gives the containers' keys to 10001). TestGenerarCompose needs only
 // bash.
 package deploy

@@ -14,14 +14,14 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// generate runs ./generar-compose.sh OUTPUT N and fails the test if it
-// fails.
-func generate(t *testing.T, output, n string) {
+// generate runs ./generar-compose.sh OUTPUT N [CERTDIR] and fails the
+// test if it fails.
+func generate(t *testing.T, output, n string, certdir ...string) {
 	t.Helper()
-	cmd := exec.Command("./generar-compose.sh", output, n)
+	cmd := exec.Command("./generar-compose.sh", append([]string{output, n}, certdir...)...)
 	cmd.Dir = repoRoot
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("./generar-compose.sh %s %s: %v\n%s", output, n, err, out)
+		t.Fatalf("./generar-compose.sh %s %s %s: %v\n%s", output, n, strings.Join(certdir, " "), err, out)
 	}
 }
 
@@ -83,18 +83,65 @@ func TestGenerarCompose(t *testing.T) {
 		}
 	})
 
+	t.Run("committed TLS file is current", func(t *testing.T) {
+		out := filepath.Join(dir, "tls.yaml")
+		generate(t, out, "5", "certs-deploy")
+		got, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := os.ReadFile(filepath.Join(repoRoot, "docker-compose-tls.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("./generar-compose.sh OUTPUT 5 certs-deploy differs from docker-compose-tls.yaml: regenerate it with\n" +
+				"\t./generar-compose.sh docker-compose-tls.yaml 5 certs-deploy")
+		}
+		checkShape(t, out, 5, "./certs-deploy")
+	})
+
 	for _, n := range []int{0, 1, 3, 12} {
 		t.Run("shape N="+strconv.Itoa(n), func(t *testing.T) {
 			out := filepath.Join(dir, "compose-"+strconv.Itoa(n)+".yaml")
 			generate(t, out, strconv.Itoa(n))
-			checkShape(t, out, n)
+			checkShape(t, out, n, "")
+		})
+		t.Run("TLS shape N="+strconv.Itoa(n), func(t *testing.T) {
+			out := filepath.Join(dir, "compose-tls-"+strconv.Itoa(n)+".yaml")
+			generate(t, out, strconv.Itoa(n), "my-certs/")
+			checkShape(t, out, n, "./my-certs")
+			generate(t, out, strconv.Itoa(n), "/srv/lottery/certs")
+			checkShape(t, out, n, "/srv/lottery/certs")
 		})
 	}
 
 	t.Run("leading zeros are decimal", func(t *testing.T) {
 		out := filepath.Join(dir, "compose-08.yaml")
 		generate(t, out, "08")
-		checkShape(t, out, 8)
+		checkShape(t, out, 8, "")
+	})
+
+	// The course's invocation is plaintext whatever certificates exist:
+	// TLS only when CERTDIR is given.
+	t.Run("no CERTDIR is plaintext, with certificates beside it", func(t *testing.T) {
+		sub := t.TempDir()
+		for _, d := range []string{"certs", "certs-deploy"} {
+			if err := os.MkdirAll(filepath.Join(sub, d), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(sub, d, "ca.crt"), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out := filepath.Join(sub, "docker-compose.yaml")
+		cmd := exec.Command(filepath.Join(repoRoot, "generar-compose.sh"), out, "2")
+		cmd.Dir = sub
+		cmd.Env = append(os.Environ(), "CERTS_DIR=certs-deploy")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v\n%s", err, b)
+		}
+		checkShape(t, out, 2, "")
 	})
 
 	bad := [][]string{
@@ -109,7 +156,11 @@ func TestGenerarCompose(t *testing.T) {
 		{"OUT", "+3"},
 		{"OUT", "65536"},
 		{"OUT", "99999999999999999999999"},
-		{"OUT", "3", "extra"},
+		{"OUT", "3", ""},
+		{"OUT", "3", "my certs"},
+		{"OUT", "3", "certs:rw"},
+		{"OUT", "3", "certs\n"},
+		{"OUT", "3", "certs", "extra"},
 		{"", "3"},
 	}
 	for _, args := range bad {
@@ -154,8 +205,10 @@ func TestGenerarCompose(t *testing.T) {
 	}
 }
 
-// checkShape checks a generated compose file for n agencies.
-func checkShape(t *testing.T, path string, n int) {
+// checkShape checks a generated compose file for n agencies, with mutual
+// TLS from certdir as the file names it ("./my-certs", "/abs"), or
+// plaintext where certdir is "".
+func checkShape(t *testing.T, path string, n int, certdir string) {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -189,13 +242,28 @@ func checkShape(t *testing.T, path string, n int) {
 	if srv.ContainerName != "server" || srv.Image != "server:latest" {
 		t.Errorf("server: container_name %q image %q", srv.ContainerName, srv.Image)
 	}
-	if want := []string{"AGENCIES_AMOUNT=" + strconv.Itoa(n), "STORAGE_FILEPATH=/app/storage/bets.csv"}; !slices.Equal(srv.Environment, want) {
-		t.Errorf("server environment %v, want %v", srv.Environment, want)
-	}
+	wantEnv := []string{"AGENCIES_AMOUNT=" + strconv.Itoa(n), "STORAGE_FILEPATH=/app/storage/bets.csv"}
 	// The store is on the service's anonymous volume: it survives a restart
 	// of the container, not a down.
-	if want := []string{"./server/config.ini:/app/config.ini:ro", "/app/storage"}; !slices.Equal(srv.Volumes, want) {
-		t.Errorf("server volumes %v, want %v", srv.Volumes, want)
+	wantVolumes := []string{"./server/config.ini:/app/config.ini:ro", "/app/storage"}
+	if certdir != "" {
+		wantEnv = append(wantEnv,
+			"SERVER_TLS_CERT="+certsIn+"/central.crt",
+			"SERVER_TLS_KEY="+certsIn+"/central.key",
+			"SERVER_TLS_CLIENT_CA="+certsIn+"/ca.crt",
+			"SERVER_TLS_REVOKED="+certsIn+"/revoked.txt",
+			"SERVER_TLS_PROBE_CERT="+certsIn+"/probe.crt",
+			"SERVER_TLS_PROBE_KEY="+certsIn+"/probe.key")
+		// Never ca.key: the central gets its own key and the probe's.
+		for _, f := range []string{"ca.crt", "central.crt", "central.key", "probe.crt", "probe.key", "revoked.txt"} {
+			wantVolumes = append(wantVolumes, certdir+"/"+f+":"+certsIn+"/"+f+":ro")
+		}
+	}
+	if !slices.Equal(srv.Environment, wantEnv) {
+		t.Errorf("server environment %v, want %v", srv.Environment, wantEnv)
+	}
+	if !slices.Equal(srv.Volumes, wantVolumes) {
+		t.Errorf("server volumes %v, want %v", srv.Volumes, wantVolumes)
 	}
 	if srv.Restart != "on-failure" {
 		t.Errorf("server restart %q, want on-failure", srv.Restart)
@@ -241,11 +309,20 @@ func checkShape(t *testing.T, path string, n int) {
 		if c.ContainerName != name || c.Image != "client:latest" {
 			t.Errorf("%s: container_name %q image %q", name, c.ContainerName, c.Image)
 		}
-		if !slices.Equal(c.Environment, []string{"CLI_ID=" + strconv.Itoa(i)}) {
-			t.Errorf("%s environment %v, want CLI_ID=%d", name, c.Environment, i)
-		}
 		file := "agency-" + strconv.Itoa(i) + ".csv"
+		wantEnv := []string{"CLI_ID=" + strconv.Itoa(i)}
 		want := []string{"./client/config.yaml:/app/config.yaml:ro", "./.data/" + file + ":/app/.data/" + file + ":ro"}
+		if certdir != "" {
+			// Agency i's own certificate and key, and no other.
+			crt, key := "agency-"+strconv.Itoa(i)+".crt", "agency-"+strconv.Itoa(i)+".key"
+			wantEnv = append(wantEnv, "CLI_TLS_CA="+certsIn+"/ca.crt", "CLI_TLS_CERT="+certsIn+"/"+crt, "CLI_TLS_KEY="+certsIn+"/"+key)
+			for _, f := range []string{"ca.crt", crt, key} {
+				want = append(want, certdir+"/"+f+":"+certsIn+"/"+f+":ro")
+			}
+		}
+		if !slices.Equal(c.Environment, wantEnv) {
+			t.Errorf("%s environment %v, want %v", name, c.Environment, wantEnv)
+		}
 		if !slices.Equal(c.Volumes, want) {
 			t.Errorf("%s volumes %v, want %v", name, c.Volumes, want)
 		}

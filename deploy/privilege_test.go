@@ -29,8 +29,8 @@ type containerConfig struct {
 		SecurityOpt    []string
 	}
 	Mounts []struct {
-		Type, Name, Destination string
-		RW                      bool
+		Type, Name, Source, Destination string
+		RW                              bool
 	}
 	RestartCount int
 }

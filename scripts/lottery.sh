@@ -2,6 +2,10 @@
 # Runs a whole lottery on this machine: the central and 5 agencies, each a
 # real process on 127.0.0.1, and prints each agency's winner count.
 # .data/agency-{1..5}.csv are generated where missing (bin/gendata).
+# They speak mutual TLS with the certificates of certs/, which
+# `bin/server certs` makes where missing (the central's certificate names
+# 127.0.0.1); TLS=off runs them in plaintext instead, as before TLS (the
+# central logs a WARNING line that agencies are not authenticated).
 # Logs are kept in a temporary directory, printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,8 +15,21 @@ bin/gendata -dir .data -agencies "$agencies" -missing-only >/dev/null
 
 run=$(mktemp -d "${TMPDIR:-/tmp}/lottery-run-XXXXXX")
 root=$PWD
-(cd "$run" && SERVER_IP=127.0.0.1 SERVER_PORT=0 AGENCIES_AMOUNT="$agencies" \
-	exec "$root/bin/server" >server.log 2>&1) &
+certs=$root/certs
+server_env=()
+case ${TLS:-on} in
+on)
+	bin/server certs -dir "$certs" -agencies "$agencies" >"$run/certs.log"
+	server_env=(SERVER_TLS_CERT="$certs/central.crt" SERVER_TLS_KEY="$certs/central.key"
+		SERVER_TLS_CLIENT_CA="$certs/ca.crt")
+	[ ! -f "$certs/revoked.txt" ] || server_env+=(SERVER_TLS_REVOKED="$certs/revoked.txt")
+	echo "mutual TLS with the certificates of $certs"
+	;;
+off) echo "plaintext (TLS=off): agencies are not authenticated" ;;
+*) echo "TLS=${TLS}: want on or off" >&2; exit 2 ;;
+esac
+(cd "$run" && exec env "${server_env[@]}" SERVER_IP=127.0.0.1 SERVER_PORT=0 AGENCIES_AMOUNT="$agencies" \
+	"$root/bin/server" >server.log 2>&1) &
 server=$!
 trap 'kill -TERM $server 2>/dev/null || true' EXIT
 
@@ -27,8 +44,12 @@ done
 
 pids=()
 for i in $(seq "$agencies"); do
-	(cd "$run" && CLI_ID=$i CLI_SERVER_ADDRESS=$address CLI_DATA_FILE="$root/.data/agency-$i.csv" \
-		exec "$root/bin/client" >"client$i.log" 2>&1) &
+	client_env=()
+	if [ "${TLS:-on}" = on ]; then
+		client_env=(CLI_TLS_CA="$certs/ca.crt" CLI_TLS_CERT="$certs/agency-$i.crt" CLI_TLS_KEY="$certs/agency-$i.key")
+	fi
+	(cd "$run" && exec env "${client_env[@]}" CLI_ID=$i CLI_SERVER_ADDRESS=$address CLI_DATA_FILE="$root/.data/agency-$i.csv" \
+		"$root/bin/client" >"client$i.log" 2>&1) &
 	pids+=($!)
 done
 status=0
