@@ -253,6 +253,23 @@ func dialTLSOrPlain(t *testing.T, ts *testServer, dir string) *rawConn {
 // certificate's path.
 func leafSignedBy(t *testing.T, caDir, name, uri string, notBefore, notAfter time.Time) string {
 	t.Helper()
+	return signedBy(t, caDir, name, notBefore, notAfter, func(c *x509.Certificate) {
+		c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+		if uri != "" {
+			u, err := url.Parse(uri)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.URIs = append(c.URIs, u)
+		}
+	})
+}
+
+// signedBy writes name.crt and name.key in a new directory: a
+// certificate valid from notBefore to notAfter, signed by the CA of caDir,
+// as set makes it. It returns the certificate's path.
+func signedBy(t *testing.T, caDir, name string, notBefore, notAfter time.Time, set func(*x509.Certificate)) string {
+	t.Helper()
 	ca, err := tls.LoadX509KeyPair(filepath.Join(caDir, "ca.crt"), filepath.Join(caDir, "ca.key"))
 	if err != nil {
 		t.Fatal(err)
@@ -269,16 +286,9 @@ func leafSignedBy(t *testing.T, caDir, name, uri string, notBefore, notAfter tim
 		SerialNumber: big.NewInt(time.Now().UnixNano()),
 		Subject:      pkix.Name{CommonName: name},
 		NotBefore:    notBefore, NotAfter: notAfter,
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature,
 	}
-	if uri != "" {
-		u, err := url.Parse(uri)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl.URIs = append(tmpl.URIs, u)
-	}
+	set(tmpl)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, leafKey.Public(), ca.PrivateKey.(crypto.Signer))
 	if err != nil {
 		t.Fatal(err)
@@ -312,4 +322,41 @@ func serialOf(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return mtls.Serial(c)
+}
+
+// TestTLSAgencyChecksTheCentral: an agency refuses a central whose
+// certificate is not the lottery's, or not for the name it dials, at
+// once and saying which, without retrying.
+func TestTLSAgencyChecksTheCentral(t *testing.T) {
+	dir := lotteryCerts(t, 1, time.Time{})
+	other := lotteryCerts(t, 1, time.Time{})
+	elsewhere := signedBy(t, dir, "central", time.Now().Add(-time.Hour), time.Now().Add(time.Hour), func(c *x509.Certificate) {
+		c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		c.DNSNames = []string{"elsewhere"}
+	})
+	tests := []struct {
+		name      string
+		cert, key string
+		says      string
+	}{
+		{"another CA", filepath.Join(other, "central.crt"), filepath.Join(other, "central.key"), "not signed by the lottery CA"},
+		{"another name", elsewhere, strings.TrimSuffix(elsewhere, ".crt") + ".key", "not for 127.0.0.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := mtls.Server(tt.cert, tt.key, filepath.Join(dir, "ca.crt"), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts := startServer(t, 1, func(s *serverSetup) { s.settings.TLS = cfg })
+			start := time.Now()
+			_, err = runAgencyWith(t, ts, 1, lotteryFile(t, 1), agencyTLS(dir, "agency-1", dir))
+			if !errors.Is(err, client.ErrTLS) || !strings.Contains(err.Error(), tt.says) {
+				t.Fatalf("agency at a central with %s: %v, want ErrTLS saying %q", tt.name, err, tt.says)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("the agency took %v to give up: it retried a certificate error", d)
+			}
+		})
+	}
 }
