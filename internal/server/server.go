@@ -218,6 +218,13 @@ func (s *Server) awaitSlot(ctx context.Context, nc net.Conn, accepted time.Time)
 func (s *Server) refuseBusy(nc net.Conn) {
 	s.log.Error("conexion", logging.Fail, "peer", nc.RemoteAddr().String(), "error", "too many connections")
 	defer nc.Close()
+	if s.settings.TLS != nil {
+		// A TLS agency would read a plaintext frame as a central that does
+		// not speak TLS, which it does not retry; a handshake per refusal
+		// would cost a flood's worth of CPU. Closed before the handshake,
+		// it retries as after any broken connection.
+		return
+	}
 	nc.SetWriteDeadline(time.Now().Add(busyReplyTimeout))
 	writeError(nc, protocol.CodeBusy, "too many connections, try again later")
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -359,4 +360,31 @@ func TestTLSAgencyChecksTheCentral(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTLSBusyIsRetried: with TLS, a central that is full closes the
+// newcomer before its handshake (a plaintext busy frame would read, to a
+// TLS agency, as a central that does not speak TLS, which it does not
+// retry); the agency retries and gets in once a slot frees.
+func TestTLSBusyIsRetried(t *testing.T) {
+	dir := lotteryCerts(t, 1, time.Time{})
+	ts := startServer(t, 1, withTLS(t, dir), withMaxConnections(1))
+	holder := dialTLS(t, ts, dir, "agency-1") // a session: it holds the one slot
+	holder.hello(1)
+	waiting, err := net.Dial("tcp", ts.addr) // takes the one place in the queue
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer waiting.Close()
+	waitFor(t, func() bool { return ts.srv.waiting.Load() == 1 }, "a connection waiting")
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		holder.nc.Close()
+		waiting.Close()
+	}()
+	if _, err := runAgencyWith(t, ts, 1, lotteryFile(t, 1), agencyTLS(dir, "agency-1", dir)); err != nil {
+		t.Fatalf("an agency that found the central full: %v, want it to retry and get in", err)
+	}
+	waitFor(t, func() bool { return len(ts.log.lines("result: fail", "too many connections")) >= 1 },
+		"a busy refusal; log:\n%s", ts.log)
 }
