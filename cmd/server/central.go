@@ -61,7 +61,7 @@ func NewMain(cfg config.Server, log *slog.Logger) *Main {
 // serving fails. A shutdown through ctx returns ctx's error; the caller
 // calls Close in any case.
 func (m *Main) Run(ctx context.Context) error {
-	start := time.Now() // DRAW_DEADLINE's duration counts from here
+	start := time.Now()    // DRAW_DEADLINE's duration counts from here
 	tlsCfg, err := m.tls() // before anything opens: a bad setting fails at once
 	if err != nil {
 		return err
