@@ -61,6 +61,7 @@ func NewMain(cfg config.Server, log *slog.Logger) *Main {
 // serving fails. A shutdown through ctx returns ctx's error; the caller
 // calls Close in any case.
 func (m *Main) Run(ctx context.Context) error {
+	start := time.Now()    // DRAW_DEADLINE's duration counts from here
 	tlsCfg, err := m.tls() // before anything opens: a bad setting fails at once
 	if err != nil {
 		return err
@@ -83,6 +84,12 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	go watchLedger(ctx, central, stop)
+	if at, ok := m.cfg.Deadline(start); ok {
+		// Before the listener: a deadline already past holds the draw
+		// now, and no agency is answered before it.
+		m.log.Info("cierre_apuestas", logging.InProgress, "draw_deadline", at.Format(time.RFC3339), "drawn", central.Drawn())
+		central.CloseAt(at)
+	}
 	if central.Agencies() != m.cfg.Agencies {
 		// The draw was recorded: it is final, whatever the setting says.
 		m.log.Warn("sorteo_registrado", logging.Success, "agencias", central.Agencies(),

@@ -294,6 +294,10 @@ func TestLoadServerBadValues(t *testing.T) {
 		{"SERVER_HELLO_TIMEOUT", "-2s"},
 		{"SERVER_MAX_CONNECTIONS", "0"},
 		{"SERVER_MAX_CONNECTIONS", "many"},
+		{"DRAW_DEADLINE", "0s"},
+		{"DRAW_DEADLINE", "-1m"},
+		{"DRAW_DEADLINE", "21:00"},
+		{"DRAW_DEADLINE", "2026-05-01 21:00:00"},
 	}
 	for _, b := range bad {
 		for _, source := range []string{"file", "env"} {
@@ -309,6 +313,35 @@ func TestLoadServerBadValues(t *testing.T) {
 				checkKeyError(t, err, b.key)
 			})
 		}
+	}
+}
+
+// TestServerDrawDeadline: DRAW_DEADLINE is off by default, a duration
+// from the central's start, or an RFC 3339 time, from the file or the
+// environment.
+func TestServerDrawDeadline(t *testing.T) {
+	start := time.Date(2026, 5, 1, 18, 0, 0, 0, time.UTC)
+	c, err := LoadServer(missingFile(t, "config.ini"), fakeEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at, ok := c.Deadline(start); ok {
+		t.Errorf("default Deadline = %v, true; want off", at)
+	}
+	c, err = LoadServer(writeFile(t, "config.ini", "[DEFAULT]\nDRAW_DEADLINE = 2h30m\n"), fakeEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at, ok := c.Deadline(start); !ok || !at.Equal(start.Add(150*time.Minute)) {
+		t.Errorf("DRAW_DEADLINE=2h30m: Deadline = %v, %v; want %v", at, ok, start.Add(150*time.Minute))
+	}
+	c, err = LoadServer(missingFile(t, "config.ini"), fakeEnv(map[string]string{"DRAW_DEADLINE": "2026-05-01T21:00:00-03:00"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2026, 5, 2, 0, 0, 0, 0, time.UTC)
+	if at, ok := c.Deadline(start); !ok || !at.Equal(want) {
+		t.Errorf("DRAW_DEADLINE=2026-05-01T21:00:00-03:00: Deadline = %v, %v; want %v", at, ok, want)
 	}
 }
 

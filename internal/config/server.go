@@ -24,6 +24,11 @@ type Server struct {
 	HelloTimeout   time.Duration // SERVER_HELLO_TIMEOUT: a peer that has not said Hello by then is closed
 	MaxConnections int           // SERVER_MAX_CONNECTIONS
 	PprofAddress   string        // SERVER_PPROF_ADDRESS: serve net/http/pprof there; empty, off
+	// DRAW_DEADLINE: when sales close and the draw is held with the bets
+	// stored by then, notified or not (lottery.Central.Close): a duration
+	// from the central's start ("2h30m") or an RFC 3339 time. Empty, off:
+	// the draw waits for every agency. See Deadline.
+	DrawDeadline string
 
 	// Mutual TLS: all three or none. With none, agencies speak
 	// plaintext and are not authenticated.
@@ -73,6 +78,7 @@ func (c *Server) keys() []key {
 		iniKey("SERVER_HELLO_TIMEOUT", durationSetter(&c.HelloTimeout)),
 		iniKey("SERVER_MAX_CONNECTIONS", intSetter(&c.MaxConnections)),
 		iniKey("SERVER_PPROF_ADDRESS", stringSetter(&c.PprofAddress)),
+		iniKey("DRAW_DEADLINE", stringSetter(&c.DrawDeadline)),
 		iniKey("SERVER_TLS_CERT", stringSetter(&c.TLSCert)),
 		iniKey("SERVER_TLS_KEY", stringSetter(&c.TLSKey)),
 		iniKey("SERVER_TLS_CLIENT_CA", stringSetter(&c.TLSClientCA)),
@@ -123,12 +129,45 @@ func (c Server) Validate() error {
 		check("SERVER_READ_TIMEOUT", c.ReadTimeout > 0, "want a positive duration", c.ReadTimeout),
 		check("SERVER_HELLO_TIMEOUT", c.HelloTimeout > 0, "want a positive duration", c.HelloTimeout),
 		check("SERVER_MAX_CONNECTIONS", c.MaxConnections >= 1, "want at least 1", c.MaxConnections),
+		check("DRAW_DEADLINE", validDeadline(c.DrawDeadline),
+			"want a positive duration from the central's start (2h30m), an RFC 3339 time (2026-05-01T21:00:00-03:00) or nothing (off)", c.DrawDeadline),
 		check("SERVER_TLS_CERT", (c.TLSCert == "") == (c.TLSKey == "") && (c.TLSCert == "") == (c.TLSClientCA == ""),
 			"want SERVER_TLS_CERT, SERVER_TLS_KEY and SERVER_TLS_CLIENT_CA all set (mutual TLS) or none (plaintext)", c.TLSCert),
 		check("SERVER_TLS_REVOKED", c.TLSRevoked == "" || c.TLS(), "want it only with SERVER_TLS_CERT", c.TLSRevoked),
 		check("SERVER_TLS_PROBE_CERT", (c.TLSProbeCert == "") == (c.TLSProbeKey == "") && (c.TLSProbeCert == "" || c.TLS()),
 			"want SERVER_TLS_PROBE_CERT and SERVER_TLS_PROBE_KEY both set, with SERVER_TLS_CERT, or neither", c.TLSProbeCert),
 	)
+}
+
+// Deadline returns when sales close for a central started at start, and
+// whether DRAW_DEADLINE is set at all. A duration counts from start, so
+// each start of the central counts it again; a draw held at a deadline is
+// recorded, and a central started again answers from the record.
+func (c Server) Deadline(start time.Time) (time.Time, bool) {
+	if c.DrawDeadline == "" {
+		return time.Time{}, false
+	}
+	if d, err := time.ParseDuration(c.DrawDeadline); err == nil {
+		return start.Add(d), true
+	}
+	t, err := time.Parse(time.RFC3339, c.DrawDeadline)
+	if err != nil {
+		panic("config: Deadline of an invalid DRAW_DEADLINE; Validate refuses it") // Validate ran
+	}
+	return t, true
+}
+
+// validDeadline reports whether s is a DRAW_DEADLINE: empty, a positive
+// duration, or an RFC 3339 time.
+func validDeadline(s string) bool {
+	if s == "" {
+		return true
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return d > 0
+	}
+	_, err := time.Parse(time.RFC3339, s)
+	return err == nil
 }
 
 // Address is the address the central listens on: SERVER_IP and
@@ -179,6 +218,7 @@ func (c Server) LogAttrs() []any {
 		"logging_level", logging.LevelName(c.LogLevel), "agencies_amount", c.Agencies,
 		"storage_filepath", c.StoragePath, "server_read_timeout", c.ReadTimeout,
 		"server_hello_timeout", c.HelloTimeout, "server_max_connections", c.MaxConnections, "server_pprof_address", c.PprofAddress,
+		"draw_deadline", c.DrawDeadline,
 		"server_tls_cert", c.TLSCert, "server_tls_client_ca", c.TLSClientCA, "server_tls_revoked", c.TLSRevoked,
 	}
 }

@@ -250,9 +250,9 @@ var (
 	// ErrOutOfOrder: a batch starts past the agency's committed count,
 	// which would leave a gap in its stream.
 	ErrOutOfOrder = errors.New("batch leaves a gap after the committed bets")
-	// ErrClosed: the agency has notified (or the draw was held), so it
-	// takes no new bets.
-	ErrClosed = errors.New("agency takes no new bets after notifying")
+	// ErrClosed: the agency has notified, or sales closed (the draw
+	// was held, or a draw deadline passed), so it takes no new bets.
+	ErrClosed = errors.New("agency takes no new bets after notifying or after sales closed")
 	// ErrIncomplete: a done notification whose total is not the agency's
 	// committed count.
 	ErrIncomplete = errors.New("done total differs from the committed bets")

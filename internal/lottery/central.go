@@ -7,6 +7,7 @@ import (
 	"iter"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -79,8 +80,10 @@ type Events interface {
 	// Notified: agency's notification of its total bets is durable.
 	Notified(agency int, total uint64)
 	// Drawn: the draw has been held, or restored from the ledger at
-	// start-up.
-	Drawn(r Result)
+	// start-up. absent lists, in order, the agencies that had not
+	// notified when sales closed (see Central.Close): empty unless the
+	// draw was held at a deadline.
+	Drawn(r Result, absent []int)
 	// DrawFailed: the draw could not read the stored bets; it is held
 	// again by the next notification or winners query.
 	DrawFailed(err error)
@@ -97,8 +100,9 @@ type Central struct {
 	ledger   Ledger
 	agencies int
 	events   Events
-	accounts []account // indexed by agency; [0] unused
-	recorded *Result   // the draw the ledger held at start-up, if any
+	accounts []account   // indexed by agency; [0] unused
+	recorded *Result     // the draw the ledger held at start-up, if any
+	closed   atomic.Bool // sales are closed: no new bets, no new notification
 
 	mu       sync.Mutex
 	failed   error         // the first write the ledger failed: nothing more is decided
@@ -125,7 +129,10 @@ type account struct {
 // A draw the ledger recorded is final: the central then covers the
 // agencies the draw covered, whatever agencies says (see Agencies), and
 // holds the draw again over the stored bets before it returns, refusing to
-// start when that does not give the recorded result. Before the draw, a
+// start when that does not give the recorded result. The recorded draw
+// may cover agencies that had not notified: it was held when sales
+// closed (see Close), and the record, not the notifications, is the
+// decision. Before the draw, a
 // ledger that holds bets of an agency past agencies is refused: the draw
 // would leave them out. When every agency had notified but no draw was
 // recorded, the draw is held before NewCentral returns.
@@ -166,11 +173,12 @@ func NewCentral(ctx context.Context, ledger Ledger, agencies int, events Events)
 			c.notified++
 		}
 	}
-	if c.recorded != nil && c.notified != agencies {
-		return nil, fmt.Errorf("%w: the recorded draw covers agencies 1..%d, but %d of them notified", ErrInconsistent, agencies, c.notified)
-	}
-	if c.notified == agencies {
+	// A recorded draw is the decision: it may have been held at a
+	// deadline, before every agency notified (see Close), and covers the
+	// bets stored by then, which draw checks against it.
+	if c.recorded != nil || c.notified == agencies {
 		c.drawing = true
+		c.closed.Store(true)
 		if err := c.draw(); err != nil {
 			return nil, err
 		}
@@ -309,8 +317,10 @@ func (c *Central) Submit(agency int, first uint64, bets []Bet) *Submission {
 		return &Submission{err: fmt.Errorf("%w: agency %d batch starts at bet %d, stored %d", ErrOutOfOrder, agency, first, a.accepted)}
 	case first+n <= a.accepted:
 		return &Submission{central: c, receipt: a.last, stored: a.accepted} // sent before
-	case a.done || c.Drawn():
-		return &Submission{err: fmt.Errorf("%w: agency %d", ErrClosed, agency)}
+	case a.done:
+		return &Submission{err: fmt.Errorf("%w: agency %d has notified", ErrClosed, agency)}
+	case c.closed.Load():
+		return &Submission{err: fmt.Errorf("%w: agency %d: sales are closed", ErrClosed, agency)}
 	}
 	fresh := bets[a.accepted-first:]
 	a.last = c.ledger.Append(agency, a.accepted, fresh)
@@ -338,6 +348,13 @@ func (c *Central) Notify(agency int, total uint64) (Digest, error) {
 		return Digest{}, fmt.Errorf("%w: agency %d says %d, stored %d", ErrIncomplete, agency, total, stored)
 	}
 	first := !a.done
+	if first && c.closed.Load() {
+		// Sales closed before the agency notified: the draw is held, or
+		// being held, with the bets it had stored; a notification now
+		// would come after it.
+		a.mu.Unlock()
+		return Digest{}, fmt.Errorf("%w: agency %d had not notified when sales closed", ErrClosed, agency)
+	}
 	if first {
 		a.done = true
 		a.last = c.ledger.Notify(agency, total)
@@ -361,9 +378,53 @@ func (c *Central) Notify(agency int, total uint64) (Digest, error) {
 	}
 	c.mu.Unlock()
 	if start {
+		c.closed.Store(true) // every agency is done: nothing changes it
 		return st.Digest, c.draw()
 	}
 	return st.Digest, nil
+}
+
+// Close closes sales, as a draw deadline does, and holds the draw now
+// with every bet stored by then, unless it is held already. The rule is
+// that of a lottery whose sales close at a fixed time: every bet on
+// stable storage when sales close takes part, its agency's notification
+// or not; from then on every new bet and every new notification is
+// refused with ErrClosed, and an agency that had not notified (absent,
+// see Events.Drawn) is answered its winners among its stored bets, none
+// when it stored none. The draw is recorded like any other, so that a
+// central started again answers from it.
+//
+// Close returns once the draw it started is held, or with the reason it
+// could not be (it is then held again by the next Winners query); when a
+// draw is held or being held already, it returns nil at once. It is safe
+// to call more than once and concurrently with everything else.
+func (c *Central) Close() error {
+	c.closed.Store(true) // before the draw reads any agency's standing
+	c.mu.Lock()
+	start := !c.drawing
+	if start {
+		c.drawing = true
+	}
+	c.mu.Unlock()
+	if start {
+		return c.draw()
+	}
+	return nil
+}
+
+// CloseAt closes sales at deadline (see Close): at once, before it
+// returns, when deadline has passed; otherwise from a timer that the
+// central's lifetime (NewCentral's ctx) stops. A draw the timer could not
+// hold has been told through Events or Failed, and is held again by the
+// next winners query.
+func (c *Central) CloseAt(deadline time.Time) {
+	wait := time.Until(deadline)
+	if wait <= 0 {
+		_ = c.Close() // a failure is told through Events or Failed
+		return
+	}
+	t := time.AfterFunc(wait, func() { _ = c.Close() })
+	context.AfterFunc(c.ctx, func() { t.Stop() })
 }
 
 // account returns agency's account, or ErrInvalidBet for an agency the
@@ -410,12 +471,16 @@ func (c *Central) failure() error {
 func (c *Central) draw() error {
 	digests := make([]Digest, c.agencies)
 	var stored uint64
+	var absent []int
 	for a := 1; a <= c.agencies; a++ {
 		st, err := c.accounts[a].standing(c)
 		if err != nil {
 			return c.drawFailed(err)
 		}
 		digests[a-1], stored = st.Digest, stored+st.Stored
+		if !st.Done {
+			absent = append(absent, a) // sales are closed: Done no longer changes
+		}
 	}
 	r, winners, err := Decide(c.ctx, c.ledger.LoadBets(), digests)
 	if err != nil {
@@ -431,7 +496,7 @@ func (c *Central) draw() error {
 	} else if _, err := c.wait(c.ledger.RecordDraw(r)); err != nil {
 		return err
 	}
-	c.events.Drawn(r) // before any winner is answered
+	c.events.Drawn(r, absent) // before any winner is answered
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.winners, c.result = winners, r
@@ -467,7 +532,7 @@ func (c *Central) Winners(ctx context.Context, agency int) ([]string, Digest, er
 		return nil, Digest{}, err
 	}
 	c.mu.Lock()
-	retry := c.notified == c.agencies && !c.drawing
+	retry := (c.notified == c.agencies || c.closed.Load()) && !c.drawing
 	if retry {
 		c.drawing = true
 	}

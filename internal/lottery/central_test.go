@@ -167,8 +167,14 @@ func (r *recorder) add(format string, args ...any) {
 }
 
 func (r *recorder) Notified(agency int, total uint64) { r.add("notified %d %d", agency, total) }
-func (r *recorder) Drawn(res Result)                  { r.add("drawn %d %d", res.Bets, res.Winners) }
-func (r *recorder) DrawFailed(err error)              { r.add("draw failed: %v", err) }
+func (r *recorder) Drawn(res Result, absent []int) {
+	if len(absent) > 0 {
+		r.add("drawn %d %d absent %v", res.Bets, res.Winners, absent)
+		return
+	}
+	r.add("drawn %d %d", res.Bets, res.Winners)
+}
+func (r *recorder) DrawFailed(err error) { r.add("draw failed: %v", err) }
 
 func (r *recorder) list() []string {
 	r.mu.Lock()
@@ -806,7 +812,7 @@ type blockingDraw struct {
 	entered, release chan struct{}
 }
 
-func (b *blockingDraw) Drawn(Result) {
+func (b *blockingDraw) Drawn(Result, []int) {
 	close(b.entered)
 	<-b.release
 }

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -124,9 +126,19 @@ func (e EventLog) Notified(agency int, total uint64) {
 }
 
 // Drawn logs action: sorteo with the draw's digest, then waits for
-// AfterDrawLogged.
-func (e EventLog) Drawn(r lottery.Result) {
-	e.Log.Info("sorteo", logging.Success, "ganadores", r.Winners, "bets", r.Bets, "digest", r.Digest.String())
+// AfterDrawLogged. A draw held at a deadline adds ausentes, the agencies
+// that had not notified, as "3,5"; a draw every agency notified has no
+// such key.
+func (e EventLog) Drawn(r lottery.Result, absent []int) {
+	attrs := []any{"ganadores", r.Winners, "bets", r.Bets, "digest", r.Digest.String()}
+	if len(absent) > 0 {
+		ids := make([]string, len(absent))
+		for i, a := range absent {
+			ids[i] = strconv.Itoa(a)
+		}
+		attrs = append(attrs, "ausentes", strings.Join(ids, ","))
+	}
+	e.Log.Info("sorteo", append([]any{logging.Success}, attrs...)...)
 	if e.AfterDrawLogged != nil {
 		e.AfterDrawLogged()
 	}

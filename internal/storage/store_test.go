@@ -74,9 +74,9 @@ func storedBets(s *Store, agency int) uint64 { return s.state.bets[agency] }
 // nopEvents is a lottery.Events that ignores what it hears.
 type nopEvents struct{}
 
-func (nopEvents) Notified(int, uint64) {}
-func (nopEvents) Drawn(lottery.Result) {}
-func (nopEvents) DrawFailed(error)     {}
+func (nopEvents) Notified(int, uint64)        {}
+func (nopEvents) Drawn(lottery.Result, []int) {}
+func (nopEvents) DrawFailed(error)            {}
 
 // newCentral returns a lottery.Central over s for agencies.
 func newCentral(t *testing.T, s *Store, agencies int) *lottery.Central {
