@@ -2,7 +2,8 @@
 // quiniela"). It reads config.yaml from its working directory (CLI_*
 // environment variables override it), uploads its bets from data.file (or
 // the one bet of NOMBRE, APELLIDO, DOCUMENTO, NACIMIENTO and NUMERO),
-// notifies the central, logs its winners and exits 0. When the central's
+// notifies the central, logs its winners (and writes them to winners.file,
+// when set) and exits 0. When the central's
 // digest of the agency's bets is not the agency's own, it logs
 // action: verificacion | result: fail and exits 1. On SIGINT or SIGTERM it
 // closes what it holds and exits 0.
@@ -67,8 +68,8 @@ func run(args []string) int {
 	case ctx.Err() != nil:
 		log.Info("shutdown", logging.Success, "reason", "signal")
 		return 0
-	case errors.Is(err, client.ErrVerification):
-		return 1 // the agency logged its verificacion line: one fail line, not two
+	case errors.Is(err, client.ErrVerification), errors.Is(err, client.ErrWinnersFile):
+		return 1 // the agency logged its verificacion or ganadores_guardados line: one fail line, not two
 	default:
 		log.Error("agencia", logging.Fail, "error", err)
 		return 1
