@@ -6,7 +6,8 @@
 // when set) and exits 0. When the central's
 // digest of the agency's bets is not the agency's own, it logs
 // action: verificacion | result: fail and exits 1. On SIGINT or SIGTERM it
-// closes what it holds and exits 0.
+// closes what it holds and exits 0. When its standard output is a
+// terminal, it shows a bar of the bets acknowledged on standard error.
 //
 //	client        run the agency
 //	client probe  ask the central at server.address whether it serves;
@@ -18,6 +19,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -57,12 +59,28 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "client: %v\n", err)
 		return 2
 	}
-	log := logging.New(os.Stdout, cfg.LogLevel)
+	// A terminal gets a progress bar on stderr; a container or a
+	// redirected output, the log lines alone.
+	var out io.Writer = os.Stdout
+	var opts []client.Option
+	var bar *progress
+	if isTerminal(os.Stdout) {
+		total := int64(1)
+		if single == nil {
+			total = countBets(cfg.DataFile)
+		}
+		bar = newProgress(total, os.Stderr, os.Stdout)
+		out, opts = bar, append(opts, client.WithObserver(bar))
+	}
+	log := logging.New(out, cfg.LogLevel)
 	log.Info("config", append([]any{logging.Success}, cfg.LogAttrs()...)...)
 
-	agency := client.New(cfg, log)
+	agency := client.New(cfg, log, opts...)
 	agency.Single = single
 	_, err = agency.Run(ctx)
+	if bar != nil {
+		bar.finish() // before the last lines, whatever ended the run
+	}
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
