@@ -2,10 +2,12 @@
 // quiniela"). It reads config.yaml from its working directory (CLI_*
 // environment variables override it), uploads its bets from data.file (or
 // the one bet of NOMBRE, APELLIDO, DOCUMENTO, NACIMIENTO and NUMERO),
-// notifies the central, logs its winners and exits 0. When the central's
+// notifies the central, logs its winners (and writes them to winners.file,
+// when set) and exits 0. When the central's
 // digest of the agency's bets is not the agency's own, it logs
 // action: verificacion | result: fail and exits 1. On SIGINT or SIGTERM it
-// closes what it holds and exits 0.
+// closes what it holds and exits 0. When its standard output is a
+// terminal, it shows a bar of the bets acknowledged on standard error.
 //
 //	client        run the agency
 //	client probe  ask the central at server.address whether it serves;
@@ -17,6 +19,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -56,19 +59,35 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "client: %v\n", err)
 		return 2
 	}
-	log := logging.New(os.Stdout, cfg.LogLevel)
+	// A terminal gets a progress bar on stderr; a container or a
+	// redirected output, the log lines alone.
+	var out io.Writer = os.Stdout
+	var opts []client.Option
+	var bar *progress
+	if isTerminal(os.Stdout) {
+		total := int64(1)
+		if single == nil {
+			total = countBets(cfg.DataFile)
+		}
+		bar = newProgress(total, os.Stderr, os.Stdout)
+		out, opts = bar, append(opts, client.WithObserver(bar))
+	}
+	log := logging.New(out, cfg.LogLevel)
 	log.Info("config", append([]any{logging.Success}, cfg.LogAttrs()...)...)
 
-	agency := client.New(cfg, log)
+	agency := client.New(cfg, log, opts...)
 	agency.Single = single
 	_, err = agency.Run(ctx)
+	if bar != nil {
+		bar.finish() // before the last lines, whatever ended the run
+	}
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
 		log.Info("shutdown", logging.Success, "reason", "signal")
 		return 0
-	case errors.Is(err, client.ErrVerification):
-		return 1 // the agency logged its verificacion line: one fail line, not two
+	case errors.Is(err, client.ErrVerification), errors.Is(err, client.ErrWinnersFile):
+		return 1 // the agency logged its verificacion or ganadores_guardados line: one fail line, not two
 	default:
 		log.Error("agencia", logging.Fail, "error", err)
 		return 1

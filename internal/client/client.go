@@ -97,6 +97,13 @@ type Observer interface {
 	OnDone()
 }
 
+// Resumer is an Observer that is also told, on each connection, how
+// many of the agency's bets the central already holds: those OnAck will
+// not count. The progress bar of cmd/client is one.
+type Resumer interface {
+	OnResume(held uint64)
+}
+
 // Option changes where an agency's bets come from or how they are sent.
 // The options serve the load generator, which drives many agencies of
 // the real client code in one process.
@@ -157,11 +164,15 @@ func (a *Agency) Run(ctx context.Context) (Result, error) {
 	if err := a.preflight(); err != nil {
 		return Result{}, err
 	}
+	a.removeStaleTemps()
 	lastProgress := time.Now()
 	delay := a.Backoff
 	for attempt := 1; ; attempt++ {
 		res, progress, err := a.session(ctx)
 		if err == nil {
+			if err := a.saveWinners(res.Winners); err != nil {
+				return res, err
+			}
 			return res, nil
 		}
 		if ctx.Err() != nil {
@@ -226,7 +237,7 @@ func retryable(err error) bool {
 		return perr.Code.Retryable()
 	}
 	var fe *betcsv.FileError
-	if errors.As(err, &fe) || errors.Is(err, errProtocol) || errors.Is(err, ErrVerification) || errors.Is(err, ErrTLS) {
+	if errors.As(err, &fe) || errors.Is(err, errProtocol) || errors.Is(err, ErrVerification) || errors.Is(err, ErrTLS) || errors.Is(err, ErrWinnersFile) {
 		return false
 	}
 	var ne net.Error
@@ -329,6 +340,9 @@ func (a *Agency) session(ctx context.Context) (res Result, progress bool, err er
 	}
 	a.log.Debug("hello", logging.Success, "committed", welcome.Committed, "done", welcome.Done)
 	held, digest := welcome.Committed, welcome.Digest
+	if r, ok := a.observer.(Resumer); ok {
+		r.OnResume(held)
+	}
 	if welcome.Done {
 		if err := a.verifyDone(welcome); err != nil {
 			return Result{}, c.progressed, err

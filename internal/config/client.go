@@ -24,6 +24,9 @@ type Client struct {
 	BatchMax      int           // batch.maxAmount, CLI_BATCH_MAXAMOUNT
 	DataFile      string        // data.file, CLI_DATA_FILE
 	RetryTimeout  time.Duration // retry.timeout, CLI_RETRY_TIMEOUT
+	// WinnersFile, winners.file, CLI_WINNERS_FILE: where the agency
+	// writes its winners' documents, one per line; empty: nowhere.
+	WinnersFile string
 	// Mutual TLS: all three or none (plaintext).
 	TLSCA   string // tls.ca, CLI_TLS_CA: the lottery CA that signs the central's certificate
 	TLSCert string // tls.cert, CLI_TLS_CERT: the agency's certificate
@@ -54,6 +57,7 @@ func (c *Client) keys() []key {
 		{"batch.maxAmount", "CLI_BATCH_MAXAMOUNT", intSetter(&c.BatchMax)},
 		{"data.file", "CLI_DATA_FILE", stringSetter(&c.DataFile)},
 		{"retry.timeout", "CLI_RETRY_TIMEOUT", durationSetter(&c.RetryTimeout)},
+		{"winners.file", "CLI_WINNERS_FILE", stringSetter(&c.WinnersFile)},
 		{"tls.ca", "CLI_TLS_CA", stringSetter(&c.TLSCA)},
 		{"tls.cert", "CLI_TLS_CERT", stringSetter(&c.TLSCert)},
 		{"tls.key", "CLI_TLS_KEY", stringSetter(&c.TLSKey)},
@@ -165,6 +169,7 @@ func (c Client) LogAttrs() []any {
 	return []any{
 		"id", c.ID, "server_address", c.ServerAddress, "server_timeout", c.ServerTimeout,
 		"log_level", logging.LevelName(c.LogLevel), "batch_max_amount", c.BatchMax,
-		"data_file", c.DataFile, "retry_timeout", c.RetryTimeout, "tls_cert", c.TLSCert,
+		"data_file", c.DataFile, "retry_timeout", c.RetryTimeout, "winners_file", c.WinnersFile,
+		"tls_cert", c.TLSCert,
 	}
 }

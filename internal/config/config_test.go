@@ -396,11 +396,13 @@ data:
   file: /data/agency.csv
 retry:
   timeout: 2m
+winners:
+  file: /data/winners.txt
 `
 	allWant := Client{
 		ID: 3, ServerAddress: "central:5000", ServerTimeout: 20 * time.Second,
 		LogLevel: slog.LevelDebug, BatchMax: 50, DataFile: "/data/agency.csv",
-		RetryTimeout: 2 * time.Minute,
+		RetryTimeout: 2 * time.Minute, WinnersFile: "/data/winners.txt",
 	}
 	testLoad(t, "config.yaml", LoadClient, DefaultClient, []loadCase[Client]{
 		{
@@ -470,12 +472,13 @@ retry:
 				"CLI_ID": "9", "CLI_SERVER_ADDRESS": "other:1", "CLI_SERVER_TIMEOUT": "1s",
 				"CLI_LOG_LEVEL": "WARNING", "CLI_BATCH_MAXAMOUNT": "7",
 				"CLI_DATA_FILE": "/env.csv", "CLI_RETRY_TIMEOUT": "3s",
+				"CLI_WINNERS_FILE": "/env-winners.txt",
 			},
 			want: func(c *Client) {
 				*c = Client{
 					ID: 9, ServerAddress: "other:1", ServerTimeout: time.Second,
 					LogLevel: slog.LevelWarn, BatchMax: 7, DataFile: "/env.csv",
-					RetryTimeout: 3 * time.Second,
+					RetryTimeout: 3 * time.Second, WinnersFile: "/env-winners.txt",
 				}
 			},
 		},
