@@ -11,6 +11,9 @@ import (
 	_ "net/http/pprof" // served only where SERVER_PPROF_ADDRESS is set
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/loteria-nacional/quiniela/internal/admin"
 	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
@@ -48,8 +51,11 @@ type Main struct {
 	// first winners answered (see server.EventLog).
 	AfterDrawLogged func()
 
-	store *storage.Store
-	pprof *http.Server
+	store     *storage.Store
+	pprof     *http.Server
+	admin     *http.Server // the admin endpoint, where SERVER_ADMIN_ADDRESS is set
+	adminAddr string
+	adminSrc  *adminSource
 }
 
 // NewMain returns a central for cfg that logs to log.
@@ -66,7 +72,17 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	store, err := storage.Open(m.cfg.StoragePath, storage.Options{Logger: m.log})
+	// The metrics exist before the store, which reports its group
+	// commits to them; they read the central once it exists.
+	var metrics *admin.Metrics
+	var reg *prometheus.Registry
+	var src *adminSource
+	opts := storage.Options{Logger: m.log}
+	if m.cfg.AdminAddress != "" {
+		src, reg, metrics = newAdmin()
+		opts.Observer = metrics
+	}
+	store, err := storage.Open(m.cfg.StoragePath, opts)
 	if err != nil {
 		return err
 	}
@@ -100,6 +116,25 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	settings := server.Settings{
+		TLS:            tlsCfg,
+		ReadTimeout:    m.cfg.ReadTimeout,
+		HelloTimeout:   m.cfg.HelloTimeout,
+		MaxConnections: m.cfg.MaxConnections,
+	}
+	if src != nil {
+		settings.Observer = metrics
+	}
+	srv := server.New(settings, central, m.log)
+	if src != nil {
+		src.central = central
+		src.srv.Store(srv)
+		src.storeOpen.Store(true)
+		m.adminSrc = src
+		if err := m.serveAdmin(src, reg); err != nil {
+			return err
+		}
+	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", m.cfg.Address())
 	if err != nil {
@@ -109,13 +144,14 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Ready != nil {
 		m.Ready(ln.Addr())
 	}
-	srv := server.New(server.Settings{
-		TLS:            tlsCfg,
-		ReadTimeout:    m.cfg.ReadTimeout,
-		HelloTimeout:   m.cfg.HelloTimeout,
-		MaxConnections: m.cfg.MaxConnections,
-	}, central, m.log)
-	if err := srv.Serve(ctx, ln); err != nil {
+	if src != nil {
+		src.listening.Store(true)
+	}
+	err = srv.Serve(ctx, ln)
+	if src != nil {
+		src.listening.Store(false) // Serve closed the listener
+	}
+	if err != nil {
 		return err
 	}
 	if err := context.Cause(ctx); errors.Is(err, ErrLedgerFailed) {
@@ -172,10 +208,14 @@ func (m *Main) servePprof() error {
 	return nil
 }
 
-// Close closes what Run opened, in reverse order: the profiling listener,
-// then the store (Serve has closed the agencies' listener and connections
+// Close closes what Run opened, in reverse order: the admin endpoint and
+// the profiling listener, then the store (Serve has closed the agencies' listener and connections
 // before it returns). Calling it again does nothing.
 func (m *Main) Close() {
+	if m.adminSrc != nil {
+		m.adminSrc.storeOpen.Store(false) // /readyz says so until the endpoint closes
+	}
+	m.closeAdmin()
 	if m.pprof != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), pprofShutdownTimeout)
 		defer cancel()

@@ -24,6 +24,7 @@ type Server struct {
 	HelloTimeout   time.Duration // SERVER_HELLO_TIMEOUT: a peer that has not said Hello by then is closed
 	MaxConnections int           // SERVER_MAX_CONNECTIONS
 	PprofAddress   string        // SERVER_PPROF_ADDRESS: serve net/http/pprof there; empty, off
+	AdminAddress   string        // SERVER_ADMIN_ADDRESS: serve the admin endpoint (health, metrics, status) there; empty, off
 	// DRAW_DEADLINE: when sales close and the draw is held with the bets
 	// stored by then, notified or not (lottery.Central.Close): a duration
 	// from the central's start ("2h30m") or an RFC 3339 time. Empty, off:
@@ -78,6 +79,7 @@ func (c *Server) keys() []key {
 		iniKey("SERVER_HELLO_TIMEOUT", durationSetter(&c.HelloTimeout)),
 		iniKey("SERVER_MAX_CONNECTIONS", intSetter(&c.MaxConnections)),
 		iniKey("SERVER_PPROF_ADDRESS", stringSetter(&c.PprofAddress)),
+		iniKey("SERVER_ADMIN_ADDRESS", stringSetter(&c.AdminAddress)),
 		iniKey("DRAW_DEADLINE", stringSetter(&c.DrawDeadline)),
 		iniKey("SERVER_TLS_CERT", stringSetter(&c.TLSCert)),
 		iniKey("SERVER_TLS_KEY", stringSetter(&c.TLSKey)),
@@ -129,6 +131,7 @@ func (c Server) Validate() error {
 		check("SERVER_READ_TIMEOUT", c.ReadTimeout > 0, "want a positive duration", c.ReadTimeout),
 		check("SERVER_HELLO_TIMEOUT", c.HelloTimeout > 0, "want a positive duration", c.HelloTimeout),
 		check("SERVER_MAX_CONNECTIONS", c.MaxConnections >= 1, "want at least 1", c.MaxConnections),
+		check("SERVER_ADMIN_ADDRESS", validHostPort(c.AdminAddress), "want host:port (127.0.0.1:9090, :9090; port 0 picks a free one) or nothing (off)", c.AdminAddress),
 		check("DRAW_DEADLINE", validDeadline(c.DrawDeadline),
 			"want a positive duration from the central's start (2h30m), an RFC 3339 time (2026-05-01T21:00:00-03:00) or nothing (off)", c.DrawDeadline),
 		check("SERVER_TLS_CERT", (c.TLSCert == "") == (c.TLSKey == "") && (c.TLSCert == "") == (c.TLSClientCA == ""),
@@ -155,6 +158,23 @@ func (c Server) Deadline(start time.Time) (time.Time, bool) {
 		panic("config: Deadline of an invalid DRAW_DEADLINE; Validate refuses it") // Validate ran
 	}
 	return t, true
+}
+
+// validHostPort reports whether s is empty or a host:port whose port is
+// a number 0..65535.
+func validHostPort(s string) bool {
+	if s == "" {
+		return true
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return false
+	}
+	if host != "" && net.ParseIP(host) == nil && !isHostname(host) {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 0 && n <= 65535
 }
 
 // validDeadline reports whether s is a DRAW_DEADLINE: empty, a positive
@@ -218,6 +238,7 @@ func (c Server) LogAttrs() []any {
 		"logging_level", logging.LevelName(c.LogLevel), "agencies_amount", c.Agencies,
 		"storage_filepath", c.StoragePath, "server_read_timeout", c.ReadTimeout,
 		"server_hello_timeout", c.HelloTimeout, "server_max_connections", c.MaxConnections, "server_pprof_address", c.PprofAddress,
+		"server_admin_address", c.AdminAddress,
 		"draw_deadline", c.DrawDeadline,
 		"server_tls_cert", c.TLSCert, "server_tls_client_ca", c.TLSClientCA, "server_tls_revoked", c.TLSRevoked,
 	}

@@ -111,6 +111,8 @@ type Central struct {
 	drawing  bool
 	winners  map[int][]string // set once by the draw
 	result   Result           // set once by the draw
+	drawnAt  time.Time        // set once by the draw: when it was decided
+	drawTook time.Duration    // set once by the draw: how long it took
 	drawn    chan struct{}    // closed once winners and result are set
 }
 
@@ -196,6 +198,49 @@ func (c *Central) Status() (notified int, drawn bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.notified, c.winners != nil
+}
+
+// Snapshot is what the central holds at one moment, for operators: counts
+// and the draw's public outcome, never a winner's document.
+type Snapshot struct {
+	Agencies []AgencySnapshot // agencies 1..Agencies(), in order
+	Notified int              // agencies whose notification is durable
+	Closed   bool             // sales are closed: the draw is held or being held
+	Drawn    bool             // the draw has been held
+	// After the draw only.
+	Result   Result        // the draw's result
+	DrawnAt  time.Time     // when it was decided (or restored, at start-up)
+	DrawTook time.Duration // how long holding it took
+}
+
+// AgencySnapshot is one agency in a Snapshot.
+type AgencySnapshot struct {
+	Agency  int
+	Bets    uint64 // bets handed to the ledger: durable, or being made so
+	Done    bool   // the agency has notified
+	Winners int    // its winning bets; 0 before the draw
+}
+
+// Snapshot returns the central's counts without waiting for any write.
+func (c *Central) Snapshot() Snapshot {
+	s := Snapshot{Agencies: make([]AgencySnapshot, c.agencies)}
+	for a := 1; a <= c.agencies; a++ {
+		acc := &c.accounts[a]
+		acc.mu.Lock()
+		s.Agencies[a-1] = AgencySnapshot{Agency: a, Bets: acc.accepted, Done: acc.done}
+		acc.mu.Unlock()
+	}
+	s.Closed = c.closed.Load()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s.Notified = c.notified
+	if c.winners != nil {
+		s.Drawn, s.Result, s.DrawnAt, s.DrawTook = true, c.result, c.drawnAt, c.drawTook
+		for i := range s.Agencies {
+			s.Agencies[i].Winners = len(c.winners[i+1])
+		}
+	}
+	return s
 }
 
 // Failed is closed once a write of the ledger has failed. The central then
@@ -469,6 +514,7 @@ func (c *Central) failure() error {
 // fails for want of the bets can be tried again by the next Notify or
 // Winners.
 func (c *Central) draw() error {
+	began := time.Now()
 	digests := make([]Digest, c.agencies)
 	var stored uint64
 	var absent []int
@@ -500,6 +546,7 @@ func (c *Central) draw() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.winners, c.result = winners, r
+	c.drawnAt, c.drawTook = time.Now(), time.Since(began)
 	close(c.drawn)
 	return nil
 }

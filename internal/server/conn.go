@@ -256,6 +256,7 @@ type pendingBatch struct {
 	sub    *lottery.Submission
 	size   int          // bets in the batch, for the log
 	single *lottery.Bet // a batch of one bet, for its own log line
+	read   time.Time    // when its last byte was read, for the ack latency
 }
 
 // betBufs holds the slices batches are decoded into. The central keeps
@@ -385,6 +386,7 @@ func (c *conn) answer(rep reply) []protocol.Message {
 		return []protocol.Message{ref.msg()}
 	}
 	c.logStored(rep.batch, fresh)
+	c.srv.stored(c.agency, fresh, time.Since(rep.batch.read))
 	return []protocol.Message{protocol.Ack{Committed: stored}}
 }
 
@@ -480,6 +482,7 @@ func (c *conn) decodeRequest(r *protocol.Reader) (request, error) {
 		msg, err := protocol.Decode(t, payload)
 		return request{msg: msg}, err
 	}
+	b.read = time.Now()
 	if b.batch, err = protocol.DecodeBatch(payload, *b.buf); err != nil {
 		b.release()
 		return request{}, err
@@ -488,7 +491,12 @@ func (c *conn) decodeRequest(r *protocol.Reader) (request, error) {
 }
 
 func (c *conn) logRefusal(action string, err error, attrs ...any) {
-	if ref := (*refusal)(nil); errors.As(err, &ref) && ref.code == protocol.CodeUnavailable {
+	ref := (*refusal)(nil)
+	isRef := errors.As(err, &ref)
+	if isRef {
+		c.srv.refused(ref.code)
+	}
+	if isRef && ref.code == protocol.CodeUnavailable {
 		// The ledger failed: it logged why, once, and the central is
 		// stopping. Not a failure of this connection's.
 		return

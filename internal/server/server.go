@@ -67,6 +67,26 @@ type Settings struct {
 	// deadline, and its client certificate says which agency it may
 	// speak for. Nil is plaintext: agencies are not authenticated.
 	TLS *tls.Config
+	// Observer, when not nil, hears of every batch stored and every
+	// refusal (for metrics).
+	Observer Observer
+}
+
+// Observer hears what the server answers. Its methods are called from
+// connections' goroutines and must not block.
+type Observer interface {
+	// BatchStored: a batch of agency's with bets new bets was
+	// acknowledged, ack after its last byte was read.
+	BatchStored(agency, bets int, ack time.Duration)
+	// Refused: a request was refused with code (protocol.Code's name).
+	Refused(code string)
+}
+
+// Activity is what the server saw of one agency since it started.
+type Activity struct {
+	Connected bool      // a connection speaks for it now
+	LastSeen  time.Time // its latest Hello, batch stored or close
+	Batches   uint64    // its batches with new bets, acknowledged
 }
 
 // Server serves agencies over TCP.
@@ -82,6 +102,7 @@ type Server struct {
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
 	sessions map[int]*conn // agency → the connection that speaks for it
+	activity map[int]*Activity
 	wg       sync.WaitGroup
 }
 
@@ -101,6 +122,7 @@ func New(settings Settings, central *lottery.Central, log *slog.Logger) *Server 
 		batchSlots: semaphore.NewWeighted(MaxBatchesInFlight),
 		conns:      make(map[*conn]struct{}),
 		sessions:   make(map[int]*conn),
+		activity:   make(map[int]*Activity),
 	}
 }
 
@@ -229,6 +251,7 @@ func (s *Server) awaitSlot(ctx context.Context, nc net.Conn, accepted time.Time)
 // and closes the connection.
 func (s *Server) refuseBusy(nc net.Conn) {
 	s.log.Error("conexion", logging.Fail, "peer", nc.RemoteAddr().String(), "error", "too many connections")
+	s.refused(protocol.CodeBusy)
 	defer nc.Close()
 	if s.settings.TLS != nil {
 		// A TLS agency would read a plaintext frame as a central that does
@@ -275,6 +298,56 @@ func (s *Server) claim(c *conn) {
 		old.cancel(errSuperseded)
 	}
 	s.sessions[c.agency] = c
+	s.seen(c.agency).Connected = true
+}
+
+// seen returns agency's activity, marked seen now. s.mu is held.
+func (s *Server) seen(agency int) *Activity {
+	a := s.activity[agency]
+	if a == nil {
+		a = &Activity{}
+		s.activity[agency] = a
+	}
+	a.LastSeen = time.Now()
+	return a
+}
+
+// stored records a batch of agency's acknowledged with fresh new bets.
+func (s *Server) stored(agency, fresh int, ack time.Duration) {
+	s.mu.Lock()
+	a := s.seen(agency)
+	if fresh > 0 {
+		a.Batches++
+	}
+	s.mu.Unlock()
+	if fresh > 0 && s.settings.Observer != nil {
+		s.settings.Observer.BatchStored(agency, fresh, ack)
+	}
+}
+
+// refused tells the observer of a refusal.
+func (s *Server) refused(code protocol.Code) {
+	if s.settings.Observer != nil {
+		s.settings.Observer.Refused(code.String())
+	}
+}
+
+// Activity returns what the server saw of each agency that said Hello.
+func (s *Server) Activity() map[int]Activity {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := make(map[int]Activity, len(s.activity))
+	for a, act := range s.activity {
+		m[a] = *act
+	}
+	return m
+}
+
+// Connections returns how many connections are open now.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
 }
 
 func (s *Server) forget(c *conn) {
@@ -283,5 +356,6 @@ func (s *Server) forget(c *conn) {
 	delete(s.conns, c)
 	if s.sessions[c.agency] == c {
 		delete(s.sessions, c.agency)
+		s.seen(c.agency).Connected = false
 	}
 }

@@ -46,6 +46,18 @@ type Options struct {
 	// NoSync skips fsync. Acknowledgements are then not durable: for
 	// benchmarks that measure what fsync costs, never for a central.
 	NoSync bool
+	// Observer, when not nil, hears of every group commit once it is on
+	// stable storage (for metrics).
+	Observer Observer
+}
+
+// Observer hears what the writer commits. Committed is called from the
+// writer goroutine after each group is durable: it must not block.
+type Observer interface {
+	// Committed: a group of batches requests (batches, notifications,
+	// a draw) holding bets bets was written; fsync is the time its
+	// syncs took.
+	Committed(requests, bets int, fsync time.Duration)
 }
 
 // Recovery says what Open found and repaired.
@@ -69,6 +81,8 @@ type Store struct {
 	csv, journal File
 	lock         io.Closer
 	noSync       bool
+	obs          Observer      // nil: no one listens
+	synced       time.Duration // time spent in fsync by the group being written; the writer's
 	log          *slog.Logger
 
 	sendMu sync.RWMutex // held to send on reqs; exclusively to close it
@@ -107,6 +121,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	s := &Store{
 		noSync: opts.NoSync,
+		obs:    opts.Observer,
 		log:    opts.Logger,
 		reqs:   make(chan *request, 1024),
 		exited: make(chan struct{}),
@@ -331,7 +346,10 @@ func (s *Store) sync(f File) error {
 	if s.noSync {
 		return nil
 	}
-	return f.Sync()
+	start := time.Now()
+	err := f.Sync()
+	s.synced += time.Since(start)
+	return err
 }
 
 // Holdings returns what the store held of each agency when it was opened

@@ -154,6 +154,7 @@ func (s *Store) commit(group []*request) {
 	}
 	p := s.state.plan(group, s.rows[:0], s.records[:0])
 	s.rows, s.records = p.rows, p.records // reused by the next group
+	s.synced = 0
 	if err := s.write(p); err != nil {
 		s.failed = err
 		s.log.Error("storage", logging.Fail, "error", err)
@@ -166,6 +167,13 @@ func (s *Store) commit(group []*request) {
 	s.mu.Lock()
 	s.size = s.state.size
 	s.mu.Unlock()
+	if s.obs != nil {
+		bets := 0
+		for _, r := range group {
+			bets += r.bets
+		}
+		s.obs.Committed(len(group), bets, s.synced)
+	}
 	for i, r := range group {
 		r.finish(p.digests[i], p.errs[i])
 	}

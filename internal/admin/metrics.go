@@ -1,0 +1,129 @@
+package admin
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are the central's Prometheus metrics. Its methods are the
+// observers that the server (BatchStored, Refused) and the store
+// (Committed) call; the gauges are read from Source at each scrape. Every
+// label set is bounded: agency is 1..AGENCIES_AMOUNT, reason a protocol
+// code's name, state one of three.
+type Metrics struct {
+	bets     *prometheus.CounterVec
+	batches  *prometheus.CounterVec
+	refusals *prometheus.CounterVec
+	ack      prometheus.Histogram
+	group    prometheus.Histogram
+	groupReq prometheus.Histogram
+	fsync    prometheus.Histogram
+}
+
+// NewMetrics registers the central's metrics, reading its gauges from
+// src, and the Go runtime's and the process's collectors, in reg.
+func NewMetrics(reg *prometheus.Registry, src Source) *Metrics {
+	m := &Metrics{
+		bets: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "quiniela_bets_stored_total", Help: "Bets stored on stable storage and acknowledged, per agency, since the central started.",
+		}, []string{"agency"}),
+		batches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "quiniela_batches_stored_total", Help: "Batches with new bets stored and acknowledged, per agency, since the central started.",
+		}, []string{"agency"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "quiniela_refusals_total", Help: "Requests refused, by the protocol error code's name.",
+		}, []string{"reason"}),
+		ack: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "quiniela_ack_latency_seconds", Help: "Time from a batch's last byte read to its Ack, which waits for its group commit.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}),
+		group: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "quiniela_group_commit_bets", Help: "Bets written per group commit.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
+		}),
+		groupReq: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "quiniela_group_commit_requests", Help: "Writes (batches, notifications, the draw) per group commit.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
+		}),
+		fsync: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "quiniela_fsync_duration_seconds", Help: "Time the fsyncs of one group commit took.",
+			Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16),
+		}),
+	}
+	reg.MustRegister(m.bets, m.batches, m.refusals, m.ack, m.group, m.groupReq, m.fsync,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&stateCollector{src: src})
+	return m
+}
+
+// BatchStored counts a batch of agency's with bets new bets, and its ack
+// latency (server.Observer).
+func (m *Metrics) BatchStored(agency, bets int, ack time.Duration) {
+	a := strconv.Itoa(agency)
+	m.bets.WithLabelValues(a).Add(float64(bets))
+	m.batches.WithLabelValues(a).Inc()
+	m.ack.Observe(ack.Seconds())
+}
+
+// Refused counts a refusal by its code's name (server.Observer).
+func (m *Metrics) Refused(code string) { m.refusals.WithLabelValues(code).Inc() }
+
+// Committed observes a group commit (storage.Observer).
+func (m *Metrics) Committed(requests, bets int, fsync time.Duration) {
+	m.groupReq.Observe(float64(requests))
+	m.group.Observe(float64(bets))
+	m.fsync.Observe(fsync.Seconds())
+}
+
+// stateCollector reads the gauges from Source at each scrape.
+type stateCollector struct{ src Source }
+
+var (
+	descConnections = prometheus.NewDesc("quiniela_open_connections", "Connections open now.", nil, nil)
+	descConnected   = prometheus.NewDesc("quiniela_connected_agencies", "Agencies a connection speaks for now.", nil, nil)
+	descExpected    = prometheus.NewDesc("quiniela_expected_agencies", "Agencies the draw covers.", nil, nil)
+	descNotified    = prometheus.NewDesc("quiniela_notified_agencies", "Agencies whose notification of their total is durable.", nil, nil)
+	descState       = prometheus.NewDesc("quiniela_draw_state", "The draw's state: 1 for the current one of open, closed (sales closed, draw being held) and drawn.", []string{"state"}, nil)
+	descDuration    = prometheus.NewDesc("quiniela_draw_duration_seconds", "How long holding the draw took; 0 before it.", nil, nil)
+	descDrawTime    = prometheus.NewDesc("quiniela_draw_timestamp_seconds", "When the draw was held, in Unix seconds; 0 before it.", nil, nil)
+	descWinners     = prometheus.NewDesc("quiniela_draw_winners", "Winning bets per agency; present after the draw only.", []string{"agency"}, nil)
+)
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descConnections, descConnected, descExpected, descNotified, descState, descDuration, descDrawTime, descWinners} {
+		ch <- d
+	}
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.src.Status()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	gauge(descConnections, float64(st.Connections))
+	gauge(descConnected, float64(st.Connected))
+	gauge(descExpected, float64(st.Expected))
+	gauge(descNotified, float64(st.Notified))
+	for _, s := range []string{StateOpen, StateClosed, StateDrawn} {
+		v := 0.0
+		if st.Draw.State == s {
+			v = 1
+		}
+		gauge(descState, v, s)
+	}
+	gauge(descDuration, st.Draw.DurationSeconds)
+	var at float64
+	if st.Draw.Time != nil {
+		at = float64(st.Draw.Time.UnixNano()) / 1e9
+		for _, a := range st.Agencies {
+			if a.Winners != nil {
+				gauge(descWinners, float64(*a.Winners), strconv.Itoa(a.Agency))
+			}
+		}
+	}
+	gauge(descDrawTime, at)
+}
