@@ -1,13 +1,13 @@
 package client
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/loteria-nacional/quiniela/internal/atomicfile"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 )
 
@@ -20,9 +20,7 @@ var ErrWinnersFile = errors.New("the winners file could not be written")
 // hidden, and never the real file's name. A temporary file an agency
 // killed mid-write leaves behind is removed by its next run
 // (removeStaleTemps); an agency only ever writes its own winners.file.
-func tempPrefix(path string) string {
-	return "." + filepath.Base(path) + ".tmp-"
-}
+func tempPrefix(path string) string { return atomicfile.TempPrefix(path) }
 
 // saveWinners writes docs to winners.file, when it is set, and logs the
 // ganadores_guardados line: success, or fail naming the file.
@@ -41,52 +39,15 @@ func (a *Agency) saveWinners(docs []string) error {
 
 // writeFileAtomic writes lines to path, one per line, so that path is
 // either as it was or holds all of them, even if the process or the
-// machine stops at any moment: it writes a temporary file in the same
-// directory, syncs it, renames it over path and syncs the directory.
-func writeFileAtomic(path string, lines []string) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, tempPrefix(path)+"*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	w := bufio.NewWriter(f)
+// machine stops at any moment (atomicfile.Write), readable by the
+// operator's tools (0644).
+func writeFileAtomic(path string, lines []string) error {
+	var b strings.Builder
 	for _, l := range lines {
-		w.WriteString(l)
-		w.WriteByte('\n')
+		b.WriteString(l)
+		b.WriteByte('\n')
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil { // CreateTemp's 0600 would hide it from the operator's tools
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.Write(path, []byte(b.String()), 0o644, true)
 }
 
 // removeStaleTemps removes the temporary files of winners.file that an

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/loteria-nacional/quiniela/internal/atomicfile"
 )
 
 // File is what the store needs of a file. It is an interface so that tests
@@ -56,7 +58,7 @@ func (o OSFS) OpenFile(name string) (File, error) {
 		return nil, err
 	}
 	if !existed {
-		if err := syncDir(filepath.Dir(name)); err != nil {
+		if err := atomicfile.SyncDir(filepath.Dir(name)); err != nil {
 			f.Close()
 			return nil, err
 		}
@@ -76,23 +78,10 @@ func (OSFS) Exists(name string) (bool, error) {
 // Lock implements FS with flock(2) where the system has it.
 func (OSFS) Lock(name string) (io.Closer, error) { return lockFile(name) }
 
-// WriteFile implements FS.
+// WriteFile implements FS: atomically, so that a crash leaves no half
+// of it (atomicfile.Write).
 func (OSFS) WriteFile(name string, data []byte) error {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(name))
+	return atomicfile.Write(name, data, 0o644, false)
 }
 
 // Rename implements FS.
@@ -100,17 +89,9 @@ func (OSFS) Rename(oldname, newname string) error {
 	if err := os.Rename(oldname, newname); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(newname))
+	return atomicfile.SyncDir(filepath.Dir(newname))
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
 
 type osFile struct{ *os.File }
 
