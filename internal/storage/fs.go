@@ -92,7 +92,6 @@ func (OSFS) Rename(oldname, newname string) error {
 	return atomicfile.SyncDir(filepath.Dir(newname))
 }
 
-
 type osFile struct{ *os.File }
 
 func (f osFile) Size() (int64, error) {
