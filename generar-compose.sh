@@ -37,6 +37,19 @@
 # down the next up makes a new, empty one (a new lottery; down leaves the
 # old volume behind: docs/DEPLOY.md says how to remove it).
 #
+# The central serves its admin endpoint (SERVER_ADMIN_ADDRESS=0.0.0.0:9090:
+# /healthz, /readyz, /metrics, /status, /) on the private network only:
+# the port is exposed to the other containers, never published to the host
+# (docs/OPERATIONS.md says how to reach it). Each agency writes its winners
+# (CLI_WINNERS_FILE=/app/winners/agency-I.txt) to the named volume
+# "winners" (the project's <project>_winners), mounted read-write at
+# /app/winners: its one writable path. A fresh named volume takes the owner
+# of the client image's /app/winners (10001), so it works with no host
+# directory to prepare, also for the course's plain `docker compose up`
+# (a missing bind-mount source would be made root-owned, and the agency's
+# write would fail). The volume outlives down and rm -v; each lottery
+# replaces agency-I.txt atomically (docs/DEPLOY.md, "Winners files").
+#
 # N is a non-negative integer up to 65535 (the most agencies a draw can wait
 # for). CERTDIR is a non-empty path of letters, digits, '.', '_', '-' and
 # '/'. Bad arguments print a usage line on stderr and exit 2; nothing is
@@ -72,6 +85,10 @@ fi
 # The containers' user: the images' USER.
 readonly uid=10001 gid=10001
 readonly certs_in=/run/certs
+# The central's admin endpoint, inside the network only (expose, never
+# ports), and the agencies' winners files on the named volume "winners".
+readonly admin_port=9090
+readonly winners_in=/app/winners
 
 # check_cert_file warns when a file the compose file mounts is missing
 # from CERTDIR, or, for a key (private: $2 = key), when the containers'
@@ -116,6 +133,7 @@ services:
     environment:
       - AGENCIES_AMOUNT=$1
       - STORAGE_FILEPATH=/app/storage/bets.csv
+      - SERVER_ADMIN_ADDRESS=0.0.0.0:$admin_port
 YAML
 	if [ -n "$certdir" ]; then
 		cat <<YAML
@@ -139,6 +157,8 @@ YAML
 		done
 	fi
 	cat <<YAML
+    expose:
+      - "$admin_port"
     read_only: true
     cap_drop:
       - ALL
@@ -162,6 +182,7 @@ YAML
     image: client:latest
     environment:
       - CLI_ID=$i
+      - CLI_WINNERS_FILE=$winners_in/agency-$i.txt
 YAML
 		if [ -n "$certdir" ]; then
 			cat <<YAML
@@ -174,6 +195,7 @@ YAML
     volumes:
       - ./client/config.yaml:/app/config.yaml:ro
       - ./.data/agency-$i.csv:/app/.data/agency-$i.csv:ro
+      - winners:$winners_in
 YAML
 		if [ -n "$certdir" ]; then
 			cat <<YAML
@@ -201,6 +223,13 @@ networks:
   lottery_net:
     driver: bridge
 YAML
+	if [ "$1" -gt 0 ]; then
+		cat <<YAML
+
+volumes:
+  winners: {}
+YAML
+	fi
 }
 
 content=$(compose "$n")

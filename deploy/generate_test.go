@@ -36,6 +36,7 @@ type composeFile struct {
 		Volumes       []string
 		Networks      []string
 		Ports         []string
+		Expose        []string
 		Restart       string
 		ReadOnly      bool     `yaml:"read_only"`
 		CapDrop       []string `yaml:"cap_drop"`
@@ -50,6 +51,7 @@ type composeFile struct {
 		DependsOn map[string]struct{ Condition string } `yaml:"depends_on"`
 	}
 	Networks map[string]any
+	Volumes  map[string]any
 }
 
 // TestGenerarCompose checks the committed docker-compose-dev.yaml against a
@@ -208,6 +210,14 @@ func TestGenerarCompose(t *testing.T) {
 // checkShape checks a generated compose file for n agencies, with mutual
 // TLS from certdir as the file names it ("./my-certs", "/abs"), or
 // plaintext where certdir is "".
+// adminPort is the central's admin port in the generated compose file
+// (SERVER_ADMIN_ADDRESS=0.0.0.0:9090, exposed, not published), and
+// winnersIn where the agencies' named volume "winners" is mounted.
+const (
+	adminPort = "9090"
+	winnersIn = "/app/winners"
+)
+
 func checkShape(t *testing.T, path string, n int, certdir string) {
 	t.Helper()
 	raw, err := os.ReadFile(path)
@@ -242,7 +252,10 @@ func checkShape(t *testing.T, path string, n int, certdir string) {
 	if srv.ContainerName != "server" || srv.Image != "server:latest" {
 		t.Errorf("server: container_name %q image %q", srv.ContainerName, srv.Image)
 	}
-	wantEnv := []string{"AGENCIES_AMOUNT=" + strconv.Itoa(n), "STORAGE_FILEPATH=/app/storage/bets.csv"}
+	// The admin endpoint on every address of the container, exposed to the
+	// network and never published (no ports: below).
+	wantEnv := []string{"AGENCIES_AMOUNT=" + strconv.Itoa(n), "STORAGE_FILEPATH=/app/storage/bets.csv",
+		"SERVER_ADMIN_ADDRESS=0.0.0.0:" + adminPort}
 	// The store is on the service's anonymous volume: it survives a restart
 	// of the container, not a down.
 	wantVolumes := []string{"./server/config.ini:/app/config.ini:ro", "/app/storage"}
@@ -264,6 +277,14 @@ func checkShape(t *testing.T, path string, n int, certdir string) {
 	}
 	if !slices.Equal(srv.Volumes, wantVolumes) {
 		t.Errorf("server volumes %v, want %v", srv.Volumes, wantVolumes)
+	}
+	if !slices.Equal(srv.Expose, []string{adminPort}) {
+		t.Errorf("server expose %v, want [%s] (the admin endpoint, inside the network)", srv.Expose, adminPort)
+	}
+	// The agencies' winners files: one named volume, declared when some
+	// agency mounts it.
+	if _, ok := f.Volumes["winners"]; ok != (n > 0) {
+		t.Errorf("top-level volumes %v: want winners declared iff there are agencies (%d)", f.Volumes, n)
 	}
 	if srv.Restart != "on-failure" {
 		t.Errorf("server restart %q, want on-failure", srv.Restart)
@@ -310,8 +331,9 @@ func checkShape(t *testing.T, path string, n int, certdir string) {
 			t.Errorf("%s: container_name %q image %q", name, c.ContainerName, c.Image)
 		}
 		file := "agency-" + strconv.Itoa(i) + ".csv"
-		wantEnv := []string{"CLI_ID=" + strconv.Itoa(i)}
-		want := []string{"./client/config.yaml:/app/config.yaml:ro", "./.data/" + file + ":/app/.data/" + file + ":ro"}
+		wantEnv := []string{"CLI_ID=" + strconv.Itoa(i), "CLI_WINNERS_FILE=" + winnersIn + "/agency-" + strconv.Itoa(i) + ".txt"}
+		want := []string{"./client/config.yaml:/app/config.yaml:ro", "./.data/" + file + ":/app/.data/" + file + ":ro",
+			"winners:" + winnersIn}
 		if certdir != "" {
 			// Agency i's own certificate and key, and no other.
 			crt, key := "agency-"+strconv.Itoa(i)+".crt", "agency-"+strconv.Itoa(i)+".key"

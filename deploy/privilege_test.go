@@ -2,6 +2,8 @@ package deploy
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,9 +26,11 @@ const storageDir = "/app/storage"
 type containerConfig struct {
 	Config     struct{ User string }
 	HostConfig struct {
-		ReadonlyRootfs bool
-		CapDrop        []string
-		SecurityOpt    []string
+		PortBindings    map[string]any
+		PublishAllPorts bool
+		ReadonlyRootfs  bool
+		CapDrop         []string
+		SecurityOpt     []string
 	}
 	Mounts []struct {
 		Type, Name, Source, Destination string
@@ -98,6 +102,53 @@ func storeVolume(t *testing.T, c containerConfig) string {
 	return ""
 }
 
+// assertWinnersFiles checks that each agency logged its winners file
+// saved and that the file, copied out of its container's /app/winners
+// (the named volume winners) with docker cp, holds one line per winner.
+func assertWinnersFiles(t *testing.T, d *deployment, byName map[string][]string, want []int) {
+	t.Helper()
+	for i, w := range want {
+		id := strconv.Itoa(i + 1)
+		name := "client" + id
+		file := winnersIn + "/agency-" + id + ".txt"
+		if got := mustField(t, name, byName[name], "ganadores_guardados", "file"); got != file {
+			t.Errorf("%s: ganadores_guardados file %s, want %s", name, got, file)
+		}
+		dst := filepath.Join(d.dir, "winners-"+name+".txt")
+		if out, err := run("", cmdTimeout, "docker", "cp", name+":"+file, dst); err != nil {
+			t.Errorf("docker cp %s:%s: %v\n%s", name, file, err, out)
+			continue
+		}
+		raw, err := os.ReadFile(dst)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if lines := strings.Count(string(raw), "\n"); lines != w || (w == 0 && len(raw) != 0) {
+			t.Errorf("%s: %s holds %d lines (%q), want %d winners", name, file, lines, raw, w)
+		}
+	}
+}
+
+// assertAdminInNetwork checks that the central serves its admin endpoint
+// on port adminPort of every address and that no port of the server
+// container is published to the host (expose only).
+func assertAdminInNetwork(t *testing.T, server []string) {
+	t.Helper()
+	if addr := mustField(t, "server", server, "admin", "address"); !strings.HasSuffix(addr, ":"+adminPort) ||
+		strings.HasPrefix(addr, "127.") {
+		t.Errorf("server: admin on %s, want every address, port %s", addr, adminPort)
+	}
+	c := inspectConfig(t, "server")
+	if len(c.HostConfig.PortBindings) != 0 || c.HostConfig.PublishAllPorts {
+		t.Errorf("server: ports published to the host %v (publish all %v), want none", c.HostConfig.PortBindings, c.HostConfig.PublishAllPorts)
+	}
+	out, err := run("", cmdTimeout, "docker", "port", "server")
+	if err != nil || strings.TrimSpace(out) != "" {
+		t.Errorf("docker port server: %q, %v; want no published port", out, err)
+	}
+}
+
 // waitRecoveries waits until the central has started n times (n recovery
 // success lines in its log) and returns the bets the last one found.
 func waitRecoveries(t *testing.T, n int) string {
@@ -138,9 +189,11 @@ func TestComposeLeastPrivilege(t *testing.T) {
 			assertNoFail(t, name, lines)
 		}
 		for _, c := range clients {
-			assertLeastPrivilege(t, c, "")
+			assertLeastPrivilege(t, c, winnersIn)
 		}
+		assertWinnersFiles(t, d, byName, []int{2, 1})
 		server := logs(t, "server")
+		assertAdminInNetwork(t, server)
 		if got := mustField(t, "server", server, "config", "storage_filepath"); got != storageDir+"/bets.csv" {
 			t.Errorf("%s: server storage_filepath %s, want %s/bets.csv", round, got, storageDir)
 		}

@@ -179,7 +179,9 @@ func TestComposeTLS(t *testing.T) {
 	for _, c := range clients {
 		assertNoFail(t, c, byName[c])
 	}
+	assertWinnersFiles(t, d, byName, []int{2, 1})
 	server = logs(t, "server")
+	assertAdminInNetwork(t, server)
 	if got := mustField(t, "server", server, "sorteo", "bets"); got != "700" {
 		t.Errorf("server: sorteo over %s bets, want 700 (400 of agency 1, 300 of agency 2)", got)
 	}
@@ -195,7 +197,7 @@ func TestComposeTLS(t *testing.T) {
 	assertLeastPrivilege(t, "server", storageDir)
 	for i, c := range clients {
 		assertMounts(t, c, "agency-"+strconv.Itoa(i+1)+".key")
-		assertLeastPrivilege(t, c, "")
+		assertLeastPrivilege(t, c, winnersIn)
 	}
 	if _, err := os.Stat(filepath.Join(d.dir, "certs-deploy", "ca.key")); err == nil {
 		t.Error("certs-deploy holds ca.key")

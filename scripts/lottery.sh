@@ -6,6 +6,10 @@
 # `bin/server certs` makes where missing (the central's certificate names
 # 127.0.0.1); TLS=off runs them in plaintext instead, as before TLS (the
 # central logs a WARNING line that agencies are not authenticated).
+# The central serves its admin endpoint (SERVER_ADMIN_ADDRESS=127.0.0.1:0:
+# a free port on loopback), whose URL is printed once it listens; each
+# agency writes its winners' documents to winners/agency-I.txt in the run's
+# directory (CLI_WINNERS_FILE), printed at the end.
 # Logs are kept in a temporary directory, printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +32,7 @@ on)
 off) echo "plaintext (TLS=off): agencies are not authenticated" ;;
 *) echo "TLS=${TLS}: want on or off" >&2; exit 2 ;;
 esac
-(cd "$run" && exec env "${server_env[@]}" SERVER_IP=127.0.0.1 SERVER_PORT=0 AGENCIES_AMOUNT="$agencies" \
+(cd "$run" && exec env "${server_env[@]}" SERVER_IP=127.0.0.1 SERVER_PORT=0 SERVER_ADMIN_ADDRESS=127.0.0.1:0 AGENCIES_AMOUNT="$agencies" \
 	"$root/bin/server" >server.log 2>&1) &
 server=$!
 trap 'kill -TERM $server 2>/dev/null || true' EXIT
@@ -41,6 +45,10 @@ for _ in $(seq 100); do
 	sleep 0.05
 done
 [ -n "$address" ] || { echo "the central did not start; see $run/server.log" >&2; exit 1; }
+# The admin endpoint is up by then (it starts before the agencies' port).
+admin=$(sed -n 's/.*action: admin | result: in_progress | address: //p' "$run/server.log")
+echo "admin: http://${admin:-?}/ (/healthz, /readyz, /metrics, /status) while the lottery runs"
+mkdir "$run/winners"
 
 pids=()
 for i in $(seq "$agencies"); do
@@ -49,6 +57,7 @@ for i in $(seq "$agencies"); do
 		client_env=(CLI_TLS_CA="$certs/ca.crt" CLI_TLS_CERT="$certs/agency-$i.crt" CLI_TLS_KEY="$certs/agency-$i.key")
 	fi
 	(cd "$run" && exec env "${client_env[@]}" CLI_ID=$i CLI_SERVER_ADDRESS=$address CLI_DATA_FILE="$root/.data/agency-$i.csv" \
+		CLI_WINNERS_FILE="$run/winners/agency-$i.txt" \
 		"$root/bin/client" >"client$i.log" 2>&1) &
 	pids+=($!)
 done
@@ -63,5 +72,6 @@ done
 kill -TERM $server
 wait $server || status=1
 trap - EXIT
+echo "winners files: $run/winners/agency-I.txt (one document a line)"
 echo "logs: $run"
 exit $status
