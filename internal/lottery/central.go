@@ -36,7 +36,7 @@ type Ledger interface {
 	// Notify records that agency has sent all of its total bets; the
 	// receipt carries the agency's digest.
 	Notify(agency int, total uint64) Receipt
-	// RecordDraw records the draw's result: once it is durable, the
+	// RecordDraw records the draw's result. Once it is durable the
 	// draw is decided, and a ledger opened again returns it from Drawn.
 	// The receipt carries the result's digest.
 	RecordDraw(r Result) Receipt

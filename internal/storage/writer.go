@@ -23,7 +23,7 @@ type request struct {
 	rows   []byte         // batch: its bets as bets.csv rows, rendered by the caller
 	hash   [32]byte       // batch: SHA-256 of rows, by the caller
 	bets   int            // batch: how many rows
-	result lottery.Result // draw: what it records
+	drawn  lottery.Result // draw: what it records
 
 	ready  chan struct{} // closed once err and digest are set
 	err    error
@@ -77,7 +77,7 @@ func (s *Store) Notify(agency int, total uint64) lottery.Receipt {
 // RecordDraw records the draw's result (lottery.Ledger). Nothing can be
 // written after it.
 func (s *Store) RecordDraw(result lottery.Result) lottery.Receipt {
-	r := &request{kind: recordDraw, result: result, ready: make(chan struct{})}
+	r := &request{kind: recordDraw, drawn: result, ready: make(chan struct{})}
 	s.submit(r)
 	return r
 }
@@ -236,7 +236,7 @@ func (st *journalState) record(r *request) record {
 	case recordDone:
 		rec.hash = st.digest(r.agency)
 	case recordDraw:
-		res := r.result
+		res := r.drawn
 		rec.agency, rec.first, rec.count = uint32(res.Agencies), res.Bets, uint32(res.Winners)
 		rec.hash, rec.aux = res.Digest, res.WinnersDigest
 	}
