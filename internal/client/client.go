@@ -25,7 +25,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"strings"
 	"syscall"
 	"time"
 
@@ -294,9 +293,11 @@ func tlsError(err error) error {
 // isRemoteAlert reports whether err is a TLS alert the central sent (it
 // refused the agency's certificate). In TLS 1.3 that alert comes after
 // the agency's side of the handshake is complete: on its first read.
+// crypto/tls reports a peer's alert as a *net.OpError whose Op is
+// "remote error" (tls.AlertError is for QUIC only).
 func isRemoteAlert(err error) bool {
-	var alert tls.AlertError
-	return errors.As(err, &alert) || strings.Contains(err.Error(), "remote error: tls:")
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "remote error"
 }
 
 // errProtocol marks an answer that breaks the protocol: reconnecting would
