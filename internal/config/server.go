@@ -26,7 +26,7 @@ type Server struct {
 	PprofAddress   string        // SERVER_PPROF_ADDRESS: serve net/http/pprof there; empty, off
 	AdminAddress   string        // SERVER_ADMIN_ADDRESS: serve the admin endpoint (health, metrics, status) there; empty, off
 	// DRAW_DEADLINE: when sales close and the draw is held with the bets
-	// stored by then, notified or not (lottery.Central.Close): a duration
+	// stored by then, notified or not (lottery.Central.CloseSales): a duration
 	// from the central's start ("2h30m") or an RFC 3339 time. Empty, off:
 	// the draw waits for every agency. See Deadline.
 	DrawDeadline string

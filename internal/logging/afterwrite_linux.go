@@ -2,26 +2,26 @@ package logging
 
 import (
 	"os"
-	"syscall"
-	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // unread returns how many bytes written to the pipe f its reader has not
-// taken yet (ioctl FIONREAD, which Linux answers on either end of a pipe).
+// taken yet (ioctl TIOCINQ, alias FIONREAD, which Linux answers on either end of a pipe).
 func unread(f *os.File) (int, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return 0, err
 	}
-	var n int32
-	var errno syscall.Errno
+	var n int
+	var ioctlErr error
 	if err := rc.Control(func(fd uintptr) {
-		_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n)))
+		n, ioctlErr = unix.IoctlGetInt(int(fd), unix.TIOCINQ)
 	}); err != nil {
 		return 0, err
 	}
-	if errno != 0 {
-		return 0, errno
+	if ioctlErr != nil {
+		return 0, ioctlErr
 	}
-	return int(n), nil
+	return n, nil
 }
