@@ -104,7 +104,7 @@ func (m *Main) Run(ctx context.Context) error {
 		// Before the listener: a deadline already past holds the draw
 		// now, and no agency is answered before it.
 		m.log.Info("cierre_apuestas", logging.InProgress, "draw_deadline", at.Format(time.RFC3339), "drawn", central.Drawn())
-		central.CloseAt(at)
+		central.CloseSalesAt(at)
 	}
 	if central.Agencies() != m.cfg.Agencies {
 		// The draw was recorded: it is final, whatever the setting says.
@@ -118,7 +118,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	settings := server.Settings{
 		TLS:            tlsCfg,
-		ReadTimeout:    m.cfg.ReadTimeout,
+		PeerTimeout:    m.cfg.ReadTimeout,
 		HelloTimeout:   m.cfg.HelloTimeout,
 		MaxConnections: m.cfg.MaxConnections,
 	}

@@ -120,9 +120,10 @@ func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
-// SerialHex is how this package writes a certificate's serial number, in
-// its report and for the revocation list: lower-case hexadecimal, no
-// leading zeros, no colons.
+// SerialHex is the one way the lottery writes a certificate's serial
+// number: in server certs' report, in a revocation list and in the
+// central's refusals (package mtls): lower-case hexadecimal, no leading
+// zeros, no colons.
 func SerialHex(serial *big.Int) string {
 	if serial == nil {
 		return ""

@@ -209,7 +209,7 @@ func startCentral(t *testing.T, ctx context.Context, cancel context.CancelFunc, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := server.New(server.Settings{ReadTimeout: 30 * time.Second, MaxConnections: 64}, central, log)
+	srv := server.New(server.Settings{PeerTimeout: 30 * time.Second, MaxConnections: 64}, central, log)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx, ln) }()
 	t.Cleanup(func() {

@@ -81,7 +81,7 @@ type Events interface {
 	Notified(agency int, total uint64)
 	// Drawn: the draw has been held, or restored from the ledger at
 	// start-up. absent lists, in order, the agencies that had not
-	// notified when sales closed (see Central.Close): empty unless the
+	// notified when sales closed (see Central.CloseSales): empty unless the
 	// draw was held at a deadline.
 	Drawn(r Result, absent []int)
 	// DrawFailed: the draw could not read the stored bets; it is held
@@ -133,7 +133,7 @@ type account struct {
 // holds the draw again over the stored bets before it returns, refusing to
 // start when that does not give the recorded result. The recorded draw
 // may cover agencies that had not notified: it was held when sales
-// closed (see Close), and the record, not the notifications, is the
+// closed (see CloseSales), and the record, not the notifications, is the
 // decision. Before the draw, a
 // ledger that holds bets of an agency past agencies is refused: the draw
 // would leave them out. When every agency had notified but no draw was
@@ -176,7 +176,7 @@ func NewCentral(ctx context.Context, ledger Ledger, agencies int, events Events)
 		}
 	}
 	// A recorded draw is the decision: it may have been held at a
-	// deadline, before every agency notified (see Close), and covers the
+	// deadline, before every agency notified (see CloseSales), and covers the
 	// bets stored by then, which draw checks against it.
 	if c.recorded != nil || c.notified == agencies {
 		c.drawing = true
@@ -429,7 +429,7 @@ func (c *Central) Notify(agency int, total uint64) (Digest, error) {
 	return st.Digest, nil
 }
 
-// Close closes sales, as a draw deadline does, and holds the draw now
+// CloseSales closes sales, as a draw deadline does, and holds the draw now
 // with every bet stored by then, unless it is held already. The rule is
 // that of a lottery whose sales close at a fixed time: every bet on
 // stable storage when sales close takes part, its agency's notification
@@ -439,11 +439,11 @@ func (c *Central) Notify(agency int, total uint64) (Digest, error) {
 // when it stored none. The draw is recorded like any other, so that a
 // central started again answers from it.
 //
-// Close returns once the draw it started is held, or with the reason it
+// CloseSales returns once the draw it started is held, or with the reason it
 // could not be (it is then held again by the next Winners query); when a
 // draw is held or being held already, it returns nil at once. It is safe
 // to call more than once and concurrently with everything else.
-func (c *Central) Close() error {
+func (c *Central) CloseSales() error {
 	c.closed.Store(true) // before the draw reads any agency's standing
 	c.mu.Lock()
 	start := !c.drawing
@@ -457,18 +457,18 @@ func (c *Central) Close() error {
 	return nil
 }
 
-// CloseAt closes sales at deadline (see Close): at once, before it
+// CloseSalesAt closes sales at deadline (see CloseSales): at once, before it
 // returns, when deadline has passed; otherwise from a timer that the
 // central's lifetime (NewCentral's ctx) stops. A draw the timer could not
 // hold has been told through Events or Failed, and is held again by the
 // next winners query.
-func (c *Central) CloseAt(deadline time.Time) {
+func (c *Central) CloseSalesAt(deadline time.Time) {
 	wait := time.Until(deadline)
 	if wait <= 0 {
-		_ = c.Close() // a failure is told through Events or Failed
+		_ = c.CloseSales() // a failure is told through Events or Failed
 		return
 	}
-	t := time.AfterFunc(wait, func() { _ = c.Close() })
+	t := time.AfterFunc(wait, func() { _ = c.CloseSales() })
 	context.AfterFunc(c.ctx, func() { t.Stop() })
 }
 

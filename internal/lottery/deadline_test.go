@@ -67,7 +67,7 @@ func TestCentralDeadlineWhileWaiting(t *testing.T) {
 		}
 		held <- err
 	}()
-	c.CloseAt(time.Now().Add(50 * time.Millisecond))
+	c.CloseSalesAt(time.Now().Add(50 * time.Millisecond))
 	if c.Drawn() {
 		t.Fatal("drawn before the deadline")
 	}
@@ -106,7 +106,7 @@ func TestCentralDeadlinePassedAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.CloseAt(time.Now().Add(-time.Hour))
+	c.CloseSalesAt(time.Now().Add(-time.Hour))
 	if !c.Drawn() {
 		t.Fatal("a deadline in the past: not drawn when CloseAt returns")
 	}
@@ -127,7 +127,7 @@ func TestCentralDeadlinePassedAtStart(t *testing.T) {
 	if _, _, err := c.Submit(1, 3, someBets(1, 3, 1)).Wait(); !errors.Is(err, ErrClosed) {
 		t.Errorf("a new bet after the deadline = %v, want ErrClosed", err)
 	}
-	c.CloseAt(time.Now()) // again: nothing more
+	c.CloseSalesAt(time.Now()) // again: nothing more
 	if l.records != 1 {
 		t.Errorf("%d draws recorded, want 1", l.records)
 	}
@@ -142,7 +142,7 @@ func TestCentralDeadlineStoppedWithCentral(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.CloseAt(time.Now().Add(30 * time.Millisecond))
+	c.CloseSalesAt(time.Now().Add(30 * time.Millisecond))
 	cancel()
 	time.Sleep(100 * time.Millisecond)
 	if c.Drawn() || l.records != 0 {

@@ -60,7 +60,7 @@ func verifyPeer(cs tls.ConnectionState, roots *x509.CertPool, revoked map[string
 	if _, err := leaf.Verify(opts); err != nil {
 		return fmt.Errorf("%s: %w", who, err)
 	}
-	if revoked[Serial(leaf)] {
+	if revoked[certs.SerialHex(leaf.SerialNumber)] {
 		return fmt.Errorf("%s: revoked (SERVER_TLS_REVOKED)", who)
 	}
 	if _, err := certs.IdentityOf(leaf); err != nil {
@@ -100,16 +100,12 @@ func Describe(c *x509.Certificate) string {
 	id, err := certs.IdentityOf(c)
 	switch {
 	case err != nil:
-		return fmt.Sprintf("certificate %q (serial %s, no quiniela identity)", c.Subject.CommonName, Serial(c))
+		return fmt.Sprintf("certificate %q (serial %s, no quiniela identity)", c.Subject.CommonName, certs.SerialHex(c.SerialNumber))
 	case id.Probe:
-		return fmt.Sprintf("the probe's certificate (serial %s)", Serial(c))
+		return fmt.Sprintf("the probe's certificate (serial %s)", certs.SerialHex(c.SerialNumber))
 	}
-	return fmt.Sprintf("agency %d's certificate (serial %s)", id.Agency, Serial(c))
+	return fmt.Sprintf("agency %d's certificate (serial %s)", id.Agency, certs.SerialHex(c.SerialNumber))
 }
-
-// Serial is a certificate's serial number in lowercase hexadecimal, as
-// server certs prints it and a revocation list holds it.
-func Serial(c *x509.Certificate) string { return c.SerialNumber.Text(16) }
 
 // LoadRevoked reads a revocation list: one serial number per line, in
 // hexadecimal (an optional 0x and colons are ignored, case is not

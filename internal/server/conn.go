@@ -265,9 +265,6 @@ type pendingBatch struct {
 // as many as are being decoded at once.
 var betBufs = sync.Pool{New: func() any { return new([]lottery.Bet) }}
 
-// Type is protocol.TypeBatch: a pendingBatch stands for its Batch.
-func (b *pendingBatch) Type() protocol.Type { return protocol.TypeBatch }
-
 // submit hands the batch to the central and gives its slice back.
 func (b *pendingBatch) submit(agency int) {
 	b.size = len(b.batch.Bets)
@@ -523,7 +520,7 @@ func (c *conn) send(w *protocol.Writer, m protocol.Message) bool {
 // one once the connection is closing, so that a peer that does not read
 // cannot hold a shutdown.
 func (c *conn) flush(w *protocol.Writer) bool {
-	c.nc.SetWriteDeadline(time.Now().Add(c.srv.settings.ReadTimeout))
+	c.nc.SetWriteDeadline(time.Now().Add(c.srv.settings.PeerTimeout))
 	if c.ctx.Err() != nil { // checked after setting it: see newConn
 		c.nc.SetWriteDeadline(time.Now().Add(closingWriteTimeout))
 	}

@@ -16,9 +16,9 @@ import (
 //     accept time plus Settings.HelloTimeout, one absolute instant that no
 //     byte moves, for the first frame whatever it is;
 //   - after Hello, while the central waits for a frame's first byte,
-//     ReadTimeout from when it began to wait: a silent peer ("nothing
+//     PeerTimeout from when it began to wait: a silent peer ("nothing
 //     received");
-//   - once a frame has begun, ReadTimeout from its first byte: a frame
+//   - once a frame has begun, PeerTimeout from its first byte: a frame
 //     trickled a byte at a time is closed when that passes, however
 //     steadily its bytes come.
 //
@@ -29,7 +29,7 @@ import (
 type readClock struct {
 	nc      net.Conn
 	ctx     context.Context
-	timeout time.Duration // Settings.ReadTimeout
+	timeout time.Duration // Settings.PeerTimeout
 	hello   time.Duration // Settings.HelloTimeout, for the reasons
 	helloBy time.Time     // the Hello deadline; zero once Hello is complete
 
@@ -44,7 +44,7 @@ type readClock struct {
 }
 
 func newReadClock(ctx context.Context, nc net.Conn, accepted time.Time, s Settings) *readClock {
-	return &readClock{nc: nc, ctx: ctx, timeout: s.ReadTimeout, hello: s.HelloTimeout, helloBy: accepted.Add(s.HelloTimeout)}
+	return &readClock{nc: nc, ctx: ctx, timeout: s.PeerTimeout, hello: s.HelloTimeout, helloBy: accepted.Add(s.HelloTimeout)}
 }
 
 // Read reads from the connection under the deadline that applies.

@@ -45,7 +45,7 @@ func FuzzConn(f *testing.F) {
 
 	// One central serves every input of this process: state carries over
 	// from input to input, as it does for a real central.
-	ts := startServer(f, 2, withReadTimeout(time.Second), withWinnersHold(time.Millisecond))
+	ts := startServer(f, 2, withPeerTimeout(time.Second), withWinnersHold(time.Millisecond))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 0 && data[0]&1 == 1 {
 			data = append(frames(protocol.Hello{Agency: 1, Version: protocol.Version}), data[1:]...)

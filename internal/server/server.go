@@ -46,9 +46,10 @@ const DefaultHelloTimeout = 5 * time.Second
 
 // Settings are what the server needs of the central's configuration.
 type Settings struct {
-	// ReadTimeout bounds, after Hello, both the silence before a frame
-	// and the time from a frame's first byte to its last.
-	ReadTimeout time.Duration
+	// PeerTimeout bounds how long a peer may hold the central up, after
+	// Hello: the silence before a frame, the time from a frame's first
+	// byte to its last, and each write of answers to it.
+	PeerTimeout time.Duration
 	// HelloTimeout is how long a connection has, from its accept, to
 	// complete Hello (or Health): one deadline, which no byte moves.
 	// DefaultHelloTimeout when zero.

@@ -74,8 +74,8 @@ type serverSetup struct {
 // serverOption changes a central's setup.
 type serverOption func(*serverSetup)
 
-func withReadTimeout(d time.Duration) serverOption {
-	return func(s *serverSetup) { s.settings.ReadTimeout = d }
+func withPeerTimeout(d time.Duration) serverOption {
+	return func(s *serverSetup) { s.settings.PeerTimeout = d }
 }
 
 func withHelloTimeout(d time.Duration) serverOption {
@@ -100,7 +100,7 @@ func withLedger(wrap func(lottery.Ledger) lottery.Ledger) serverOption {
 // over it, the server.
 func startServer(t testing.TB, agencies int, opts ...serverOption) *testServer {
 	t.Helper()
-	setup := serverSetup{settings: Settings{ReadTimeout: 5 * time.Second, MaxConnections: 4096}}
+	setup := serverSetup{settings: Settings{PeerTimeout: 5 * time.Second, MaxConnections: 4096}}
 	for _, o := range opts {
 		o(&setup)
 	}
@@ -532,7 +532,7 @@ func TestSlowPeers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ts := startServer(t, 2, withHelloTimeout(helloTimeout), withReadTimeout(readTimeout))
+			ts := startServer(t, 2, withHelloTimeout(helloTimeout), withPeerTimeout(readTimeout))
 			c := dial(t, ts)
 			start := time.Now()
 			if tt.hello {
@@ -763,7 +763,7 @@ func TestUnavailableSaysNoMore(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() {
-		served <- New(Settings{ReadTimeout: 5 * time.Second, MaxConnections: 8}, central, log).Serve(ctx, ln)
+		served <- New(Settings{PeerTimeout: 5 * time.Second, MaxConnections: 8}, central, log).Serve(ctx, ln)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -322,7 +322,7 @@ func serialOf(t *testing.T, path string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return mtls.Serial(c)
+	return certs.SerialHex(c.SerialNumber)
 }
 
 // TestTLSAgencyChecksTheCentral: an agency refuses a central whose
