@@ -2,6 +2,7 @@ package lottery
 
 import (
 	"crypto/sha256"
+	"encoding"
 	"encoding/hex"
 	"fmt"
 	"hash"
@@ -117,4 +118,21 @@ func (h *Hasher) Clone() *Hasher {
 		panic(fmt.Sprintf("lottery: clone SHA-256: %v", err)) // crypto/sha256's never fails
 	}
 	return &Hasher{h: c}
+}
+
+// MarshalBinary saves h's state: a backend that keeps each agency's
+// digest in a database row carries it on from there, without reading the
+// agency's bets again. The bytes are crypto/sha256's own encoding.
+func (h *Hasher) MarshalBinary() ([]byte, error) {
+	return h.h.(encoding.BinaryMarshaler).MarshalBinary()
+}
+
+// UnmarshalBinary restores a state saved by MarshalBinary.
+func (h *Hasher) UnmarshalBinary(state []byte) error {
+	s := sha256.New()
+	if err := s.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
+		return fmt.Errorf("restore an agency's digest: %w", err)
+	}
+	h.h = s
+	return nil
 }

@@ -145,3 +145,33 @@ func TestHasherPinned(t *testing.T) {
 		t.Errorf("digest %s, want %s", got, want)
 	}
 }
+
+// TestHasherSavedAndRestored: a state saved mid-way and restored into a
+// new Hasher carries on to the digest of all the rows.
+func TestHasherSavedAndRestored(t *testing.T) {
+	bets := []Bet{
+		{FirstName: "Ana", LastName: "Pérez", Document: "30904465", Birthdate: "1999-03-17", Number: 7574},
+		{FirstName: "Juan, hijo", LastName: `O"Neil`, Document: "12", Birthdate: "2000-01-01", Number: 0},
+	}
+	whole := NewHasher()
+	for _, b := range bets {
+		whole.Add(3, b)
+	}
+	first := NewHasher()
+	first.Add(3, bets[0])
+	state, err := first.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := NewHasher()
+	if err := restored.UnmarshalBinary(state); err != nil {
+		t.Fatal(err)
+	}
+	restored.Add(3, bets[1])
+	if got, want := restored.Sum(), whole.Sum(); got != want {
+		t.Errorf("restored digest %s, want %s", got, want)
+	}
+	if err := restored.UnmarshalBinary([]byte("not a state")); err == nil {
+		t.Error("a state that is not SHA-256's was restored")
+	}
+}

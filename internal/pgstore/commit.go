@@ -1,0 +1,196 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/loteria-nacional/quiniela/internal/lottery"
+)
+
+// agencyRow is a row of agencies as the database holds it.
+type agencyRow struct {
+	agency int
+	bets   int64
+	done   bool
+	state  []byte // the saved state of its lottery.Hasher
+}
+
+// hasher restores the agency's running digest.
+func (a agencyRow) hasher() (*lottery.Hasher, error) {
+	h := lottery.NewHasher()
+	if err := h.UnmarshalBinary(a.state); err != nil {
+		return nil, fmt.Errorf("%w: agency %d: %w", lottery.ErrInconsistent, a.agency, err)
+	}
+	return h, nil
+}
+
+// agencyState is an agency as a group leaves it.
+type agencyState struct {
+	bets    uint64
+	done    bool
+	h       *lottery.Hasher
+	changed bool
+}
+
+// groupPlan is what a group of requests writes: decided by plan, which
+// does no I/O, from the rows the transaction locked.
+type groupPlan struct {
+	errs     []error          // errs[i] refuses group[i]; nothing of it is written
+	digests  []lottery.Digest // digests[i] answers group[i] once committed
+	batches  [][]any          // rows of batches to copy in
+	agencies map[int]*agencyState
+	draw     *lottery.Result // the draw to record, if the group has one
+}
+
+// commit writes group in one transaction: it locks the rows of the
+// agencies the group touches, plans the group against them and writes
+// the plan. A request that does not follow from what the database holds
+// (a position other than its agency's next, a batch after its agency's
+// notification or after the draw, a second draw) is refused alone.
+func (s *Store) commit(ctx context.Context, group []*request) (groupPlan, error) {
+	tx, err := s.conn.Begin(ctx)
+	if err != nil {
+		return groupPlan{}, err
+	}
+	defer tx.Rollback(ctx)
+	held, drawn, err := lockAgencies(ctx, tx, group)
+	if err != nil {
+		return groupPlan{}, err
+	}
+	p := plan(group, held, drawn)
+	if err := write(ctx, tx, p); err != nil {
+		return groupPlan{}, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return groupPlan{}, fmt.Errorf("commit: %w", err)
+	}
+	return p, nil
+}
+
+// lockAgencies locks and reads the rows of the agencies group touches,
+// and reads whether a draw is recorded.
+func lockAgencies(ctx context.Context, tx pgx.Tx, group []*request) (map[int]*agencyState, bool, error) {
+	ids := make(map[int32]bool)
+	for _, r := range group {
+		if r.kind != kindDraw {
+			ids[int32(r.agency)] = true
+		}
+	}
+	held := make(map[int]*agencyState, len(ids))
+	rows, err := tx.Query(ctx, `SELECT agency, bets, done, hasher FROM agencies WHERE agency = ANY($1) ORDER BY agency FOR UPDATE`,
+		slices.Sorted(maps.Keys(ids)))
+	if err != nil {
+		return nil, false, fmt.Errorf("lock agencies: %w", err)
+	}
+	for rows.Next() {
+		var a agencyRow
+		if err := rows.Scan(&a.agency, &a.bets, &a.done, &a.state); err != nil {
+			return nil, false, fmt.Errorf("lock agencies: %w", err)
+		}
+		h, err := a.hasher()
+		if err != nil {
+			return nil, false, err
+		}
+		held[a.agency] = &agencyState{bets: uint64(a.bets), done: a.done, h: h}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("lock agencies: %w", err)
+	}
+	var drawn bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM draw)`).Scan(&drawn); err != nil {
+		return nil, false, fmt.Errorf("read the draw: %w", err)
+	}
+	return held, drawn, nil
+}
+
+// plan decides what group writes over the agencies held (which it
+// changes) and whether a draw is recorded. It does no I/O.
+func plan(group []*request, held map[int]*agencyState, drawn bool) groupPlan {
+	p := groupPlan{errs: make([]error, len(group)), digests: make([]lottery.Digest, len(group)), agencies: held}
+	for i, r := range group {
+		a := held[r.agency]
+		if a == nil && r.kind != kindDraw {
+			a = &agencyState{h: lottery.NewHasher()}
+			held[r.agency] = a
+		}
+		if err := check(r, a, drawn); err != nil {
+			p.errs[i] = fmt.Errorf("%w: storage refuses a write: %w", lottery.ErrUnavailable, err)
+			continue
+		}
+		switch r.kind {
+		case kindBatch:
+			a.h.Write(r.rows)
+			p.batches = append(p.batches, []any{int32(r.agency), int64(r.first), int32(r.bets), r.rows})
+			a.bets += uint64(r.bets)
+			a.changed = true
+			p.digests[i] = a.h.Sum()
+		case kindDone:
+			a.done, a.changed = true, true
+			p.digests[i] = a.h.Sum()
+		case kindDraw:
+			res := r.result
+			p.draw, drawn = &res, true
+			p.digests[i] = res.Digest
+		}
+	}
+	return p
+}
+
+// check reports why r cannot follow what the database holds, or nil.
+func check(r *request, a *agencyState, drawn bool) error {
+	switch {
+	case drawn && r.kind == kindDraw:
+		return fmt.Errorf("a draw is recorded already")
+	case drawn:
+		return fmt.Errorf("a write of agency %d after the draw", r.agency)
+	case r.kind == kindBatch && a.done:
+		return fmt.Errorf("batch of agency %d after its done notification", r.agency)
+	case r.kind == kindBatch && r.first != a.bets:
+		return fmt.Errorf("batch of agency %d starts at bet %d, stored %d", r.agency, r.first, a.bets)
+	case r.kind == kindDone && r.total != a.bets:
+		return fmt.Errorf("done of agency %d with total %d, stored %d", r.agency, r.total, a.bets)
+	}
+	return nil
+}
+
+// write writes a plan in the transaction tx.
+func write(ctx context.Context, tx pgx.Tx, p groupPlan) error {
+	if len(p.batches) > 0 {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"batches"}, []string{"agency", "first", "bets", "rows"}, pgx.CopyFromRows(p.batches)); err != nil {
+			return fmt.Errorf("store batches: %w", err)
+		}
+	}
+	var ids []int32
+	var bets []int64
+	var done []bool
+	var states [][]byte
+	for id, a := range p.agencies {
+		if !a.changed {
+			continue
+		}
+		state, err := a.h.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		ids, bets, done, states = append(ids, int32(id)), append(bets, int64(a.bets)), append(done, a.done), append(states, state)
+	}
+	if len(ids) > 0 {
+		if _, err := tx.Exec(ctx, `INSERT INTO agencies (agency, bets, done, hasher)
+			SELECT * FROM unnest($1::integer[], $2::bigint[], $3::boolean[], $4::bytea[])
+			ON CONFLICT (agency) DO UPDATE SET bets = EXCLUDED.bets, done = EXCLUDED.done, hasher = EXCLUDED.hasher`,
+			ids, bets, done, states); err != nil {
+			return fmt.Errorf("store agencies: %w", err)
+		}
+	}
+	if d := p.draw; d != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO draw (id, agencies, bets, digest, winners, winners_digest) VALUES (1, $1, $2, $3, $4, $5)`,
+			d.Agencies, int64(d.Bets), d.Digest[:], d.Winners, d.WinnersDigest[:]); err != nil {
+			return fmt.Errorf("record the draw: %w", err)
+		}
+	}
+	return nil
+}

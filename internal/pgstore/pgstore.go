@@ -1,0 +1,232 @@
+// Package pgstore keeps the central's bets in PostgreSQL: a lottery.Ledger
+// selected by STORAGE_URL=postgres://…, beside the file store (package
+// storage), which stays the embedded default.
+//
+// Every acknowledged write is a committed transaction, durable as the
+// server's synchronous_commit makes it (on by default: flushed to the
+// primary's WAL; with a synchronous standby, on both machines). One
+// goroutine gathers the writes that are waiting and commits them as one
+// transaction (group commit), so a commit's fsync is shared by many
+// batches. The database, not the central's memory, checks each write
+// against what it holds: a batch is stored under (agency, first), after
+// exactly the bets its agency has, so a bet is stored once.
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/loteria-nacional/quiniela/internal/lottery"
+)
+
+// openTimeout bounds Open: connecting, migrating and reading the holdings.
+const openTimeout = 30 * time.Second
+
+// Options tune a Store.
+type Options struct {
+	Logger *slog.Logger // slog.Default when nil
+}
+
+// Store is a lottery.Ledger in a PostgreSQL database. Its methods are safe
+// for concurrent use.
+type Store struct {
+	log    *slog.Logger
+	conn   *pgx.Conn // the writer's; LoadBets opens its own
+	config *pgx.ConnConfig
+
+	holdings map[int]lottery.Holding // as read by Open; never changed
+	drawn    *lottery.Result         // as read by Open; never changed
+
+	sendMu sync.RWMutex // held to send on reqs; exclusively to close it
+	closed bool
+	reqs   chan *request
+	exited chan struct{}
+
+	failed error // the writer's: the first commit that failed
+}
+
+var _ lottery.Ledger = (*Store)(nil)
+
+// Open connects to the database at url, creates or checks its schema and
+// reads what it holds. The URL is libpq's (postgres://user@host/db?…);
+// several hosts with target_session_attrs=read-write find the primary.
+func Open(url string, opts Options) (*Store, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+	defer cancel()
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("open storage: STORAGE_URL: %w", err)
+	}
+	s := &Store{log: opts.Logger, config: cfg, reqs: make(chan *request, 1024), exited: make(chan struct{})}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.conn, err = pgx.ConnectConfig(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("open storage: connect to %s: %w", where(cfg), unavailable(err))
+	}
+	if err := s.open(ctx); err != nil {
+		s.conn.Close(context.Background())
+		return nil, fmt.Errorf("open storage %s: %w", where(cfg), err)
+	}
+	go s.run()
+	return s, nil
+}
+
+// where names the database for errors and logs, without its password.
+func where(cfg *pgx.ConnConfig) string {
+	return fmt.Sprintf("postgres://%s:%d/%s", cfg.Host, cfg.Port, cfg.Database)
+}
+
+// open migrates the schema and reads the holdings and the draw.
+func (s *Store) open(ctx context.Context) error {
+	if err := migrate(ctx, s.conn); err != nil {
+		return err
+	}
+	held, err := readHoldings(ctx, s.conn)
+	if err != nil {
+		return err
+	}
+	s.holdings = held
+	s.drawn, err = readDraw(ctx, s.conn)
+	return err
+}
+
+func readHoldings(ctx context.Context, conn *pgx.Conn) (map[int]lottery.Holding, error) {
+	rows, err := conn.Query(ctx, `SELECT agency, bets, done, hasher FROM agencies`)
+	if err != nil {
+		return nil, fmt.Errorf("read agencies: %w", err)
+	}
+	held := make(map[int]lottery.Holding)
+	for rows.Next() {
+		var a agencyRow
+		if err := rows.Scan(&a.agency, &a.bets, &a.done, &a.state); err != nil {
+			return nil, fmt.Errorf("read agencies: %w", err)
+		}
+		h, err := a.hasher()
+		if err != nil {
+			return nil, err
+		}
+		held[a.agency] = lottery.Holding{Bets: uint64(a.bets), Done: a.done, Digest: h.Sum()}
+	}
+	return held, rows.Err()
+}
+
+func readDraw(ctx context.Context, conn *pgx.Conn) (*lottery.Result, error) {
+	var r lottery.Result
+	var bets int64
+	var digest, winners []byte
+	err := conn.QueryRow(ctx, `SELECT agencies, bets, digest, winners, winners_digest FROM draw`).
+		Scan(&r.Agencies, &bets, &digest, &r.Winners, &winners)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the draw: %w", err)
+	}
+	if len(digest) != len(r.Digest) || len(winners) != len(r.WinnersDigest) {
+		return nil, fmt.Errorf("%w: the draw's digests are not SHA-256s", lottery.ErrInconsistent)
+	}
+	r.Bets = uint64(bets)
+	copy(r.Digest[:], digest)
+	copy(r.WinnersDigest[:], winners)
+	return &r, nil
+}
+
+// Holdings returns what the database held of each agency when the store
+// was opened (lottery.Ledger).
+func (s *Store) Holdings() map[int]lottery.Holding {
+	out := make(map[int]lottery.Holding, len(s.holdings))
+	for a, h := range s.holdings {
+		out[a] = h
+	}
+	return out
+}
+
+// Drawn returns the draw the database held when the store was opened
+// (lottery.Ledger).
+func (s *Store) Drawn() (lottery.Result, bool) {
+	if s.drawn == nil {
+		return lottery.Result{}, false
+	}
+	return *s.drawn, true
+}
+
+// Close stops the writer, once the writes handed to it are answered, and
+// closes the connection.
+func (s *Store) Close() error {
+	s.sendMu.Lock()
+	if s.closed {
+		s.sendMu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.reqs)
+	s.sendMu.Unlock()
+	<-s.exited
+	return s.conn.Close(context.Background())
+}
+
+// unavailable marks an error of the connection or of the server's state
+// (not of a statement) as lottery.ErrUnavailable.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, lottery.ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", lottery.ErrUnavailable, err)
+}
+
+// sqlState returns the SQLSTATE of a server's error, or "".
+func sqlState(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	return ""
+}
+
+// LoadBets yields every stored bet in storage order (lottery.Ledger):
+// batches in the order they were committed, each batch's bets in
+// position order. It reads through a connection of its own, in one
+// snapshot, streaming: the draw over millions of bets keeps one batch in
+// memory at a time.
+func (s *Store) LoadBets() iter.Seq2[lottery.Bet, error] {
+	return func(yield func(lottery.Bet, error) bool) {
+		ctx := context.Background()
+		conn, err := pgx.ConnectConfig(ctx, s.config)
+		if err != nil {
+			yield(lottery.Bet{}, fmt.Errorf("load bets: %w", unavailable(err)))
+			return
+		}
+		defer conn.Close(ctx)
+		rows, err := conn.Query(ctx, `SELECT agency, rows FROM batches ORDER BY seq`)
+		if err != nil {
+			yield(lottery.Bet{}, fmt.Errorf("load bets: %w", unavailable(err)))
+			return
+		}
+		defer rows.Close()
+		var agency int
+		var raw []byte
+		for rows.Next() {
+			if err := rows.Scan(&agency, &raw); err != nil {
+				yield(lottery.Bet{}, fmt.Errorf("load bets: %w", err))
+				return
+			}
+			for b, err := range parseRows(agency, raw) {
+				if !yield(b, err) || err != nil {
+					return
+				}
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(lottery.Bet{}, fmt.Errorf("load bets: %w", unavailable(err)))
+		}
+	}
+}
