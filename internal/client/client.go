@@ -14,12 +14,10 @@ package client
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"iter"
 	"log/slog"
@@ -574,36 +572,28 @@ func (a *Agency) verified(bets uint64, digest lottery.Digest) {
 	a.log.Info("verificacion", logging.Success, "agencia", a.cfg.ID, "apuestas", bets, "digest", digest.String())
 }
 
-// digester keeps the agency's digest (lottery.Digest) as its bets are
-// read: the SHA-256 of each bet, in order, rendered as the row the
-// central's bets.csv keeps for it, with the agency's id. It reuses one
-// row's buffer, so its memory does not grow with the bets.
+// digester counts the agency's bets as they are read and keeps their
+// digest (lottery.Hasher), under the agency's id: the central stores the
+// bets of a connection under its Hello's agency, whatever their Agency
+// field says. Its memory does not grow with the bets.
 type digester struct {
 	agency int
-	h      hash.Hash
-	row    []byte
+	h      *lottery.Hasher
 	n      uint64 // bets hashed
 }
 
 func newDigester(agency int) *digester {
-	return &digester{agency: agency, h: sha256.New(), row: make([]byte, 0, 256)}
+	return &digester{agency: agency, h: lottery.NewHasher()}
 }
 
-// add hashes the next bet. Its Agency field is set to the agency's: the
-// central stores the bets of a connection under its Hello's agency.
+// add hashes the next bet.
 func (d *digester) add(bet lottery.Bet) {
-	bet.Agency = d.agency
-	d.row = betcsv.AppendStoreRow(d.row[:0], bet)
-	d.h.Write(d.row)
+	d.h.Add(d.agency, bet)
 	d.n++
 }
 
 // sum returns the digest of the bets hashed so far; more may be added.
-func (d *digester) sum() lottery.Digest {
-	var s lottery.Digest
-	d.h.Sum(s[:0])
-	return s
-}
+func (d *digester) sum() lottery.Digest { return d.h.Sum() }
 
 // inflight is a batch sent and not yet acknowledged.
 type inflight struct {
