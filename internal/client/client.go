@@ -13,7 +13,6 @@
 package client
 
 import (
-	"context"
 	"crypto/tls"
 	"fmt"
 	"iter"
@@ -23,10 +22,8 @@ import (
 
 	"github.com/loteria-nacional/quiniela/internal/betcsv"
 	"github.com/loteria-nacional/quiniela/internal/config"
-	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 	"github.com/loteria-nacional/quiniela/internal/mtls"
-	"github.com/loteria-nacional/quiniela/internal/protocol"
 )
 
 // Window is how many batches an agency keeps in flight: enough to keep
@@ -147,76 +144,4 @@ func (a *Agency) preflight() error {
 		return lottery.Validate(bet)
 	}
 	return betcsv.CheckAgencyFile(a.cfg.DataFile, a.cfg.ID)
-}
-
-// session is one connection's worth of work. progress reports whether the
-// central made progress for the agency (see link.progressed), which
-// restarts the backoff and the retry deadline.
-func (a *Agency) session(ctx context.Context) (res Result, progress bool, err error) {
-	var d net.Dialer
-	dialCtx, cancel := context.WithTimeout(ctx, a.cfg.ServerTimeout)
-	nc, err := d.DialContext(dialCtx, "tcp", a.cfg.ServerAddress)
-	cancel()
-	if err != nil {
-		return Result{}, false, fmt.Errorf("connect %s: %w", a.cfg.ServerAddress, err)
-	}
-	if a.tls != nil {
-		if nc, err = a.handshake(ctx, nc); err != nil {
-			return Result{}, false, err
-		}
-	}
-	c := &link{nc: nc, r: protocol.NewReader(nc), w: protocol.NewWriter(nc), timeout: a.cfg.ServerTimeout}
-	stop := context.AfterFunc(ctx, func() { nc.Close() }) // unblocks any read or write at once
-	defer func() {
-		stop()
-		nc.Close()
-		a.log.Info("close", logging.Success, "resource", "connection", "address", a.cfg.ServerAddress)
-	}()
-
-	msg, err := c.call(protocol.Hello{Agency: uint32(a.cfg.ID), Version: protocol.Version})
-	if err != nil {
-		if a.tls != nil && isRemoteAlert(err) {
-			err = tlsError(err) // TLS 1.3: the central refuses a certificate after the handshake
-		}
-		return Result{}, false, err
-	}
-	welcome, ok := msg.(protocol.Welcome)
-	if !ok {
-		return Result{}, c.progressed, fmt.Errorf("%w: %v in answer to hello", errProtocol, msg.Type())
-	}
-	a.log.Debug("hello", logging.Success, "committed", welcome.Committed, "done", welcome.Done)
-	held, digest := welcome.Committed, welcome.Digest
-	if r, ok := a.observer.(Resumer); ok {
-		r.OnResume(held)
-	}
-	if welcome.Done {
-		if err := a.verifyDone(welcome); err != nil {
-			return Result{}, c.progressed, err
-		}
-	} else {
-		total, own, err := a.upload(c, welcome)
-		if err != nil {
-			return Result{}, c.progressed, err
-		}
-		a.observer.OnDone()
-		msg, err := c.call(protocol.Done{Total: total})
-		if err != nil {
-			return Result{}, c.progressed, err
-		}
-		ack, ok := msg.(protocol.DoneAck)
-		if !ok {
-			return Result{}, c.progressed, fmt.Errorf("%w: %v in answer to done", errProtocol, msg.Type())
-		}
-		a.log.Info("notificacion", logging.Success, "apuestas", total)
-		if err := a.checkDoneAck(ack, total, own); err != nil {
-			return Result{}, c.progressed, err
-		}
-		held, digest = total, own
-	}
-	winners, draw, err := a.winners(ctx, c)
-	if err != nil {
-		return Result{}, c.progressed, err
-	}
-	a.log.Info("consulta_ganadores", logging.Success, "cant_ganadores", len(winners), "digest", draw.String())
-	return Result{Winners: winners, Sent: held, Digest: digest, Draw: draw}, true, nil
 }
