@@ -30,79 +30,36 @@ import (
 // the central's group commit fed while one batch is being synced.
 const Window = 16
 
-// Agency is one agency's run.
+// Agency is one agency's run. It is configured once, by New, and has no
+// fields to set after it.
 type Agency struct {
 	cfg config.Client
 	log *slog.Logger
-	// Single, when set, is the one bet to send instead of the data file
-	// (the single-bet mode of NOMBRE, APELLIDO, ...).
-	Single *lottery.Bet
-	// Backoff is the first wait before reconnecting; it doubles up to
-	// MaxBackoff, with jitter.
-	Backoff, MaxBackoff time.Duration
 
-	bets     func() iter.Seq2[lottery.Bet, error] // nil: the data file
-	pace     func(bets int)                       // nil: send at once
-	observer Observer
-	tls      *tls.Config // mutual TLS, loaded by preflight; nil: plaintext
+	// Where the bets come from: bets (WithSource), else single
+	// (WithSingleBet), else, both nil, the data file.
+	bets   func() iter.Seq2[lottery.Bet, error]
+	single *lottery.Bet
+
+	pace                func(bets int) // nil: send at once
+	observer            Observer
+	backoff, maxBackoff time.Duration // the first wait before reconnecting, and the longest
+	tls                 *tls.Config   // mutual TLS, loaded by preflight; nil: plaintext
 }
-
-// Observer is told how an agency's upload goes. The load generator
-// measures through it; an agency of cmd/client has none.
-type Observer interface {
-	// OnAck is called with each acknowledged batch's size and the time
-	// from sending it to its Ack.
-	OnAck(bets int, latency time.Duration)
-	// OnDone is called just before the done notification.
-	OnDone()
-}
-
-// Resumer is an Observer that is also told, on each connection, how
-// many of the agency's bets the central already holds: those OnAck will
-// not count. The progress bar of cmd/client is one.
-type Resumer interface {
-	OnResume(held uint64)
-}
-
-// Option changes where an agency's bets come from or how they are sent.
-// The options serve the load generator, which drives many agencies of
-// the real client code in one process.
-type Option func(*Agency)
-
-// WithSource makes bets the source of the agency's bets instead of the
-// data file: it yields all of them, from bet number 0, each time it is
-// called. The agency reads again, on every connection, the bets the
-// central already holds, to check the central's digest of them.
-func WithSource(bets func() iter.Seq2[lottery.Bet, error]) Option {
-	return func(a *Agency) { a.bets = bets }
-}
-
-// WithPace makes the agency call pace before it sends each batch, with
-// the batch's size; the load generator sleeps in it to offer a steady
-// rate.
-func WithPace(pace func(bets int)) Option {
-	return func(a *Agency) { a.pace = pace }
-}
-
-// WithObserver makes the agency tell o how its upload goes; a nil o
-// changes nothing.
-func WithObserver(o Observer) Option {
-	return func(a *Agency) {
-		if o != nil {
-			a.observer = o
-		}
-	}
-}
-
-// noObserver is the Observer of an agency that has none.
-type noObserver struct{}
-
-func (noObserver) OnAck(int, time.Duration) {}
-func (noObserver) OnDone()                  {}
 
 // New returns the agency described by cfg, changed by opts.
+//
+// The configuration has one shape. cfg holds the agency's settings, all
+// that an operator sets in config.yaml or CLI_* (config.LoadClient):
+// its id, the central, timeouts, files, TLS. opts are what a program
+// passes in code rather than an operator sets: where the bets come from
+// when not the data file (WithSingleBet, WithSource), and the seams that
+// tools and tests drive the real client code through (WithObserver,
+// WithPace, WithBackoff). Without options an agency sends its data file,
+// as fast as the central takes it, and reconnects after 50ms, doubling up
+// to 2s.
 func New(cfg config.Client, log *slog.Logger, opts ...Option) *Agency {
-	a := &Agency{cfg: cfg, log: log, Backoff: 50 * time.Millisecond, MaxBackoff: 2 * time.Second, observer: noObserver{}}
+	a := &Agency{cfg: cfg, log: log, backoff: 50 * time.Millisecond, maxBackoff: 2 * time.Second, observer: noObserver{}}
 	for _, opt := range opts {
 		opt(a)
 	}
@@ -138,8 +95,8 @@ func (a *Agency) preflight() error {
 	switch {
 	case a.bets != nil:
 		return nil
-	case a.Single != nil:
-		bet := *a.Single
+	case a.single != nil:
+		bet := *a.single
 		bet.Agency = a.cfg.ID
 		return lottery.Validate(bet)
 	}

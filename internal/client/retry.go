@@ -28,7 +28,7 @@ func (a *Agency) Run(ctx context.Context) (Result, error) {
 	}
 	a.removeStaleTemps()
 	lastProgress := time.Now()
-	delay := a.Backoff
+	delay := a.backoff
 	for attempt := 1; ; attempt++ {
 		res, progress, err := a.session(ctx)
 		if err == nil {
@@ -47,7 +47,7 @@ func (a *Agency) Run(ctx context.Context) (Result, error) {
 		// is up but failing (it welcomes, then refuses) sees each agency
 		// once per backoff step, and the agency gives up in time.
 		if progress {
-			lastProgress, delay = time.Now(), a.Backoff
+			lastProgress, delay = time.Now(), a.backoff
 		}
 		if time.Since(lastProgress) > a.cfg.RetryTimeout {
 			return Result{}, fmt.Errorf("%w (%v): %w", ErrRetryDeadline, a.cfg.RetryTimeout, err)
@@ -59,7 +59,7 @@ func (a *Agency) Run(ctx context.Context) (Result, error) {
 		case <-ctx.Done():
 			return Result{}, ctx.Err()
 		}
-		delay = min(2*delay, a.MaxBackoff)
+		delay = min(2*delay, a.maxBackoff)
 	}
 }
 

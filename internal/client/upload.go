@@ -112,8 +112,8 @@ func (a *Agency) readAcks(c *link, acks <-chan inflight) error {
 			return fmt.Errorf("%w: %v (committed %d) in answer to a batch ending at %d", errProtocol, msg.Type(), ack.Committed, want)
 		}
 		a.observer.OnAck(batch.bets, time.Since(batch.sent))
-		if a.Single != nil {
-			a.log.Info("apuesta_enviada", logging.Success, "dni", a.Single.Document, "numero", a.Single.Number)
+		if a.single != nil {
+			a.log.Info("apuesta_enviada", logging.Success, "dni", a.single.Document, "numero", a.single.Number)
 		}
 		a.log.Debug("apuestas_enviadas", logging.Success, "hasta", want)
 	}
@@ -126,10 +126,10 @@ func (a *Agency) source() (iter.Seq2[lottery.Bet, error], io.Closer, error) {
 	if a.bets != nil {
 		return a.bets(), io.NopCloser(nil), nil
 	}
-	if a.Single == nil {
+	if a.single == nil {
 		return betcsv.OpenAgencyFile(a.cfg.DataFile, a.cfg.ID, 0)
 	}
-	bet := *a.Single
+	bet := *a.single
 	bet.Agency = a.cfg.ID
 	if err := lottery.Validate(bet); err != nil {
 		return nil, nil, err

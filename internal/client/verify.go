@@ -120,7 +120,7 @@ func (a *Agency) sourceName() string {
 	switch {
 	case a.bets != nil:
 		return "the agency's source"
-	case a.Single != nil:
+	case a.single != nil:
 		return "the single bet"
 	}
 	return "the file"
