@@ -8,7 +8,6 @@ import (
 	"io"
 	"iter"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -41,15 +40,11 @@ const maxLineLen = 4096
 
 // AppendAgencyRow appends bet to dst as one line of an agency's file,
 // first_name,last_name,document,birthdate,number and a newline, quoting a
-// field only when it must be. The agency is not written: it is the file's.
-// It does not allocate when dst has room for the line.
+// field only when it must be: the canonical row without its agency
+// (lottery.AppendFields), which is the file's. It does not allocate when
+// dst has room for the line.
 func AppendAgencyRow(dst []byte, bet lottery.Bet) []byte {
-	dst = appendField(dst, bet.FirstName)
-	dst = appendField(append(dst, ','), bet.LastName)
-	dst = appendField(append(dst, ','), bet.Document)
-	dst = appendField(append(dst, ','), bet.Birthdate)
-	dst = strconv.AppendInt(append(dst, ','), int64(bet.Number), 10)
-	return append(dst, '\n')
+	return lottery.AppendFields(dst, bet)
 }
 
 // ReadAgencyFile yields the bets of an agency's file, in order, as a

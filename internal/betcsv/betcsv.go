@@ -7,7 +7,9 @@
 //
 // Both formats share one way of splitting a row into fields and one way of
 // quoting a field, so a name with a comma or a quote means the same thing
-// everywhere. The package sits beside the domain, not in it: lottery owns
+// everywhere. The rows themselves are the domain's (lottery.AppendRow, the
+// canonical row an agency's digest hashes): this package writes them as
+// lottery renders them, so that there is one quoting, and reads them back. The package sits beside the domain, not in it: lottery owns
 // what a valid bet is and knows nothing of files; the client, storage and
 // sampledata each import this package, which imports only lottery and the
 // standard library, so none of them depends on another for a format.
@@ -17,42 +19,6 @@ import (
 	"errors"
 	"strings"
 )
-
-// appendField appends s to dst as one CSV field, quoted only when it must
-// be, as Python's csv module and encoding/csv write it.
-func appendField(dst []byte, s string) []byte {
-	if !needsQuotes(s) {
-		return append(dst, s...)
-	}
-	dst = append(dst, '"')
-	for {
-		i := strings.IndexByte(s, '"')
-		if i < 0 {
-			break
-		}
-		dst = append(dst, s[:i+1]...)
-		dst = append(dst, '"')
-		s = s[i+1:]
-	}
-	dst = append(dst, s...)
-	return append(dst, '"')
-}
-
-// needsQuotes reports whether a field must be quoted: it holds a comma, a
-// quote or a line break, or starts with a space, as encoding/csv would
-// quote it. One pass over the bytes: this runs for every field stored.
-func needsQuotes(s string) bool {
-	if s != "" && (s[0] == ' ' || s[0] == '\t') {
-		return true
-	}
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case ',', '"', '\r', '\n':
-			return true
-		}
-	}
-	return false
-}
 
 // errFieldCount is returned by splitRow when a row does not have exactly
 // the fields asked for; each format words its own message.

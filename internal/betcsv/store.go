@@ -13,16 +13,11 @@ import (
 )
 
 // AppendStoreRow appends bet to dst as one row of the central's bets.csv:
+// bet's canonical row under bet.Agency (lottery.AppendRow),
 // agency,first_name,last_name,document,birthdate,number and "\n", quoted
 // as Python's csv module writes them.
 func AppendStoreRow(dst []byte, bet lottery.Bet) []byte {
-	dst = strconv.AppendInt(dst, int64(bet.Agency), 10)
-	dst = appendField(append(dst, ','), bet.FirstName)
-	dst = appendField(append(dst, ','), bet.LastName)
-	dst = appendField(append(dst, ','), bet.Document)
-	dst = appendField(append(dst, ','), bet.Birthdate)
-	dst = strconv.AppendInt(append(dst, ','), int64(bet.Number), 10)
-	return append(dst, '\n')
+	return lottery.AppendRow(dst, bet.Agency, bet)
 }
 
 // readChunk is how much of bets.csv ReadStoreFile reads at a time.

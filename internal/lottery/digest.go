@@ -15,11 +15,9 @@ import (
 // which different agencies' batches arrived.
 //
 // An agency's digest is the SHA-256 of its bets in position order, each
-// rendered as its canonical row: the row bets.csv keeps
-// (agency,first_name,last_name,document,birthdate,number and a newline,
-// with the quoting of package betcsv). The domain does not render rows:
-// the ledger, which stores them, computes the digest (see Receipt); an
-// agency computes it over its own file with the same rendering.
+// rendered as its canonical row (see AppendRow), the row bets.csv keeps.
+// The ledger, which stores the rows, computes it as it stores them (see
+// Receipt); an agency computes it over its own file; both with a Hasher.
 type Digest [sha256.Size]byte
 
 // EmptyDigest is the digest of no bets: the SHA-256 of nothing.
@@ -72,4 +70,51 @@ func sumDigest(h hash.Hash) Digest {
 	var d Digest
 	h.Sum(d[:0])
 	return d
+}
+
+// Hasher computes an agency's digest as its bets come, one at a time or
+// in batches, without keeping them: the central's storage keeps one per
+// agency while bets.csv grows, and an agency one while it reads its file.
+// Having the one definition here is what makes the two agree.
+//
+// A Hasher's state can be saved mid-way (Clone) and carried on from
+// later: storage plans a batch on a copy and keeps the copy only once the
+// batch is written, so that a batch that fails leaves the digest as it was.
+type Hasher struct {
+	h   hash.Hash // SHA-256 of the rows so far
+	row []byte    // Add's row buffer, reused
+}
+
+// NewHasher returns a Hasher of no bets: its Sum is EmptyDigest.
+func NewHasher() *Hasher {
+	return &Hasher{h: sha256.New()}
+}
+
+// Add hashes bet as agency's next bet, rendered by AppendRow. It does not
+// allocate once its row buffer has grown to the longest row.
+func (h *Hasher) Add(agency int, bet Bet) {
+	h.row = AppendRow(h.row[:0], agency, bet)
+	h.h.Write(h.row)
+}
+
+// Write hashes rows already rendered by AppendRow, as storage holds them
+// in bets.csv; it never fails. Bytes that are not such rows give a digest
+// that no one holding the bets computes.
+func (h *Hasher) Write(rows []byte) (int, error) {
+	return h.h.Write(rows)
+}
+
+// Sum returns the digest of the bets hashed so far; more may be added.
+func (h *Hasher) Sum() Digest {
+	return sumDigest(h.h)
+}
+
+// Clone returns an independent copy of h: bets added to one do not change
+// the other's digest.
+func (h *Hasher) Clone() *Hasher {
+	c, err := h.h.(hash.Cloner).Clone()
+	if err != nil {
+		panic(fmt.Sprintf("lottery: clone SHA-256: %v", err)) // crypto/sha256's never fails
+	}
+	return &Hasher{h: c}
 }
