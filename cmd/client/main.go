@@ -75,9 +75,8 @@ func run(args []string) int {
 	log := logging.New(out, cfg.LogLevel)
 	log.Info("config", append([]any{logging.Success}, cfg.LogAttrs()...)...)
 
-	agency := client.New(cfg, log, opts...)
-	agency.Single = single
-	_, err = agency.Run(ctx)
+	opts = append(opts, client.WithSingleBet(single))
+	_, err = client.New(cfg, log, opts...).Run(ctx)
 	if bar != nil {
 		bar.finish() // before the last lines, whatever ended the run
 	}

@@ -25,9 +25,8 @@ func TestFailingCentralBacksOff(t *testing.T) {
 	}
 	f.start(t)
 	log := &harness.Buffer{}
-	a := newTestAgency(t, f.addr, agencyLines, log)
+	a := newTestAgency(t, f.addr, agencyLines, log, WithBackoff(20*time.Millisecond, 80*time.Millisecond))
 	a.cfg.RetryTimeout = 400 * time.Millisecond
-	a.Backoff, a.MaxBackoff = 20*time.Millisecond, 80*time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 

@@ -111,9 +111,8 @@ func TestPreflight(t *testing.T) {
 			cfg := config.DefaultClient()
 			cfg.ID, cfg.ServerAddress, cfg.DataFile = tt.id, addr, tt.file
 			cfg.RetryTimeout, cfg.ServerTimeout = 200*time.Millisecond, time.Second
-			a := New(cfg, logging.New(io.Discard, logging.LevelWarning))
-			a.Single = tt.single
-			a.Backoff, a.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
+			a := New(cfg, logging.New(io.Discard, logging.LevelWarning),
+				WithSingleBet(tt.single), WithBackoff(10*time.Millisecond, 50*time.Millisecond))
 			_, err := a.Run(context.Background())
 			if err == nil {
 				t.Fatal("Run: got no error from a central that closes every connection")

@@ -379,8 +379,9 @@ func checkVerificacion(t *testing.T, lines []harness.Line, result string, fields
 }
 
 // newTestAgency returns agency 3 of the file lines, for the central at
-// addr, logging at DEBUG into log.
-func newTestAgency(t *testing.T, addr string, lines []string, log *harness.Buffer) *Agency {
+// addr, logging at DEBUG into log, reconnecting quickly unless opts say
+// otherwise.
+func newTestAgency(t *testing.T, addr string, lines []string, log *harness.Buffer, opts ...Option) *Agency {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "agency.csv")
 	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
@@ -389,9 +390,8 @@ func newTestAgency(t *testing.T, addr string, lines []string, log *harness.Buffe
 	cfg := config.DefaultClient()
 	cfg.ID, cfg.ServerAddress, cfg.DataFile = 3, addr, path
 	cfg.ServerTimeout, cfg.RetryTimeout = 5*time.Second, 5*time.Second
-	a := New(cfg, logging.New(log, slog.LevelDebug))
-	a.Backoff, a.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
-	return a
+	opts = append([]Option{WithBackoff(10*time.Millisecond, 50*time.Millisecond)}, opts...)
+	return New(cfg, logging.New(log, slog.LevelDebug), opts...)
 }
 
 // TestDigester pins the agency's digest against hand-made rows, and checks

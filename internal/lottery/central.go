@@ -23,7 +23,8 @@ import (
 // is the one that renders them.
 type Ledger interface {
 	// Holdings returns what the ledger held of each agency when it was
-	// opened.
+	// opened, in a map of the caller's. An agency it held nothing of may
+	// be left out.
 	Holdings() map[int]Holding
 	// Drawn returns the draw the ledger held when it was opened, if any.
 	Drawn() (Result, bool)
@@ -31,16 +32,22 @@ type Ledger interface {
 	// is the agency's next position. It does not wait: the receipt is
 	// ready once the bets are on stable storage, with the agency's
 	// digest after them. Append keeps nothing of bets, which the caller
-	// may reuse once it returns.
+	// may reuse once it returns. A batch at any other position, one
+	// stored before or one past the next, is refused and nothing of it
+	// stored: the central sends neither, a second central might.
 	Append(agency int, from uint64, bets []Bet) Receipt
 	// Notify records that agency has sent all of its total bets; the
 	// receipt carries the agency's digest.
 	Notify(agency int, total uint64) Receipt
 	// RecordDraw records the draw's result. Once it is durable the
 	// draw is decided, and a ledger opened again returns it from Drawn.
-	// The receipt carries the result's digest.
+	// The receipt carries the result's digest. Every write after it is
+	// refused: a central opened again holds the draw again over the
+	// stored bets, and one bet more would make it refuse to start.
 	RecordDraw(r Result) Receipt
-	// LoadBets yields every stored bet in storage order.
+	// LoadBets yields every stored bet in storage order: each agency's
+	// by position, every acknowledged one included. How the agencies'
+	// bets interleave is the ledger's: nothing depends on it.
 	LoadBets() iter.Seq2[Bet, error]
 }
 
@@ -54,10 +61,18 @@ type Holding struct {
 // Receipt is the answer to one write of a ledger. Writes of one agency
 // become durable in the order they were made: when a receipt is ready,
 // every earlier write of its agency is durable too.
+//
+// A write that fails (it could not be made durable) or is refused (see
+// Append and RecordDraw) fails its receipt with an error that wraps
+// ErrUnavailable; a refused write changes nothing. After a failed write
+// what the ledger holds is no longer known: every later write fails too,
+// until the ledger is opened again, which holds every acknowledged write
+// and the failed one whole or not at all. Package ledgertest checks a
+// ledger against all of this.
 type Receipt interface {
 	// Wait blocks until the write is durable and returns the digest it
 	// commits to (the agency's, after an Append or a Notify), or returns
-	// why it failed.
+	// why it failed. It may be called again, and from many goroutines.
 	Wait() (Digest, error)
 }
 

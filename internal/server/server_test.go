@@ -193,8 +193,7 @@ func runAgencyWith(t *testing.T, ts *testServer, agency int, file string, set fu
 	if set != nil {
 		set(&cfg)
 	}
-	a := client.New(cfg, logging.New(io.Discard, logging.LevelWarning))
-	a.Backoff, a.MaxBackoff = 10*time.Millisecond, 200*time.Millisecond
+	a := client.New(cfg, logging.New(io.Discard, logging.LevelWarning), client.WithBackoff(10*time.Millisecond, 200*time.Millisecond))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	res, err := a.Run(ctx)

@@ -3,7 +3,6 @@ package storage
 import (
 	"crypto/sha256"
 	"fmt"
-	"hash"
 	"maps"
 
 	"github.com/loteria-nacional/quiniela/internal/lottery"
@@ -17,17 +16,17 @@ import (
 // that recovery would refuse. It is not the lottery's record of the
 // agencies: that is lottery.Central's, which decides what is written.
 type journalState struct {
-	bets    map[int]uint64      // agency → bets stored
-	done    map[int]bool        // agency → its notification is stored
-	digests map[int]hash.Cloner // agency → SHA-256 of its rows so far
-	drawn   *lottery.Result     // the draw, once recorded
-	size    int64               // bytes of bets.csv the records cover
-	head    [32]byte            // SHA-256 of the last record
-	records int64               // records, the header included
+	bets    map[int]uint64          // agency → bets stored
+	done    map[int]bool            // agency → its notification is stored
+	digests map[int]*lottery.Hasher // agency → its digest so far
+	drawn   *lottery.Result         // the draw, once recorded
+	size    int64                   // bytes of bets.csv the records cover
+	head    [32]byte                // SHA-256 of the last record
+	records int64                   // records, the header included
 }
 
 func newJournalState() journalState {
-	return journalState{bets: make(map[int]uint64), done: make(map[int]bool), digests: make(map[int]hash.Cloner)}
+	return journalState{bets: make(map[int]uint64), done: make(map[int]bool), digests: make(map[int]*lottery.Hasher)}
 }
 
 // check reports why rec cannot follow the records before it, or nil.
@@ -87,11 +86,12 @@ func (st *journalState) apply(rec record, rows []byte, raw []byte) error {
 	return nil
 }
 
-// running returns agency's running hash, creating it.
-func (st *journalState) running(agency int) hash.Cloner {
+// running returns agency's running digest, creating it. The rows it is
+// written are lottery.AppendRow's, as bets.csv holds them.
+func (st *journalState) running(agency int) *lottery.Hasher {
 	h, ok := st.digests[agency]
 	if !ok {
-		h = sha256.New().(hash.Cloner)
+		h = lottery.NewHasher()
 		st.digests[agency] = h
 	}
 	return h
@@ -103,13 +103,11 @@ func (st *journalState) digest(agency int) lottery.Digest {
 	if !ok {
 		return lottery.EmptyDigest
 	}
-	var d lottery.Digest
-	h.Sum(d[:0])
-	return d
+	return h.Sum()
 }
 
 // seed copies agency's state from st into next, unless next has it: next
-// is an overlay of the agencies a group touches. The running hash is
+// is an overlay of the agencies a group touches. The running digest is
 // cloned, so that a plan that is not written leaves st's as it was.
 func (st *journalState) seed(next *journalState, agency int) {
 	if _, ok := next.bets[agency]; ok {
@@ -120,11 +118,7 @@ func (st *journalState) seed(next *journalState, agency int) {
 		next.done[agency] = true
 	}
 	if h, ok := st.digests[agency]; ok {
-		c, err := h.Clone()
-		if err != nil {
-			panic(fmt.Sprintf("storage: clone SHA-256: %v", err)) // the standard library's never fails
-		}
-		next.digests[agency] = c
+		next.digests[agency] = h.Clone()
 	}
 }
 

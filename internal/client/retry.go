@@ -1,0 +1,80 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/loteria-nacional/quiniela/internal/betcsv"
+	"github.com/loteria-nacional/quiniela/internal/logging"
+	"github.com/loteria-nacional/quiniela/internal/protocol"
+)
+
+// ErrRetryDeadline is returned when the central could not be reached for
+// longer than retry.timeout.
+var ErrRetryDeadline = errors.New("central unreachable for longer than retry.timeout")
+
+// Run uploads the agency's bets, notifies and returns its winners. It
+// returns ctx's error when ctx is done first; the caller treats that as a
+// normal stop.
+func (a *Agency) Run(ctx context.Context) (Result, error) {
+	if err := a.preflight(); err != nil {
+		return Result{}, err
+	}
+	a.removeStaleTemps()
+	lastProgress := time.Now()
+	delay := a.backoff
+	for attempt := 1; ; attempt++ {
+		res, progress, err := a.session(ctx)
+		if err == nil {
+			if err := a.saveWinners(res.Winners); err != nil {
+				return res, err
+			}
+			return res, nil
+		}
+		if ctx.Err() != nil {
+			return Result{}, ctx.Err()
+		}
+		if !retryable(err) {
+			return Result{}, err
+		}
+		// Only progress resets the backoff and the deadline: a central that
+		// is up but failing (it welcomes, then refuses) sees each agency
+		// once per backoff step, and the agency gives up in time.
+		if progress {
+			lastProgress, delay = time.Now(), a.backoff
+		}
+		if time.Since(lastProgress) > a.cfg.RetryTimeout {
+			return Result{}, fmt.Errorf("%w (%v): %w", ErrRetryDeadline, a.cfg.RetryTimeout, err)
+		}
+		wait := delay/2 + rand.N(delay/2+1) // jitter: agencies do not retry in step
+		a.log.Warn("reconectar", logging.InProgress, "intento", attempt, "espera", wait.Round(time.Millisecond), "error", err)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return Result{}, ctx.Err()
+		}
+		delay = min(2*delay, a.maxBackoff)
+	}
+}
+
+// retryable reports whether err may go away by reconnecting.
+func retryable(err error) bool {
+	var perr *protocol.Error
+	if errors.As(err, &perr) {
+		return perr.Code.Retryable()
+	}
+	var fe *betcsv.FileError
+	if errors.As(err, &fe) || errors.Is(err, errProtocol) || errors.Is(err, ErrVerification) || errors.Is(err, ErrTLS) || errors.Is(err, ErrWinnersFile) {
+		return false
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
+}

@@ -1,0 +1,117 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"github.com/loteria-nacional/quiniela/internal/logging"
+	"github.com/loteria-nacional/quiniela/internal/lottery"
+	"github.com/loteria-nacional/quiniela/internal/protocol"
+)
+
+// session is one connection's worth of work. progress reports whether the
+// central made progress for the agency (see link.progressed), which
+// restarts the backoff and the retry deadline.
+func (a *Agency) session(ctx context.Context) (res Result, progress bool, err error) {
+	c, err := a.connect(ctx)
+	if err != nil {
+		return Result{}, false, err
+	}
+	stop := context.AfterFunc(ctx, func() { c.nc.Close() }) // unblocks any read or write at once
+	defer func() {
+		stop()
+		c.nc.Close()
+		a.log.Info("close", logging.Success, "resource", "connection", "address", a.cfg.ServerAddress)
+	}()
+	if res, err = a.converse(ctx, c); err != nil {
+		return Result{}, c.progressed, err
+	}
+	return res, true, nil
+}
+
+// connect dials the central within the server timeout and, with mutual
+// TLS, runs the handshake.
+func (a *Agency) connect(ctx context.Context) (*link, error) {
+	var d net.Dialer
+	dialCtx, cancel := context.WithTimeout(ctx, a.cfg.ServerTimeout)
+	nc, err := d.DialContext(dialCtx, "tcp", a.cfg.ServerAddress)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", a.cfg.ServerAddress, err)
+	}
+	if a.tls != nil {
+		if nc, err = a.handshake(ctx, nc); err != nil {
+			return nil, err
+		}
+	}
+	return &link{nc: nc, r: protocol.NewReader(nc), w: protocol.NewWriter(nc), timeout: a.cfg.ServerTimeout}, nil
+}
+
+// converse is the protocol on a connection: hello; then either checking
+// that an agency the central says is done holds the same bets, or
+// uploading the bets the central lacks and notifying; then the winners.
+func (a *Agency) converse(ctx context.Context, c *link) (Result, error) {
+	welcome, err := a.hello(c)
+	if err != nil {
+		return Result{}, err
+	}
+	held, digest := welcome.Committed, welcome.Digest
+	if r, ok := a.observer.(Resumer); ok {
+		r.OnResume(held)
+	}
+	if welcome.Done {
+		if err := a.verifyDone(welcome); err != nil {
+			return Result{}, err
+		}
+	} else {
+		total, own, err := a.upload(c, welcome)
+		if err != nil {
+			return Result{}, err
+		}
+		if err := a.notify(c, total, own); err != nil {
+			return Result{}, err
+		}
+		held, digest = total, own
+	}
+	winners, draw, err := a.winners(ctx, c)
+	if err != nil {
+		return Result{}, err
+	}
+	a.log.Info("consulta_ganadores", logging.Success, "cant_ganadores", len(winners), "digest", draw.String())
+	return Result{Winners: winners, Sent: held, Digest: digest, Draw: draw}, nil
+}
+
+// hello introduces the agency and returns the central's Welcome: how many
+// of the agency's bets it holds, their digest, and whether it is done.
+func (a *Agency) hello(c *link) (protocol.Welcome, error) {
+	msg, err := c.call(protocol.Hello{Agency: uint32(a.cfg.ID), Version: protocol.Version})
+	if err != nil {
+		if a.tls != nil && isRemoteAlert(err) {
+			err = tlsError(err) // TLS 1.3: the central refuses a certificate after the handshake
+		}
+		return protocol.Welcome{}, err
+	}
+	welcome, ok := msg.(protocol.Welcome)
+	if !ok {
+		return protocol.Welcome{}, fmt.Errorf("%w: %v in answer to hello", errProtocol, msg.Type())
+	}
+	a.log.Debug("hello", logging.Success, "committed", welcome.Committed, "done", welcome.Done)
+	return welcome, nil
+}
+
+// notify tells the central that the agency has sent all of its total
+// bets, whose digest is own, and checks the central's answer.
+func (a *Agency) notify(c *link, total uint64, own lottery.Digest) error {
+	a.observer.OnDone()
+	msg, err := c.call(protocol.Done{Total: total})
+	if err != nil {
+		return err
+	}
+	ack, ok := msg.(protocol.DoneAck)
+	if !ok {
+		return fmt.Errorf("%w: %v in answer to done", errProtocol, msg.Type())
+	}
+	a.log.Info("notificacion", logging.Success, "apuestas", total)
+	return a.checkDoneAck(ack, total, own)
+}
