@@ -65,6 +65,11 @@ func (s *Store) commit(ctx context.Context, group []*request) (groupPlan, error)
 	if err := write(ctx, tx, p); err != nil {
 		return groupPlan{}, err
 	}
+	if s.beforeCommit != nil {
+		if err := s.beforeCommit(); err != nil {
+			return groupPlan{}, err
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return groupPlan{}, fmt.Errorf("commit: %w", err)
 	}

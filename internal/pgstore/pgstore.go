@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
@@ -51,6 +50,11 @@ type Store struct {
 	exited chan struct{}
 
 	failed error // the writer's: the first commit that failed
+
+	// beforeCommit, when not nil, runs in each transaction before its
+	// commit; an error it returns fails the commit (a test's seam: a
+	// server that goes away between the writes and the commit).
+	beforeCommit func() error
 }
 
 var _ lottery.Ledger = (*Store)(nil)
@@ -181,15 +185,6 @@ func unavailable(err error) error {
 		return err
 	}
 	return fmt.Errorf("%w: %w", lottery.ErrUnavailable, err)
-}
-
-// sqlState returns the SQLSTATE of a server's error, or "".
-func sqlState(err error) string {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return pgErr.Code
-	}
-	return ""
 }
 
 // LoadBets yields every stored bet in storage order (lottery.Ledger):
