@@ -242,4 +242,3 @@ func Database(t testing.TB) string {
 	t.Helper()
 	return Shared(t).NewDatabase(t)
 }
-
