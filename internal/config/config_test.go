@@ -712,3 +712,34 @@ func agencyDefaults(id int) func(*Client) {
 		c.DataFile = fmt.Sprintf(".data/agency-%d.csv", id)
 	}
 }
+
+// TestStorageURL: STORAGE_URL takes PostgreSQL URLs, several hosts
+// included, refuses anything else naming the key, and is never shown with
+// its password.
+func TestStorageURL(t *testing.T) {
+	tests := []struct {
+		url, redacted string
+		ok            bool
+	}{
+		{"", "", true},
+		{"postgres://lottery:s3cret@db:5432/quiniela", "postgres://lottery:xxxxx@db:5432/quiniela", true},
+		{"postgresql://lottery@db1:5432,db2:5432/quiniela?target_session_attrs=read-write", "postgresql://lottery@db1:5432,db2:5432/quiniela?target_session_attrs=read-write", true},
+		{"postgres://db/quiniela?user=lottery&password=s3cret&sslmode=disable", "postgres://db/quiniela?user=lottery&password=xxxxx&sslmode=disable", true},
+		{"mysql://lottery:s3cret@db/quiniela", "mysql://lottery:xxxxx@db/quiniela", false},
+		{"postgres://db:notaport/quiniela", "postgres://db:notaport/quiniela", false},
+	}
+	for _, tt := range tests {
+		c := DefaultServer()
+		c.StorageURL = tt.url
+		if got := c.StorageURLRedacted(); got != tt.redacted {
+			t.Errorf("StorageURLRedacted(%q) = %q, want %q", tt.url, got, tt.redacted)
+		}
+		err := c.Validate()
+		if (err == nil) != tt.ok {
+			t.Errorf("Validate(%q) = %v, want ok %v", tt.url, err, tt.ok)
+		}
+		if err != nil && (!strings.Contains(err.Error(), "STORAGE_URL") || strings.Contains(err.Error(), "s3cret")) {
+			t.Errorf("Validate(%q) = %v: want the key named and no password", tt.url, err)
+		}
+	}
+}

@@ -20,6 +20,9 @@ type Server struct {
 	LogLevel       slog.Level    // LOGGING_LEVEL
 	Agencies       int           // AGENCIES_AMOUNT: agencies the draw waits for
 	StoragePath    string        // STORAGE_FILEPATH
+	// STORAGE_URL: where set (postgres://…), the bets are kept in that
+	// PostgreSQL database instead of STORAGE_FILEPATH. See StorageURLRedacted.
+	StorageURL string
 	ReadTimeout    time.Duration // SERVER_READ_TIMEOUT: an idle peer is closed after it
 	HelloTimeout   time.Duration // SERVER_HELLO_TIMEOUT: a peer that has not said Hello by then is closed
 	MaxConnections int           // SERVER_MAX_CONNECTIONS
@@ -75,6 +78,7 @@ func (c *Server) keys() []key {
 		iniKey("LOGGING_LEVEL", levelSetter(&c.LogLevel)),
 		iniKey("AGENCIES_AMOUNT", intSetter(&c.Agencies)),
 		iniKey("STORAGE_FILEPATH", stringSetter(&c.StoragePath)),
+		iniKey("STORAGE_URL", stringSetter(&c.StorageURL)),
 		iniKey("SERVER_READ_TIMEOUT", durationSetter(&c.ReadTimeout)),
 		iniKey("SERVER_HELLO_TIMEOUT", durationSetter(&c.HelloTimeout)),
 		iniKey("SERVER_MAX_CONNECTIONS", intSetter(&c.MaxConnections)),
@@ -128,6 +132,7 @@ func (c Server) Validate() error {
 		// draw is held at once and finds no bets.
 		check("AGENCIES_AMOUNT", c.Agencies >= 0 && c.Agencies <= lottery.MaxAgencies, "want 0..%d", c.Agencies, lottery.MaxAgencies),
 		check("STORAGE_FILEPATH", c.StoragePath != "", "want a file path", c.StoragePath),
+		check("STORAGE_URL", validStorageURL(c.StorageURL), "want postgres://user:password@host:port/database (several host:port, comma-separated, with target_session_attrs=read-write) or nothing (the file)", c.StorageURLRedacted()),
 		check("SERVER_READ_TIMEOUT", c.ReadTimeout > 0, "want a positive duration", c.ReadTimeout),
 		check("SERVER_HELLO_TIMEOUT", c.HelloTimeout > 0, "want a positive duration", c.HelloTimeout),
 		check("SERVER_MAX_CONNECTIONS", c.MaxConnections >= 1, "want at least 1", c.MaxConnections),
@@ -236,7 +241,7 @@ func (c Server) LogAttrs() []any {
 	return []any{
 		"server_port", c.Port, "server_ip", c.IP, "server_listen_backlog", c.ListenBacklog,
 		"logging_level", logging.LevelName(c.LogLevel), "agencies_amount", c.Agencies,
-		"storage_filepath", c.StoragePath, "server_read_timeout", c.ReadTimeout,
+		"storage_filepath", c.StoragePath, "storage_url", c.StorageURLRedacted(), "server_read_timeout", c.ReadTimeout,
 		"server_hello_timeout", c.HelloTimeout, "server_max_connections", c.MaxConnections, "server_pprof_address", c.PprofAddress,
 		"server_admin_address", c.AdminAddress,
 		"draw_deadline", c.DrawDeadline,
