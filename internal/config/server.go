@@ -14,15 +14,15 @@ import (
 
 // Server is the central's configuration.
 type Server struct {
-	Port           int           // SERVER_PORT
-	IP             string        // SERVER_IP; empty listens on every address
-	ListenBacklog  int           // SERVER_LISTEN_BACKLOG
-	LogLevel       slog.Level    // LOGGING_LEVEL
-	Agencies       int           // AGENCIES_AMOUNT: agencies the draw waits for
-	StoragePath    string        // STORAGE_FILEPATH
+	Port          int        // SERVER_PORT
+	IP            string     // SERVER_IP; empty listens on every address
+	ListenBacklog int        // SERVER_LISTEN_BACKLOG
+	LogLevel      slog.Level // LOGGING_LEVEL
+	Agencies      int        // AGENCIES_AMOUNT: agencies the draw waits for
+	StoragePath   string     // STORAGE_FILEPATH
 	// STORAGE_URL: where set (postgres://…), the bets are kept in that
 	// PostgreSQL database instead of STORAGE_FILEPATH. See StorageURLRedacted.
-	StorageURL string
+	StorageURL     string
 	ReadTimeout    time.Duration // SERVER_READ_TIMEOUT: an idle peer is closed after it
 	HelloTimeout   time.Duration // SERVER_HELLO_TIMEOUT: a peer that has not said Hello by then is closed
 	MaxConnections int           // SERVER_MAX_CONNECTIONS
