@@ -43,6 +43,9 @@ type conn struct {
 	replies chan reply
 }
 
+// serve runs the connection: the TLS handshake, the first request (a
+// Health, answered, or a Hello, welcomed), then the session, until the
+// peer or the central ends it.
 func (c *conn) serve() {
 	defer c.close()
 	if !c.handshake() {
@@ -50,53 +53,9 @@ func (c *conn) serve() {
 	}
 	r := protocol.NewReader(c.clock)
 	w := protocol.NewWriter(c.nc)
-	req, err := c.readRequest(r)
-	if err != nil {
-		if ref := (*refusal)(nil); errors.As(err, &ref) {
-			c.send(w, ref.msg())
-		}
+	if !c.greet(r, w) {
 		return
 	}
-	switch m := req.msg.(type) {
-	case protocol.Health:
-		if c.srv.central.Err() != nil {
-			// Failed: the wiring is stopping the central.
-			c.send(w, domainRefusal(lottery.ErrUnavailable).msg())
-			return
-		}
-		notified, drawn := c.srv.central.Status()
-		c.send(w, protocol.HealthOK{Expected: c.srv.central.Agencies(), Notified: notified, Drawn: drawn})
-		return
-	case protocol.Hello:
-		if m.Version != protocol.Version {
-			c.refuse(w, "hello", refuse(protocol.CodeVersion, "agency speaks protocol %d, central speaks %d", m.Version, protocol.Version))
-			return
-		}
-		if n := c.srv.central.Agencies(); lottery.ValidateAgency(int(m.Agency), n) != nil {
-			c.refuse(w, "hello", refuse(protocol.CodeBadAgency, "agency %d is not one of 1..%d", m.Agency, n))
-			return
-		}
-		if ref := c.speaksFor(int(m.Agency)); ref != nil {
-			c.refuse(w, "hello", ref)
-			return
-		}
-		c.agency = int(m.Agency)
-		c.clock.helloDone()
-	default: // a batch before Hello is decoded as a protocol.Batch
-		c.refuse(w, "hello", refuse(protocol.CodeUnexpected, "%v before hello", m.Type()))
-		return
-	}
-	c.srv.claim(c)
-	st, err := c.srv.central.Resume(c.agency)
-	if err != nil {
-		c.refuse(w, "hello", domainRefusal(err))
-		return
-	}
-	if !c.send(w, protocol.Welcome{Committed: st.Stored, Done: st.Done, Drawn: st.Drawn, Digest: st.Digest}) {
-		return
-	}
-	c.srv.log.Debug("hello", logging.Success, "peer", c.peer, "agencia", c.agency, "committed", st.Stored)
-
 	c.replies = make(chan reply, maxInFlight)
 	written := make(chan struct{})
 	go func() {
@@ -106,6 +65,74 @@ func (c *conn) serve() {
 	c.serveRequests(r)
 	close(c.replies)
 	<-written
+}
+
+// greet reads the first request. A Health is answered and ends the
+// connection; a Hello the central takes claims its agency and is answered
+// with a Welcome, and greet reports that a session follows. Anything else
+// is refused.
+func (c *conn) greet(r *protocol.Reader, w *protocol.Writer) bool {
+	req, err := c.readRequest(r)
+	if err != nil {
+		if ref := (*refusal)(nil); errors.As(err, &ref) {
+			c.send(w, ref.msg())
+		}
+		return false
+	}
+	switch m := req.msg.(type) {
+	case protocol.Health:
+		c.health(w)
+		return false
+	case protocol.Hello:
+		if ref := c.hello(m); ref != nil {
+			c.refuse(w, "hello", ref)
+			return false
+		}
+	default: // a batch before Hello is decoded as a protocol.Batch
+		c.refuse(w, "hello", refuse(protocol.CodeUnexpected, "%v before hello", m.Type()))
+		return false
+	}
+	c.srv.claim(c)
+	st, err := c.srv.central.Resume(c.agency)
+	if err != nil {
+		c.refuse(w, "hello", domainRefusal(err))
+		return false
+	}
+	if !c.send(w, protocol.Welcome{Committed: st.Stored, Done: st.Done, Drawn: st.Drawn, Digest: st.Digest}) {
+		return false
+	}
+	c.srv.log.Debug("hello", logging.Success, "peer", c.peer, "agencia", c.agency, "committed", st.Stored)
+	return true
+}
+
+// health answers a Health with the central's status, or with Unavailable
+// once the central has failed.
+func (c *conn) health(w *protocol.Writer) {
+	if c.srv.central.Err() != nil {
+		// Failed: the wiring is stopping the central.
+		c.send(w, domainRefusal(lottery.ErrUnavailable).msg())
+		return
+	}
+	notified, drawn := c.srv.central.Status()
+	c.send(w, protocol.HealthOK{Expected: c.srv.central.Agencies(), Notified: notified, Drawn: drawn})
+}
+
+// hello takes a Hello, or returns why it is refused: another protocol
+// version, an agency the draw does not cover, or one the peer's
+// certificate does not speak for.
+func (c *conn) hello(m protocol.Hello) *refusal {
+	if m.Version != protocol.Version {
+		return refuse(protocol.CodeVersion, "agency speaks protocol %d, central speaks %d", m.Version, protocol.Version)
+	}
+	if n := c.srv.central.Agencies(); lottery.ValidateAgency(int(m.Agency), n) != nil {
+		return refuse(protocol.CodeBadAgency, "agency %d is not one of 1..%d", m.Agency, n)
+	}
+	if ref := c.speaksFor(int(m.Agency)); ref != nil {
+		return ref
+	}
+	c.agency = int(m.Agency)
+	c.clock.helloDone()
+	return nil
 }
 
 // handshake completes the TLS handshake, where the central requires TLS,
