@@ -32,7 +32,7 @@ type Central struct {
 	result   Result           // set once by the draw
 	drawnAt  time.Time        // set once by the draw: when it was decided
 	drawTook time.Duration    // set once by the draw: how long it took
-	drawn    chan struct{}    // closed once winners and result are set
+	decided  chan struct{}    // closed once winners and result are set
 }
 
 // NewCentral returns the central for agencies 1..agencies over ledger,
@@ -54,8 +54,8 @@ type Central struct {
 // a shutdown never waits for a draw over many millions of bets.
 func NewCentral(ctx context.Context, ledger Ledger, agencies int, events Events) (*Central, error) {
 	held := ledger.Holdings()
-	recorded, drawn := ledger.Drawn()
-	if drawn {
+	recorded, hasRecord := ledger.Recorded()
+	if hasRecord {
 		agencies = recorded.Agencies
 	}
 	for a, h := range held {
@@ -69,10 +69,10 @@ func NewCentral(ctx context.Context, ledger Ledger, agencies int, events Events)
 		agencies: agencies,
 		events:   events,
 		accounts: make([]account, agencies+1),
-		drawn:    make(chan struct{}),
+		decided:  make(chan struct{}),
 		failedCh: make(chan struct{}),
 	}
-	if drawn {
+	if hasRecord {
 		c.recorded = &recorded
 	}
 	for a := 1; a <= agencies; a++ {
@@ -170,7 +170,7 @@ func (c *Central) Err() error {
 // Drawn reports whether the draw has been held.
 func (c *Central) Drawn() bool {
 	select {
-	case <-c.drawn:
+	case <-c.decided:
 		return true
 	default:
 		return false

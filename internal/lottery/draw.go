@@ -91,7 +91,7 @@ func (c *Central) draw() error {
 	defer c.mu.Unlock()
 	c.winners, c.result = winners, r
 	c.drawnAt, c.drawTook = time.Now(), time.Since(began)
-	close(c.drawn)
+	close(c.decided)
 	return nil
 }
 
@@ -129,7 +129,7 @@ func (c *Central) Winners(ctx context.Context, agency int) ([]string, Digest, er
 		}
 	}
 	select {
-	case <-c.drawn:
+	case <-c.decided:
 	case <-ctx.Done():
 		return nil, Digest{}, ctx.Err()
 	}

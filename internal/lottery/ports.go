@@ -19,8 +19,8 @@ type Ledger interface {
 	// Holdings returns what the ledger held of each agency when it was
 	// opened.
 	Holdings() map[int]Holding
-	// Drawn returns the draw the ledger held when it was opened, if any.
-	Drawn() (Result, bool)
+	// Recorded returns the draw the ledger held when it was opened, if any.
+	Recorded() (Result, bool)
 	// Append stores bets as agency's bets number from, from+1, ...; from
 	// is the agency's next position. It does not wait: the receipt is
 	// ready once the bets are on stable storage, with the agency's
@@ -31,7 +31,7 @@ type Ledger interface {
 	// receipt carries the agency's digest.
 	Notify(agency int, total uint64) Receipt
 	// RecordDraw records the draw's result. Once it is durable the
-	// draw is decided, and a ledger opened again returns it from Drawn.
+	// draw is decided, and a ledger opened again returns it from Recorded.
 	// The receipt carries the result's digest.
 	RecordDraw(r Result) Receipt
 	// LoadBets yields every stored bet in storage order.

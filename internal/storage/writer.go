@@ -16,14 +16,14 @@ const maxGroupBets = 64 << 10
 // request is one write handed to the writer goroutine: a batch of rows or
 // a done notification. It is its own lottery.Receipt.
 type request struct {
-	kind   byte           // recordBatch, recordDone or recordDraw
-	agency int            // the agency it is for
-	from   uint64         // batch: position of its first bet; done: the agency's total
-	append bool           // batch: at the agency's next position, whatever from says
-	rows   []byte         // batch: its bets as bets.csv rows, rendered by the caller
-	hash   [32]byte       // batch: SHA-256 of rows, by the caller
-	bets   int            // batch: how many rows
-	drawn  lottery.Result // draw: what it records
+	kind     byte           // recordBatch, recordDone or recordDraw
+	agency   int            // the agency it is for
+	from     uint64         // batch: position of its first bet; done: the agency's total
+	append   bool           // batch: at the agency's next position, whatever from says
+	rows     []byte         // batch: its bets as bets.csv rows, rendered by the caller
+	hash     [32]byte       // batch: SHA-256 of rows, by the caller
+	bets     int            // batch: how many rows
+	decision lottery.Result // draw: what it records
 
 	ready  chan struct{} // closed once err and digest are set
 	err    error
@@ -77,7 +77,7 @@ func (s *Store) Notify(agency int, total uint64) lottery.Receipt {
 // RecordDraw records the draw's result (lottery.Ledger). Nothing can be
 // written after it.
 func (s *Store) RecordDraw(result lottery.Result) lottery.Receipt {
-	r := &request{kind: recordDraw, drawn: result, ready: make(chan struct{})}
+	r := &request{kind: recordDraw, decision: result, ready: make(chan struct{})}
 	s.submit(r)
 	return r
 }
@@ -236,7 +236,7 @@ func (st *journalState) record(r *request) record {
 	case recordDone:
 		rec.hash = st.digest(r.agency)
 	case recordDraw:
-		res := r.drawn
+		res := r.decision
 		rec.agency, rec.first, rec.count = uint32(res.Agencies), res.Bets, uint32(res.Winners)
 		rec.hash, rec.aux = res.Digest, res.WinnersDigest
 	}
