@@ -1,6 +1,7 @@
 package archtest
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -129,19 +130,60 @@ func TestSizes(t *testing.T) {
 			t.Error(err)
 			continue
 		}
-		if n := fset.File(f.Pos()).LineCount(); n > MaxFileLines {
-			t.Errorf("%s: %d lines, over %d: split it by concern", rel, n, MaxFileLines)
+		for _, problem := range oversized(fset, f) {
+			t.Errorf("%s%s", rel, problem)
 		}
-		for _, d := range f.Decls {
-			fn, ok := d.(*ast.FuncDecl)
-			if !ok {
-				continue
-			}
-			start, end := fset.Position(fn.Pos()).Line, fset.Position(fn.End()).Line
-			if n := end - start + 1; n > MaxFuncLines {
-				t.Errorf("%s:%d: %s is %d lines, over %d", rel, start, funcName(fn), n, MaxFuncLines)
-			}
+	}
+}
+
+// oversized describes what is too long in f: the file itself, and each of
+// its functions, counted from its func line to its closing brace.
+func oversized(fset *token.FileSet, f *ast.File) []string {
+	var problems []string
+	if n := fset.File(f.Pos()).LineCount(); n > MaxFileLines {
+		problems = append(problems, fmt.Sprintf(": %d lines, over %d: split it by concern", n, MaxFileLines))
+	}
+	for _, d := range f.Decls {
+		fn, ok := d.(*ast.FuncDecl)
+		if !ok {
+			continue
 		}
+		start, end := fset.Position(fn.Pos()).Line, fset.Position(fn.End()).Line
+		if n := end - start + 1; n > MaxFuncLines {
+			problems = append(problems, fmt.Sprintf(":%d: %s is %d lines, over %d", start, funcName(fn), n, MaxFuncLines))
+		}
+	}
+	return problems
+}
+
+// TestOversized checks the limits at their edges, on made-up files.
+func TestOversized(t *testing.T) {
+	// function returns a function of n lines, its doc comment not counted.
+	function := func(name string, n int) string {
+		return "// " + name + " is long.\nfunc " + name + "() {\n" + strings.Repeat("\t_ = 0\n", n-2) + "}\n"
+	}
+	tests := []struct {
+		name string
+		src  string
+		want []string
+	}{
+		{"a function at the limit", function("F", MaxFuncLines), nil},
+		{"a function over it", function("F", MaxFuncLines+1), []string{fmt.Sprintf(":4: F is %d lines, over %d", MaxFuncLines+1, MaxFuncLines)}},
+		{"a file at the limit", strings.Repeat("\n", MaxFileLines-3) + "var x = 0\n", nil},
+		{"a file over it", strings.Repeat("\n", MaxFileLines-2) + "var x = 0\n", []string{fmt.Sprintf(": %d lines, over %d: split it by concern", MaxFileLines+1, MaxFileLines)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fset := token.NewFileSet()
+			// Two lines of package clause before src.
+			f, err := parser.ParseFile(fset, "p.go", "package p\n\n"+tt.src, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := oversized(fset, f); !slices.Equal(got, tt.want) {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
 
