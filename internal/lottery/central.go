@@ -2,107 +2,11 @@ package lottery
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"iter"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 )
-
-// Ledger is the central's port to the store of bets, defined here by its
-// consumer. A ledger keeps what it is given durably and in order, and
-// decides nothing: which bets of a batch are new, whether an agency may
-// still send, when the draw is held are the Central's rules. A second
-// backend thus implements durability only. Because every write names its
-// position, a backend shared by several centrals can still refuse a write
-// that another central made first (a unique key on agency and position).
-//
-// A ledger also computes each agency's Digest over the rows it stores: it
-// is the one that renders them.
-type Ledger interface {
-	// Holdings returns what the ledger held of each agency when it was
-	// opened, in a map of the caller's. An agency it held nothing of may
-	// be left out.
-	Holdings() map[int]Holding
-	// Drawn returns the draw the ledger held when it was opened, if any.
-	Drawn() (Result, bool)
-	// Append stores bets as agency's bets number from, from+1, ...; from
-	// is the agency's next position. It does not wait: the receipt is
-	// ready once the bets are on stable storage, with the agency's
-	// digest after them. Append keeps nothing of bets, which the caller
-	// may reuse once it returns. A batch at any other position, one
-	// stored before or one past the next, is refused and nothing of it
-	// stored: the central sends neither, a second central might.
-	Append(agency int, from uint64, bets []Bet) Receipt
-	// Notify records that agency has sent all of its total bets; the
-	// receipt carries the agency's digest.
-	Notify(agency int, total uint64) Receipt
-	// RecordDraw records the draw's result. Once it is durable the
-	// draw is decided, and a ledger opened again returns it from Drawn.
-	// The receipt carries the result's digest. Every write after it is
-	// refused: a central opened again holds the draw again over the
-	// stored bets, and one bet more would make it refuse to start.
-	RecordDraw(r Result) Receipt
-	// LoadBets yields every stored bet in storage order: each agency's
-	// by position, every acknowledged one included. How the agencies'
-	// bets interleave is the ledger's: nothing depends on it.
-	LoadBets() iter.Seq2[Bet, error]
-}
-
-// Holding is what a ledger holds of one agency.
-type Holding struct {
-	Bets   uint64 // bets stored, numbered 0..Bets-1
-	Done   bool   // the agency's notification is stored
-	Digest Digest // the agency's digest over its Bets bets
-}
-
-// Receipt is the answer to one write of a ledger. Writes of one agency
-// become durable in the order they were made: when a receipt is ready,
-// every earlier write of its agency is durable too.
-//
-// A write that fails (it could not be made durable) or is refused (see
-// Append and RecordDraw) fails its receipt with an error that wraps
-// ErrUnavailable; a refused write changes nothing. After a failed write
-// what the ledger holds is no longer known: every later write fails too,
-// until the ledger is opened again, which holds every acknowledged write
-// and the failed one whole or not at all. Package ledgertest checks a
-// ledger against all of this.
-type Receipt interface {
-	// Wait blocks until the write is durable and returns the digest it
-	// commits to (the agency's, after an Append or a Notify), or returns
-	// why it failed. It may be called again, and from many goroutines.
-	Wait() (Digest, error)
-}
-
-// Result is a held draw: the decision the ledger records, from which the
-// winners follow. Once recorded it is final: a central that starts again
-// answers from it, whatever its configuration says.
-type Result struct {
-	Agencies      int    // the draw covered agencies 1..Agencies
-	Bets          uint64 // bets evaluated
-	Digest        Digest // DrawDigest of the agencies' digests
-	Winners       int    // winning bets, all agencies
-	WinnersDigest Digest // WinnersDigest of every agency's winners
-}
-
-// Events hears what the central decides. Each event comes before its
-// effects can be seen by any agency: Drawn returns before a single winner
-// is answered, so a log written there is ahead of every agency's log of
-// its winners. The wiring logs them; tests record them.
-type Events interface {
-	// Notified: agency's notification of its total bets is durable.
-	Notified(agency int, total uint64)
-	// Drawn: the draw has been held, or restored from the ledger at
-	// start-up. absent lists, in order, the agencies that had not
-	// notified when sales closed (see Central.CloseSales): empty unless the
-	// draw was held at a deadline.
-	Drawn(r Result, absent []int)
-	// DrawFailed: the draw could not read the stored bets; it is held
-	// again by the next notification or winners query.
-	DrawFailed(err error)
-}
 
 // Central is the lottery's one owner of every rule about stored bets: it
 // validates batches, stores each bet exactly once by its position, closes
@@ -128,16 +32,7 @@ type Central struct {
 	result   Result           // set once by the draw
 	drawnAt  time.Time        // set once by the draw: when it was decided
 	drawTook time.Duration    // set once by the draw: how long it took
-	drawn    chan struct{}    // closed once winners and result are set
-}
-
-// account is the central's record of one agency, the only one there is.
-type account struct {
-	mu       sync.Mutex
-	accepted uint64  // bets handed to the ledger; durable once last is
-	last     Receipt // the agency's latest write; nil when it made none
-	digest   Digest  // the agency's digest as the ledger held it at start
-	done     bool    // the agency has notified: it takes no more bets
+	decided  chan struct{}    // closed once winners and result are set
 }
 
 // NewCentral returns the central for agencies 1..agencies over ledger,
@@ -159,8 +54,8 @@ type account struct {
 // a shutdown never waits for a draw over many millions of bets.
 func NewCentral(ctx context.Context, ledger Ledger, agencies int, events Events) (*Central, error) {
 	held := ledger.Holdings()
-	recorded, drawn := ledger.Drawn()
-	if drawn {
+	recorded, hasRecord := ledger.Recorded()
+	if hasRecord {
 		agencies = recorded.Agencies
 	}
 	for a, h := range held {
@@ -174,10 +69,10 @@ func NewCentral(ctx context.Context, ledger Ledger, agencies int, events Events)
 		agencies: agencies,
 		events:   events,
 		accounts: make([]account, agencies+1),
-		drawn:    make(chan struct{}),
+		decided:  make(chan struct{}),
 		failedCh: make(chan struct{}),
 	}
-	if drawn {
+	if hasRecord {
 		c.recorded = &recorded
 	}
 	for a := 1; a <= agencies; a++ {
@@ -275,52 +170,11 @@ func (c *Central) Err() error {
 // Drawn reports whether the draw has been held.
 func (c *Central) Drawn() bool {
 	select {
-	case <-c.drawn:
+	case <-c.decided:
 		return true
 	default:
 		return false
 	}
-}
-
-// Standing is where an agency stands, as a connection that speaks for it
-// is told.
-type Standing struct {
-	Stored uint64 // its bets on stable storage, numbered 0..Stored-1
-	Done   bool   // its notification is on stable storage
-	Drawn  bool   // the draw has been held
-	Digest Digest // its digest over its Stored bets
-}
-
-// Resume returns where agency stands. It waits for the agency's writes in
-// flight, so that what it reports is durable.
-func (c *Central) Resume(agency int) (Standing, error) {
-	a, err := c.account(agency)
-	if err != nil {
-		return Standing{}, err
-	}
-	st, err := a.standing(c)
-	if err != nil {
-		return Standing{}, err
-	}
-	st.Drawn = c.Drawn()
-	return st, nil
-}
-
-// standing returns the account's durable state: it waits for its last
-// write, which carries the digest.
-func (a *account) standing(c *Central) (Standing, error) {
-	a.mu.Lock()
-	st, last := Standing{Stored: a.accepted, Done: a.done, Digest: a.digest}, a.last
-	a.mu.Unlock()
-	if last == nil {
-		return st, nil
-	}
-	d, err := c.wait(last)
-	if err != nil {
-		return Standing{}, err
-	}
-	st.Digest = d
-	return st, nil
 }
 
 // Submission is the central's answer to a batch, ready once the batch's
@@ -444,58 +298,6 @@ func (c *Central) Notify(agency int, total uint64) (Digest, error) {
 	return st.Digest, nil
 }
 
-// CloseSales closes sales, as a draw deadline does, and holds the draw now
-// with every bet stored by then, unless it is held already. The rule is
-// that of a lottery whose sales close at a fixed time: every bet on
-// stable storage when sales close takes part, its agency's notification
-// or not; from then on every new bet and every new notification is
-// refused with ErrClosed, and an agency that had not notified (absent,
-// see Events.Drawn) is answered its winners among its stored bets, none
-// when it stored none. The draw is recorded like any other, so that a
-// central started again answers from it.
-//
-// CloseSales returns once the draw it started is held, or with the reason it
-// could not be (it is then held again by the next Winners query); when a
-// draw is held or being held already, it returns nil at once. It is safe
-// to call more than once and concurrently with everything else.
-func (c *Central) CloseSales() error {
-	c.closed.Store(true) // before the draw reads any agency's standing
-	c.mu.Lock()
-	start := !c.drawing
-	if start {
-		c.drawing = true
-	}
-	c.mu.Unlock()
-	if start {
-		return c.draw()
-	}
-	return nil
-}
-
-// CloseSalesAt closes sales at deadline (see CloseSales): at once, before it
-// returns, when deadline has passed; otherwise from a timer that the
-// central's lifetime (NewCentral's ctx) stops. A draw the timer could not
-// hold has been told through Events or Failed, and is held again by the
-// next winners query.
-func (c *Central) CloseSalesAt(deadline time.Time) {
-	wait := time.Until(deadline)
-	if wait <= 0 {
-		_ = c.CloseSales() // a failure is told through Events or Failed
-		return
-	}
-	t := time.AfterFunc(wait, func() { _ = c.CloseSales() })
-	context.AfterFunc(c.ctx, func() { t.Stop() })
-}
-
-// account returns agency's account, or ErrInvalidBet for an agency the
-// draw does not cover.
-func (c *Central) account(agency int) (*account, error) {
-	if err := ValidateAgency(agency, c.agencies); err != nil {
-		return nil, err
-	}
-	return &c.accounts[agency], nil
-}
-
 // wait waits for a ledger write. A write that failed leaves the central
 // failed: the ledger's state is no longer known, so nothing more is
 // decided until a restart recovers it.
@@ -521,139 +323,4 @@ func (c *Central) failure() error {
 		return nil
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, c.failed)
-}
-
-// draw evaluates every stored bet, records the result (or, after a
-// restart, checks it against the one recorded) and keeps each agency's
-// winners. Only one draw runs: the caller set c.drawing. A draw that
-// fails for want of the bets can be tried again by the next Notify or
-// Winners.
-func (c *Central) draw() error {
-	began := time.Now()
-	digests := make([]Digest, c.agencies)
-	var stored uint64
-	var absent []int
-	for a := 1; a <= c.agencies; a++ {
-		st, err := c.accounts[a].standing(c)
-		if err != nil {
-			return c.drawFailed(err)
-		}
-		digests[a-1], stored = st.Digest, stored+st.Stored
-		if !st.Done {
-			absent = append(absent, a) // sales are closed: Done no longer changes
-		}
-	}
-	r, winners, err := Decide(c.ctx, c.ledger.LoadBets(), digests)
-	if err != nil {
-		return c.drawFailed(err)
-	}
-	if r.Bets != stored {
-		return c.drawFailed(fmt.Errorf("the ledger yields %d bets, its agencies hold %d", r.Bets, stored))
-	}
-	if c.recorded != nil {
-		if r != *c.recorded {
-			return fmt.Errorf("%w: the stored bets give a draw (%s) other than the recorded one (%s)", ErrInconsistent, r, *c.recorded)
-		}
-	} else if _, err := c.wait(c.ledger.RecordDraw(r)); err != nil {
-		return err
-	}
-	c.events.Drawn(r, absent) // before any winner is answered
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.winners, c.result = winners, r
-	c.drawnAt, c.drawTook = time.Now(), time.Since(began)
-	close(c.drawn)
-	return nil
-}
-
-// drawFailed ends a draw that could not be held: it can be tried again.
-func (c *Central) drawFailed(err error) error {
-	c.mu.Lock()
-	c.drawing = false
-	c.mu.Unlock()
-	if c.ctx.Err() != nil {
-		return fmt.Errorf("draw stopped: %w", context.Cause(c.ctx))
-	}
-	if errors.Is(err, ErrUnavailable) {
-		return err // a failed write, told where it failed
-	}
-	c.events.DrawFailed(err) // told once, here; callers get a short reason
-	return fmt.Errorf("%w: draw: %w", ErrUnavailable, err)
-}
-
-// String describes a result in a line of a log or an error.
-func (r Result) String() string {
-	return fmt.Sprintf("agencies 1..%d, %d bets, digest %s, %d winners, winners digest %s", r.Agencies, r.Bets, r.Digest, r.Winners, r.WinnersDigest)
-}
-
-// Winners returns the documents of agency's winners and the draw's
-// digest, waiting for the draw until ctx is done. It never answers before
-// the draw.
-func (c *Central) Winners(ctx context.Context, agency int) ([]string, Digest, error) {
-	if _, err := c.account(agency); err != nil {
-		return nil, Digest{}, err
-	}
-	c.mu.Lock()
-	retry := (c.notified == c.agencies || c.closed.Load()) && !c.drawing
-	if retry {
-		c.drawing = true
-	}
-	c.mu.Unlock()
-	if retry {
-		if err := c.draw(); err != nil {
-			return nil, Digest{}, err
-		}
-	}
-	select {
-	case <-c.drawn:
-	case <-ctx.Done():
-		return nil, Digest{}, ctx.Err()
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.winners[agency], c.result.Digest, nil
-}
-
-// Decide holds the draw over bets, the stored bets of agencies
-// 1..len(digests), whose digests those are (digests[i] is agency i+1's):
-// it evaluates every bet with HasWon and returns the result to record and
-// each agency's winners. A central decides the draw with it, and an
-// auditor checks a recorded one with it, from a copy of the bets.
-func Decide(ctx context.Context, bets iter.Seq2[Bet, error], digests []Digest) (Result, map[int][]string, error) {
-	winners, n, err := Draw(ctx, bets)
-	if err != nil {
-		return Result{}, nil, err
-	}
-	r := Result{Agencies: len(digests), Bets: uint64(n), Digest: DrawDigest(digests), WinnersDigest: WinnersDigest(winners, len(digests))}
-	for a, w := range winners {
-		if a < 1 || a > len(digests) {
-			return Result{}, nil, fmt.Errorf("a winning bet of agency %d, outside the draw's agencies 1..%d", a, len(digests))
-		}
-		r.Winners += len(w)
-	}
-	return r, winners, nil
-}
-
-// drawCheckEvery is how many bets Draw evaluates between looks at its
-// context: a few milliseconds of work.
-const drawCheckEvery = 1 << 16
-
-// Draw evaluates bets with HasWon and returns, per agency, the documents
-// of its winning bets in storage order, and how many bets it evaluated. It
-// keeps only the winners. It stops with ctx's error once ctx is done.
-func Draw(ctx context.Context, bets iter.Seq2[Bet, error]) (winners map[int][]string, n int, err error) {
-	winners = make(map[int][]string)
-	for bet, err := range bets {
-		if err != nil {
-			return nil, n, err
-		}
-		if n++; n%drawCheckEvery == 0 && ctx.Err() != nil {
-			return nil, n, ctx.Err()
-		}
-		if HasWon(bet) {
-			// Cloned: the bet's text may share memory with many others.
-			winners[bet.Agency] = append(winners[bet.Agency], strings.Clone(bet.Document))
-		}
-	}
-	return winners, n, nil
 }

@@ -92,7 +92,7 @@ func (l *fakeLedger) Holdings() map[int]Holding {
 	return out
 }
 
-func (l *fakeLedger) Drawn() (Result, bool) {
+func (l *fakeLedger) Recorded() (Result, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.recorded == nil {
@@ -873,7 +873,7 @@ func TestCentralRecordsTheDraw(t *testing.T) {
 		told = append(told, d)
 	}
 	want := Result{Agencies: 3, Bets: 7, Digest: DrawDigest(told), Winners: 4, WinnersDigest: WinnersDigest(wantWinners, 3)}
-	if got, ok := l.Drawn(); !ok || got != want || l.records != 1 {
+	if got, ok := l.Recorded(); !ok || got != want || l.records != 1 {
 		t.Fatalf("recorded %+v (%v, %d records), want %+v once", got, ok, l.records, want)
 	}
 	for a := 1; a <= 3; a++ {

@@ -18,7 +18,7 @@ func checkDeadlineDraw(t *testing.T, c *Central, l *fakeLedger) {
 		Agencies: 3, Bets: 7, Winners: 4, WinnersDigest: WinnersDigest(wantWinners, 3),
 		Digest: DrawDigest([]Digest{digestOf(l.bets, 1), digestOf(l.bets, 2), digestOf(l.bets, 3)}),
 	}
-	if got, ok := l.Drawn(); !ok || got != want || l.records != 1 {
+	if got, ok := l.Recorded(); !ok || got != want || l.records != 1 {
 		t.Errorf("recorded %+v (%v, %d records), want %+v once", got, ok, l.records, want)
 	}
 	for a := 1; a <= 3; a++ {
@@ -113,7 +113,7 @@ func TestCentralDeadlinePassedAtStart(t *testing.T) {
 	if got, want := events.list(), []string{"drawn 6 4 absent [1 2 3]"}; !slices.Equal(got, want) {
 		t.Errorf("events %q, want %q", got, want)
 	}
-	r, _ := l.Drawn()
+	r, _ := l.Recorded()
 	if want := DrawDigest([]Digest{digestOf(l.bets, 1), digestOf(l.bets, 2), EmptyDigest}); r.Digest != want {
 		t.Errorf("draw digest %s, want %s (agency 3's empty digest included)", r.Digest, want)
 	}

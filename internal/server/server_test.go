@@ -736,7 +736,7 @@ type failedWrite struct{}
 func (failedWrite) Wait() (lottery.Digest, error) { return lottery.Digest{}, errDiskFull }
 
 func (failingLedger) Holdings() map[int]lottery.Holding                 { return nil }
-func (failingLedger) Drawn() (lottery.Result, bool)                     { return lottery.Result{}, false }
+func (failingLedger) Recorded() (lottery.Result, bool)                  { return lottery.Result{}, false }
 func (failingLedger) Append(int, uint64, []lottery.Bet) lottery.Receipt { return failedWrite{} }
 func (failingLedger) Notify(int, uint64) lottery.Receipt                { return failedWrite{} }
 func (failingLedger) RecordDraw(lottery.Result) lottery.Receipt         { return failedWrite{} }

@@ -324,7 +324,7 @@ func TestDrawIsRecorded(t *testing.T) {
 	s.Close()
 
 	s = openStore(t, csvName, fs)
-	r, ok := s.Drawn()
+	r, ok := s.Recorded()
 	if !ok || r.Agencies != 2 || r.Bets != 12 || r.Winners != 2 {
 		t.Fatalf("Drawn() = %+v, %v; want 2 agencies, 12 bets, 2 winners", r, ok)
 	}

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"hash/crc32"
+
+	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
 
 // The journal, beside bets.csv, says which bytes of bets.csv hold
@@ -47,6 +49,10 @@ const (
 // that a journal is never mistaken for another file.
 var headerMark = sha256.Sum256([]byte("quiniela bets.csv journal, format 2"))
 
+// record is one journal record, field by field in the order of the
+// format. Its fields are named for a batch; a done record keeps the
+// agency's total in first, and a draw record is made by drawRecord and
+// read by drawResult, which name what its fields hold.
 type record struct {
 	kind   byte
 	agency uint32   // batch, done: agency; draw: agencies covered
@@ -56,6 +62,31 @@ type record struct {
 	hash   [32]byte // batch: rows; done: agency digest; draw: draw digest
 	aux    [32]byte // draw: winners digest
 	prev   [32]byte // SHA-256 of the previous record
+}
+
+// drawRecord returns the record of a held draw, but for its csvEnd and
+// prev: the agencies it covers in agency, the bets evaluated in first, the
+// winners in count, the draw's digest in hash and the winners' in aux.
+func drawRecord(r lottery.Result) record {
+	return record{
+		kind:   recordDraw,
+		agency: uint32(r.Agencies),
+		first:  r.Bets,
+		count:  uint32(r.Winners),
+		hash:   r.Digest,
+		aux:    r.WinnersDigest,
+	}
+}
+
+// drawResult returns the draw a draw record holds (see drawRecord).
+func (r record) drawResult() lottery.Result {
+	return lottery.Result{
+		Agencies:      int(r.agency),
+		Bets:          r.first,
+		Winners:       int(r.count),
+		Digest:        lottery.Digest(r.hash),
+		WinnersDigest: lottery.Digest(r.aux),
+	}
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -91,7 +91,7 @@ type Store struct {
 	exited chan struct{}
 
 	holdings map[int]lottery.Holding // as recovered by Open; never changed
-	drawn    *lottery.Result         // as recovered by Open; never changed
+	recorded *lottery.Result         // as recovered by Open; never changed
 	recovery Recovery
 
 	mu   sync.Mutex // guards size, which the writer publishes
@@ -272,7 +272,7 @@ func (s *Store) recover(fsys FS, path string, r replayed, jSize, csvSize int64) 
 		}
 		s.recovery.CutCSVBytes = csvSize - s.size
 	}
-	s.holdings, s.drawn = s.state.holdings(), s.state.drawn
+	s.holdings, s.recorded = s.state.holdings(), s.state.drawn
 	notified := 0
 	for _, h := range s.holdings {
 		if h.Done {
@@ -358,13 +358,13 @@ func (s *Store) Holdings() map[int]lottery.Holding {
 	return maps.Clone(s.holdings)
 }
 
-// Drawn returns the draw the store held when it was opened
+// Recorded returns the draw the store held when it was opened
 // (lottery.Ledger).
-func (s *Store) Drawn() (lottery.Result, bool) {
-	if s.drawn == nil {
+func (s *Store) Recorded() (lottery.Result, bool) {
+	if s.recorded == nil {
 		return lottery.Result{}, false
 	}
-	return *s.drawn, true
+	return *s.recorded, true
 }
 
 // LoadBets yields every committed bet in the order it was stored. It

@@ -197,7 +197,7 @@ func TestCentralOverStore(t *testing.T) {
 func TestPlan(t *testing.T) {
 	batch := func(agency int, from uint64, n int) *request {
 		r := newBatch(agency, makeBets(agency, int(from), n))
-		r.from = from
+		r.first = from
 		return r
 	}
 	appendBatch := func(agency, n int) *request {
@@ -206,7 +206,7 @@ func TestPlan(t *testing.T) {
 		return r
 	}
 	done := func(agency int, total uint64) *request {
-		return &request{kind: recordDone, agency: agency, from: total}
+		return &request{kind: recordDone, agency: agency, total: total}
 	}
 	tests := []struct {
 		name    string

@@ -16,14 +16,15 @@ const maxGroupBets = 64 << 10
 // request is one write handed to the writer goroutine: a batch of rows or
 // a done notification. It is its own lottery.Receipt.
 type request struct {
-	kind   byte           // recordBatch, recordDone or recordDraw
-	agency int            // the agency it is for
-	from   uint64         // batch: position of its first bet; done: the agency's total
-	append bool           // batch: at the agency's next position, whatever from says
-	rows   []byte         // batch: its bets as bets.csv rows, rendered by the caller
-	hash   [32]byte       // batch: SHA-256 of rows, by the caller
-	bets   int            // batch: how many rows
-	drawn  lottery.Result // draw: what it records
+	kind     byte           // recordBatch, recordDone or recordDraw
+	agency   int            // the agency it is for
+	first    uint64         // batch: position of its first bet
+	append   bool           // batch: at the agency's next position, whatever first says
+	total    uint64         // done: the agency's total
+	rows     []byte         // batch: its bets as bets.csv rows, rendered by the caller
+	hash     [32]byte       // batch: SHA-256 of rows, by the caller
+	bets     int            // batch: how many rows
+	decision lottery.Result // draw: what it records
 
 	ready  chan struct{} // closed once err and digest are set
 	err    error
@@ -47,7 +48,7 @@ func (r *request) finish(d lottery.Digest, err error) {
 // only copies bytes and keeps each agency's running digest.
 func (s *Store) Append(agency int, from uint64, bets []lottery.Bet) lottery.Receipt {
 	r := newBatch(agency, bets)
-	r.from = from
+	r.first = from
 	s.submit(r)
 	return r
 }
@@ -69,7 +70,7 @@ func newBatch(agency int, bets []lottery.Bet) *request {
 // Notify records that agency has sent all of its total bets
 // (lottery.Ledger).
 func (s *Store) Notify(agency int, total uint64) lottery.Receipt {
-	r := &request{kind: recordDone, agency: agency, from: total, ready: make(chan struct{})}
+	r := &request{kind: recordDone, agency: agency, total: total, ready: make(chan struct{})}
 	s.submit(r)
 	return r
 }
@@ -77,7 +78,7 @@ func (s *Store) Notify(agency int, total uint64) lottery.Receipt {
 // RecordDraw records the draw's result (lottery.Ledger). Nothing can be
 // written after it.
 func (s *Store) RecordDraw(result lottery.Result) lottery.Receipt {
-	r := &request{kind: recordDraw, drawn: result, ready: make(chan struct{})}
+	r := &request{kind: recordDraw, decision: result, ready: make(chan struct{})}
 	s.submit(r)
 	return r
 }
@@ -224,7 +225,12 @@ func (st *journalState) plan(group []*request, rows, records []byte) groupPlan {
 // record returns the record that r would append to the journal st
 // describes (an overlay into which r's agency is seeded).
 func (st *journalState) record(r *request) record {
-	rec := record{kind: r.kind, agency: uint32(r.agency), first: r.from, csvEnd: st.size, prev: st.head}
+	if r.kind == recordDraw {
+		rec := drawRecord(r.decision)
+		rec.csvEnd, rec.prev = st.size, st.head
+		return rec
+	}
+	rec := record{kind: r.kind, agency: uint32(r.agency), first: r.first, csvEnd: st.size, prev: st.head}
 	switch r.kind {
 	case recordBatch:
 		if r.append {
@@ -234,11 +240,7 @@ func (st *journalState) record(r *request) record {
 		rec.csvEnd += int64(len(r.rows))
 		rec.hash = r.hash
 	case recordDone:
-		rec.hash = st.digest(r.agency)
-	case recordDraw:
-		res := r.drawn
-		rec.agency, rec.first, rec.count = uint32(res.Agencies), res.Bets, uint32(res.Winners)
-		rec.hash, rec.aux = res.Digest, res.WinnersDigest
+		rec.first, rec.hash = r.total, st.digest(r.agency)
 	}
 	return rec
 }

@@ -132,8 +132,8 @@ func testFailedWriteIsErrUnavailable(t *testing.T, h *harness) {
 		h.breakNext()
 		h.mustFail("RecordDraw", h.l.RecordDraw(r))
 		h.reopen()
-		if got, ok := h.l.Drawn(); ok && got != r {
-			t.Errorf("Drawn after a failed RecordDraw: %v, want none or %v", got, r)
+		if got, ok := h.l.Recorded(); ok && got != r {
+			t.Errorf("Recorded after a failed RecordDraw: %v, want none or %v", got, r)
 		}
 		h.checkHoldings(map[int]lottery.Holding{1: holding(bets, true)})
 	})
@@ -154,8 +154,8 @@ func testNothingAfterFailure(t *testing.T, h *harness) {
 	h.mustFail("Notify after a failure", h.l.Notify(3, 0))
 	h.mustFail("RecordDraw after a failure", h.l.RecordDraw(lottery.Result{Agencies: 1, Bets: 3}))
 	h.reopen()
-	if r, ok := h.l.Drawn(); ok {
-		t.Errorf("Drawn after reopen: %v, want none", r)
+	if r, ok := h.l.Recorded(); ok {
+		t.Errorf("Recorded after reopen: %v, want none", r)
 	}
 	h.checkWrites([]*write{{agency: 1, bets: one[:3], acked: true}, failed})
 	// A ledger opened again takes writes again, from what it holds.

@@ -69,7 +69,7 @@ var cases = []struct {
 	{"HoldingsAfterReopen", testHoldingsAfterReopen},
 	{"AppendAfterReopen", testAppendAfterReopen},
 	{"RecordDrawDigest", testRecordDrawDigest},
-	{"DrawnAfterReopen", testDrawnAfterReopen},
+	{"RecordedAfterReopen", testRecordedAfterReopen},
 	{"WriteAfterDrawRefused", testWriteAfterDrawRefused},
 	{"LoadBetsOrder", testLoadBetsOrder},
 	{"LoadBetsAfterReopen", testLoadBetsAfterReopen},

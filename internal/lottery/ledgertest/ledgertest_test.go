@@ -93,7 +93,7 @@ func (st *memState) open() *memLedger {
 
 func (l *memLedger) Holdings() map[int]lottery.Holding { return maps.Clone(l.held) }
 
-func (l *memLedger) Drawn() (lottery.Result, bool) {
+func (l *memLedger) Recorded() (lottery.Result, bool) {
 	if l.drawn == nil {
 		return lottery.Result{}, false
 	}

@@ -7,7 +7,7 @@ import (
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
 
-// testHoldingsAsOpened: Holdings and Drawn return what the ledger held
+// testHoldingsAsOpened: Holdings and Recorded return what the ledger held
 // when it was opened, whatever is written to it since, and the map
 // Holdings returns is the caller's.
 func testHoldingsAsOpened(t *testing.T, h *harness) {
@@ -23,8 +23,8 @@ func testHoldingsAsOpened(t *testing.T, h *harness) {
 	h.mustWait("RecordDraw", h.l.RecordDraw(r), r.Digest)
 	clear(h.l.Holdings())
 	h.checkHoldings(opened)
-	if got, ok := h.l.Drawn(); ok {
-		t.Errorf("Drawn: %v, want none: the ledger held none when it was opened", got)
+	if got, ok := h.l.Recorded(); ok {
+		t.Errorf("Recorded: %v, want none: the ledger held none when it was opened", got)
 	}
 }
 
@@ -93,9 +93,9 @@ func testRecordDrawDigest(t *testing.T, h *harness) {
 	h.mustWait("RecordDraw", h.l.RecordDraw(r), r.Digest)
 }
 
-// testDrawnAfterReopen: a ledger opened after a draw was recorded returns
-// it from Drawn, every field as it was recorded.
-func testDrawnAfterReopen(t *testing.T, h *harness) {
+// testRecordedAfterReopen: a ledger opened after a draw was recorded returns
+// it from Recorded, every field as it was recorded.
+func testRecordedAfterReopen(t *testing.T, h *harness) {
 	one, two := makeBets(1, 0, 15), makeBets(2, 0, 4)
 	h.appendOK(1, 0, one)
 	h.appendOK(2, 0, two)
@@ -104,9 +104,9 @@ func testDrawnAfterReopen(t *testing.T, h *harness) {
 	h.mustWait("RecordDraw", h.l.RecordDraw(r), r.Digest)
 	for range 2 {
 		h.reopen()
-		got, ok := h.l.Drawn()
+		got, ok := h.l.Recorded()
 		if !ok || got != r {
-			t.Fatalf("Drawn after reopen: %v, %t; want %v", got, ok, r)
+			t.Fatalf("Recorded after reopen: %v, %t; want %v", got, ok, r)
 		}
 		h.checkHoldings(map[int]lottery.Holding{1: holding(one, true), 2: holding(two, false)})
 	}
@@ -125,8 +125,8 @@ func testWriteAfterDrawRefused(t *testing.T, h *harness) {
 	h.mustFail("Notify after the draw", h.l.Notify(2, 0))
 	h.mustFail("RecordDraw after the draw", h.l.RecordDraw(r))
 	h.reopen()
-	if got, ok := h.l.Drawn(); !ok || got != r {
-		t.Errorf("Drawn after reopen: %v, %t; want %v", got, ok, r)
+	if got, ok := h.l.Recorded(); !ok || got != r {
+		t.Errorf("Recorded after reopen: %v, %t; want %v", got, ok, r)
 	}
 	h.checkHoldings(map[int]lottery.Holding{1: holding(one, true)})
 	h.checkBets(h.loadBets(), map[int][]lottery.Bet{1: one})

@@ -9,8 +9,8 @@ import (
 // testEmptyLedger: new state holds no bets, no notification and no draw.
 func testEmptyLedger(t *testing.T, h *harness) {
 	h.checkHoldings(nil)
-	if r, ok := h.l.Drawn(); ok {
-		t.Errorf("Drawn of a new ledger: %v, want none", r)
+	if r, ok := h.l.Recorded(); ok {
+		t.Errorf("Recorded of a new ledger: %v, want none", r)
 	}
 	if bets := h.loadBets(); len(bets) != 0 {
 		t.Errorf("LoadBets of a new ledger yields %d bets, want none", len(bets))
