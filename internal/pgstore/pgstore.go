@@ -154,9 +154,9 @@ func (s *Store) Holdings() map[int]lottery.Holding {
 	return out
 }
 
-// Drawn returns the draw the database held when the store was opened
+// Recorded returns the draw the database held when the store was opened
 // (lottery.Ledger).
-func (s *Store) Drawn() (lottery.Result, bool) {
+func (s *Store) Recorded() (lottery.Result, bool) {
 	if s.drawn == nil {
 		return lottery.Result{}, false
 	}
