@@ -53,10 +53,10 @@ func (m *Main) serve(ctx context.Context) error {
 	}
 	m.addr = ln.Addr()
 	m.log.Info("accept_connections", logging.InProgress, "address", m.addr.String())
+	m.adminSrc.setListening(true) // before Ready: /readyz says ready by then
 	if m.Ready != nil {
 		m.Ready(m.addr)
 	}
-	m.adminSrc.setListening(true)
 	err = m.srv.Serve(ctx, ln)
 	m.adminSrc.setListening(false) // Serve closed the listener
 	return err
