@@ -32,6 +32,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/loteria-nacional/quiniela/internal/app"
 	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/health"
 	"github.com/loteria-nacional/quiniela/internal/logging"
@@ -39,6 +40,17 @@ import (
 )
 
 const configPath = "config.ini"
+
+// The draw waits, after its sorteo line and before answering any agency,
+// until the reader of the central's stdout (Docker's log driver, where it
+// is a pipe) has taken the line, then drawLogSettle more for the engine to
+// stamp it, at most drawLogLimit in all: the merged log of compose then
+// shows the draw before any agency's winners. A terminal or a file needs
+// no wait (see logging.AfterWrite).
+const (
+	drawLogSettle = 10 * time.Millisecond
+	drawLogLimit  = time.Second
+)
 
 // memoryLimit is the central's default soft memory limit (GOMEMLIMIT
 // overrides it). What the central keeps is bounded (see
@@ -73,37 +85,29 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	if len(args) > 0 && args[0] == "certs" {
+	switch {
+	case len(args) == 0:
+		return serve(ctx, cfg)
+	case args[0] == "certs":
 		return certsCommand(args[1:], cfg.Agencies, os.Stdout, os.Stderr)
-	}
-	if len(args) > 0 && args[0] == "verify" && len(args) <= 2 {
+	case args[0] == "verify" && len(args) <= 2:
 		path := cfg.StoragePath
 		if len(args) == 2 {
 			path = args[1]
 		}
-		return verify(ctx, path, cfg.Agencies, logging.New(os.Stdout, cfg.LogLevel))
-	}
-	if len(args) > 0 {
-		if args[0] != "healthcheck" || len(args) > 1 {
-			fmt.Fprintln(os.Stderr, "usage: server [healthcheck | verify [path] | certs [-dir DIR] [-agencies N] [-name NAME]... [-force]]")
-			return 2
-		}
-		// The probe dials where the central listens: SERVER_IP, unless
-		// that is every address (see config.Server.ProbeAddress). Its one
-		// line names the address and the SERVER_IP it came from, which is
-		// what an operator reading `docker inspect` has to fix.
-		probeTLS, err := probeTLS(cfg)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "server: healthcheck: %v\n", err)
-			return 1
-		}
-		if _, err := health.Check(ctx, cfg.ProbeAddress(), 2*time.Second, probeTLS); err != nil {
-			fmt.Fprintf(os.Stderr, "server: %v (SERVER_IP=%q)\n", err, cfg.IP)
-			return 1
+		if app.Verify(ctx, path, cfg.Agencies, logging.New(os.Stdout, cfg.LogLevel)) != nil {
+			return 1 // logged, naming the problem
 		}
 		return 0
+	case args[0] == "healthcheck" && len(args) == 1:
+		return healthcheck(ctx, cfg)
 	}
+	fmt.Fprintln(os.Stderr, "usage: server [healthcheck | verify [path] | certs [-dir DIR] [-agencies N] [-name NAME]... [-force]]")
+	return 2
+}
 
+// serve runs the central until ctx is done, and returns the exit code.
+func serve(ctx context.Context, cfg config.Server) int {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
 		// A soft limit: the garbage collector works harder as the heap
 		// nears it, rather than let it grow to twice what is live.
@@ -111,11 +115,11 @@ func run(args []string) int {
 	}
 	log := logging.New(os.Stdout, cfg.LogLevel)
 	log.Info("config", append([]any{logging.Success}, cfg.LogAttrs()...)...)
-	m := NewMain(cfg, log)
+	m := app.NewMain(cfg, log)
 	m.AfterDrawLogged = logging.AfterWrite(os.Stdout, drawLogSettle, drawLogLimit)
-	err = m.Run(ctx)
-	m.Close()
-	if errors.Is(err, ErrLedgerFailed) {
+	err := m.Run(ctx)
+	m.Close() // logs each close, and what failed
+	if errors.Is(err, app.ErrLedgerFailed) {
 		return 1 // logged once, by the storage
 	}
 	if err != nil && ctx.Err() == nil {
@@ -123,6 +127,24 @@ func run(args []string) int {
 		return 1
 	}
 	log.Info("exit", logging.Success)
+	return 0
+}
+
+// healthcheck asks the central whether it serves, and returns the exit
+// code. The probe dials where the central listens: SERVER_IP, unless
+// that is every address (see config.Server.ProbeAddress). Its one line
+// names the address and the SERVER_IP it came from, which is what an
+// operator reading `docker inspect` has to fix.
+func healthcheck(ctx context.Context, cfg config.Server) int {
+	probeTLS, err := probeTLS(cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "server: healthcheck: %v\n", err)
+		return 1
+	}
+	if _, err := health.Check(ctx, cfg.ProbeAddress(), 2*time.Second, probeTLS); err != nil {
+		fmt.Fprintf(os.Stderr, "server: %v (SERVER_IP=%q)\n", err, cfg.IP)
+		return 1
+	}
 	return 0
 }
 

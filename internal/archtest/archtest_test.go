@@ -249,9 +249,6 @@ type layerRule struct {
 	dir       string
 	says      string
 	forbidden func(m module, p string) bool
-	// pending, when set, is why the rule is not yet kept: it is skipped
-	// while it fails, and fails once it holds, to be made a rule.
-	pending string
 }
 
 // layerRules are the rules TestLayering checks, as the README's
@@ -280,7 +277,6 @@ func layerRules() []layerRule {
 			dir:       "cmd/server",
 			says:      "cmd/server leaves the storage to the wiring that opens it",
 			forbidden: internal("storage"),
-			pending:   "cmd/server still opens and verifies the store itself (central.go, verify.go); the import moves out on another branch",
 		},
 	}
 }
@@ -296,12 +292,7 @@ func TestLayering(t *testing.T) {
 					bad = append(bad, p)
 				}
 			}
-			switch {
-			case rule.pending != "" && len(bad) > 0:
-				t.Skipf("pending: %s imports %s: %s", rule.dir, strings.Join(bad, ", "), rule.pending)
-			case rule.pending != "":
-				t.Errorf("the pending rule holds now: drop its pending note (%s)", rule.pending)
-			case len(bad) > 0:
+			if len(bad) > 0 {
 				t.Errorf("%s imports %s: %s", rule.dir, strings.Join(bad, ", "), rule.says)
 			}
 		})

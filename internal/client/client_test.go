@@ -13,14 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loteria-nacional/quiniela/internal/app/apptest"
 	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/harness"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 	"github.com/loteria-nacional/quiniela/internal/protocol"
 	"github.com/loteria-nacional/quiniela/internal/sampledata"
-	"github.com/loteria-nacional/quiniela/internal/server"
-	"github.com/loteria-nacional/quiniela/internal/storage"
 )
 
 func TestWinnersWait(t *testing.T) {
@@ -145,7 +144,10 @@ func TestShortTimeoutWaitsForDraw(t *testing.T) {
 		t.Skip("waits 3 s for the draw")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	addr := startCentral(t, ctx, cancel, 2)
+	defer cancel()
+	central := apptest.Config(2)
+	central.MaxConnections = 64
+	addr := apptest.Start(t, central).Address()
 
 	run := func(id, winners int, timeout time.Duration, log io.Writer) (Result, error) {
 		path := filepath.Join(t.TempDir(), "agency.csv")
@@ -188,39 +190,6 @@ func TestShortTimeoutWaitsForDraw(t *testing.T) {
 	if strings.Contains(log.String(), "action: reconectar") {
 		t.Errorf("agency 1 reconnected while the central held its winners query; log:\n%s", log)
 	}
-}
-
-// startCentral runs a real central for agencies on a free port of
-// 127.0.0.1, wired as cmd/server wires it, until cancel is called or the
-// test ends, and returns its address.
-func startCentral(t *testing.T, ctx context.Context, cancel context.CancelFunc, agencies int) string {
-	t.Helper()
-	log := logging.New(io.Discard, logging.LevelWarning)
-	store, err := storage.Open(filepath.Join(t.TempDir(), "bets.csv"), storage.Options{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	central, err := lottery.NewCentral(ctx, store, agencies, server.EventLog{Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(server.Settings{PeerTimeout: 30 * time.Second, MaxConnections: 64}, central, log)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		if err := store.Close(); err != nil {
-			t.Errorf("close storage: %v", err)
-		}
-	})
-	return ln.Addr().String()
 }
 
 func TestSingleBetFromEnv(t *testing.T) {

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bytes"
@@ -55,7 +55,7 @@ func FuzzConn(f *testing.F) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			ts.srv.serveConn(context.Background(), newFakeConn(data), time.Now())
+			ts.Server().ServeConn(context.Background(), newFakeConn(data), time.Now())
 		}()
 		select {
 		case <-done:
@@ -63,7 +63,7 @@ func FuzzConn(f *testing.F) {
 			t.Fatal("the handler did not finish with an input that had ended")
 		}
 		conn := newFakeConn(frames(protocol.Health{}))
-		ts.srv.serveConn(context.Background(), conn, time.Now())
+		ts.Server().ServeConn(context.Background(), conn, time.Now())
 		if m, err := protocol.NewReader(&conn.out).Read(); err != nil || m.Type() != protocol.TypeHealthOK {
 			t.Fatalf("central not serving after the input: %v %v", m, err)
 		}

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -19,6 +19,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/loteria-nacional/quiniela/internal/app"
+	"github.com/loteria-nacional/quiniela/internal/app/apptest"
 	"github.com/loteria-nacional/quiniela/internal/betcsv"
 	"github.com/loteria-nacional/quiniela/internal/client"
 	"github.com/loteria-nacional/quiniela/internal/config"
@@ -27,6 +29,7 @@ import (
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 	"github.com/loteria-nacional/quiniela/internal/protocol"
 	"github.com/loteria-nacional/quiniela/internal/sampledata"
+	"github.com/loteria-nacional/quiniela/internal/server"
 	"github.com/loteria-nacional/quiniela/internal/storage"
 )
 
@@ -37,7 +40,7 @@ func TestMain(m *testing.M) {
 }
 
 // logSink is the server's log, which tests read while the server writes.
-type logSink struct{ harness.Buffer }
+type logSink struct{ *harness.Buffer }
 
 // lines returns the log lines that contain every one of parts.
 func (b *logSink) lines(parts ...string) []string {
@@ -54,96 +57,61 @@ func (b *logSink) lines(parts ...string) []string {
 	return out
 }
 
+// testServer is a whole central, as cmd/server runs it, and its log.
 type testServer struct {
+	*apptest.Central
 	addr    string
 	log     *logSink
-	store   *storage.Store
 	central *lottery.Central
-	dir     string
-	srv     *Server
-	stop    func()
 }
 
-// serverSetup is what a test may change of a central: the server's
-// settings, and the ledger the domain writes to.
+// serverSetup is what a test may change of a central: its
+// configuration, and Main's seams.
 type serverSetup struct {
-	settings Settings
-	ledger   func(lottery.Ledger) lottery.Ledger // wraps the store; nil keeps it
+	cfg   config.Server
+	seams []func(*app.Main)
 }
 
 // serverOption changes a central's setup.
 type serverOption func(*serverSetup)
 
 func withPeerTimeout(d time.Duration) serverOption {
-	return func(s *serverSetup) { s.settings.PeerTimeout = d }
+	return func(s *serverSetup) { s.cfg.ReadTimeout = d }
 }
 
 func withHelloTimeout(d time.Duration) serverOption {
-	return func(s *serverSetup) { s.settings.HelloTimeout = d }
+	return func(s *serverSetup) { s.cfg.HelloTimeout = d }
 }
 
 func withMaxConnections(n int) serverOption {
-	return func(s *serverSetup) { s.settings.MaxConnections = n }
+	return func(s *serverSetup) { s.cfg.MaxConnections = n }
 }
 
 func withWinnersHold(d time.Duration) serverOption {
-	return func(s *serverSetup) { s.settings.WinnersHold = d }
+	return withSeam(func(m *app.Main) { m.WinnersHold = d })
 }
 
 // withLedger puts wrap(store) between the domain and the store.
 func withLedger(wrap func(lottery.Ledger) lottery.Ledger) serverOption {
-	return func(s *serverSetup) { s.ledger = wrap }
+	return withSeam(func(m *app.Main) { m.WrapLedger = wrap })
+}
+
+func withSeam(set func(*app.Main)) serverOption {
+	return func(s *serverSetup) { s.seams = append(s.seams, set) }
 }
 
 // startServer runs a central for agencies on a free port of 127.0.0.1
-// until the test ends, wired as cmd/server wires it: a store, the domain
-// over it, the server.
+// until the test ends: app.Main, through apptest, as cmd/server runs it.
 func startServer(t testing.TB, agencies int, opts ...serverOption) *testServer {
 	t.Helper()
-	setup := serverSetup{settings: Settings{PeerTimeout: 5 * time.Second, MaxConnections: 4096}}
+	setup := serverSetup{cfg: apptest.Config(agencies)}
+	setup.cfg.ReadTimeout, setup.cfg.MaxConnections = 5*time.Second, 4096
+	setup.cfg.LogLevel = logging.LevelWarning - 4 // INFO and above
 	for _, o := range opts {
 		o(&setup)
 	}
-	ts := &testServer{log: &logSink{}, dir: t.TempDir()}
-	log := logging.New(ts.log, logging.LevelWarning-4) // INFO and above
-	store, err := storage.Open(filepath.Join(ts.dir, "bets.csv"), storage.Options{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ledger := lottery.Ledger(store)
-	if setup.ledger != nil {
-		ledger = setup.ledger(store)
-	}
-	central, err := lottery.NewCentral(ctx, ledger, agencies, EventLog{Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := New(setup.settings, central, log)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	ts.addr, ts.store, ts.central, ts.srv = ln.Addr().String(), store, central, srv
-	var once sync.Once
-	ts.stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Serve: %v", err)
-				}
-			case <-time.After(5 * time.Second):
-				t.Error("Serve did not return within 5s of shutdown")
-			}
-			store.Close()
-		})
-	}
-	t.Cleanup(ts.stop)
-	return ts
+	c := apptest.Start(t, setup.cfg, setup.seams...)
+	return &testServer{Central: c, addr: c.Address(), log: &logSink{c.Log}, central: c.Central()}
 }
 
 // writeAgencyFile writes a generated agency file and returns its path.
@@ -359,7 +327,7 @@ func TestHostileInput(t *testing.T) {
 					t.Errorf("after the refusal a good batch got %#v, want Ack 2", ack)
 				}
 			}
-			if n := countBets(t, ts.store); n != 0 && (tt.closes || tt.code != protocol.CodeInvalidBet && tt.code != protocol.CodeOutOfOrder && tt.code != protocol.CodeIncomplete) {
+			if n := countBets(t, ts.Store()); n != 0 && (tt.closes || tt.code != protocol.CodeInvalidBet && tt.code != protocol.CodeOutOfOrder && tt.code != protocol.CodeIncomplete) {
 				t.Errorf("%d bets stored from a refused input", n)
 			}
 			completeLottery(t, ts)
@@ -581,7 +549,7 @@ func TestConnectionLimit(t *testing.T) {
 	var waiters []*rawConn
 	for n := int64(1); n <= 2; n++ {
 		c := dial(t, ts)
-		waitFor(t, func() bool { return ts.srv.waiting.Load() == n }, "%d connections waiting", n)
+		waitFor(t, func() bool { return ts.Server().Waiting() == n }, "%d connections waiting", n)
 		c.send(protocol.Health{})
 		waiters = append(waiters, c)
 	}
@@ -609,7 +577,7 @@ func TestConnectionLimit(t *testing.T) {
 	again.hello(1) // both slots held again
 	late := dial(t, ts)
 	accepted := time.Now()
-	waitFor(t, func() bool { return ts.srv.waiting.Load() == 1 }, "a connection waiting")
+	waitFor(t, func() bool { return ts.Server().Waiting() == 1 }, "a connection waiting")
 	late.expectError(protocol.CodeBusy)
 	if took := time.Since(accepted); took < helloTimeout-50*time.Millisecond {
 		t.Errorf("a waiting connection refused after %v, want its Hello deadline, %v", took, helloTimeout)
@@ -647,7 +615,7 @@ func TestSameAgencyTwice(t *testing.T) {
 			t.Fatalf("got %#v, want Ack %d", ack, want)
 		}
 	}
-	if n := countBets(t, ts.store); n != 4 {
+	if n := countBets(t, ts.Store()); n != 4 {
 		t.Errorf("%d bets stored, want 4", n)
 	}
 }
@@ -709,7 +677,7 @@ func TestShutdownClosesEverything(t *testing.T) {
 	waiting.read()
 	idle := dial(t, ts)
 	idle.hello(2)
-	ts.stop()
+	ts.Stop()
 	for _, c := range []*rawConn{waiting, idle} {
 		c.expectError(protocol.CodeUnavailable)
 		c.expectClosed()
@@ -749,9 +717,9 @@ func (failingLedger) LoadBets() iter.Seq2[lottery.Bet, error] {
 // errors; the connection logs no fail line of its own (the storage logs
 // the cause once, where it happened); and health checks fail.
 func TestUnavailableSaysNoMore(t *testing.T) {
-	logged := &logSink{}
+	logged := &logSink{&harness.Buffer{}}
 	log := logging.New(logged, logging.LevelWarning-4)
-	central, err := lottery.NewCentral(t.Context(), failingLedger{}, 1, EventLog{Log: log})
+	central, err := lottery.NewCentral(t.Context(), failingLedger{}, 1, app.EventLog{Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -762,7 +730,7 @@ func TestUnavailableSaysNoMore(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() {
-		served <- New(Settings{PeerTimeout: 5 * time.Second, MaxConnections: 8}, central, log).Serve(ctx, ln)
+		served <- server.New(server.Settings{PeerTimeout: 5 * time.Second, MaxConnections: 8}, central, log).Serve(ctx, ln)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -818,7 +786,7 @@ func TestAgencyDetectsAlteredBets(t *testing.T) {
 	if !errors.Is(err, client.ErrVerification) || winners != nil {
 		t.Fatalf("agency over an altering ledger: winners %v, %v; want ErrVerification", winners, err)
 	}
-	if n := countBets(t, ts.store); n == 0 {
+	if n := countBets(t, ts.Store()); n == 0 {
 		t.Fatal("the altering ledger stored nothing: the test proves nothing")
 	}
 }

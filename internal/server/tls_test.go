@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"crypto"
@@ -49,11 +49,10 @@ func withTLS(t *testing.T, dir string, revoked ...string) serverOption {
 			t.Fatal(err)
 		}
 	}
-	cfg, err := mtls.Server(filepath.Join(dir, "central.crt"), filepath.Join(dir, "central.key"), filepath.Join(dir, "ca.crt"), list)
-	if err != nil {
-		t.Fatal(err)
+	return func(s *serverSetup) {
+		s.cfg.TLSCert, s.cfg.TLSKey = filepath.Join(dir, "central.crt"), filepath.Join(dir, "central.key")
+		s.cfg.TLSClientCA, s.cfg.TLSRevoked = filepath.Join(dir, "ca.crt"), list
 	}
-	return func(s *serverSetup) { s.settings.TLS = cfg }
 }
 
 // agencyTLS sets an agency's TLS files to those of name (agency-N, probe)
@@ -96,7 +95,7 @@ func TestTLSAgencyActsOnlyAsItself(t *testing.T) {
 	waitFor(t, func() bool {
 		return len(ts.log.lines("result: fail", "the certificate of agency 2 cannot speak for agency 1")) == 1
 	}, "one fail line naming both agencies; log:\n%s", ts.log)
-	if n := countBets(t, ts.store); n != 0 {
+	if n := countBets(t, ts.Store()); n != 0 {
 		t.Fatalf("%d bets stored after the impostor's Hello", n)
 	}
 
@@ -242,7 +241,7 @@ func checkServesOthers(t *testing.T, ts *testServer, dir string) {
 
 func dialTLSOrPlain(t *testing.T, ts *testServer, dir string) *rawConn {
 	t.Helper()
-	if ts.srv.settings.TLS == nil {
+	if !ts.Config.TLS() {
 		return dial(t, ts)
 	}
 	return dialTLS(t, ts, dir, "probe")
@@ -345,13 +344,11 @@ func TestTLSAgencyChecksTheCentral(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := mtls.Server(tt.cert, tt.key, filepath.Join(dir, "ca.crt"), "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			ts := startServer(t, 1, func(s *serverSetup) { s.settings.TLS = cfg })
+			ts := startServer(t, 1, func(s *serverSetup) {
+				s.cfg.TLSCert, s.cfg.TLSKey, s.cfg.TLSClientCA = tt.cert, tt.key, filepath.Join(dir, "ca.crt")
+			})
 			start := time.Now()
-			_, err = runAgencyWith(t, ts, 1, lotteryFile(t, 1), agencyTLS(dir, "agency-1", dir))
+			_, err := runAgencyWith(t, ts, 1, lotteryFile(t, 1), agencyTLS(dir, "agency-1", dir))
 			if !errors.Is(err, client.ErrTLS) || !strings.Contains(err.Error(), tt.says) {
 				t.Fatalf("agency at a central with %s: %v, want ErrTLS saying %q", tt.name, err, tt.says)
 			}
@@ -376,7 +373,7 @@ func TestTLSBusyIsRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer waiting.Close()
-	waitFor(t, func() bool { return ts.srv.waiting.Load() == 1 }, "a connection waiting")
+	waitFor(t, func() bool { return ts.Server().Waiting() == 1 }, "a connection waiting")
 	go func() {
 		time.Sleep(300 * time.Millisecond)
 		holder.nc.Close()

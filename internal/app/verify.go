@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -10,20 +10,20 @@ import (
 	"github.com/loteria-nacional/quiniela/internal/storage"
 )
 
-// verify checks the store at path without a central: every row against
+// Verify checks the store at path without a central: every row against
 // its record's hash, every record against the chain, and then the draw,
 // held again over the stored bets with LoadBets and HasWon and compared
 // with the one recorded. It logs each agency's bets, digest and winners
 // and a summary with the draw's digest, which must equal the one of the
 // central's sorteo line. agencies is the configured number, used only
 // before the draw (after it, the recorded draw says which agencies it
-// covered). It returns the exit code: 0 when everything checks, 1
-// naming the first problem.
-func verify(ctx context.Context, path string, agencies int, log *slog.Logger) int {
+// covered). It returns the first problem, which it has logged as the
+// verify fail line: `server verify` then only exits 1.
+func Verify(ctx context.Context, path string, agencies int, log *slog.Logger) error {
 	res, winners, snap, err := audit(ctx, path, agencies)
 	if err != nil {
 		log.Error("verify", logging.Fail, "file", path, "error", err)
-		return 1
+		return err
 	}
 	defer snap.Close()
 	for a := 1; a <= res.Agencies; a++ {
@@ -41,7 +41,7 @@ func verify(ctx context.Context, path string, agencies int, log *slog.Logger) in
 	log.Info("verify", logging.Success, "file", path, "records", snap.Records, "bets", res.Bets,
 		"agencias", res.Agencies, "ganadores", res.Winners, "sorteo", state, "digest", res.Digest.String(),
 		"torn_csv_bytes", snap.TornBytes[0], "torn_journal_bytes", snap.TornBytes[1])
-	return 0
+	return nil
 }
 
 // audit opens the store read-only and holds the draw over it again.

@@ -1,25 +1,14 @@
-package main
+package app
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"net"
-	"net/http"
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/loteria-nacional/quiniela/internal/admin"
-	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 	"github.com/loteria-nacional/quiniela/internal/server"
 )
-
-// adminShutdownTimeout bounds the wait for admin requests being served at
-// exit.
-const adminShutdownTimeout = time.Second
 
 // adminSource is what the admin endpoint reads of the running central
 // (admin.Source): the domain's counts, the server's connections, and
@@ -29,6 +18,14 @@ type adminSource struct {
 	srv       atomic.Pointer[server.Server] // nil until the server exists
 	storeOpen atomic.Bool
 	listening atomic.Bool // the agencies' listener accepts
+}
+
+// setListening records whether the agencies' listener accepts. A nil
+// source, where there is no admin endpoint, ignores it.
+func (s *adminSource) setListening(on bool) {
+	if s != nil {
+		s.listening.Store(on)
+	}
 }
 
 func (s *adminSource) Ready() error {
@@ -80,44 +77,4 @@ func (s *adminSource) Status() admin.Status {
 		st.Draw.State = admin.StateOpen
 	}
 	return st
-}
-
-// newAdmin returns the admin endpoint's source, not ready until its
-// central is set, and its metrics in a registry of their own.
-func newAdmin() (*adminSource, *prometheus.Registry, *admin.Metrics) {
-	src := &adminSource{}
-	reg := prometheus.NewRegistry()
-	return src, reg, admin.NewMetrics(reg, src)
-}
-
-// serveAdmin serves the admin endpoint on its own listener.
-func (m *Main) serveAdmin(src *adminSource, reg *prometheus.Registry) error {
-	ln, err := net.Listen("tcp", m.cfg.AdminAddress)
-	if err != nil {
-		return fmt.Errorf("admin listen: %w", err)
-	}
-	m.adminAddr = ln.Addr().String()
-	m.admin = &http.Server{Handler: admin.New(src, reg), ReadHeaderTimeout: 10 * time.Second}
-	m.log.Info("admin", logging.InProgress, "address", m.adminAddr)
-	go func() {
-		if err := m.admin.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			m.log.Error("admin", logging.Fail, "address", m.adminAddr, "error", err)
-		}
-	}()
-	return nil
-}
-
-// closeAdmin shuts the admin endpoint down, logging it.
-func (m *Main) closeAdmin() {
-	if m.admin == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), adminShutdownTimeout)
-	defer cancel()
-	if err := m.admin.Shutdown(ctx); err != nil {
-		m.log.Error("close", logging.Fail, "resource", "admin", "address", m.adminAddr, "error", err)
-	} else {
-		m.log.Info("close", logging.Success, "resource", "admin", "address", m.adminAddr)
-	}
-	m.admin = nil
 }

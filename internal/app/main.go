@@ -1,0 +1,140 @@
+// Package app is the central, wired: the store, the domain over it, the
+// agencies' server and the operators' endpoints, opened in order and
+// closed in reverse. cmd/server parses its arguments and configuration
+// and hands them here; tests run the same wiring in-process (see
+// package apptest) rather than rebuild it by hand.
+//
+// Each file holds one concern of the wiring: store.go the store,
+// central.go the domain over it, events.go its log lines, serve.go TLS
+// and the agencies' listener, ops.go and status.go the profiling and
+// admin endpoints, verify.go `server verify`.
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/loteria-nacional/quiniela/internal/admin"
+	"github.com/loteria-nacional/quiniela/internal/config"
+	"github.com/loteria-nacional/quiniela/internal/lottery"
+	"github.com/loteria-nacional/quiniela/internal/server"
+	"github.com/loteria-nacional/quiniela/internal/storage"
+)
+
+// Main is the whole central, wired: the store, the domain over it, the
+// agencies' listener and, where asked for, the profiling and admin
+// listeners. Run opens them in that order and serves; Close closes what
+// Run opened, in reverse order, logging each close.
+//
+// Its exported fields are seams, set before Run: cmd/server sets
+// AfterDrawLogged, tests the others. Its accessors report what Run
+// opened; they are valid once Ready has been called.
+type Main struct {
+	cfg config.Server
+	log *slog.Logger
+
+	// Ready, when not nil, is called with the agencies' address once the
+	// central listens.
+	Ready func(net.Addr)
+	// AfterDrawLogged, when not nil, runs between the sorteo line and the
+	// first winners answered (see EventLog).
+	AfterDrawLogged func()
+	// WrapLedger, when not nil, stands between the domain and the store:
+	// the central writes to WrapLedger(store). For tests of a ledger
+	// that misbehaves; nil in a deployed central.
+	WrapLedger func(lottery.Ledger) lottery.Ledger
+	// WinnersHold, when not zero, is how long a winners query waits for
+	// the draw (server.Settings.WinnersHold). For tests that cannot wait
+	// the protocol's hold; zero in a deployed central.
+	WinnersHold time.Duration
+
+	store     *storage.Store
+	central   *lottery.Central
+	srv       *server.Server
+	addr      net.Addr             // the agencies' listener's
+	metrics   *admin.Metrics       // the admin endpoint's, where SERVER_ADMIN_ADDRESS is set
+	registry  *prometheus.Registry // the metrics'
+	adminSrc  *adminSource         // the admin endpoint's view, where SERVER_ADMIN_ADDRESS is set
+	admin     *http.Server         // the admin endpoint, once it serves
+	pprof     *http.Server         // the profiling endpoint, where SERVER_PPROF_ADDRESS is set
+	adminAddr string               // where the admin endpoint listens
+}
+
+// NewMain returns a central for cfg that logs to log.
+func NewMain(cfg config.Server, log *slog.Logger) *Main {
+	return &Main{cfg: cfg, log: log}
+}
+
+// Run opens the central and serves agencies until ctx is done, or until
+// serving fails. A shutdown through ctx returns ctx's error; the caller
+// calls Close in any case.
+func (m *Main) Run(ctx context.Context) error {
+	start := time.Now()    // DRAW_DEADLINE's duration counts from here
+	tlsCfg, err := m.tls() // before anything opens: a bad setting fails at once
+	if err != nil {
+		return err
+	}
+	// The metrics exist before the store, which reports its group
+	// commits to them; they read the central once it exists.
+	m.newAdmin()
+	if err := m.openStore(); err != nil {
+		return err
+	}
+	// A failed write stops the central (see watchLedger): serve until
+	// ctx is done or the ledger fails, whichever comes first.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	if err := m.openCentral(ctx, start); err != nil {
+		return err
+	}
+	go watchLedger(ctx, m.central, stop)
+	if err := m.servePprof(); err != nil {
+		return err
+	}
+	m.srv = server.New(m.settings(tlsCfg), m.central, m.log)
+	if err := m.serveAdmin(); err != nil {
+		return err
+	}
+	if err := m.serve(ctx); err != nil {
+		return err
+	}
+	if err := context.Cause(ctx); errors.Is(err, ErrLedgerFailed) {
+		return err
+	}
+	return ctx.Err()
+}
+
+// Close closes what Run opened, in reverse order: the admin endpoint and
+// the profiling listener, then the store (Serve has closed the agencies'
+// listener and connections before Run returns). It logs each close and
+// returns what failed. Calling it again does nothing.
+func (m *Main) Close() error {
+	if m.adminSrc != nil {
+		m.adminSrc.storeOpen.Store(false) // /readyz says so until the endpoint closes
+	}
+	return errors.Join(m.closeAdmin(), m.closePprof(), m.closeStore())
+}
+
+// Addr is the address the agencies' listener took: SERVER_IP and
+// SERVER_PORT, with the port chosen where SERVER_PORT is 0.
+func (m *Main) Addr() net.Addr { return m.addr }
+
+// AdminAddr is the address the admin endpoint took; empty where
+// SERVER_ADMIN_ADDRESS is not set.
+func (m *Main) AdminAddr() string { return m.adminAddr }
+
+// Central is the domain the central serves.
+func (m *Main) Central() *lottery.Central { return m.central }
+
+// Server is the agencies' server.
+func (m *Main) Server() *server.Server { return m.srv }
+
+// Store is the open store, for tests that read what it holds; nil once
+// closed.
+func (m *Main) Store() *storage.Store { return m.store }

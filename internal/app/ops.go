@@ -1,0 +1,114 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	_ "net/http/pprof" // served only where SERVER_PPROF_ADDRESS is set
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/loteria-nacional/quiniela/internal/admin"
+	"github.com/loteria-nacional/quiniela/internal/logging"
+)
+
+// pprofShutdownTimeout bounds the wait for profiles being served at exit.
+const pprofShutdownTimeout = time.Second
+
+// adminShutdownTimeout bounds the wait for admin requests being served at
+// exit.
+const adminShutdownTimeout = time.Second
+
+// newAdmin makes, where SERVER_ADMIN_ADDRESS is set, the admin
+// endpoint's source, not ready until it has a central, and its metrics in
+// a registry of their own.
+func (m *Main) newAdmin() {
+	if m.cfg.AdminAddress == "" {
+		return
+	}
+	m.registry = prometheus.NewRegistry()
+	m.adminSrc = &adminSource{}
+	m.metrics = admin.NewMetrics(m.registry, m.adminSrc)
+}
+
+// serveAdmin serves the admin endpoint on its own listener, where
+// SERVER_ADMIN_ADDRESS is set, once the central and the server exist.
+func (m *Main) serveAdmin() error {
+	src := m.adminSrc
+	if src == nil {
+		return nil
+	}
+	src.central = m.central
+	src.srv.Store(m.srv)
+	src.storeOpen.Store(true)
+	ln, err := net.Listen("tcp", m.cfg.AdminAddress)
+	if err != nil {
+		return fmt.Errorf("admin listen: %w", err)
+	}
+	m.adminAddr = ln.Addr().String()
+	m.admin = &http.Server{Handler: admin.New(src, m.registry), ReadHeaderTimeout: 10 * time.Second}
+	m.log.Info("admin", logging.InProgress, "address", m.adminAddr)
+	go func() {
+		if err := m.admin.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			m.log.Error("admin", logging.Fail, "address", m.adminAddr, "error", err)
+		}
+	}()
+	return nil
+}
+
+// closeAdmin shuts the admin endpoint down, logging it.
+func (m *Main) closeAdmin() error {
+	if m.admin == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), adminShutdownTimeout)
+	defer cancel()
+	err := m.admin.Shutdown(ctx)
+	if err != nil {
+		m.log.Error("close", logging.Fail, "resource", "admin", "address", m.adminAddr, "error", err)
+	} else {
+		m.log.Info("close", logging.Success, "resource", "admin", "address", m.adminAddr)
+	}
+	m.admin = nil
+	return err
+}
+
+// servePprof serves net/http/pprof on its own listener, where
+// SERVER_PPROF_ADDRESS is set. For profiling only: never on a deployed
+// central's network.
+func (m *Main) servePprof() error {
+	if m.cfg.PprofAddress == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", m.cfg.PprofAddress)
+	if err != nil {
+		return fmt.Errorf("pprof listen: %w", err)
+	}
+	m.pprof = &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := m.pprof.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			m.log.Error("pprof", logging.Fail, "address", ln.Addr().String(), "error", err)
+		}
+	}()
+	return nil
+}
+
+// closePprof shuts the profiling endpoint down, logging it.
+func (m *Main) closePprof() error {
+	if m.pprof == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), pprofShutdownTimeout)
+	defer cancel()
+	err := m.pprof.Shutdown(ctx)
+	if err != nil {
+		m.log.Error("close", logging.Fail, "resource", "pprof", "error", err)
+	} else {
+		m.log.Info("close", logging.Success, "resource", "pprof", "address", m.cfg.PprofAddress)
+	}
+	m.pprof = nil
+	return err
+}

@@ -1,0 +1,63 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+
+	"github.com/loteria-nacional/quiniela/internal/logging"
+	"github.com/loteria-nacional/quiniela/internal/mtls"
+	"github.com/loteria-nacional/quiniela/internal/server"
+)
+
+// tls loads the central's mutual TLS, or says once that agencies are not
+// authenticated: plaintext is possible, and visible.
+func (m *Main) tls() (*tls.Config, error) {
+	if !m.cfg.TLS() {
+		m.log.Warn("tls", logging.Success, "mode", "plaintext", "nota", "agencies are not authenticated: set SERVER_TLS_CERT, SERVER_TLS_KEY and SERVER_TLS_CLIENT_CA for mutual TLS")
+		return nil, nil
+	}
+	cfg, err := mtls.Server(m.cfg.TLSCert, m.cfg.TLSKey, m.cfg.TLSClientCA, m.cfg.TLSRevoked)
+	if err != nil {
+		return nil, fmt.Errorf("SERVER_TLS_*: %w", err)
+	}
+	m.log.Info("tls", logging.Success, "mode", "mutual", "cert", m.cfg.TLSCert, "client_ca", m.cfg.TLSClientCA, "revoked", m.cfg.TLSRevoked)
+	return cfg, nil
+}
+
+// settings are the server's settings: the configuration's, TLS, the
+// admin endpoint's metrics where there are any, and Main's WinnersHold.
+func (m *Main) settings(tlsCfg *tls.Config) server.Settings {
+	s := server.Settings{
+		TLS:            tlsCfg,
+		PeerTimeout:    m.cfg.ReadTimeout,
+		HelloTimeout:   m.cfg.HelloTimeout,
+		MaxConnections: m.cfg.MaxConnections,
+		WinnersHold:    m.WinnersHold,
+	}
+	if m.metrics != nil {
+		s.Observer = m.metrics
+	}
+	return s
+}
+
+// serve listens for agencies at SERVER_IP:SERVER_PORT, calls Ready, and
+// serves them until ctx is done; Serve closes the listener and every
+// connection before it returns.
+func (m *Main) serve(ctx context.Context) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", m.cfg.Address())
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	m.addr = ln.Addr()
+	m.log.Info("accept_connections", logging.InProgress, "address", m.addr.String())
+	m.adminSrc.setListening(true) // before Ready: /readyz says ready by then
+	if m.Ready != nil {
+		m.Ready(m.addr)
+	}
+	err = m.srv.Serve(ctx, ln)
+	m.adminSrc.setListening(false) // Serve closed the listener
+	return err
+}
