@@ -17,17 +17,20 @@ const courseTotal = 78697
 
 // TestCourseDataset runs a whole lottery: the central and 5 agencies, as
 // processes, fed the course dataset.
-func TestCourseDataset(t *testing.T) {
+func TestCourseDataset(t *testing.T) { forEachBackend(t, testCourseDataset) }
+
+func testCourseDataset(t *testing.T, be backend) {
 	data := extractDataset(t)
 	agencies := len(courseWinners)
-	srv := startServer(t, map[string]string{"AGENCIES_AMOUNT": strconv.Itoa(agencies)})
+	srv := startServer(t, be.env(map[string]string{"AGENCIES_AMOUNT": strconv.Itoa(agencies)}))
 
 	clients := startAgencies(t, srv.Addr, data, agencies)
 	assertAgenciesWon(t, clients, courseWinners)
 
 	// Stop the central, so that its log and bets.csv are complete.
 	srv.Stop(t)
-	assertDigests(t, srv.Process, clients, srv.BetsPath(), data)
+	bets := be.betsFile(t, srv.Dir)
+	assertDigests(t, srv.Process, clients, bets, data)
 	lines := srv.Lines()
 	assertCleanLog(t, "server", srv.Log())
 
@@ -73,5 +76,5 @@ func TestCourseDataset(t *testing.T) {
 	}
 
 	// bets.csv holds every bet of every file exactly once.
-	assertStoredBets(t, srv.BetsPath(), data, courseBets)
+	assertStoredBets(t, bets, data, courseBets)
 }

@@ -13,11 +13,13 @@ import (
 // by then and logs agency 3 absent, agencies 1 and 2 get their winners,
 // agency 3 is refused with draw_closed, and a central killed and started
 // again keeps the outcome.
-func TestDrawDeadline(t *testing.T) {
+func TestDrawDeadline(t *testing.T) { forEachBackend(t, testDrawDeadline) }
+
+func testDrawDeadline(t *testing.T, be backend) {
 	winners := []int{1, 2}
 	data := genData(t, 3, "300", "1,2,0", 45)
 	const deadline = 5 * time.Second
-	srv := newCrashServer(t, t.TempDir(), map[string]string{"AGENCIES_AMOUNT": "3", "DRAW_DEADLINE": deadline.String()})
+	srv := newCrashServer(t, t.TempDir(), be.env(map[string]string{"AGENCIES_AMOUNT": "3", "DRAW_DEADLINE": deadline.String()}))
 	started := time.Now()
 	first := srv.start()
 	clients := startAgencies(t, srv.addr, data, 2)

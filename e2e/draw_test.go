@@ -12,7 +12,9 @@ import (
 // TestWinnersNotBroadcast runs 3 agencies whose winner counts differ
 // (2, 1, 0): a central that sent every agency all the winners would give
 // each 3.
-func TestWinnersNotBroadcast(t *testing.T) {
+func TestWinnersNotBroadcast(t *testing.T) { forEachBackend(t, testWinnersNotBroadcast) }
+
+func testWinnersNotBroadcast(t *testing.T, be backend) {
 	winners := []int{2, 1, 0}
 	data := genData(t, 3, "500", "2,1,0", 11)
 
@@ -29,7 +31,7 @@ func TestWinnersNotBroadcast(t *testing.T) {
 		}
 	}
 
-	srv := startServer(t, map[string]string{"AGENCIES_AMOUNT": "3"})
+	srv := startServer(t, be.env(map[string]string{"AGENCIES_AMOUNT": "3"}))
 	assertAgenciesWon(t, startAgencies(t, srv.Addr, data, 3), winners)
 
 	srv.Stop(t) // its log is complete once it has exited
@@ -50,7 +52,7 @@ func TestWinnersNotBroadcast(t *testing.T) {
 
 	// bets.csv holds each winner under its own agency, and no other.
 	gotDocs := make(map[int][]string)
-	stored := readStoredBets(t, srv.BetsPath())
+	stored := readStoredBets(t, be.betsFile(t, srv.Dir))
 	for _, b := range stored {
 		if b.Number == winnerNumber {
 			gotDocs[b.Agency] = append(gotDocs[b.Agency], b.Document)
@@ -73,10 +75,12 @@ func TestWinnersNotBroadcast(t *testing.T) {
 
 // TestNoWinnersBeforeLastAgency checks that agencies that are done wait
 // for the draw, which waits for the last agency.
-func TestNoWinnersBeforeLastAgency(t *testing.T) {
+func TestNoWinnersBeforeLastAgency(t *testing.T) { forEachBackend(t, testNoWinnersBeforeLastAgency) }
+
+func testNoWinnersBeforeLastAgency(t *testing.T, be backend) {
 	winners := []int{1, 2, 0}
 	data := genData(t, 3, "200", "1,2,0", 12)
-	srv := startServer(t, map[string]string{"AGENCIES_AMOUNT": "3"})
+	srv := startServer(t, be.env(map[string]string{"AGENCIES_AMOUNT": "3"}))
 	env := func(id int) map[string]string {
 		return clientEnv(id, srv.Addr, map[string]string{"CLI_DATA_FILE": agencyFile(data, id)})
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/loteria-nacional/quiniela/internal/harness"
+	"github.com/loteria-nacional/quiniela/internal/pgtest"
 )
 
 // Paths set up by TestMain.
@@ -52,6 +53,11 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	defer func() {
+		if err := pgtest.StopShared(); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		}
+	}()
 	if err := harness.Build(root, dir, "./cmd/server", "./cmd/client", "./cmd/gendata"); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1

@@ -145,12 +145,14 @@ func toxiproxyCall(t *testing.T, what string, f func() error) {
 // stream into tiny reads and writes. Then the faults stop. Every agency
 // ends with its own winners, bets.csv holds every bet exactly once, and
 // the central itself counted every bet once.
-func TestNetworkCuts(t *testing.T) {
+func TestNetworkCuts(t *testing.T) { forEachBackend(t, testNetworkCuts) }
+
+func testNetworkCuts(t *testing.T, be backend) {
 	seed := testSeed(t, "NETCUT_SEED")
 	rng := rand.New(rand.NewPCG(seed, 0x6e6574637574))
 	data := faultData(t)
 
-	srv := startServer(t, map[string]string{"AGENCIES_AMOUNT": strconv.Itoa(len(courseBets))})
+	srv := startServer(t, be.env(map[string]string{"AGENCIES_AMOUNT": strconv.Itoa(len(courseBets))}))
 	api := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
 	proxy := toxiproxy.NewProxy(api, "central", "127.0.0.1:0", srv.Addr)
 	if err := proxy.Start(); err != nil {
@@ -332,8 +334,9 @@ func TestNetworkCuts(t *testing.T) {
 		t.Logf("central: %d frame fail lines: %s", fails[k], k)
 	}
 
-	assertStoredBets(t, srv.BetsPath(), data, courseBets)
-	assertDigests(t, srv.Process, clients, srv.BetsPath(), data)
+	bets := be.betsFile(t, srv.Dir)
+	assertStoredBets(t, bets, data, courseBets)
+	assertDigests(t, srv.Process, clients, bets, data)
 	t.Logf("%d cuts %v, %d of them before every agency had notified %v; %d reconnections, %d resumes past a lost Ack, %d bets received twice and stored once; agencies done in %v",
 		len(performed), kinds, mid, midKinds, retries, lost, dups, elapsed.Round(time.Millisecond))
 }

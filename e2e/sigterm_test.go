@@ -54,9 +54,11 @@ func terminate(t *testing.T, who string, p *harness.Process, timeout time.Durati
 	t.Logf("%s exited %v after SIGTERM", who, time.Since(start).Round(time.Millisecond))
 }
 
-func TestServerSIGTERM(t *testing.T) {
+func TestServerSIGTERM(t *testing.T) { forEachBackend(t, testServerSIGTERM) }
+
+func testServerSIGTERM(t *testing.T, be backend) {
 	t.Run("idle", func(t *testing.T) {
-		srv := startServer(t, nil)
+		srv := startServer(t, be.env(nil))
 		terminate(t, "server", srv.Process, exitTimeout)
 		assertServerClosed(t, srv)
 		assertCleanLog(t, "server", srv.Log())
@@ -64,7 +66,7 @@ func TestServerSIGTERM(t *testing.T) {
 
 	t.Run("clients_waiting_for_draw", func(t *testing.T) {
 		data := genData(t, 3, "300", "1,1,1", 21)
-		srv := startServer(t, map[string]string{"AGENCIES_AMOUNT": "3"})
+		srv := startServer(t, be.env(map[string]string{"AGENCIES_AMOUNT": "3"}))
 		var clients []*harness.Process
 		for id := 1; id <= 2; id++ {
 			clients = append(clients, startClient(t, "client-"+strconv.Itoa(id),

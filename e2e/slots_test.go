@@ -102,7 +102,9 @@ func dribble(ctx context.Context, nc net.Conn, payload []byte, interval time.Dur
 // do not complete Hello within SERVER_HELLO_TIMEOUT (2 s) are closed, so
 // slots keep freeing; every agency gets in, within its retry.timeout
 // (60 s), and gets its own winners.
-func TestSlowPeersFlood(t *testing.T) {
+func TestSlowPeersFlood(t *testing.T) { forEachBackend(t, testSlowPeersFlood) }
+
+func testSlowPeersFlood(t *testing.T, be backend) {
 	const (
 		limit        = 100
 		attackers    = 150
@@ -110,11 +112,11 @@ func TestSlowPeersFlood(t *testing.T) {
 		helloTimeout = 2 * time.Second
 	)
 	data := genData(t, 3, "3000", "1,2,1", 61)
-	srv := startServer(t, map[string]string{
+	srv := startServer(t, be.env(map[string]string{
 		"AGENCIES_AMOUNT":        "3",
 		"SERVER_MAX_CONNECTIONS": strconv.Itoa(limit),
 		"SERVER_HELLO_TIMEOUT":   helloTimeout.String(),
-	})
+	}))
 	ctx, cancel := context.WithCancel(context.Background())
 	f := startFlood(ctx, srv.Addr, attackers, interval, helloTimeout)
 	defer func() {

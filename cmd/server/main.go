@@ -99,10 +99,15 @@ func run(args []string) int {
 			return 1 // logged, naming the problem
 		}
 		return 0
+	case args[0] == "export" && len(args) == 2:
+		if app.Export(ctx, cfg, args[1], logging.New(os.Stdout, cfg.LogLevel)) != nil {
+			return 1 // logged, naming the problem
+		}
+		return 0
 	case args[0] == "healthcheck" && len(args) == 1:
 		return healthcheck(ctx, cfg)
 	}
-	fmt.Fprintln(os.Stderr, "usage: server [healthcheck | verify [path] | certs [-dir DIR] [-agencies N] [-name NAME]... [-force]]")
+	fmt.Fprintln(os.Stderr, "usage: server [healthcheck | verify [path] | export PATH | certs [-dir DIR] [-agencies N] [-name NAME]... [-force]]")
 	return 2
 }
 

@@ -24,7 +24,6 @@ import (
 	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 	"github.com/loteria-nacional/quiniela/internal/server"
-	"github.com/loteria-nacional/quiniela/internal/storage"
 )
 
 // Main is the whole central, wired: the store, the domain over it, the
@@ -54,7 +53,7 @@ type Main struct {
 	// the protocol's hold; zero in a deployed central.
 	WinnersHold time.Duration
 
-	store     *storage.Store
+	store     Store
 	central   *lottery.Central
 	srv       *server.Server
 	addr      net.Addr             // the agencies' listener's
@@ -137,4 +136,4 @@ func (m *Main) Server() *server.Server { return m.srv }
 
 // Store is the open store, for tests that read what it holds; nil once
 // closed.
-func (m *Main) Store() *storage.Store { return m.store }
+func (m *Main) Store() Store { return m.store }

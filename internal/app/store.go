@@ -2,13 +2,31 @@ package app
 
 import (
 	"github.com/loteria-nacional/quiniela/internal/logging"
+	"github.com/loteria-nacional/quiniela/internal/lottery"
+	"github.com/loteria-nacional/quiniela/internal/pgstore"
 	"github.com/loteria-nacional/quiniela/internal/storage"
 )
 
-// openStore opens the store at STORAGE_FILEPATH, recovering it, with the
-// admin endpoint's metrics hearing of its group commits where there are
-// any.
+// Store is what the central needs of a backend: the domain's port, and a
+// Close that the wiring calls last.
+type Store interface {
+	lottery.Ledger
+	Close() error
+}
+
+// openStore opens the backend the configuration names: the PostgreSQL
+// database at STORAGE_URL where it is set, otherwise the file at
+// STORAGE_FILEPATH, recovered, with the admin endpoint's metrics hearing
+// of its group commits where there are any.
 func (m *Main) openStore() error {
+	if m.cfg.StorageURL != "" {
+		store, err := pgstore.Open(m.cfg.StorageURL, pgstore.Options{Logger: m.log})
+		if err != nil {
+			return err
+		}
+		m.store = store
+		return nil
+	}
 	opts := storage.Options{Logger: m.log}
 	if m.metrics != nil {
 		opts.Observer = m.metrics
@@ -27,9 +45,12 @@ func (m *Main) closeStore() error {
 		return nil
 	}
 	err := m.store.Close()
-	if err != nil {
+	switch {
+	case err != nil:
 		m.log.Error("close", logging.Fail, "resource", "storage", "error", err)
-	} else {
+	case m.cfg.StorageURL != "":
+		m.log.Info("close", logging.Success, "resource", "storage", "url", m.cfg.StorageURLRedacted())
+	default:
 		m.log.Info("close", logging.Success, "resource", "storage", "file", m.cfg.StoragePath)
 	}
 	m.store = nil

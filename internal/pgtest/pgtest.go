@@ -228,13 +228,20 @@ func Shared(t testing.TB) *Cluster {
 // Use it as a package's TestMain: func TestMain(m *testing.M) { pgtest.Main(m) }.
 func Main(m *testing.M) {
 	code := m.Run()
-	if shared.c != nil {
-		if err := shared.c.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
+	if err := StopShared(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
 	}
 	os.Exit(code)
+}
+
+// StopShared stops the shared cluster, if one started: for a TestMain that
+// does more than Main.
+func StopShared() error {
+	if shared.c == nil {
+		return nil
+	}
+	return shared.c.Stop()
 }
 
 // Database is Shared(t).NewDatabase(t): an empty database for t.

@@ -30,7 +30,6 @@ import (
 	"github.com/loteria-nacional/quiniela/internal/protocol"
 	"github.com/loteria-nacional/quiniela/internal/sampledata"
 	"github.com/loteria-nacional/quiniela/internal/server"
-	"github.com/loteria-nacional/quiniela/internal/storage"
 )
 
 // TestMain fails the package if any goroutine outlives its test: every
@@ -372,7 +371,7 @@ func completeLottery(t *testing.T, ts *testServer) {
 	}
 }
 
-func countBets(t *testing.T, s *storage.Store) int {
+func countBets(t *testing.T, s lottery.Ledger) int {
 	t.Helper()
 	n := 0
 	for _, err := range s.LoadBets() {
