@@ -105,9 +105,8 @@ func (r *route) failed(progress bool) (backOff bool) {
 		r.tried = 0
 	}
 	r.tried++
-	size := len(r.round)
 	r.next++
-	if r.tried < size {
+	if r.tried < len(r.round) {
 		return false
 	}
 	r.tried = 0

@@ -2,8 +2,10 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"regexp"
@@ -14,9 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loteria-nacional/quiniela/internal/certs"
 	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/harness"
 	"github.com/loteria-nacional/quiniela/internal/logging"
+	"github.com/loteria-nacional/quiniela/internal/lottery"
 	"github.com/loteria-nacional/quiniela/internal/sampledata"
 )
 
@@ -185,5 +189,118 @@ func TestRouteUnresolved(t *testing.T) {
 	}
 	if got := rt.pick(context.Background()).addr; got != "127.0.0.1:2" {
 		t.Errorf("after the name, the agency picked %s, want 127.0.0.1:2", got)
+	}
+}
+
+// TestFailoverNotOnTLS runs an agency with mutual TLS whose first address
+// fails its TLS handshake: a central of another lottery, or one that does
+// not speak TLS. Connecting again cannot fix that, at another replica
+// either: the agency stops with ErrTLS and never dials the second.
+func TestFailoverNotOnTLS(t *testing.T) {
+	ours, theirs := lotteryDir(t), lotteryDir(t)
+	tests := []struct {
+		name  string
+		serve func(nc net.Conn)
+		want  string
+	}{
+		{"another lottery's central", func(nc net.Conn) {
+			cert, err := tls.LoadX509KeyPair(filepath.Join(theirs, certs.CentralCert), filepath.Join(theirs, certs.CentralKey))
+			if err == nil {
+				tls.Server(nc, &tls.Config{Certificates: []tls.Certificate{cert}}).Handshake()
+			}
+		}, "not signed by the lottery CA"},
+		{"not TLS", func(nc net.Conn) { io.WriteString(nc, "HTTP/1.0 400 Bad Request\r\n\r\n") }, "does not speak TLS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			first := serveEach(t, tt.serve)
+			second, accepted := countingListener(t)
+			cfg := config.DefaultClient()
+			cfg.ID, cfg.ServerAddress, cfg.DataFile = 1, first+","+second, filepath.Join(t.TempDir(), "none.csv")
+			cfg.TLSCA, cfg.TLSCert, cfg.TLSKey = filepath.Join(ours, certs.CACert),
+				filepath.Join(ours, certs.AgencyCert(1)), filepath.Join(ours, certs.AgencyKey(1))
+			cfg.ServerTimeout, cfg.RetryTimeout = 2*time.Second, 2*time.Second
+			one := lottery.Bet{FirstName: "Ana", LastName: "Paz", Document: "1", Birthdate: "2000-01-01", Number: 1}
+			a := New(cfg, logging.New(io.Discard, logging.LevelWarning), WithSingleBet(&one))
+			_, err := a.Run(context.Background())
+			if !errors.Is(err, ErrTLS) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Run = %v, want ErrTLS saying %q", err, tt.want)
+			}
+			if n := accepted.Load(); n != 0 {
+				t.Errorf("the agency moved to the second address (%d connections) after a TLS failure", n)
+			}
+		})
+	}
+}
+
+// lotteryDir makes, with certs.Make, the certificates of a lottery of one
+// agency in a new directory.
+func lotteryDir(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "certs")
+	if _, err := certs.Make(certs.Options{Dir: dir, Agencies: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// serveEach listens on 127.0.0.1 and runs serve on each connection, then
+// closes it, until the test ends; it returns the address.
+func serveEach(t *testing.T, serve func(nc net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			serve(nc)
+			nc.Close()
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+// TestFailoverTLSNames checks each replica's certificate for the name of
+// its own entry: the first entry's name (which does not resolve) is not
+// on the lottery central's certificate, the second's is, and the agency
+// connects there.
+func TestFailoverTLSNames(t *testing.T) {
+	dir := lotteryDir(t)
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, certs.CentralCert), filepath.Join(dir, certs.CentralKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	central := serveEach(t, func(nc net.Conn) {
+		tls.Server(nc, &tls.Config{Certificates: []tls.Certificate{cert}}).Handshake()
+	})
+	_, port, _ := net.SplitHostPort(central)
+	cfg := config.DefaultClient()
+	cfg.ID, cfg.ServerAddress, cfg.DataFile = 1, "elsewhere.test:1,localhost:"+port, filepath.Join(t.TempDir(), "none.csv")
+	cfg.TLSCA, cfg.TLSCert, cfg.TLSKey = filepath.Join(dir, certs.CACert),
+		filepath.Join(dir, certs.AgencyCert(1)), filepath.Join(dir, certs.AgencyKey(1))
+	cfg.ServerTimeout, cfg.RetryTimeout = 2*time.Second, 200*time.Millisecond
+	one := lottery.Bet{FirstName: "Ana", LastName: "Paz", Document: "1", Birthdate: "2000-01-01", Number: 1}
+	names := &fakeLookup{names: map[string][]string{"localhost": {"127.0.0.1"}}}
+	log := &harness.Buffer{}
+	a := New(cfg, logging.New(log, slog.LevelInfo), WithSingleBet(&one), WithResolver(names.lookup),
+		WithBackoff(10*time.Millisecond, 50*time.Millisecond))
+	// The listener closes after the handshake: the agency retries until
+	// its deadline, a certificate for the wrong name would stop it.
+	if _, err := a.Run(context.Background()); !errors.Is(err, ErrRetryDeadline) {
+		t.Fatalf("Run = %v, want the retry deadline; log:\n%s", err, log)
+	}
+	moved := "action: conectar | result: success | address: localhost:" + port + " | previous: elsewhere.test:1\n"
+	if !strings.Contains(log.String(), moved) {
+		t.Errorf("log has not %q:\n%s", moved, log)
 	}
 }
