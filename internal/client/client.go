@@ -4,6 +4,8 @@
 // that restarts or a connection that breaks: it reconnects with
 // exponential backoff and jitter, resumes from the count of bets the
 // central has committed, and never sends a bet the central already holds.
+// Where the central has replicas over one database (several addresses in
+// server.address), it moves to the next one at once (route.go).
 //
 // It trusts the central's count only once it has checked the central's
 // digest of those bets against its own (PROTOCOL.md, section 4), and
