@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loteria-nacional/quiniela/internal/app/apptest"
 	"github.com/loteria-nacional/quiniela/internal/certs"
 	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/harness"
@@ -86,7 +87,8 @@ func TestFailover(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
-			central := startCentral(t, ctx, cancel, 1)
+			t.Cleanup(cancel)
+			central := apptest.Start(t, apptest.Config(1)).Address()
 			first := tt.first(t)
 			res, log, err := runAgency(t, ctx, first+","+central)
 			if err != nil {
@@ -115,7 +117,8 @@ func TestFailoverName(t *testing.T) {
 		t.Skip("needs 127.0.0.2 on the loopback interface")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	central := startCentral(t, ctx, cancel, 1)
+	t.Cleanup(cancel)
+	central := apptest.Start(t, apptest.Config(1)).Address()
 	_, port, _ := net.SplitHostPort(central)
 	refused, serving := net.JoinHostPort("127.0.0.2", port), net.JoinHostPort("127.0.0.1", port)
 
