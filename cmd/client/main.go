@@ -10,8 +10,9 @@
 // terminal, it shows a bar of the bets acknowledged on standard error.
 //
 //	client        run the agency
-//	client probe  ask the central at server.address whether it serves;
-//	              print action: test_server | result: success (or fail)
+//	client probe  ask the central at server.address whether it serves (at
+//	              any of its addresses, when it has several); print
+//	              action: test_server | result: success (or fail)
 package main
 
 import (
@@ -103,7 +104,7 @@ func probe(ctx context.Context) int {
 		// the central requires mutual TLS; other keys may be unset.
 		var tlsCfg *tls.Config
 		if tlsCfg, err = probeTLS(cfg); err == nil {
-			_, err = health.Check(ctx, cfg.ServerAddress, cfg.ServerTimeout, tlsCfg)
+			err = probeAny(ctx, cfg, tlsCfg)
 		}
 	}
 	if err != nil {
@@ -115,13 +116,38 @@ func probe(ctx context.Context) int {
 	return 0
 }
 
+// probeAny asks each address of server.address in turn whether the
+// central serves there: one replica that does is enough, as the agency
+// fails over to it. When none does, the error names why for each.
+func probeAny(ctx context.Context, cfg config.Client, tlsCfg *tls.Config) error {
+	var failed error
+	for _, addr := range cfg.Addresses() {
+		addrTLS := tlsCfg
+		if host, _, err := net.SplitHostPort(addr); err == nil && tlsCfg != nil && host != tlsCfg.ServerName {
+			addrTLS = tlsCfg.Clone()
+			addrTLS.ServerName = host // each replica's certificate is for its own name
+		}
+		_, err := health.Check(ctx, addr, cfg.ServerTimeout, addrTLS)
+		switch {
+		case err == nil:
+			return nil
+		case failed == nil:
+			failed = err
+		default:
+			failed = fmt.Errorf("%w; %w", failed, err)
+		}
+	}
+	return failed
+}
+
 // probeTLS is the probe's TLS configuration: the agency's own, where
-// config.yaml or CLI_TLS_* set it; nil (plaintext) otherwise.
+// config.yaml or CLI_TLS_* set it, for the first address's host; nil
+// (plaintext) otherwise.
 func probeTLS(cfg config.Client) (*tls.Config, error) {
 	if !cfg.TLS() {
 		return nil, nil
 	}
-	host, _, err := net.SplitHostPort(cfg.ServerAddress)
+	host, _, err := net.SplitHostPort(cfg.Addresses()[0])
 	if err != nil {
 		return nil, err
 	}

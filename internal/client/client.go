@@ -4,6 +4,8 @@
 // that restarts or a connection that breaks: it reconnects with
 // exponential backoff and jitter, resumes from the count of bets the
 // central has committed, and never sends a bet the central already holds.
+// Where the central has replicas over one database (several addresses in
+// server.address), it moves to the next one at once (route.go).
 //
 // It trusts the central's count only once it has checked the central's
 // digest of those bets against its own (PROTOCOL.md, section 4), and
@@ -13,6 +15,7 @@
 package client
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"iter"
@@ -41,7 +44,8 @@ type Agency struct {
 	bets   func() iter.Seq2[lottery.Bet, error]
 	single *lottery.Bet
 
-	pace                func(bets int) // nil: send at once
+	pace                func(bets int)                                           // nil: send at once
+	lookup              func(ctx context.Context, host string) ([]string, error) // a name's addresses
 	observer            Observer
 	backoff, maxBackoff time.Duration // the first wait before reconnecting, and the longest
 	tls                 *tls.Config   // mutual TLS, loaded by preflight; nil: plaintext
@@ -55,11 +59,14 @@ type Agency struct {
 // passes in code rather than an operator sets: where the bets come from
 // when not the data file (WithSingleBet, WithSource), and the seams that
 // tools and tests drive the real client code through (WithObserver,
-// WithPace, WithBackoff). Without options an agency sends its data file,
+// WithPace, WithBackoff, WithResolver). Without options an agency sends its data file,
 // as fast as the central takes it, and reconnects after 50ms, doubling up
 // to 2s.
 func New(cfg config.Client, log *slog.Logger, opts ...Option) *Agency {
-	a := &Agency{cfg: cfg, log: log, backoff: 50 * time.Millisecond, maxBackoff: 2 * time.Second, observer: noObserver{}}
+	a := &Agency{
+		cfg: cfg, log: log, backoff: 50 * time.Millisecond, maxBackoff: 2 * time.Second,
+		observer: noObserver{}, lookup: net.DefaultResolver.LookupHost,
+	}
 	for _, opt := range opts {
 		opt(a)
 	}
@@ -84,9 +91,12 @@ func (a *Agency) preflight() error {
 		return fmt.Errorf("agency id %d is outside 1..%d", a.cfg.ID, lottery.MaxAgencies)
 	}
 	if a.cfg.TLS() {
-		host, _, err := net.SplitHostPort(a.cfg.ServerAddress)
+		// Each replica's certificate is checked for its own name
+		// (handshake); the first is the configuration's.
+		first := a.cfg.Addresses()[0]
+		host, _, err := net.SplitHostPort(first)
 		if err != nil {
-			return fmt.Errorf("server.address %q: %w", a.cfg.ServerAddress, err)
+			return fmt.Errorf("server.address %q: %w", first, err)
 		}
 		if a.tls, err = mtls.Client(a.cfg.TLSCA, a.cfg.TLSCert, a.cfg.TLSKey, host); err != nil {
 			return fmt.Errorf("%w: %w", ErrTLS, err)

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"iter"
 	"time"
 
@@ -68,6 +69,15 @@ func WithObserver(o Observer) Option {
 // to maxWait, with jitter; tests shorten them.
 func WithBackoff(first, maxWait time.Duration) Option {
 	return func(a *Agency) { a.backoff, a.maxBackoff = first, maxWait }
+}
+
+// WithResolver makes lookup how the agency finds a name's addresses, in
+// place of net.DefaultResolver.LookupHost: each name of server.address is
+// looked up at each round of its addresses, and one with several
+// addresses is several replicas, tried in turn. Tests give a name the
+// addresses of their listeners through it.
+func WithResolver(lookup func(ctx context.Context, host string) ([]string, error)) Option {
+	return func(a *Agency) { a.lookup = lookup }
 }
 
 // noObserver is the Observer of an agency that has none.

@@ -22,15 +22,20 @@ var ErrRetryDeadline = errors.New("central unreachable for longer than retry.tim
 // Run uploads the agency's bets, notifies and returns its winners. It
 // returns ctx's error when ctx is done first; the caller treats that as a
 // normal stop.
+//
+// A failed attempt that reconnecting may fix moves the agency to the
+// central's next address (route) at once; once it has tried them all, it
+// waits, with exponential backoff and jitter.
 func (a *Agency) Run(ctx context.Context) (Result, error) {
 	if err := a.preflight(); err != nil {
 		return Result{}, err
 	}
 	a.removeStaleTemps()
+	rt := a.newRoute()
 	lastProgress := time.Now()
 	delay := a.backoff
 	for attempt := 1; ; attempt++ {
-		res, progress, err := a.session(ctx)
+		res, progress, err := a.session(ctx, rt)
 		if err == nil {
 			if err := a.saveWinners(res.Winners); err != nil {
 				return res, err
@@ -52,14 +57,17 @@ func (a *Agency) Run(ctx context.Context) (Result, error) {
 		if time.Since(lastProgress) > a.cfg.RetryTimeout {
 			return Result{}, fmt.Errorf("%w (%v): %w", ErrRetryDeadline, a.cfg.RetryTimeout, err)
 		}
-		wait := delay/2 + rand.N(delay/2+1) // jitter: agencies do not retry in step
+		var wait time.Duration // none while an address is left to try
+		if rt.failed(progress) {
+			wait = delay/2 + rand.N(delay/2+1) // jitter: agencies do not retry in step
+			delay = min(2*delay, a.maxBackoff)
+		}
 		a.log.Warn("reconectar", logging.InProgress, "intento", attempt, "espera", wait.Round(time.Millisecond), "error", err)
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
 			return Result{}, ctx.Err()
 		}
-		delay = min(2*delay, a.maxBackoff)
 	}
 }
 

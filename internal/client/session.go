@@ -10,19 +10,21 @@ import (
 	"github.com/loteria-nacional/quiniela/internal/protocol"
 )
 
-// session is one connection's worth of work. progress reports whether the
-// central made progress for the agency (see link.progressed), which
-// restarts the backoff and the retry deadline.
-func (a *Agency) session(ctx context.Context) (res Result, progress bool, err error) {
-	c, err := a.connect(ctx)
+// session is one connection's worth of work, with the address rt picks.
+// progress reports whether the central made progress for the agency (see
+// link.progressed), which restarts the backoff and the retry deadline.
+func (a *Agency) session(ctx context.Context, rt *route) (res Result, progress bool, err error) {
+	t := rt.pick(ctx)
+	c, err := a.connect(ctx, t)
 	if err != nil {
 		return Result{}, false, err
 	}
+	rt.connected(a.log, t)
 	stop := context.AfterFunc(ctx, func() { c.nc.Close() }) // unblocks any read or write at once
 	defer func() {
 		stop()
 		c.nc.Close()
-		a.log.Info("close", logging.Success, "resource", "connection", "address", a.cfg.ServerAddress)
+		a.log.Info("close", logging.Success, "resource", "connection", "address", t.addr)
 	}()
 	if res, err = a.converse(ctx, c); err != nil {
 		return Result{}, c.progressed, err
@@ -30,18 +32,21 @@ func (a *Agency) session(ctx context.Context) (res Result, progress bool, err er
 	return res, true, nil
 }
 
-// connect dials the central within the server timeout and, with mutual
-// TLS, runs the handshake.
-func (a *Agency) connect(ctx context.Context) (*link, error) {
+// connect dials the central at t within the server timeout and, with
+// mutual TLS, runs the handshake.
+func (a *Agency) connect(ctx context.Context, t target) (*link, error) {
+	if t.err != nil { // t's name did not resolve: the error dialing it by name would be
+		return nil, fmt.Errorf("connect %s: %w", t.addr, &net.OpError{Op: "dial", Net: "tcp", Err: t.err})
+	}
 	var d net.Dialer
 	dialCtx, cancel := context.WithTimeout(ctx, a.cfg.ServerTimeout)
-	nc, err := d.DialContext(dialCtx, "tcp", a.cfg.ServerAddress)
+	nc, err := d.DialContext(dialCtx, "tcp", t.dial)
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", a.cfg.ServerAddress, err)
+		return nil, fmt.Errorf("connect %s: %w", t.addr, err)
 	}
 	if a.tls != nil {
-		if nc, err = a.handshake(ctx, nc); err != nil {
+		if nc, err = a.handshake(ctx, nc, t.host); err != nil {
 			return nil, err
 		}
 	}

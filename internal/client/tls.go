@@ -15,10 +15,17 @@ import (
 // refused the agency's certificate, or one that does not speak TLS.
 var ErrTLS = errors.New("mutual TLS failed")
 
-// handshake runs the TLS handshake on nc within the server timeout. A
-// failure that retrying cannot fix is ErrTLS, saying what failed.
-func (a *Agency) handshake(ctx context.Context, nc net.Conn) (net.Conn, error) {
-	tc := tls.Client(nc, a.tls)
+// handshake runs the TLS handshake on nc within the server timeout,
+// checking that the central's certificate is for host (each replica's
+// name, where server.address has several). A failure that retrying
+// cannot fix is ErrTLS, saying what failed.
+func (a *Agency) handshake(ctx context.Context, nc net.Conn, host string) (net.Conn, error) {
+	cfg := a.tls
+	if host != cfg.ServerName {
+		cfg = cfg.Clone()
+		cfg.ServerName = host
+	}
+	tc := tls.Client(nc, cfg)
 	hctx, cancel := context.WithTimeout(ctx, a.cfg.ServerTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {

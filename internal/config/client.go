@@ -18,7 +18,7 @@ import (
 // Client is an agency's configuration.
 type Client struct {
 	ID            int           // id, CLI_ID: 1..lottery.MaxAgencies
-	ServerAddress string        // server.address, CLI_SERVER_ADDRESS
+	ServerAddress string        // server.address, CLI_SERVER_ADDRESS: host:port, or several comma-separated (Addresses)
 	ServerTimeout time.Duration // server.timeout, CLI_SERVER_TIMEOUT: longest wait for an answer
 	LogLevel      slog.Level    // log.level, CLI_LOG_LEVEL
 	BatchMax      int           // batch.maxAmount, CLI_BATCH_MAXAMOUNT
@@ -139,19 +139,25 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
+// Addresses returns the central's addresses of server.address: its
+// comma-separated entries, spaces around each trimmed, in order. A
+// central with replicas has several; the agency fails over between them.
+func (c Client) Addresses() []string {
+	entries := strings.Split(c.ServerAddress, ",")
+	for i, e := range entries {
+		entries[i] = strings.TrimSpace(e)
+	}
+	return entries
+}
+
 // Validate checks every value, naming the first key that is wrong.
 func (c Client) Validate() error {
-	host, port, err := net.SplitHostPort(c.ServerAddress)
-	p, perr := strconv.Atoi(port)
-	if err != nil {
-		perr = err
-	}
 	return firstError(
 		// The agency cannot know AGENCIES_AMOUNT (only the central reads
 		// it, and it is not on the wire): it refuses what no central
 		// takes, and the central refuses the rest (bad_agency).
 		check("id", c.ID >= 1 && c.ID <= lottery.MaxAgencies, "want an agency number in 1..%d", c.ID, lottery.MaxAgencies),
-		check("server.address", host != "" && perr == nil && p >= 1 && p <= 65535, "want host:port", c.ServerAddress),
+		c.validateAddresses(),
 		check("server.timeout", c.ServerTimeout > 0, "want a positive duration", c.ServerTimeout),
 		check("batch.maxAmount", c.BatchMax >= 1, "want at least 1", c.BatchMax),
 		check("data.file", c.DataFile != "", "want a file path", c.DataFile),
@@ -159,6 +165,31 @@ func (c Client) Validate() error {
 		check("tls.ca", (c.TLSCA == "") == (c.TLSCert == "") && (c.TLSCA == "") == (c.TLSKey == ""),
 			"want tls.ca, tls.cert and tls.key all set (mutual TLS) or none (plaintext)", c.TLSCA),
 	)
+}
+
+// validateAddresses checks each entry of server.address, naming the first
+// bad one: a single address is told as before ("want host:port").
+func (c Client) validateAddresses() error {
+	entries := c.Addresses()
+	for i, entry := range entries {
+		host, port, err := net.SplitHostPort(entry)
+		p, perr := strconv.Atoi(port)
+		if err != nil {
+			perr = err
+		}
+		ok := host != "" && perr == nil && p >= 1 && p <= 65535
+		switch {
+		case len(entries) == 1:
+			if err := check("server.address", ok, "want host:port", c.ServerAddress); err != nil {
+				return err
+			}
+		case entry == "":
+			return check("server.address", false, "entry %d of %d is empty: want host:port entries, comma-separated", c.ServerAddress, i+1, len(entries))
+		case !ok:
+			return check("server.address", false, "entry %d of %d, %q: want host:port entries, comma-separated", c.ServerAddress, i+1, len(entries), entry)
+		}
+	}
+	return nil
 }
 
 // TLS reports whether the agency speaks mutual TLS.

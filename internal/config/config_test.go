@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -483,6 +484,22 @@ winners:
 			},
 		},
 		{
+			name: "the central's replicas, comma-separated, in the file",
+			file: "id: 1\nserver:\n  address: \"server1:12345,server2:12345\"\n",
+			want: func(c *Client) {
+				agencyDefaults(1)(c)
+				c.ServerAddress = "server1:12345,server2:12345"
+			},
+		},
+		{
+			name: "the central's replicas, comma-separated, in the env",
+			env:  map[string]string{"CLI_ID": "1", "CLI_SERVER_ADDRESS": "10.0.0.1:12345, central:12345"},
+			want: func(c *Client) {
+				agencyDefaults(1)(c)
+				c.ServerAddress = "10.0.0.1:12345, central:12345"
+			},
+		},
+		{
 			name: "env overrides some keys, file keeps the others",
 			file: allKeys,
 			env:  map[string]string{"CLI_BATCH_MAXAMOUNT": "8"},
@@ -563,6 +580,8 @@ func TestLoadClientBadValues(t *testing.T) {
 		{name: "file id 4294967298", file: "id: 4294967298\n", key: "id"},
 		{name: "env CLI_BATCH_MAXAMOUNT 0", env: map[string]string{"CLI_ID": "1", "CLI_BATCH_MAXAMOUNT": "0"}, key: "CLI_BATCH_MAXAMOUNT"},
 		{name: "env CLI_SERVER_ADDRESS no port", env: map[string]string{"CLI_ID": "1", "CLI_SERVER_ADDRESS": "server"}, key: "CLI_SERVER_ADDRESS"},
+		{name: "env CLI_SERVER_ADDRESS empty entry", env: map[string]string{"CLI_ID": "1", "CLI_SERVER_ADDRESS": "a:1,,b:2"}, key: "CLI_SERVER_ADDRESS"},
+		{name: "file server.address trailing comma", file: "id: 1\nserver:\n  address: \"a:1,\"\n", key: "server.address"},
 		// Values of the wrong yaml type are bad values of their key too.
 		{name: "file id is a list", file: "id: [1, 2]\n", key: "id"},
 		{name: "file server is a scalar", file: "id: 1\nserver: central\n", key: "server"},
@@ -612,6 +631,48 @@ func TestKeyError(t *testing.T) {
 	}
 	if !errors.Is(err, inner) {
 		t.Error("KeyError does not unwrap to its cause")
+	}
+}
+
+// TestClientAddresses checks server.address as a comma-separated list of
+// the central's replicas: its entries, and a bad one named in one line.
+func TestClientAddresses(t *testing.T) {
+	tests := []struct {
+		name    string
+		address string
+		want    []string
+		bad     string // in the error; "" when valid
+	}{
+		{name: "one", address: "server:12345", want: []string{"server:12345"}},
+		{name: "two", address: "server1:12345,server2:12345", want: []string{"server1:12345", "server2:12345"}},
+		{name: "spaces trimmed", address: " server1:1 , [::1]:2 ", want: []string{"server1:1", "[::1]:2"}},
+		{name: "one without port", address: "server", want: []string{"server"}, bad: `server.address="server": want host:port`},
+		{name: "second without port", address: "a:1,b", want: []string{"a:1", "b"}, bad: `entry 2 of 2, "b"`},
+		{name: "port out of range", address: "a:1,b:70000,c:3", want: []string{"a:1", "b:70000", "c:3"}, bad: `entry 2 of 3, "b:70000"`},
+		{name: "empty entry", address: "a:1,,b:2", want: []string{"a:1", "", "b:2"}, bad: "entry 2 of 3 is empty"},
+		{name: "trailing comma", address: "a:1,", want: []string{"a:1", ""}, bad: "entry 2 of 2 is empty"},
+		{name: "blank entry", address: "a:1, ", want: []string{"a:1", ""}, bad: "entry 2 of 2 is empty"},
+		{name: "empty", address: "", want: []string{""}, bad: `server.address="": want host:port`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultClient()
+			c.ID, c.DataFile, c.ServerAddress = 1, "bets.csv", tt.address
+			if got := c.Addresses(); !slices.Equal(got, tt.want) {
+				t.Errorf("Addresses() = %q, want %q", got, tt.want)
+			}
+			err := c.Validate()
+			if tt.bad == "" {
+				if err != nil {
+					t.Errorf("Validate: %v", err)
+				}
+				return
+			}
+			checkKeyError(t, err, "server.address")
+			if err != nil && !strings.Contains(err.Error(), tt.bad) {
+				t.Errorf("Validate = %q, want it to say %q", err, tt.bad)
+			}
+		})
 	}
 }
 
