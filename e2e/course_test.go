@@ -30,7 +30,7 @@ func testCourseDataset(t *testing.T, be backend) {
 	// Stop the central, so that its log and bets.csv are complete.
 	srv.Stop(t)
 	bets := be.betsFile(t, srv.Dir)
-	assertDigests(t, srv.Process, clients, bets, data)
+	assertDigests(t, srv.Process, clients, be, srv.Dir, data)
 	lines := srv.Lines()
 	assertCleanLog(t, "server", srv.Log())
 

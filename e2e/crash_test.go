@@ -493,7 +493,7 @@ func TestCrashRecovery(t *testing.T) {
 	assertStoredBets(t, srv.BetsPath(), data, courseBets)
 	// However many times each agency was cut off and resumed, the digests
 	// are those of its file.
-	assertDigests(t, last, clients, srv.BetsPath(), data)
+	assertDigests(t, last, clients, backend{name: "file"}, srv.dir, data)
 	t.Logf("%d kills (%d during start-up, %d before every bet was committed), %d central processes, in %v",
 		len(kills), startups, landed, len(srv.runs), time.Since(started).Round(time.Millisecond))
 }

@@ -176,7 +176,7 @@ func expectedDigests(t *testing.T, data string, agencies int) ([]lottery.Digest,
 // assertDigests checks that the central's sorteo line, every agency's
 // verificacion and consulta_ganadores lines, and server verify run on the
 // central's files all give the digests that the agencies' files give.
-func assertDigests(t *testing.T, central *harness.Process, clients []*harness.Process, store, data string) {
+func assertDigests(t *testing.T, central *harness.Process, clients []*harness.Process, be backend, dir, data string) {
 	t.Helper()
 	agencyDigests, draw := expectedDigests(t, data, len(clients))
 	sorteo := harness.Filter(central.Lines(), "sorteo", "success")
@@ -191,12 +191,30 @@ func assertDigests(t *testing.T, central *harness.Process, clients []*harness.Pr
 			t.Errorf("%s's consulta_ganadores does not carry the draw's digest %s", c.Name(), draw)
 		}
 	}
-	p := startProcess(t, "verify", serverBin, t.TempDir(), nil, "verify", store)
-	if code := p.WaitExit(t, clientTimeout); code != 0 {
-		t.Fatalf("server verify exited %d; log:\n%s%s", code, p.Log(), p.Stderr())
+	if be.url == "" {
+		assertVerified(t, runVerify(t, be, "verify", harness.BetsPath(dir)), agencyDigests, draw, "recorded")
+		return
 	}
-	if !hasLine(p, "verify", "success", "digest", draw.String(), "sorteo", "recorded") {
-		t.Errorf("server verify does not agree on the draw's digest %s:\n%s", draw, p.Log())
+	assertVerified(t, runVerify(t, be, "verify"), agencyDigests, draw, "recorded")
+	assertVerified(t, runVerify(t, be, "verify", "-export", be.betsFile(t, dir)), agencyDigests, draw, "unknown")
+}
+
+// runVerify runs server with args (a verify command) against be's store.
+func runVerify(t *testing.T, be backend, args ...string) *harness.Process {
+	t.Helper()
+	p := startProcess(t, "verify", serverBin, t.TempDir(), be.env(nil), args...)
+	if code := p.WaitExit(t, clientTimeout); code != 0 {
+		t.Fatalf("server %s exited %d; log:\n%s%s", strings.Join(args, " "), code, p.Log(), p.Stderr())
+	}
+	return p
+}
+
+// assertVerified checks that a verify run agrees on every digest, and
+// says state of the draw.
+func assertVerified(t *testing.T, p *harness.Process, agencyDigests []lottery.Digest, draw lottery.Digest, state string) {
+	t.Helper()
+	if !hasLine(p, "verify", "success", "digest", draw.String(), "sorteo", state) {
+		t.Errorf("server verify does not agree on the draw's digest %s (sorteo: %s):\n%s", draw, state, p.Log())
 	}
 	for i, d := range agencyDigests {
 		if !hasLine(p, "verify_agencia", "success", "agencia", strconv.Itoa(i+1), "digest", d.String()) {
@@ -228,7 +246,7 @@ func TestDigestsAgree(t *testing.T) {
 				t.Errorf("server verify of a store a live central holds: exit %d, want 1 naming the lock:\n%s", code, p.Log())
 			}
 			srv.kill()
-			assertDigests(t, central, clients, srv.BetsPath(), data)
+			assertDigests(t, central, clients, backend{name: "file"}, srv.dir, data)
 
 			again := srv.start()
 			_, draw := expectedDigests(t, data, 3)

@@ -336,7 +336,7 @@ func testNetworkCuts(t *testing.T, be backend) {
 
 	bets := be.betsFile(t, srv.Dir)
 	assertStoredBets(t, bets, data, courseBets)
-	assertDigests(t, srv.Process, clients, bets, data)
+	assertDigests(t, srv.Process, clients, be, srv.Dir, data)
 	t.Logf("%d cuts %v, %d of them before every agency had notified %v; %d reconnections, %d resumes past a lost Ack, %d bets received twice and stored once; agencies done in %v",
 		len(performed), kinds, mid, midKinds, retries, lost, dups, elapsed.Round(time.Millisecond))
 }

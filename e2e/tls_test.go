@@ -56,5 +56,5 @@ func TestCourseDatasetTLS(t *testing.T) {
 	assertAgenciesWon(t, clients, courseWinners)
 	srv.kill()
 	assertCleanLog(t, "server", central.Log())
-	assertDigests(t, central, clients, srv.BetsPath(), data)
+	assertDigests(t, central, clients, backend{name: "file"}, srv.dir, data)
 }

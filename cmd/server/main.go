@@ -90,15 +90,8 @@ func run(args []string) int {
 		return serve(ctx, cfg)
 	case args[0] == "certs":
 		return certsCommand(args[1:], cfg.Agencies, os.Stdout, os.Stderr)
-	case args[0] == "verify" && len(args) <= 2:
-		path := cfg.StoragePath
-		if len(args) == 2 {
-			path = args[1]
-		}
-		if app.Verify(ctx, path, cfg.Agencies, logging.New(os.Stdout, cfg.LogLevel)) != nil {
-			return 1 // logged, naming the problem
-		}
-		return 0
+	case args[0] == "verify" && len(args) <= 3:
+		return verifyCommand(ctx, cfg, args[1:])
 	case args[0] == "export" && len(args) == 2:
 		if app.Export(ctx, cfg, args[1], logging.New(os.Stdout, cfg.LogLevel)) != nil {
 			return 1 // logged, naming the problem
@@ -107,8 +100,34 @@ func run(args []string) int {
 	case args[0] == "healthcheck" && len(args) == 1:
 		return healthcheck(ctx, cfg)
 	}
-	fmt.Fprintln(os.Stderr, "usage: server [healthcheck | verify [path] | export PATH | certs [-dir DIR] [-agencies N] [-name NAME]... [-force]]")
+	fmt.Fprintln(os.Stderr, "usage: server [healthcheck | verify [PATH | -export PATH] | export PATH | certs [-dir DIR] [-agencies N] [-name NAME]... [-force]]")
 	return 2
+}
+
+// verifyCommand checks a store without a central: the configured one
+// (the database at STORAGE_URL, or the file at STORAGE_FILEPATH), the file
+// store at PATH, or an export with -export PATH. It returns the exit code;
+// the verify line has named any problem.
+func verifyCommand(ctx context.Context, cfg config.Server, args []string) int {
+	log := logging.New(os.Stdout, cfg.LogLevel)
+	var err error
+	switch {
+	case len(args) == 0 && cfg.StorageURL != "":
+		err = app.VerifyDatabase(ctx, cfg.StorageURL, cfg.StorageURLRedacted(), cfg.Agencies, log)
+	case len(args) == 0:
+		err = app.Verify(ctx, cfg.StoragePath, cfg.Agencies, log)
+	case len(args) == 1 && args[0] != "-export":
+		err = app.Verify(ctx, args[0], cfg.Agencies, log)
+	case len(args) == 2 && args[0] == "-export":
+		err = app.VerifyExport(ctx, args[1], cfg.Agencies, log)
+	default:
+		fmt.Fprintln(os.Stderr, "usage: server verify [PATH | -export PATH]")
+		return 2
+	}
+	if err != nil {
+		return 1
+	}
+	return 0
 }
 
 // serve runs the central until ctx is done, and returns the exit code.
