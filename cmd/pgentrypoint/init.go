@@ -87,12 +87,13 @@ func writePwfile(password string) (string, error) {
 
 // createDatabase creates POSTGRES_DB on a server started for that alone,
 // listening on the socket only, so that no standby or client connects to
-// a primary that is not ready.
+// a primary that is not ready; and asking for no synchronous standby,
+// whose flush the commit would wait for, while none can connect.
 func createDatabase(ctx context.Context, c config) error {
 	pgctl := func(args ...string) error {
 		return runTool(ctx, nil, "pg_ctl", append([]string{"-D", c.dataDir, "-w", "-t", "60"}, args...)...)
 	}
-	if err := pgctl("-o", "-c listen_addresses=''", "start"); err != nil {
+	if err := pgctl("-o", "-c listen_addresses='' -c synchronous_standby_names=''", "start"); err != nil {
 		return err
 	}
 	err := runTool(ctx, nil, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", socketDir,
