@@ -124,6 +124,7 @@ func initStandby(ctx context.Context, c config) error {
 func waitPrimary(ctx context.Context, c config) error {
 	ctx, cancel := context.WithTimeout(ctx, primaryWait)
 	defer cancel()
+	logLine("INFO", "wait_primary", "in_progress", "primary", c.primaryHost+":"+c.primaryPort)
 	for {
 		cmd := exec.CommandContext(ctx, filepath.Join(pgBin, "pg_isready"), isreadyArgs(c)...)
 		if cmd.Run() == nil {
