@@ -10,6 +10,7 @@
 #	make docker-compose-logs  follow every container's log
 #	make docker-compose-down  stop -t 10 (graceful), rm -f -v (the containers and their
 #	                          anonymous volumes: the central's store), then down (the network)
+#	make postgres-image       quiniela-postgres:15, the database of STORAGE_URL=postgres://
 #
 # The deployment speaks mutual TLS: docker-compose-tls.yaml, which
 # ./generar-compose.sh docker-compose-tls.yaml 5 certs-deploy wrote, mounts
@@ -47,3 +48,10 @@ docker-compose-down:
 
 docker-compose-logs:
 	$(DOCKER_COMPOSE) logs -f
+
+# postgres-image builds quiniela-postgres:15 offline from this machine's
+# Debian PostgreSQL 15 and cmd/pgentrypoint (docs/DEPLOY.md, "PostgreSQL");
+# it returns at once when the image is up to date.
+.PHONY: postgres-image
+postgres-image:
+	./scripts/postgres-image.sh

@@ -31,4 +31,12 @@
 // in its own directory, and skips unless run as root (deploy-certs.sh
 // gives the containers' keys to 10001). TestGenerarCompose needs only
 // bash.
+//
+// The TestPostgres tests build the database image quiniela-postgres:15
+// with scripts/postgres-image.sh and run a primary and a synchronous
+// standby with plain docker run, on a network and under names made of the
+// test's PID and a random suffix, so they need no compose, no lock and no
+// free container name; they remove their containers, volumes and network.
+// They skip under -short, without a Docker engine, or where PostgreSQL 15
+// is missing and they do not run as root (the script would install it).
 package deploy
