@@ -9,6 +9,7 @@ type account struct {
 	last     Receipt // the agency's latest write; nil when it made none
 	digest   Digest  // the agency's digest as the ledger held it at start
 	done     bool    // the agency has notified: it takes no more bets
+	stale    bool    // a SharedLedger may hold more than this record: read it again (see Central.refresh)
 }
 
 // Standing is where an agency stands, as a connection that speaks for it
@@ -27,9 +28,20 @@ func (c *Central) Resume(agency int) (Standing, error) {
 	if err != nil {
 		return Standing{}, err
 	}
+	if c.shared != nil {
+		// The agency may have sent bets through another central since
+		// this one last heard of it.
+		a.mu.Lock()
+		a.stale = true
+		err := c.refresh(agency, a)
+		a.mu.Unlock()
+		if err != nil {
+			return Standing{}, err
+		}
+	}
 	st, err := a.standing(c)
 	if err != nil {
-		return Standing{}, err
+		return Standing{}, c.lost(a, err)
 	}
 	st.Drawn = c.Drawn()
 	return st, nil

@@ -259,6 +259,10 @@ var (
 	// ErrUnavailable: the ledger cannot take writes (it failed or is
 	// closing). Nothing of the request was acknowledged.
 	ErrUnavailable = errors.New("ledger unavailable")
+	// ErrConflict: another central sharing the ledger wrote first (see
+	// SharedLedger): the position is stored, or the draw recorded. The
+	// ledger holds what the other wrote; nothing of the refused write.
+	ErrConflict = errors.New("another central wrote first")
 	// ErrInconsistent refuses a ledger that does not fit the central's
 	// configuration or its own record of the draw: the central does not
 	// start over it.

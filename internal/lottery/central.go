@@ -17,6 +17,7 @@ import (
 type Central struct {
 	ctx      context.Context // bounds every draw: the central's lifetime
 	ledger   Ledger
+	shared   SharedLedger // ledger, where other centrals write it too; nil otherwise
 	agencies int
 	events   Events
 	accounts []account   // indexed by agency; [0] unused
@@ -75,6 +76,11 @@ func NewCentral(ctx context.Context, ledger Ledger, agencies int, events Events)
 	if hasRecord {
 		c.recorded = &recorded
 	}
+	c.shared, _ = ledger.(SharedLedger)
+	closed, err := c.sharedClosed()
+	if err != nil {
+		return nil, err
+	}
 	for a := 1; a <= agencies; a++ {
 		h, ok := held[a]
 		if !ok {
@@ -88,7 +94,7 @@ func NewCentral(ctx context.Context, ledger Ledger, agencies int, events Events)
 	// A recorded draw is the decision: it may have been held at a
 	// deadline, before every agency notified (see CloseSales), and covers the
 	// bets stored by then, which draw checks against it.
-	if c.recorded != nil || c.notified == agencies {
+	if c.recorded != nil || c.notified == agencies || closed {
 		c.drawing = true
 		c.closed.Store(true)
 		if err := c.draw(); err != nil {
@@ -181,6 +187,7 @@ func (c *Central) Drawn() bool {
 // new bets are on stable storage.
 type Submission struct {
 	central *Central
+	account *account
 	receipt Receipt // nil when nothing is to be waited for
 	stored  uint64  // the agency's stored bets once receipt is ready
 	fresh   int     // bets of the batch that are new
@@ -198,7 +205,7 @@ func (s *Submission) Wait() (stored uint64, fresh int, err error) {
 	}
 	if s.receipt != nil {
 		if _, err := s.central.wait(s.receipt); err != nil {
-			return 0, 0, err
+			return 0, 0, s.central.lost(s.account, err)
 		}
 	}
 	return s.stored, s.fresh, nil
@@ -224,13 +231,16 @@ func (c *Central) Submit(agency int, first uint64, bets []Bet) *Submission {
 	n := uint64(len(bets))
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if err := c.refresh(agency, a); err != nil {
+		return &Submission{err: err}
+	}
 	switch {
 	case c.failure() != nil:
 		return &Submission{err: c.failure()}
 	case first > a.accepted:
 		return &Submission{err: fmt.Errorf("%w: agency %d batch starts at bet %d, stored %d", ErrOutOfOrder, agency, first, a.accepted)}
 	case first+n <= a.accepted:
-		return &Submission{central: c, receipt: a.last, stored: a.accepted} // sent before
+		return &Submission{central: c, account: a, receipt: a.last, stored: a.accepted} // sent before
 	case a.done:
 		return &Submission{err: fmt.Errorf("%w: agency %d has notified", ErrClosed, agency)}
 	case c.closed.Load():
@@ -239,7 +249,7 @@ func (c *Central) Submit(agency int, first uint64, bets []Bet) *Submission {
 	fresh := bets[a.accepted-first:]
 	a.last = c.ledger.Append(agency, a.accepted, fresh)
 	a.accepted += uint64(len(fresh))
-	return &Submission{central: c, receipt: a.last, stored: a.accepted, fresh: len(fresh)}
+	return &Submission{central: c, account: a, receipt: a.last, stored: a.accepted, fresh: len(fresh)}
 }
 
 // Notify records that agency has sent all of its total bets, and returns
@@ -253,6 +263,10 @@ func (c *Central) Notify(agency int, total uint64) (Digest, error) {
 	}
 	a.mu.Lock()
 	if err := c.failure(); err != nil {
+		a.mu.Unlock()
+		return Digest{}, err
+	}
+	if err := c.refresh(agency, a); err != nil {
 		a.mu.Unlock()
 		return Digest{}, err
 	}
@@ -276,7 +290,7 @@ func (c *Central) Notify(agency int, total uint64) (Digest, error) {
 	a.mu.Unlock()
 	st, err := a.standing(c)
 	if err != nil {
-		return Digest{}, err
+		return Digest{}, c.lost(a, err)
 	}
 	// Told here, before a draw this notification may start, so that the
 	// log reads in the order things happened.
@@ -284,25 +298,51 @@ func (c *Central) Notify(agency int, total uint64) (Digest, error) {
 	if !first {
 		return st.Digest, nil
 	}
-	c.mu.Lock()
-	c.notified++
-	start := c.notified == c.agencies && !c.drawing
-	if start {
-		c.drawing = true
-	}
-	c.mu.Unlock()
-	if start {
+	if c.countNotified() {
 		c.closed.Store(true) // every agency is done: nothing changes it
 		return st.Digest, c.draw()
 	}
 	return st.Digest, nil
 }
 
+// countNotified counts a new notification, and reports whether it
+// completes the set of agencies: the caller then holds the draw. Over a
+// SharedLedger the count is the ledger's, which other centrals' agencies
+// notify too; where it cannot be read, a winners query that waits reads
+// it again (see awaitShared).
+func (c *Central) countNotified() (start bool) {
+	n := -1
+	if c.shared != nil {
+		if st, err := c.shared.State(c.ctx); err == nil {
+			n = st.Notified(c.agencies)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.shared == nil:
+		c.notified++
+	case n >= 0:
+		c.notified = n
+	}
+	start = c.notified == c.agencies && !c.drawing
+	if start {
+		c.drawing = true
+	}
+	return start
+}
+
 // wait waits for a ledger write. A write that failed leaves the central
 // failed: the ledger's state is no longer known, so nothing more is
-// decided until a restart recovers it.
+// decided until a restart recovers it; except over a SharedLedger, whose
+// writes are transactions.
 func (c *Central) wait(r Receipt) (Digest, error) {
 	d, err := r.Wait()
+	if err != nil && c.shared != nil {
+		// A transaction: the ledger holds what it holds, which the
+		// central reads again (see lost). It does not fail the central.
+		return Digest{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
 	if err != nil {
 		c.mu.Lock()
 		if c.failed == nil {

@@ -59,18 +59,9 @@ func (c *Central) CloseSalesAt(deadline time.Time) {
 // Winners.
 func (c *Central) draw() error {
 	began := time.Now()
-	digests := make([]Digest, c.agencies)
-	var stored uint64
-	var absent []int
-	for a := 1; a <= c.agencies; a++ {
-		st, err := c.accounts[a].standing(c)
-		if err != nil {
-			return c.drawFailed(err)
-		}
-		digests[a-1], stored = st.Digest, stored+st.Stored
-		if !st.Done {
-			absent = append(absent, a) // sales are closed: Done no longer changes
-		}
+	digests, stored, absent, err := c.coverage()
+	if err != nil {
+		return c.drawFailed(err)
 	}
 	r, winners, err := Decide(c.ctx, c.ledger.LoadBets(), digests)
 	if err != nil {
@@ -79,12 +70,18 @@ func (c *Central) draw() error {
 	if r.Bets != stored {
 		return c.drawFailed(fmt.Errorf("the ledger yields %d bets, its agencies hold %d", r.Bets, stored))
 	}
-	if c.recorded != nil {
-		if r != *c.recorded {
-			return fmt.Errorf("%w: the stored bets give a draw (%s) other than the recorded one (%s)", ErrInconsistent, r, *c.recorded)
+	switch {
+	case c.recorded != nil && r != *c.recorded:
+		return fmt.Errorf("%w: the stored bets give a draw (%s) other than the recorded one (%s)", ErrInconsistent, r, *c.recorded)
+	case c.recorded != nil:
+	case c.shared != nil:
+		if err := c.recordShared(r); err != nil {
+			return c.drawFailed(err)
 		}
-	} else if _, err := c.wait(c.ledger.RecordDraw(r)); err != nil {
-		return err
+	default:
+		if _, err := c.wait(c.ledger.RecordDraw(r)); err != nil {
+			return err
+		}
 	}
 	c.events.Drawn(r, absent) // before any winner is answered
 	c.mu.Lock()
@@ -93,6 +90,27 @@ func (c *Central) draw() error {
 	c.drawnAt, c.drawTook = time.Now(), time.Since(began)
 	close(c.decided)
 	return nil
+}
+
+// coverage returns what the draw covers: each agency's digest and the
+// bets it stored, and the agencies that had not notified when sales
+// closed. Over a SharedLedger they are the ledger's (see sharedCoverage).
+func (c *Central) coverage() (digests []Digest, stored uint64, absent []int, err error) {
+	if c.shared != nil {
+		return c.sharedCoverage()
+	}
+	digests = make([]Digest, c.agencies)
+	for a := 1; a <= c.agencies; a++ {
+		st, err := c.accounts[a].standing(c)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		digests[a-1], stored = st.Digest, stored+st.Stored
+		if !st.Done {
+			absent = append(absent, a) // sales are closed: Done no longer changes
+		}
+	}
+	return digests, stored, absent, nil
 }
 
 // drawFailed ends a draw that could not be held: it can be tried again.
@@ -125,6 +143,11 @@ func (c *Central) Winners(ctx context.Context, agency int) ([]string, Digest, er
 	c.mu.Unlock()
 	if retry {
 		if err := c.draw(); err != nil {
+			return nil, Digest{}, err
+		}
+	}
+	if c.shared != nil {
+		if err := c.awaitShared(ctx); err != nil {
 			return nil, Digest{}, err
 		}
 	}

@@ -1,6 +1,7 @@
 package lottery
 
 import (
+	"context"
 	"fmt"
 	"iter"
 )
@@ -101,4 +102,50 @@ type Events interface {
 // String describes a result in a line of a log or an error.
 func (r Result) String() string {
 	return fmt.Sprintf("agencies 1..%d, %d bets, digest %s, %d winners, winners digest %s", r.Agencies, r.Bets, r.Digest, r.Winners, r.WinnersDigest)
+}
+
+// SharedLedger is a ledger that several centrals write at once: replicas
+// of the central over one database, so that a machine that dies stops no
+// agency. What it holds changes under each central (another stores an
+// agency's bets, takes its notification, closes sales, records the
+// draw), so a central over a SharedLedger decides from what the ledger
+// holds, read again where its own record may be behind, and the ledger
+// refuses a write that another central made first (ErrConflict) or that
+// comes after sales closed (ErrClosed).
+//
+// Its writes are transactions: a write that fails changes nothing, and
+// the ledger takes writes again afterwards (unlike a Ledger, whose state
+// after a failed write is unknown until it is opened again). The central
+// then reads again what it holds of the agencies the failure touched.
+type SharedLedger interface {
+	Ledger
+	// Holding reads what the ledger holds now of agency, as written by
+	// any central.
+	Holding(ctx context.Context, agency int) (Holding, error)
+	// State reads what the ledger holds now of the whole lottery.
+	State(ctx context.Context) (LedgerState, error)
+	// CloseSales records that sales are closed. Once its receipt is
+	// ready, every Append and Notify of every central is refused with
+	// ErrClosed, and every one acknowledged before it is in LoadBets and
+	// in State: the draw that follows covers exactly those.
+	CloseSales() Receipt
+}
+
+// LedgerState is what a SharedLedger holds of the whole lottery at one
+// moment.
+type LedgerState struct {
+	Holdings map[int]Holding // agencies it holds anything of
+	Closed   bool            // sales are closed (SharedLedger.CloseSales)
+	Recorded *Result         // the draw, once recorded
+}
+
+// Notified returns how many of agencies 1..agencies have notified.
+func (s LedgerState) Notified(agencies int) int {
+	n := 0
+	for a, h := range s.Holdings {
+		if h.Done && a >= 1 && a <= agencies {
+			n++
+		}
+	}
+	return n
 }

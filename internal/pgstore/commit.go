@@ -57,11 +57,11 @@ func (s *Store) commit(ctx context.Context, group []*request) (groupPlan, error)
 		return groupPlan{}, err
 	}
 	defer tx.Rollback(ctx)
-	held, drawn, err := lockAgencies(ctx, tx, group)
+	held, st, err := lockAgencies(ctx, tx, group)
 	if err != nil {
 		return groupPlan{}, err
 	}
-	p := plan(group, held, drawn)
+	p := plan(group, held, st)
 	if err := write(ctx, tx, p); err != nil {
 		return groupPlan{}, err
 	}
@@ -76,45 +76,67 @@ func (s *Store) commit(ctx context.Context, group []*request) (groupPlan, error)
 	return p, nil
 }
 
-// lockAgencies locks and reads the rows of the agencies group touches,
-// and reads whether a draw is recorded.
-func lockAgencies(ctx context.Context, tx pgx.Tx, group []*request) (map[int]*agencyState, bool, error) {
-	ids := make(map[int32]bool)
+// lockAgencies locks and reads what the group's requests depend on:
+// whether sales are closed (a share lock on the lottery's row, so that
+// CloseSales, which updates it, waits for this transaction and every
+// later one sees it closed), the rows of the agencies the group touches
+// (created where missing, then locked in agency order, so that two
+// centrals writing the same agencies queue rather than deadlock), and
+// whether a draw is recorded.
+func lockAgencies(ctx context.Context, tx pgx.Tx, group []*request) (map[int]*agencyState, lockedState, error) {
+	var st lockedState
+	if err := tx.QueryRow(ctx, `SELECT closed FROM lottery FOR SHARE`).Scan(&st.closed); err != nil {
+		return nil, st, fmt.Errorf("lock the lottery: %w", err)
+	}
+	set := make(map[int32]bool)
 	for _, r := range group {
 		if r.kind != kindDraw {
-			ids[int32(r.agency)] = true
+			set[int32(r.agency)] = true
 		}
 	}
-	held := make(map[int]*agencyState, len(ids))
-	rows, err := tx.Query(ctx, `SELECT agency, bets, done, hasher FROM agencies WHERE agency = ANY($1) ORDER BY agency FOR UPDATE`,
-		slices.Sorted(maps.Keys(ids)))
+	ids := slices.Sorted(maps.Keys(set))
+	empty, err := lottery.NewHasher().MarshalBinary()
 	if err != nil {
-		return nil, false, fmt.Errorf("lock agencies: %w", err)
+		return nil, st, err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO agencies (agency, bets, done, hasher)
+		SELECT a, 0, false, $2 FROM unnest($1::integer[]) AS a ORDER BY a ON CONFLICT (agency) DO NOTHING`, ids, empty); err != nil {
+		return nil, st, fmt.Errorf("create agencies: %w", err)
+	}
+	held := make(map[int]*agencyState, len(ids))
+	rows, err := tx.Query(ctx, `SELECT agency, bets, done, hasher FROM agencies WHERE agency = ANY($1) ORDER BY agency FOR UPDATE`, ids)
+	if err != nil {
+		return nil, st, fmt.Errorf("lock agencies: %w", err)
 	}
 	for rows.Next() {
 		var a agencyRow
 		if err := rows.Scan(&a.agency, &a.bets, &a.done, &a.state); err != nil {
-			return nil, false, fmt.Errorf("lock agencies: %w", err)
+			return nil, st, fmt.Errorf("lock agencies: %w", err)
 		}
 		h, err := a.hasher()
 		if err != nil {
-			return nil, false, err
+			return nil, st, err
 		}
 		held[a.agency] = &agencyState{bets: uint64(a.bets), done: a.done, h: h}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("lock agencies: %w", err)
+		return nil, st, fmt.Errorf("lock agencies: %w", err)
 	}
-	var drawn bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM draw)`).Scan(&drawn); err != nil {
-		return nil, false, fmt.Errorf("read the draw: %w", err)
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM draw)`).Scan(&st.drawn); err != nil {
+		return nil, st, fmt.Errorf("read the draw: %w", err)
 	}
-	return held, drawn, nil
+	return held, st, nil
+}
+
+// lockedState is what a transaction found of the whole lottery.
+type lockedState struct {
+	closed bool // sales are closed
+	drawn  bool // a draw is recorded
 }
 
 // plan decides what group writes over the agencies held (which it
-// changes) and whether a draw is recorded. It does no I/O.
-func plan(group []*request, held map[int]*agencyState, drawn bool) groupPlan {
+// changes) and the lottery's state. It does no I/O.
+func plan(group []*request, held map[int]*agencyState, st lockedState) groupPlan {
 	p := groupPlan{errs: make([]error, len(group)), digests: make([]lottery.Digest, len(group)), agencies: held}
 	for i, r := range group {
 		a := held[r.agency]
@@ -122,7 +144,7 @@ func plan(group []*request, held map[int]*agencyState, drawn bool) groupPlan {
 			a = &agencyState{h: lottery.NewHasher()}
 			held[r.agency] = a
 		}
-		if err := check(r, a, drawn); err != nil {
+		if err := check(r, a, st); err != nil {
 			p.errs[i] = fmt.Errorf("%w: storage refuses a write: %w", lottery.ErrUnavailable, err)
 			continue
 		}
@@ -138,24 +160,30 @@ func plan(group []*request, held map[int]*agencyState, drawn bool) groupPlan {
 			p.digests[i] = a.h.Sum()
 		case kindDraw:
 			res := r.result
-			p.draw, drawn = &res, true
+			p.draw, st.drawn = &res, true
 			p.digests[i] = res.Digest
 		}
 	}
 	return p
 }
 
-// check reports why r cannot follow what the database holds, or nil.
-func check(r *request, a *agencyState, drawn bool) error {
+// check reports why r cannot follow what the database holds, or nil. A
+// write that another central's made moot is ErrConflict; one after sales
+// closed, ErrClosed.
+func check(r *request, a *agencyState, st lockedState) error {
 	switch {
-	case drawn && r.kind == kindDraw:
-		return fmt.Errorf("a draw is recorded already")
-	case drawn:
-		return fmt.Errorf("a write of agency %d after the draw", r.agency)
+	case r.kind == kindDraw && st.drawn:
+		return fmt.Errorf("%w: a draw is recorded already", lottery.ErrConflict)
+	case r.kind == kindDraw:
+		return nil
+	case st.drawn || st.closed:
+		return fmt.Errorf("%w: a write of agency %d after sales closed", lottery.ErrClosed, r.agency)
 	case r.kind == kindBatch && a.done:
-		return fmt.Errorf("batch of agency %d after its done notification", r.agency)
-	case r.kind == kindBatch && r.first != a.bets:
-		return fmt.Errorf("batch of agency %d starts at bet %d, stored %d", r.agency, r.first, a.bets)
+		return fmt.Errorf("%w: batch of agency %d after its done notification", lottery.ErrClosed, r.agency)
+	case r.kind == kindBatch && r.first < a.bets:
+		return fmt.Errorf("%w: batch of agency %d starts at bet %d, stored %d", lottery.ErrConflict, r.agency, r.first, a.bets)
+	case r.kind == kindBatch && r.first > a.bets:
+		return fmt.Errorf("batch of agency %d starts at bet %d, past the %d stored", r.agency, r.first, a.bets)
 	case r.kind == kindDone && r.total != a.bets:
 		return fmt.Errorf("done of agency %d with total %d, stored %d", r.agency, r.total, a.bets)
 	}

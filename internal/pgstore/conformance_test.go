@@ -26,7 +26,8 @@ func TestConformance(t *testing.T) {
 				s = openBreakable(t, url, &broken)
 				return s
 			},
-			Break: func() { broken.Store(true) },
+			Another: func() lottery.Ledger { return open(t, url) },
+			Break:   func() { broken.Store(true) },
 		}
 	}})
 }

@@ -2,6 +2,10 @@
 // selected by STORAGE_URL=postgres://…, beside the file store (package
 // storage), which stays the embedded default.
 //
+// Several centrals may share one database (replicas of the central, see
+// lottery.SharedLedger): every decision a write depends on is the
+// database's, taken under row locks in the write's transaction.
+//
 // Every acknowledged write is a committed transaction, durable as the
 // server's synchronous_commit makes it (on by default: flushed to the
 // primary's WAL; with a synchronous standby, on both machines). One
@@ -22,6 +26,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
@@ -38,8 +43,9 @@ type Options struct {
 // for concurrent use.
 type Store struct {
 	log    *slog.Logger
-	conn   *pgx.Conn // the writer's; LoadBets opens its own
 	config *pgx.ConnConfig
+	pool   *pgxpool.Pool // reads: State, Holding, LoadBets
+	conn   *pgx.Conn     // the writer's; nil after a failure, until the next group connects again
 
 	holdings map[int]lottery.Holding // as read by Open; never changed
 	drawn    *lottery.Result         // as read by Open; never changed
@@ -49,15 +55,13 @@ type Store struct {
 	reqs   chan *request
 	exited chan struct{}
 
-	failed error // the writer's: the first commit that failed
-
 	// beforeCommit, when not nil, runs in each transaction before its
 	// commit; an error it returns fails the commit (a test's seam: a
 	// server that goes away between the writes and the commit).
 	beforeCommit func() error
 }
 
-var _ lottery.Ledger = (*Store)(nil)
+var _ lottery.SharedLedger = (*Store)(nil)
 
 // Open connects to the database at url, creates or checks its schema and
 // reads what it holds. The URL is libpq's (postgres://user@host/db?…);
@@ -73,11 +77,8 @@ func Open(url string, opts Options) (*Store, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	if s.conn, err = pgx.ConnectConfig(ctx, cfg); err != nil {
-		return nil, fmt.Errorf("open storage: connect to %s: %w", where(cfg), unavailable(err))
-	}
-	if err := s.open(ctx); err != nil {
-		s.conn.Close(context.Background())
+	if err := s.open(ctx, url); err != nil {
+		s.closeConns()
 		return nil, fmt.Errorf("open storage %s: %w", where(cfg), err)
 	}
 	go s.run()
@@ -89,25 +90,89 @@ func where(cfg *pgx.ConnConfig) string {
 	return fmt.Sprintf("postgres://%s:%d/%s", cfg.Host, cfg.Port, cfg.Database)
 }
 
-// open migrates the schema and reads the holdings and the draw.
-func (s *Store) open(ctx context.Context) error {
+// open connects, migrates the schema and reads the holdings and the draw.
+func (s *Store) open(ctx context.Context, url string) error {
+	var err error
+	if s.conn, err = pgx.ConnectConfig(ctx, s.config); err != nil {
+		return fmt.Errorf("connect: %w", unavailable(err))
+	}
 	if err := migrate(ctx, s.conn); err != nil {
 		return err
 	}
-	held, err := readHoldings(ctx, s.conn)
+	poolCfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return err
 	}
-	s.holdings = held
-	s.drawn, err = readDraw(ctx, s.conn)
+	poolCfg.MaxConns = 4
+	if s.pool, err = pgxpool.NewWithConfig(ctx, poolCfg); err != nil {
+		return fmt.Errorf("connect: %w", unavailable(err))
+	}
+	st, err := s.State(ctx)
+	if err != nil {
+		return err
+	}
+	s.holdings, s.drawn = st.Holdings, st.Recorded
+	return nil
+}
+
+// closeConns closes the writer's connection and the pool.
+func (s *Store) closeConns() error {
+	var err error
+	if s.conn != nil {
+		err = s.conn.Close(context.Background())
+	}
+	if s.pool != nil {
+		s.pool.Close()
+	}
 	return err
 }
 
-func readHoldings(ctx context.Context, conn *pgx.Conn) (map[int]lottery.Holding, error) {
-	rows, err := conn.Query(ctx, `SELECT agency, bets, done, hasher FROM agencies`)
+// State reads what the database holds now (lottery.SharedLedger).
+func (s *Store) State(ctx context.Context) (lottery.LedgerState, error) {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return nil, fmt.Errorf("read agencies: %w", err)
+		return lottery.LedgerState{}, unavailable(err)
 	}
+	defer tx.Rollback(ctx)
+	var st lottery.LedgerState
+	if st.Holdings, err = readHoldings(ctx, tx, `SELECT agency, bets, done, hasher FROM agencies`); err != nil {
+		return st, err
+	}
+	if st.Recorded, err = readDraw(ctx, tx); err != nil {
+		return st, err
+	}
+	if err := tx.QueryRow(ctx, `SELECT closed FROM lottery`).Scan(&st.Closed); err != nil {
+		return st, fmt.Errorf("read whether sales are closed: %w", unavailable(err))
+	}
+	return st, nil
+}
+
+// Holding reads what the database holds now of agency
+// (lottery.SharedLedger).
+func (s *Store) Holding(ctx context.Context, agency int) (lottery.Holding, error) {
+	held, err := readHoldings(ctx, s.pool, `SELECT agency, bets, done, hasher FROM agencies WHERE agency = $1`, agency)
+	if err != nil {
+		return lottery.Holding{}, err
+	}
+	h, ok := held[agency]
+	if !ok {
+		h.Digest = lottery.EmptyDigest
+	}
+	return h, nil
+}
+
+// querier is what reads need of a connection, a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func readHoldings(ctx context.Context, q querier, query string, args ...any) (map[int]lottery.Holding, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read agencies: %w", unavailable(err))
+	}
+	defer rows.Close()
 	held := make(map[int]lottery.Holding)
 	for rows.Next() {
 		var a agencyRow
@@ -123,17 +188,17 @@ func readHoldings(ctx context.Context, conn *pgx.Conn) (map[int]lottery.Holding,
 	return held, rows.Err()
 }
 
-func readDraw(ctx context.Context, conn *pgx.Conn) (*lottery.Result, error) {
+func readDraw(ctx context.Context, q querier) (*lottery.Result, error) {
 	var r lottery.Result
 	var bets int64
 	var digest, winners []byte
-	err := conn.QueryRow(ctx, `SELECT agencies, bets, digest, winners, winners_digest FROM draw`).
+	err := q.QueryRow(ctx, `SELECT agencies, bets, digest, winners, winners_digest FROM draw`).
 		Scan(&r.Agencies, &bets, &digest, &r.Winners, &winners)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read the draw: %w", err)
+		return nil, fmt.Errorf("read the draw: %w", unavailable(err))
 	}
 	if len(digest) != len(r.Digest) || len(winners) != len(r.WinnersDigest) {
 		return nil, fmt.Errorf("%w: the draw's digests are not SHA-256s", lottery.ErrInconsistent)
@@ -175,7 +240,7 @@ func (s *Store) Close() error {
 	close(s.reqs)
 	s.sendMu.Unlock()
 	<-s.exited
-	return s.conn.Close(context.Background())
+	return s.closeConns()
 }
 
 // unavailable marks an error of the connection or of the server's state
@@ -189,19 +254,13 @@ func unavailable(err error) error {
 
 // LoadBets yields every stored bet in storage order (lottery.Ledger):
 // batches in the order they were committed, each batch's bets in
-// position order. It reads through a connection of its own, in one
+// position order. It reads through a pooled connection, in one
 // snapshot, streaming: the draw over millions of bets keeps one batch in
 // memory at a time.
 func (s *Store) LoadBets() iter.Seq2[lottery.Bet, error] {
 	return func(yield func(lottery.Bet, error) bool) {
 		ctx := context.Background()
-		conn, err := pgx.ConnectConfig(ctx, s.config)
-		if err != nil {
-			yield(lottery.Bet{}, fmt.Errorf("load bets: %w", unavailable(err)))
-			return
-		}
-		defer conn.Close(ctx)
-		rows, err := conn.Query(ctx, `SELECT agency, rows FROM batches ORDER BY seq`)
+		rows, err := s.pool.Query(ctx, `SELECT agency, rows FROM batches ORDER BY seq`)
 		if err != nil {
 			yield(lottery.Bet{}, fmt.Errorf("load bets: %w", unavailable(err)))
 			return

@@ -21,9 +21,15 @@ const schemaVersion = 1
 // arrival, which LoadBets follows, as bets.csv does. agencies keeps each
 // agency's count, its notification and the saved state of its running
 // digest (lottery.Hasher), updated in the transaction that stores its
-// rows. draw holds at most one row: the draw is recorded once.
+// rows. lottery holds one row, whether sales are closed; draw at most
+// one: the draw is recorded once.
 var schema = []string{
 	`CREATE TABLE quiniela_schema (version integer NOT NULL)`,
+	`CREATE TABLE lottery (
+		id     integer PRIMARY KEY CHECK (id = 1),
+		closed boolean NOT NULL
+	)`,
+	`INSERT INTO lottery VALUES (1, false)`,
 	`CREATE TABLE agencies (
 		agency integer PRIMARY KEY CHECK (agency > 0),
 		bets   bigint  NOT NULL CHECK (bets >= 0),

@@ -3,8 +3,13 @@ package pgstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"iter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/loteria-nacional/quiniela/internal/betcsv"
 	"github.com/loteria-nacional/quiniela/internal/logging"
@@ -15,11 +20,17 @@ import (
 // the memory of a group and the latency of its first request.
 const maxGroupBets = 64 << 10
 
+// commitTimeout bounds one group's transaction, its connection included:
+// a database that does not answer fails the group, whose agencies come
+// again, rather than hold them.
+const commitTimeout = 30 * time.Second
+
 // request kinds.
 const (
 	kindBatch = iota
 	kindDone
 	kindDraw
+	kindClose // sales closed: committed alone (see commitGroup)
 )
 
 // request is one write handed to the writer goroutine. It is its own
@@ -81,6 +92,15 @@ func (s *Store) RecordDraw(result lottery.Result) lottery.Receipt {
 	return r
 }
 
+// CloseSales records that sales are closed (lottery.SharedLedger): every
+// later batch and notification, of any central, is refused with
+// lottery.ErrClosed.
+func (s *Store) CloseSales() lottery.Receipt {
+	r := &request{kind: kindClose, ready: make(chan struct{})}
+	s.submit(r)
+	return r
+}
+
 func (s *Store) submit(r *request) {
 	s.sendMu.RLock()
 	defer s.sendMu.RUnlock()
@@ -118,24 +138,79 @@ func (s *Store) run() {
 	}
 }
 
-// commitGroup commits one group and answers its requests. A failed
-// commit fails the store: what the database holds is then known only to
-// the database, and a central started again reads it.
+// commitGroup commits one group and answers its requests: the requests
+// between two CloseSales in one transaction, each CloseSales in one of its
+// own, so that closing waits only for the transactions already under way
+// (see lockAgencies). A transaction that fails fails its requests and
+// nothing else: the database holds what it committed, which every
+// central reads again (lottery.SharedLedger), and the next group
+// connects again.
 func (s *Store) commitGroup(group []*request) {
-	if s.failed == nil {
-		p, err := s.commit(context.Background(), group)
-		if err == nil {
-			for i, r := range group {
+	for len(group) > 0 {
+		n := 1
+		if group[0].kind != kindClose {
+			for n < len(group) && group[n].kind != kindClose {
+				n++
+			}
+		}
+		s.commitPart(group[:n])
+		group = group[n:]
+	}
+}
+
+// maxAttempts bounds how often a transaction that the database aborted
+// for a deadlock or a serialization failure, which retrying resolves, is
+// tried.
+const maxAttempts = 5
+
+// commitPart commits requests in one transaction and answers them.
+func (s *Store) commitPart(part []*request) {
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	var err error
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		var p groupPlan
+		if p, err = s.commitOnce(ctx, part); err == nil {
+			for i, r := range part {
 				r.finish(p.digests[i], p.errs[i])
 			}
 			return
 		}
-		s.failed = unavailable(err)
-		s.log.Error("storage", logging.Fail, "error", err)
+		if !retryable(err) {
+			break
+		}
 	}
-	for _, r := range group {
-		r.finish(lottery.Digest{}, s.failed)
+	s.log.Error("storage", logging.Fail, "error", err)
+	if s.conn != nil {
+		s.conn.Close(context.Background())
+		s.conn = nil
 	}
+	for _, r := range part {
+		r.finish(lottery.Digest{}, unavailable(err))
+	}
+}
+
+// commitOnce connects where the last transaction failed, then commits.
+func (s *Store) commitOnce(ctx context.Context, part []*request) (groupPlan, error) {
+	if s.conn == nil {
+		conn, err := pgx.ConnectConfig(ctx, s.config)
+		if err != nil {
+			return groupPlan{}, fmt.Errorf("connect: %w", err)
+		}
+		s.conn = conn
+	}
+	if part[0].kind == kindClose {
+		_, err := s.conn.Exec(ctx, `UPDATE lottery SET closed = true`)
+		return groupPlan{errs: make([]error, 1), digests: make([]lottery.Digest, 1)}, err
+	}
+	return s.commit(ctx, part)
+}
+
+// retryable reports whether the database aborted a transaction that can
+// simply be tried again: a deadlock or a serialization failure.
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
 }
 
 // parseRows reads back the canonical rows of a batch of agency.

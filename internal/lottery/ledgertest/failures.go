@@ -143,6 +143,9 @@ func testFailedWriteIsErrUnavailable(t *testing.T, h *harness) {
 // holds is no longer known, and every later write fails too, of every
 // agency, until the ledger is opened again: none of them is stored.
 func testNothingAfterFailure(t *testing.T, h *harness) {
+	if _, ok := h.l.(lottery.SharedLedger); ok {
+		t.Skip("a SharedLedger's writes are transactions: it takes writes again after a failure (see SharedWritesAfterFailure)")
+	}
 	one := makeBets(1, 0, 6)
 	h.appendOK(1, 0, one[:3])
 	h.breakNext()
@@ -169,13 +172,13 @@ func testNothingAfterFailure(t *testing.T, h *harness) {
 // acknowledged write, and of each agency nothing it did not store in
 // order (see checkWrites).
 func testOnlyAcknowledgedSurvivesReopen(t *testing.T, h *harness) {
-	one, two, three := makeBets(1, 0, 8), makeBets(2, 0, 6), makeBets(3, 0, 4)
+	one, two, four := makeBets(1, 0, 8), makeBets(2, 0, 6), makeBets(4, 0, 4)
 	writes := []*write{h.appendW(1, 0, one[:2]), h.appendW(2, 0, two[:3]), h.notifyW(3, nil)}
 	h.settle(writes)
 	h.breakNext()
 	writes = append(writes,
 		h.appendW(1, 2, one[:5]), h.appendW(2, 3, two), h.appendW(1, 5, one),
-		h.notifyW(2, two), h.appendW(4, 0, three), h.notifyW(1, one))
+		h.notifyW(2, two), h.appendW(4, 0, four), h.notifyW(1, one))
 	h.settle(writes[3:])
 	if !slices.ContainsFunc(writes[3:], func(w *write) bool { return !w.acked }) {
 		t.Fatal("every write after Break was acknowledged: Break did not make the next one fail")

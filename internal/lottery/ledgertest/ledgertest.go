@@ -34,6 +34,10 @@ type Instance struct {
 	// as a central started again does. The suite calls it with no
 	// write in flight and uses only the ledger it returns from then on.
 	Reopen func() lottery.Ledger
+	// Another opens a second ledger over the same state, as a second
+	// central sharing a database does. Nil for a backend that one central
+	// owns: the cases of a lottery.SharedLedger are skipped.
+	Another func() lottery.Ledger
 	// Break makes the next write of the open ledger fail, as a disk
 	// whose fsync fails once does; the fault itself then passes, so that
 	// what the ledger does after a failure is its own doing. Nil when
@@ -83,4 +87,9 @@ var cases = []struct {
 	{"FailedWriteIsErrUnavailable", testFailedWriteIsErrUnavailable},
 	{"NothingAfterFailure", testNothingAfterFailure},
 	{"OnlyAcknowledgedSurvivesReopen", testOnlyAcknowledgedSurvivesReopen},
+	{"SharedWritesAfterFailure", testSharedWritesAfterFailure},
+	{"SharedSeesOthers", testSharedSeesOthers},
+	{"SharedPositionOnce", testSharedPositionOnce},
+	{"SharedCloseSales", testSharedCloseSales},
+	{"SharedDrawOnce", testSharedDrawOnce},
 }

@@ -1,0 +1,149 @@
+package lottery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// sharedPoll is how often a central over a SharedLedger that waits for
+// the draw reads whether another central has held it, closed sales or
+// taken the last notification.
+const sharedPoll = 100 * time.Millisecond
+
+// sharedClosed reports whether sales are closed in a SharedLedger, by
+// any central; false for a ledger of one central.
+func (c *Central) sharedClosed() (bool, error) {
+	if c.shared == nil {
+		return false, nil
+	}
+	st, err := c.shared.State(c.ctx)
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return st.Closed, nil
+}
+
+// refresh reads agency's account again from a SharedLedger where it may
+// be behind it (see lost), once the account's writes in flight are
+// answered. The caller holds a.mu.
+func (c *Central) refresh(agency int, a *account) error {
+	if c.shared == nil || !a.stale {
+		return nil
+	}
+	if a.last != nil {
+		a.last.Wait() // whatever it answers, the ledger holds the outcome
+	}
+	h, err := c.shared.Holding(c.ctx, agency)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if h.Bets == 0 && h.Digest == (Digest{}) {
+		h.Digest = EmptyDigest
+	}
+	a.accepted, a.done, a.digest, a.last, a.stale = h.Bets, h.Done, h.Digest, nil, false
+	return nil
+}
+
+// lost takes a write of a's that a SharedLedger refused or failed: a's
+// record may now be behind the ledger (another central stored the
+// position, or the write's outcome is the ledger's to tell), so it is
+// read again before its next use, and the agency is told to come again
+// (ErrUnavailable: it reconnects and resumes from what the ledger holds),
+// or that sales are closed. Over a ledger of one central it returns err.
+func (c *Central) lost(a *account, err error) error {
+	if c.shared == nil || a == nil {
+		return err
+	}
+	a.mu.Lock()
+	a.stale = true
+	a.mu.Unlock()
+	if errors.Is(err, ErrClosed) {
+		c.closed.Store(true)
+		return fmt.Errorf("%w: sales are closed", ErrClosed)
+	}
+	return err
+}
+
+// sharedCoverage closes sales in the SharedLedger and reads what the
+// draw covers from it: each agency's digest and the bets it holds, the
+// agencies that had not notified, and the draw if another central
+// recorded it (then c.recorded, which the draw must give again).
+func (c *Central) sharedCoverage() (digests []Digest, stored uint64, absent []int, err error) {
+	if _, err := c.shared.CloseSales().Wait(); err != nil {
+		return nil, 0, nil, fmt.Errorf("%w: close sales: %w", ErrUnavailable, err)
+	}
+	st, err := c.shared.State(c.ctx)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if st.Recorded != nil {
+		c.recorded = st.Recorded
+	}
+	digests = make([]Digest, c.agencies)
+	for a := 1; a <= c.agencies; a++ {
+		h := st.Holdings[a]
+		digests[a-1], stored = h.Digest, stored+h.Bets
+		if h.Bets == 0 && h.Digest == (Digest{}) {
+			digests[a-1] = EmptyDigest
+		}
+		if !h.Done {
+			absent = append(absent, a)
+		}
+	}
+	return digests, stored, absent, nil
+}
+
+// recordShared records r in a SharedLedger. Where another central
+// recorded the draw first, r must be that draw: the same bets give the
+// same result.
+func (c *Central) recordShared(r Result) error {
+	_, err := c.shared.RecordDraw(r).Wait()
+	if err == nil || !errors.Is(err, ErrConflict) {
+		return err
+	}
+	st, err := c.shared.State(c.ctx)
+	if err != nil {
+		return err
+	}
+	if st.Recorded == nil || *st.Recorded != r {
+		return fmt.Errorf("%w: the stored bets give a draw (%s) other than the one another central recorded (%v)", ErrInconsistent, r, st.Recorded)
+	}
+	return nil
+}
+
+// awaitShared waits for the draw over a SharedLedger, until ctx is done.
+// The draw may be held by another central: while it waits it reads the
+// ledger, and holds the draw itself (or learns the recorded one, see
+// draw) once it is recorded, sales are closed or every agency notified.
+func (c *Central) awaitShared(ctx context.Context) error {
+	t := time.NewTicker(sharedPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.decided:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		st, err := c.shared.State(ctx)
+		if err != nil {
+			continue // read again at the next tick
+		}
+		c.mu.Lock()
+		c.notified = st.Notified(c.agencies)
+		start := (st.Recorded != nil || st.Closed || c.notified == c.agencies) && !c.drawing
+		if start {
+			c.drawing = true
+		}
+		c.mu.Unlock()
+		if start {
+			c.closed.Store(true)
+			if err := c.draw(); err != nil {
+				return err
+			}
+		}
+	}
+}
