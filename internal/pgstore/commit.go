@@ -44,6 +44,7 @@ type groupPlan struct {
 	batches  [][]any          // rows of batches to copy in
 	agencies map[int]*agencyState
 	draw     *lottery.Result // the draw to record, if the group has one
+	drawAt   int             // its request's index in the group
 }
 
 // commit writes group in one transaction: it locks the rows of the
@@ -85,13 +86,15 @@ func (s *Store) commit(ctx context.Context, group []*request) (groupPlan, error)
 // whether a draw is recorded.
 func lockAgencies(ctx context.Context, tx pgx.Tx, group []*request) (map[int]*agencyState, lockedState, error) {
 	var st lockedState
-	if err := tx.QueryRow(ctx, `SELECT closed FROM lottery FOR SHARE`).Scan(&st.closed); err != nil {
-		return nil, st, fmt.Errorf("lock the lottery: %w", err)
-	}
 	set := make(map[int32]bool)
 	for _, r := range group {
 		if r.kind != kindDraw {
 			set[int32(r.agency)] = true
+		}
+	}
+	if len(set) > 0 { // a draw alone is not held back by sales
+		if err := tx.QueryRow(ctx, `SELECT closed FROM lottery FOR SHARE`).Scan(&st.closed); err != nil {
+			return nil, st, fmt.Errorf("lock the lottery: %w", err)
 		}
 	}
 	ids := slices.Sorted(maps.Keys(set))
@@ -160,7 +163,7 @@ func plan(group []*request, held map[int]*agencyState, st lockedState) groupPlan
 			p.digests[i] = a.h.Sum()
 		case kindDraw:
 			res := r.result
-			p.draw, st.drawn = &res, true
+			p.draw, p.drawAt, st.drawn = &res, i, true
 			p.digests[i] = res.Digest
 		}
 	}
@@ -220,9 +223,17 @@ func write(ctx context.Context, tx pgx.Tx, p groupPlan) error {
 		}
 	}
 	if d := p.draw; d != nil {
-		if _, err := tx.Exec(ctx, `INSERT INTO draw (id, agencies, bets, digest, winners, winners_digest) VALUES (1, $1, $2, $3, $4, $5)`,
-			d.Agencies, int64(d.Bets), d.Digest[:], d.Winners, d.WinnersDigest[:]); err != nil {
+		// Another central's transaction may have recorded a draw since
+		// this one looked: the key makes this one wait for it, and then
+		// insert nothing.
+		tag, err := tx.Exec(ctx, `INSERT INTO draw (id, agencies, bets, digest, winners, winners_digest) VALUES (1, $1, $2, $3, $4, $5)
+			ON CONFLICT (id) DO NOTHING`, d.Agencies, int64(d.Bets), d.Digest[:], d.Winners, d.WinnersDigest[:])
+		if err != nil {
 			return fmt.Errorf("record the draw: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			p.errs[p.drawAt] = fmt.Errorf("%w: storage refuses a write: %w: a draw is recorded already", lottery.ErrUnavailable, lottery.ErrConflict)
+			p.digests[p.drawAt] = lottery.Digest{}
 		}
 	}
 	return nil
