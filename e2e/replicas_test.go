@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -81,4 +82,91 @@ func TestReplicaCrash(t *testing.T) {
 	}
 	assertStoredBets(t, be.betsFile(t, t.TempDir()), data, courseBets)
 	assertVerified(t, runVerify(t, be, "verify"), agencyDigests, draw, "recorded")
+}
+
+// TestMachineLoss runs the course's lottery through two centrals over a
+// PostgreSQL primary with a synchronous standby, both given as the
+// centrals' STORAGE_URL. Mid-upload the primary's machine is lost
+// (pg_ctl stop -m immediate) and the standby promoted; nothing is
+// restarted. The centrals find the new primary by themselves, the
+// agencies resume, and the lottery ends as one without the failure
+// does: every acknowledged bet is there (each agency's file exactly),
+// with the right winners and the same digest.
+func TestMachineLoss(t *testing.T) {
+	primary := startCluster(t, pgtest.Start)
+	standby := startCluster(t, func() (*pgtest.Cluster, error) { return primary.StartStandby("standby1") })
+	if err := primary.SyncStandby("standby1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := primary.CreateDatabase("lottery"); err != nil {
+		t.Fatal(err)
+	}
+	url := pgtest.HostsURL("lottery", primary, standby)
+	data := faultData(t)
+	servers, addrs := startReplicas(t, 2, url, map[string]string{"AGENCIES_AMOUNT": strconv.Itoa(len(courseBets))})
+	clients := make([]*harness.Process, len(courseBets))
+	for i := range clients {
+		clients[i] = startClient(t, "client-"+strconv.Itoa(i+1), faultClientEnv(i+1, addrs, data, crashClientTimeout))
+	}
+	stored := func() bool {
+		for _, s := range servers {
+			if strings.Contains(s.cur().Log(), "action: apuesta_recibida | result: success") {
+				return true
+			}
+		}
+		return false
+	}
+	if !waitFor(clientTimeout, stored) {
+		t.Fatal("no central stored a batch")
+	}
+	if err := primary.Crash(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("primary lost with %d agencies notified", notified(clients))
+	time.Sleep(300 * time.Millisecond) // the centrals and agencies meet the loss
+	if err := standby.Promote(); err != nil {
+		t.Fatal(err)
+	}
+	finishClients(t, clients, courseWinners)
+	for _, s := range servers {
+		(&harness.Central{Process: s.cur()}).Stop(t)
+	}
+	lost := 0
+	for _, s := range servers {
+		lost += len(harness.Filter(s.cur().Lines(), "storage", "fail"))
+	}
+	if lost == 0 {
+		t.Error("no central's write failed: the primary was lost after the upload, not during it")
+	}
+	t.Logf("%d groups of writes failed while the standby was promoted", lost)
+	be := backend{name: "postgres", url: url}
+	agencyDigests, draw := expectedDigests(t, data, len(courseBets))
+	for _, s := range servers {
+		for _, l := range harness.Filter(s.cur().Lines(), "sorteo", "success") {
+			if l.Fields["digest"] != draw.String() {
+				t.Errorf("%s: %s, want the draw's digest %s", s.addr, l.Raw, draw)
+			}
+		}
+	}
+	assertStoredBets(t, be.betsFile(t, t.TempDir()), data, courseBets)
+	assertVerified(t, runVerify(t, be, "verify"), agencyDigests, draw, "recorded")
+}
+
+// startCluster starts a PostgreSQL cluster with start, stopped when the
+// test ends; it skips the test where PostgreSQL is not installed.
+func startCluster(t *testing.T, start func() (*pgtest.Cluster, error)) *pgtest.Cluster {
+	t.Helper()
+	c, err := start()
+	if errors.Is(err, pgtest.ErrNotInstalled) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Errorf("stop PostgreSQL: %v", err)
+		}
+	})
+	return c
 }

@@ -15,6 +15,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -38,21 +39,30 @@ type Cluster struct {
 // ErrNotInstalled is why Start fails where the machine has no PostgreSQL.
 var ErrNotInstalled = errors.New("pgtest: PostgreSQL's initdb and pg_ctl are not installed (Debian: apt-get install postgresql)")
 
-// binDir finds the directory of initdb and pg_ctl: on the PATH, or
-// Debian's /usr/lib/postgresql/<version>/bin, the newest version first.
+// binDir finds the directory of PostgreSQL's server programs (initdb,
+// pg_ctl, pg_basebackup): Debian's /usr/lib/postgresql/<version>/bin, the
+// newest version first, or else the directory of pg_ctl on the PATH.
 func binDir() (string, error) {
-	if p, err := exec.LookPath("pg_ctl"); err == nil {
-		if _, err := exec.LookPath("initdb"); err == nil {
-			return filepath.Dir(p), nil
-		}
-	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	if p, err := exec.LookPath("pg_ctl"); err == nil {
+		dirs = append([]string{filepath.Dir(p)}, dirs...)
+	}
 	for i := len(dirs) - 1; i >= 0; i-- {
-		if _, err := os.Stat(filepath.Join(dirs[i], "pg_ctl")); err == nil {
+		if hasPrograms(dirs[i]) {
 			return dirs[i], nil
 		}
 	}
 	return "", ErrNotInstalled
+}
+
+// hasPrograms reports whether dir holds every program pgtest runs.
+func hasPrograms(dir string) bool {
+	for _, name := range []string{"initdb", "pg_ctl", "pg_basebackup"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // Start initialises a cluster in a new temporary directory and starts it.
@@ -60,6 +70,21 @@ func binDir() (string, error) {
 // user postgres (Debian's package creates it) and its commands run
 // through runuser.
 func Start() (*Cluster, error) {
+	return newCluster(func(c *Cluster) error { return c.initdb() })
+}
+
+// StartStandby starts a streaming standby of c named name (its
+// application_name on c), from a base backup of c.
+func (c *Cluster) StartStandby(name string) (*Cluster, error) {
+	conninfo := fmt.Sprintf("host=127.0.0.1 port=%d user=postgres application_name=%s", c.port, name)
+	return newCluster(func(s *Cluster) error {
+		return s.exec("pg_basebackup", "-D", s.data(), "-R", "-X", "stream", "-d", conninfo)
+	})
+}
+
+// newCluster makes a cluster's directory, fills its data directory with
+// fill and starts it.
+func newCluster(fill func(*Cluster) error) (*Cluster, error) {
 	bin, err := binDir()
 	if err != nil {
 		return nil, err
@@ -69,19 +94,48 @@ func Start() (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{dir: dir, bin: bin}
-	if err := c.own(); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	if err := c.initdb(); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	if err := c.start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
+	for _, step := range []func() error{c.own, func() error { return fill(c) }, c.start} {
+		if err := step(); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
 	}
 	return c, nil
+}
+
+// SyncStandby makes the standby named name c's synchronous standby, so
+// that a commit is acknowledged once it is on both machines, and waits
+// until it streams synchronously.
+func (c *Cluster) SyncStandby(name string) error {
+	if err := c.sql("ALTER SYSTEM SET synchronous_standby_names = '" + name + "'"); err != nil {
+		return err
+	}
+	if err := c.sql("SELECT pg_reload_conf()"); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(startTimeout)
+	for {
+		var state string
+		err := c.query("SELECT sync_state FROM pg_stat_replication WHERE application_name = '"+name+"'", &state)
+		if err == nil && state == "sync" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pgtest: standby %s is not synchronous after %v (%q, %v)", name, startTimeout, state, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Crash stops the server at once, as a machine that loses power does:
+// pg_ctl stop -m immediate. Its directory stays until Stop.
+func (c *Cluster) Crash() error {
+	return c.exec("pg_ctl", "stop", "-w", "-m", "immediate", "-D", c.data())
+}
+
+// Promote makes a standby the primary, and waits until it takes writes.
+func (c *Cluster) Promote() error {
+	return c.exec("pg_ctl", "promote", "-w", "-D", c.data())
 }
 
 // own gives the cluster's directory to the user that runs the server.
@@ -153,6 +207,22 @@ func (c *Cluster) URL(db string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, db)
 }
 
+// HostsURL returns the URL of database db on the first of clusters that
+// takes writes: every cluster's address, and target_session_attrs, as a
+// central given a primary and its standby is configured.
+func HostsURL(db string, clusters ...*Cluster) string {
+	hosts := make([]string, len(clusters))
+	for i, c := range clusters {
+		hosts[i] = fmt.Sprintf("127.0.0.1:%d", c.port)
+	}
+	return fmt.Sprintf("postgres://postgres@%s/%s?sslmode=disable&target_session_attrs=read-write", strings.Join(hosts, ","), db)
+}
+
+// CreateDatabase creates database name on c.
+func (c *Cluster) CreateDatabase(name string) error {
+	return c.sql("CREATE DATABASE " + name)
+}
+
 // Port is the port the server listens on.
 func (c *Cluster) Port() int { return c.port }
 
@@ -162,9 +232,13 @@ func (c *Cluster) Log() string {
 	return string(b)
 }
 
-// Stop stops the server (fast shutdown) and removes its directory.
+// Stop stops the server (fast shutdown), if it runs, and removes its
+// directory.
 func (c *Cluster) Stop() error {
-	err := c.exec("pg_ctl", "stop", "-w", "-m", "fast", "-D", c.data())
+	var err error
+	if c.exec("pg_ctl", "status", "-D", c.data()) == nil {
+		err = c.exec("pg_ctl", "stop", "-w", "-m", "fast", "-D", c.data())
+	}
 	if rmErr := os.RemoveAll(c.dir); err == nil {
 		err = rmErr
 	}
@@ -187,6 +261,18 @@ func (c *Cluster) NewDatabase(t testing.TB) string {
 		}
 	})
 	return c.URL(name)
+}
+
+// query runs a query of one value on c's database postgres.
+func (c *Cluster) query(q string, dst any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	return conn.QueryRow(ctx, q).Scan(dst)
 }
 
 func (c *Cluster) sql(stmt string) error {
