@@ -12,12 +12,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/loteria-nacional/quiniela/internal/loadgen"
@@ -60,8 +62,14 @@ func course(ctx context.Context, args []string) error {
 	dataset := fs.String("dataset", "../shared/data/dataset.zip", "the course dataset; generated files of its sizes where absent")
 	batch := fs.Int("batch", 200, "batch.maxAmount of the agencies")
 	withTLS := fs.Bool("tls", false, "mutual TLS, with certificates made for the run")
+	postgres := fs.Bool("postgres", false, "keep the bets in PostgreSQL (a throwaway cluster on this machine, a database a run)")
 	fs.Parse(args)
 
+	storage, closeStorage, err := storageOf(*postgres)
+	if err != nil {
+		return err
+	}
+	defer closeStorage()
 	dir, err := os.MkdirTemp("", "lottery-course-")
 	if err != nil {
 		return err
@@ -77,13 +85,13 @@ func course(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	fmt.Printf("course: %s, 78,697 bets from 5 agencies, fsync-durable acks, batch.maxAmount %d, %s\n", source, *batch, transport(*withTLS))
+	fmt.Printf("course: %s, 78,697 bets from 5 agencies, durable acks in %s, batch.maxAmount %d, %s\n", source, backendName(*postgres), *batch, transport(*withTLS))
 	for _, withStart := range []bool{false, true} {
 		var times []float64
 		for range *runs {
 			d, err := loadgen.Course(ctx, loadgen.CourseOptions{
 				ServerBin: filepath.Join(binDir(), "server"), ClientBin: filepath.Join(binDir(), "client"),
-				DataDir: dir, BatchMax: *batch, WithServerStart: withStart, TLS: lotteryTLS,
+				DataDir: dir, BatchMax: *batch, WithServerStart: withStart, TLS: lotteryTLS, StorageURL: storage,
 			})
 			if err != nil {
 				return err
@@ -110,6 +118,8 @@ func scale(ctx context.Context, args []string) error {
 	rate := fs.Float64("rate", 0, "total bets/s the agencies offer, shared evenly (0: as fast as they can)")
 	addr := fs.String("addr", "", "drive a central already listening there (for profiling it) instead of starting one")
 	withTLS := fs.Bool("tls", false, "mutual TLS, with certificates made for the run")
+	postgres := fs.Bool("postgres", false, "keep the bets in PostgreSQL (a throwaway cluster on this machine, a database a run)")
+	replicas := fs.Int("replicas", 1, "centrals over the one database (with -postgres); the agencies are spread over them")
 	fs.Parse(args)
 	opts := loadgen.ScaleOptions{Agencies: *agencies, Bets: *bets, Winners: *winners, BatchMax: *batch, Rate: *rate}
 	if *withTLS {
@@ -132,52 +142,128 @@ func scale(ctx context.Context, args []string) error {
 	if *rate > 0 {
 		offered = fmt.Sprintf("offered at %.0f bets/s", *rate)
 	}
-	fmt.Printf("scale: %d agencies x %d bets = %d bets, %s, fsync-durable acks, %s, central LOGGING_LEVEL=%s\n",
-		*agencies, *bets, *agencies**bets, offered, transport(*withTLS), *logLevel)
+	storage, closeStorage, err := storageOf(*postgres)
+	if err != nil {
+		return err
+	}
+	defer closeStorage()
+	if storage == nil {
+		*replicas = 1
+	}
+	fmt.Printf("scale: %d agencies x %d bets = %d bets, %s, durable acks in %s, %d central(s), %s, central LOGGING_LEVEL=%s\n",
+		*agencies, *bets, *agencies**bets, offered, backendName(*postgres), *replicas, transport(*withTLS), *logLevel)
 	var figures scaleFigures
 	for range *runs {
-		res, peak, err := scaleRun(ctx, opts, *logLevel)
+		res, peak, err := scaleRun(ctx, opts, *logLevel, storage, *replicas)
 		if err != nil {
 			return err
 		}
 		figures.add(res, peak)
 	}
-	name := fmt.Sprintf("scale %dx%d: ", *agencies, *bets)
+	name := fmt.Sprintf("scale %dx%d%s: ", *agencies, *bets, backendTag(*postgres, *replicas))
 	if *rate > 0 {
-		name = fmt.Sprintf("scale %dx%d @%.0f/s: ", *agencies, *bets, *rate)
+		name = fmt.Sprintf("scale %dx%d%s @%.0f/s: ", *agencies, *bets, backendTag(*postgres, *replicas), *rate)
 	}
 	figures.print(name, *runs)
 	return nil
 }
 
-// scaleRun starts a central in a fresh directory, drives the agencies of
-// opts against it, and returns what they measured and the central's peak
-// memory.
-func scaleRun(ctx context.Context, opts loadgen.ScaleOptions, logLevel string) (loadgen.ScaleResult, int64, error) {
+// scaleRun starts replicas centrals, over a fresh database of storage
+// where it is set (one central over a fresh file store otherwise), drives
+// the agencies of opts against them, and returns what they measured and
+// the largest peak memory of a central.
+func scaleRun(ctx context.Context, opts loadgen.ScaleOptions, logLevel string, storage func() (string, error), replicas int) (loadgen.ScaleResult, int64, error) {
+	env := append(opts.TLS.ServerEnv(), "AGENCIES_AMOUNT="+strconv.Itoa(opts.Agencies), "LOGGING_LEVEL="+logLevel,
+		"SERVER_MAX_CONNECTIONS="+strconv.Itoa(opts.Agencies+64))
+	if storage != nil {
+		url, err := storage()
+		if err != nil {
+			return loadgen.ScaleResult{}, 0, err
+		}
+		env = append(env, "STORAGE_URL="+url)
+	}
 	dir, err := os.MkdirTemp("", "lottery-scale-")
 	if err != nil {
 		return loadgen.ScaleResult{}, 0, err
 	}
 	defer os.RemoveAll(dir)
-	probe, err := opts.TLS.Probe()
-	if err != nil {
-		return loadgen.ScaleResult{}, 0, err
-	}
-	srv, err := loadgen.StartServer(ctx, filepath.Join(binDir(), "server"), dir, probe,
-		append(opts.TLS.ServerEnv(), "AGENCIES_AMOUNT="+strconv.Itoa(opts.Agencies), "LOGGING_LEVEL="+logLevel,
-			"SERVER_MAX_CONNECTIONS="+strconv.Itoa(opts.Agencies+64))...)
-	if err != nil {
-		return loadgen.ScaleResult{}, 0, err
-	}
-	res, err := loadgen.Scale(ctx, srv.Addr, opts)
-	peak, rerr := srv.PeakRSS() // before it stops: /proc forgets a process once it exits
-	serr := srv.Stop()
-	for _, e := range []error{err, rerr, serr} {
-		if e != nil {
-			return loadgen.ScaleResult{}, 0, e
+	servers, addrs, err := startCentrals(ctx, dir, replicas, opts, env)
+	defer func() {
+		for _, s := range servers {
+			s.Stop()
 		}
+	}()
+	if err != nil {
+		return loadgen.ScaleResult{}, 0, err
+	}
+	res, err := loadgen.Scale(ctx, strings.Join(addrs, ","), opts)
+	var peak int64
+	for _, s := range servers {
+		p, rerr := s.PeakRSS() // before it stops: /proc forgets a process once it exits
+		err = errors.Join(err, rerr)
+		peak = max(peak, p)
+	}
+	for _, s := range servers {
+		err = errors.Join(err, s.Stop())
+	}
+	servers = nil
+	if err != nil {
+		return loadgen.ScaleResult{}, 0, err
 	}
 	return res, peak, nil
+}
+
+// startCentrals starts n centrals with env, each in a directory of its
+// own under dir.
+func startCentrals(ctx context.Context, dir string, n int, opts loadgen.ScaleOptions, env []string) ([]*loadgen.Server, []string, error) {
+	probe, err := opts.TLS.Probe()
+	if err != nil {
+		return nil, nil, err
+	}
+	var servers []*loadgen.Server
+	var addrs []string
+	for i := range n {
+		sub := filepath.Join(dir, strconv.Itoa(i))
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			return servers, nil, err
+		}
+		srv, err := loadgen.StartServer(ctx, filepath.Join(binDir(), "server"), sub, probe, env...)
+		if err != nil {
+			return servers, nil, err
+		}
+		servers, addrs = append(servers, srv), append(addrs, srv.Addr)
+	}
+	return servers, addrs, nil
+}
+
+// storageOf returns where a run keeps its bets: a fresh database of a
+// throwaway PostgreSQL cluster per run with postgres (and the cluster's
+// close), nil for the file store.
+func storageOf(postgres bool) (func() (string, error), func() error, error) {
+	if !postgres {
+		return nil, func() error { return nil }, nil
+	}
+	dbs, err := loadgen.StartDatabases()
+	if err != nil {
+		return nil, nil, err
+	}
+	return dbs.New, dbs.Close, nil
+}
+
+// backendName names the backend in the figures' header.
+func backendName(postgres bool) string {
+	if postgres {
+		return "PostgreSQL (synchronous_commit on)"
+	}
+	return "bets.csv (fsync)"
+}
+
+// backendTag marks the figures of the PostgreSQL backend.
+func backendTag(postgres bool, replicas int) string {
+	if !postgres {
+		return ""
+	}
+	return fmt.Sprintf(" pg x%d", replicas)
 }
 
 // scaleFigures are the figures of every scale run, in milliseconds but

@@ -77,6 +77,9 @@ type CourseOptions struct {
 	// WithServerStart counts the central's start in the time, instead of
 	// starting the clock once it listens.
 	WithServerStart bool
+	// StorageURL, when set, is the central's STORAGE_URL: a fresh
+	// PostgreSQL database for the run (see Databases).
+	StorageURL func() (string, error)
 	TLS             *TLS // mutual TLS; nil is plaintext
 }
 
@@ -104,7 +107,15 @@ func Course(ctx context.Context, opts CourseOptions) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	srv, err := StartServer(ctx, opts.ServerBin, dir, probe, append(opts.TLS.ServerEnv(), "AGENCIES_AMOUNT=5")...)
+	env := append(opts.TLS.ServerEnv(), "AGENCIES_AMOUNT=5")
+	if opts.StorageURL != nil {
+		url, err := opts.StorageURL()
+		if err != nil {
+			return 0, err
+		}
+		env = append(env, "STORAGE_URL="+url)
+	}
+	srv, err := StartServer(ctx, opts.ServerBin, dir, probe, env...)
 	if err != nil {
 		return 0, err
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -80,11 +81,21 @@ type scaleRun struct {
 	lastWin   time.Time       // the last agency holding its winners
 }
 
+// addressFor returns agency id's server.address: the central's, or,
+// where addr lists several replicas, all of them, starting at replica
+// id mod n, so that the agencies are spread evenly and each fails over to
+// the others.
+func (r *scaleRun) addressFor(id int) string {
+	addrs := strings.Split(r.addr, ",")
+	i := id % len(addrs)
+	return strings.Join(append(addrs[i:], addrs[:i]...), ",")
+}
+
 // agency runs agency id to its winners.
 func (r *scaleRun) agency(ctx context.Context, id int) error {
 	opts := r.opts
 	cfg := config.DefaultClient()
-	cfg.ID, cfg.ServerAddress, cfg.BatchMax = id, r.addr, opts.BatchMax
+	cfg.ID, cfg.ServerAddress, cfg.BatchMax = id, r.addressFor(id), opts.BatchMax
 	cfg.ServerTimeout, cfg.RetryTimeout = 30*time.Second, 60*time.Second
 	opts.TLS.SetClient(&cfg, id)
 	probe := &agencyProbe{run: r, latencies: make([]time.Duration, 0, opts.Bets/max(opts.BatchMax, 1)+1)}
