@@ -80,7 +80,7 @@ type CourseOptions struct {
 	// StorageURL, when set, is the central's STORAGE_URL: a fresh
 	// PostgreSQL database for the run (see Databases).
 	StorageURL func() (string, error)
-	TLS             *TLS // mutual TLS; nil is plaintext
+	TLS        *TLS // mutual TLS; nil is plaintext
 }
 
 // loggedWinners returns the cant_ganadores of the first successful
