@@ -22,12 +22,12 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/loteria-nacional/quiniela/internal/groupcommit"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
 
@@ -50,10 +50,7 @@ type Store struct {
 	holdings map[int]lottery.Holding // as read by Open; never changed
 	drawn    *lottery.Result         // as read by Open; never changed
 
-	sendMu sync.RWMutex // held to send on reqs; exclusively to close it
-	closed bool
-	reqs   chan *request
-	exited chan struct{}
+	queue *groupcommit.Queue[*request] // the writer's: it commits each group
 
 	// beforeCommit, when not nil, runs in each transaction before its
 	// commit; an error it returns fails the commit (a test's seam: a
@@ -73,7 +70,7 @@ func Open(url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open storage: STORAGE_URL: %w", err)
 	}
-	s := &Store{log: opts.Logger, config: cfg, reqs: make(chan *request, 1024), exited: make(chan struct{})}
+	s := &Store{log: opts.Logger, config: cfg}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -81,7 +78,7 @@ func Open(url string, opts Options) (*Store, error) {
 		s.closeConns()
 		return nil, fmt.Errorf("open storage %s: %w", where(cfg), err)
 	}
-	go s.run()
+	s.queue = groupcommit.Start(1024, maxGroupBets, func(r *request) int { return r.bets }, s.commitGroup)
 	return s, nil
 }
 
@@ -231,15 +228,9 @@ func (s *Store) Recorded() (lottery.Result, bool) {
 // Close stops the writer, once the writes handed to it are answered, and
 // closes the connection.
 func (s *Store) Close() error {
-	s.sendMu.Lock()
-	if s.closed {
-		s.sendMu.Unlock()
+	if !s.queue.Close() {
 		return nil
 	}
-	s.closed = true
-	close(s.reqs)
-	s.sendMu.Unlock()
-	<-s.exited
 	return s.closeConns()
 }
 

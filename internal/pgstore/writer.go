@@ -102,39 +102,8 @@ func (s *Store) CloseSales() lottery.Receipt {
 }
 
 func (s *Store) submit(r *request) {
-	s.sendMu.RLock()
-	defer s.sendMu.RUnlock()
-	if s.closed {
+	if !s.queue.Submit(r) {
 		r.finish(lottery.Digest{}, fmt.Errorf("%w: storage closed", lottery.ErrUnavailable))
-		return
-	}
-	s.reqs <- r
-}
-
-// run is the writer: the only goroutine that writes. It gathers the
-// requests that are waiting into a group, commits the group in one
-// transaction, and only then answers its requests.
-func (s *Store) run() {
-	defer close(s.exited)
-	var group []*request
-	for r := range s.reqs {
-		group = append(group[:0], r)
-		bets := r.bets
-	gather:
-		for bets < maxGroupBets {
-			select {
-			case r, ok := <-s.reqs:
-				if !ok {
-					break gather
-				}
-				group = append(group, r)
-				bets += r.bets
-			default:
-				break gather
-			}
-		}
-		s.commitGroup(group)
-		clear(group)
 	}
 }
 

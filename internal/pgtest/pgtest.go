@@ -265,17 +265,19 @@ func (c *Cluster) NewDatabase(t testing.TB) string {
 
 // query runs a query of one value on c's database postgres.
 func (c *Cluster) query(q string, dst any) error {
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, c.URL("postgres"))
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	return conn.QueryRow(ctx, q).Scan(dst)
+	return c.withConn(func(ctx context.Context, conn *pgx.Conn) error { return conn.QueryRow(ctx, q).Scan(dst) })
 }
 
+// sql runs a statement on c's database postgres.
 func (c *Cluster) sql(stmt string) error {
+	return c.withConn(func(ctx context.Context, conn *pgx.Conn) error {
+		_, err := conn.Exec(ctx, stmt)
+		return err
+	})
+}
+
+// withConn runs f over a new connection to c's database postgres.
+func (c *Cluster) withConn(f func(context.Context, *pgx.Conn) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, c.URL("postgres"))
@@ -283,8 +285,7 @@ func (c *Cluster) sql(stmt string) error {
 		return err
 	}
 	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, stmt)
-	return err
+	return f(ctx, conn)
 }
 
 // shared is the cluster of a test binary, started by the first test that

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/loteria-nacional/quiniela/internal/betcsv"
+	"github.com/loteria-nacional/quiniela/internal/groupcommit"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
@@ -85,10 +86,7 @@ type Store struct {
 	synced       time.Duration // time spent in fsync by the group being written; the writer's
 	log          *slog.Logger
 
-	sendMu sync.RWMutex // held to send on reqs; exclusively to close it
-	closed bool
-	reqs   chan *request
-	exited chan struct{}
+	queue *groupcommit.Queue[*request] // the writer's: it commits each group
 
 	holdings map[int]lottery.Holding // as recovered by Open; never changed
 	recorded *lottery.Result         // as recovered by Open; never changed
@@ -123,8 +121,6 @@ func Open(path string, opts Options) (*Store, error) {
 		noSync: opts.NoSync,
 		obs:    opts.Observer,
 		log:    opts.Logger,
-		reqs:   make(chan *request, 1024),
-		exited: make(chan struct{}),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -145,7 +141,7 @@ func Open(path string, opts Options) (*Store, error) {
 		s.lock.Close()
 		return nil, fmt.Errorf("open storage %s: %w", path, err)
 	}
-	go s.run()
+	s.queue = groupcommit.Start(1024, maxGroupBets, func(r *request) int { return r.bets }, s.commit)
 	return s, nil
 }
 
@@ -379,14 +375,8 @@ func (s *Store) LoadBets() iter.Seq2[lottery.Bet, error] {
 // Close stops taking requests, answers the ones already taken, and closes
 // the files. Calling it again does nothing.
 func (s *Store) Close() error {
-	s.sendMu.Lock()
-	if s.closed {
-		s.sendMu.Unlock()
+	if !s.queue.Close() {
 		return nil
 	}
-	s.closed = true
-	close(s.reqs)
-	s.sendMu.Unlock()
-	<-s.exited
 	return errors.Join(s.csv.Close(), s.journal.Close(), s.lock.Close())
 }

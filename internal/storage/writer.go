@@ -109,43 +109,13 @@ func (s *Store) StoreBets(bets []lottery.Bet) error {
 }
 
 func (s *Store) submit(r *request) {
-	s.sendMu.RLock()
-	defer s.sendMu.RUnlock()
-	if s.closed {
+	if !s.queue.Submit(r) {
 		r.finish(lottery.Digest{}, fmt.Errorf("%w: storage closed", lottery.ErrUnavailable))
-		return
-	}
-	s.reqs <- r
-}
-
-// run is the writer: the only goroutine that writes the files. It gathers
-// the requests that are waiting into a group, plans the group, writes and
-// syncs it, and only then answers its requests.
-func (s *Store) run() {
-	defer close(s.exited)
-	var group []*request
-	for r := range s.reqs {
-		group = append(group[:0], r)
-		bets := r.bets
-	gather:
-		for bets < maxGroupBets {
-			select {
-			case r, ok := <-s.reqs:
-				if !ok {
-					break gather
-				}
-				group = append(group, r)
-				bets += r.bets
-			default:
-				break gather
-			}
-		}
-		s.commit(group)
-		clear(group)
 	}
 }
 
-// commit writes one group and answers its requests.
+// commit writes one group and answers its requests. It runs in the
+// writer: the queue's goroutine, the only one that writes the files.
 func (s *Store) commit(group []*request) {
 	if s.failed != nil {
 		for _, r := range group {

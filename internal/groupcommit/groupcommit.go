@@ -1,0 +1,80 @@
+// Package groupcommit is the queue in front of a writer that commits many
+// requests at once (group commit): callers hand requests in from any
+// goroutine; one goroutine takes every request waiting, up to a bound,
+// and commits them as one group, so that one fsync or one transaction
+// serves many batches. Both backends of the lottery's storage write
+// through one.
+package groupcommit
+
+import "sync"
+
+// Queue hands requests of type T to its committer, one group at a time.
+type Queue[T any] struct {
+	mu     sync.RWMutex // held to send on reqs; exclusively to close it
+	closed bool
+	reqs   chan T
+	exited chan struct{}
+}
+
+// Start returns a queue whose goroutine calls commit with each group: the
+// requests waiting when it takes the first, in the order they came, until
+// their weights reach maxWeight. commit owns the group's slice only until
+// it returns. buffer is how many requests may wait before Submit blocks.
+func Start[T any](buffer, maxWeight int, weight func(T) int, commit func(group []T)) *Queue[T] {
+	q := &Queue[T]{reqs: make(chan T, buffer), exited: make(chan struct{})}
+	go q.run(maxWeight, weight, commit)
+	return q
+}
+
+// Submit hands r to the committer. It returns false, and hands nothing,
+// once the queue is closed.
+func (q *Queue[T]) Submit(r T) bool {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.closed {
+		return false
+	}
+	q.reqs <- r
+	return true
+}
+
+// Close stops taking requests and returns once every request submitted
+// before it is committed. It reports whether this call closed the queue:
+// calling it again does nothing.
+func (q *Queue[T]) Close() bool {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return false
+	}
+	q.closed = true
+	close(q.reqs)
+	q.mu.Unlock()
+	<-q.exited
+	return true
+}
+
+// run is the committer's goroutine.
+func (q *Queue[T]) run(maxWeight int, weight func(T) int, commit func([]T)) {
+	defer close(q.exited)
+	var group []T
+	for r := range q.reqs {
+		group = append(group[:0], r)
+		w := weight(r)
+	gather:
+		for w < maxWeight {
+			select {
+			case r, ok := <-q.reqs:
+				if !ok {
+					break gather
+				}
+				group = append(group, r)
+				w += weight(r)
+			default:
+				break gather
+			}
+		}
+		commit(group)
+		clear(group)
+	}
+}

@@ -1,0 +1,46 @@
+package groupcommit
+
+import (
+	"slices"
+	"sync"
+	"testing"
+)
+
+// TestGroups: requests submitted while the committer is busy are
+// committed together, in the order they came, up to the weight bound;
+// Close waits for all of them, and nothing is taken after it.
+func TestGroups(t *testing.T) {
+	busy, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	var groups [][]int
+	q := Start(16, 3, func(int) int { return 1 }, func(g []int) {
+		mu.Lock()
+		groups = append(groups, slices.Clone(g))
+		mu.Unlock()
+		if g[0] == 0 {
+			close(busy)
+			<-release
+		}
+	})
+	q.Submit(0)
+	<-busy
+	for i := 1; i <= 5; i++ {
+		if !q.Submit(i) {
+			t.Fatalf("Submit(%d) refused before Close", i)
+		}
+	}
+	close(release)
+	if !q.Close() {
+		t.Fatal("Close did not close the queue")
+	}
+	if q.Close() {
+		t.Error("a second Close closed it again")
+	}
+	if q.Submit(6) {
+		t.Error("Submit after Close was taken")
+	}
+	want := [][]int{{0}, {1, 2, 3}, {4, 5}}
+	if !slices.EqualFunc(groups, want, slices.Equal) {
+		t.Errorf("groups %v, want %v", groups, want)
+	}
+}
