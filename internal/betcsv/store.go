@@ -59,25 +59,45 @@ func ReadStoreFile(r io.Reader) iter.Seq2[lottery.Bet, error] {
 			}
 			chunk := string(buf[:whole])
 			start = whole
-			for chunk != "" {
-				row := chunk
-				if i := strings.IndexByte(chunk, '\n'); i >= 0 {
-					row, chunk = chunk[:i], chunk[i+1:]
-				} else {
-					chunk = ""
-				}
-				bet, err := parseStoreRow(strings.TrimSuffix(row, "\r"))
-				if err != nil {
-					yield(lottery.Bet{}, fmt.Errorf("read bets line %d: %w", line, err))
-					return
-				}
-				if !yield(bet, nil) {
-					return
-				}
-				line++
+			if !yieldRows(chunk, &line, yield) {
+				return
 			}
 		}
 	}
+}
+
+// ParseStoreRows yields the bets of rows: whole bets.csv rows, as a
+// backend that keeps each batch's rows together stores them. The bets'
+// text fields are substrings of rows.
+func ParseStoreRows(rows string) iter.Seq2[lottery.Bet, error] {
+	return func(yield func(lottery.Bet, error) bool) {
+		line := 1
+		yieldRows(rows, &line, yield)
+	}
+}
+
+// yieldRows yields the bet of each row of chunk, counting lines from
+// *line, and reports whether to go on: false once yield has said stop or
+// a row did not parse (which it has yielded).
+func yieldRows(chunk string, line *int, yield func(lottery.Bet, error) bool) bool {
+	for chunk != "" {
+		row := chunk
+		if i := strings.IndexByte(chunk, '\n'); i >= 0 {
+			row, chunk = chunk[:i], chunk[i+1:]
+		} else {
+			chunk = ""
+		}
+		bet, err := parseStoreRow(strings.TrimSuffix(row, "\r"))
+		if err != nil {
+			yield(lottery.Bet{}, fmt.Errorf("read bets line %d: %w", *line, err))
+			return false
+		}
+		if !yield(bet, nil) {
+			return false
+		}
+		*line++
+	}
+	return true
 }
 
 var errStoreFieldCount = errors.New("want 6 fields")

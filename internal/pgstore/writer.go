@@ -1,7 +1,6 @@
 package pgstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -182,10 +181,12 @@ func retryable(err error) bool {
 	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
 }
 
-// parseRows reads back the canonical rows of a batch of agency.
+// parseRows reads back the canonical rows of a batch of agency. raw is
+// copied once, into the string the bets' fields are cut from: the
+// driver reuses it for the next row.
 func parseRows(agency int, raw []byte) iter.Seq2[lottery.Bet, error] {
 	return func(yield func(lottery.Bet, error) bool) {
-		for b, err := range betcsv.ReadStoreFile(bytes.NewReader(raw)) {
+		for b, err := range betcsv.ParseStoreRows(string(raw)) {
 			if err == nil && b.Agency != agency {
 				err = fmt.Errorf("%w: a row of agency %d in a batch of agency %d", lottery.ErrInconsistent, b.Agency, agency)
 			}
