@@ -40,6 +40,7 @@ type Status struct {
 	IngestRate float64  `json:"ingest_rate"`
 	Draw       Draw     `json:"draw"`
 	Agencies   []Agency `json:"agencies"`
+	Storage    Storage  `json:"storage"`
 }
 
 // Draw is the draw's state and, once held, its public outcome.

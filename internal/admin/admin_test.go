@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -140,5 +141,106 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+}
+
+// TestStorageStatus: /status serves the store's state under "storage",
+// standbys an empty list rather than null, and the page shows it.
+func TestStorageStatus(t *testing.T) {
+	tests := []struct {
+		name    string
+		storage Storage
+		want    map[string]any
+		page    []string
+	}{
+		{
+			name:    "file",
+			storage: Storage{Backend: BackendFile, File: "/data/bets.csv", Reachable: true, Primary: true, Standbys: []Standby{}, Replica: "central-1", DrawHeldBy: "central-1"},
+			want:    map[string]any{"backend": "file", "file": "/data/bets.csv", "reachable": true, "primary": true, "standbys": []any{}, "replica": "central-1", "draw_held_by": "central-1"},
+			page:    []string{">file<", "/data/bets.csv", "reachable, primary", "This replica: central-1."},
+		},
+		{
+			name: "postgres",
+			storage: Storage{Backend: BackendPostgres, URL: "postgres://lottery:xxxxx@db:5432/quiniela", Reachable: true, Primary: true,
+				Standbys: []Standby{{Name: "db2", State: "streaming", SyncState: "sync"}}, Replica: "central-2", DrawHeldBy: "central-1"},
+			want: map[string]any{"backend": "postgres", "url": "postgres://lottery:xxxxx@db:5432/quiniela", "reachable": true, "primary": true,
+				"standbys": []any{map[string]any{"name": "db2", "state": "streaming", "sync_state": "sync"}}, "replica": "central-2", "draw_held_by": "central-1"},
+			page: []string{">postgres<", "<td>db2</td><td>streaming</td><td>sync</td>", "held by central-1"},
+		},
+		{
+			name:    "unreachable",
+			storage: Storage{Backend: BackendPostgres, URL: "postgres://db/q", Error: "storage health: timeout", Standbys: []Standby{}, Replica: "central-2"},
+			want: map[string]any{"backend": "postgres", "url": "postgres://db/q", "reachable": false, "error": "storage health: timeout", "primary": false,
+				"standbys": []any{}, "replica": "central-2", "draw_held_by": ""},
+			page: []string{"<strong>unreachable</strong> (storage health: timeout)"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := drawnStatus()
+			st.Storage = tt.storage
+			h := New(&fakeSource{st: st}, prometheus.NewRegistry())
+			_, _, body := get(t, h, "/status")
+			var got struct {
+				Storage map[string]any `json:"storage"`
+			}
+			if err := json.Unmarshal([]byte(body), &got); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got.Storage, tt.want) {
+				t.Errorf("storage = %v, want %v", got.Storage, tt.want)
+			}
+			_, _, page := get(t, h, "/")
+			for _, want := range tt.page {
+				if !strings.Contains(page, want) {
+					t.Errorf("/ lacks %q:\n%s", want, page)
+				}
+			}
+		})
+	}
+}
+
+// TestStorageMetrics: the store's gauges, every sync_state present.
+func TestStorageMetrics(t *testing.T) {
+	tests := []struct {
+		name    string
+		storage Storage
+		want    []string
+	}{
+		{
+			name:    "file",
+			storage: Storage{Backend: BackendFile, Reachable: true, Primary: true, Replica: "c1", DrawHeldBy: "c1"},
+			want: []string{"quiniela_storage_up 1", `quiniela_storage_backend_info{backend="file"} 1`,
+				`quiniela_replication_standbys{sync_state="sync"} 0`, "quiniela_draw_held_by_this_replica 1"},
+		},
+		{
+			name: "postgres with standbys, draw held by another replica",
+			storage: Storage{Backend: BackendPostgres, Reachable: true, Primary: true, Replica: "c2", DrawHeldBy: "c1",
+				Standbys: []Standby{{Name: "a", SyncState: "sync"}, {Name: "b", SyncState: "potential"}, {Name: "c", SyncState: "potential"}}},
+			want: []string{"quiniela_storage_up 1", `quiniela_storage_backend_info{backend="postgres"} 1`,
+				`quiniela_replication_standbys{sync_state="sync"} 1`, `quiniela_replication_standbys{sync_state="potential"} 2`,
+				`quiniela_replication_standbys{sync_state="async"} 0`, `quiniela_replication_standbys{sync_state="quorum"} 0`,
+				"quiniela_draw_held_by_this_replica 0"},
+		},
+		{
+			name:    "unreachable, before the draw",
+			storage: Storage{Backend: BackendPostgres, Error: "down", Replica: "c2"},
+			want:    []string{"quiniela_storage_up 0", `quiniela_storage_backend_info{backend="postgres"} 1`, "quiniela_draw_held_by_this_replica 0"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			st := drawnStatus()
+			st.Storage = tt.storage
+			src := &fakeSource{st: st}
+			NewMetrics(reg, src)
+			_, _, body := get(t, New(src, reg), "/metrics")
+			for _, want := range tt.want {
+				if !strings.Contains(body, want+"\n") {
+					t.Errorf("/metrics lacks %q", want)
+				}
+			}
+		})
 	}
 }

@@ -91,10 +91,15 @@ var (
 	descDuration    = prometheus.NewDesc("quiniela_draw_duration_seconds", "How long holding the draw took; 0 before it.", nil, nil)
 	descDrawTime    = prometheus.NewDesc("quiniela_draw_timestamp_seconds", "When the draw was held, in Unix seconds; 0 before it.", nil, nil)
 	descWinners     = prometheus.NewDesc("quiniela_draw_winners", "Winning bets per agency; present after the draw only.", []string{"agency"}, nil)
+	descStorageUp   = prometheus.NewDesc("quiniela_storage_up", "1 where the store answered at this scrape (the file store always does), 0 where the database did not.", nil, nil)
+	descBackend     = prometheus.NewDesc("quiniela_storage_backend_info", "The store's backend: 1 for file or postgres.", []string{"backend"}, nil)
+	descStandbys    = prometheus.NewDesc("quiniela_replication_standbys", "Standbys streaming from the database's primary, by their sync_state.", []string{"sync_state"}, nil)
+	descHeldByMe    = prometheus.NewDesc("quiniela_draw_held_by_this_replica", "1 where this replica of the central held the draw, 0 otherwise.", nil, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descConnections, descConnected, descExpected, descNotified, descState, descDuration, descDrawTime, descWinners} {
+	for _, d := range []*prometheus.Desc{descConnections, descConnected, descExpected, descNotified, descState, descDuration, descDrawTime, descWinners,
+		descStorageUp, descBackend, descStandbys, descHeldByMe} {
 		ch <- d
 	}
 }
@@ -126,4 +131,33 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	gauge(descDrawTime, at)
+	collectStorage(st.Storage, gauge)
+}
+
+// collectStorage sends the store's gauges: every sync_state is present,
+// 0 where no standby is in it, so that an alert on a missing synchronous
+// standby needs no absent().
+func collectStorage(s Storage, gauge func(d *prometheus.Desc, v float64, labels ...string)) {
+	gauge(descStorageUp, boolGauge(s.Reachable))
+	if s.Backend != "" {
+		gauge(descBackend, 1, s.Backend)
+	}
+	for _, state := range SyncStates {
+		n := 0
+		for _, sb := range s.Standbys {
+			if sb.SyncState == state {
+				n++
+			}
+		}
+		gauge(descStandbys, float64(n), state)
+	}
+	gauge(descHeldByMe, boolGauge(s.HeldByThisReplica()))
+}
+
+// boolGauge is a gauge's value for b: 1 or 0.
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

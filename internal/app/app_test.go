@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net"
@@ -19,12 +20,25 @@ import (
 	"github.com/loteria-nacional/quiniela/internal/app/apptest"
 	"github.com/loteria-nacional/quiniela/internal/harness"
 	"github.com/loteria-nacional/quiniela/internal/logging"
+	"github.com/loteria-nacional/quiniela/internal/pgtest"
 )
 
-// TestMain fails the package if any goroutine outlives its test: Close
-// closes everything Run opened.
+// TestMain stops the test cluster of PostgreSQL, if a test started one
+// (pgtest.Main), and fails the package if any goroutine outlives its
+// tests: Close closes everything Run opened.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	code := m.Run()
+	if err := pgtest.StopShared(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: errors on successful test run: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // TestCloseInReverseOrder: with every endpoint on, Close closes the

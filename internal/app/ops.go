@@ -30,7 +30,7 @@ func (m *Main) newAdmin() {
 		return
 	}
 	m.registry = prometheus.NewRegistry()
-	m.adminSrc = &adminSource{}
+	m.adminSrc = &adminSource{storage: newStorageProbe(m.cfg, m.log)}
 	m.metrics = admin.NewMetrics(m.registry, m.adminSrc)
 }
 
@@ -42,6 +42,7 @@ func (m *Main) serveAdmin() error {
 		return nil
 	}
 	src.central = m.central
+	src.storage.Watch(m.store)
 	src.srv.Store(m.srv)
 	src.storeOpen.Store(true)
 	ln, err := net.Listen("tcp", m.cfg.AdminAddress)

@@ -11,9 +11,10 @@ import (
 )
 
 // adminSource is what the admin endpoint reads of the running central
-// (admin.Source): the domain's counts, the server's connections, and
-// whether the store and the agencies' listener are up.
+// (admin.Source): the domain's counts, the server's connections, the
+// store's state, and whether the store and the agencies' listener are up.
 type adminSource struct {
+	storage   *storageProbe
 	central   *lottery.Central
 	srv       atomic.Pointer[server.Server] // nil until the server exists
 	storeOpen atomic.Bool
@@ -36,6 +37,8 @@ func (s *adminSource) Ready() error {
 		return errors.New("ledger failed")
 	case !s.listening.Load():
 		return errors.New("agencies' listener not accepting")
+	case !s.storage.Status(false).Reachable:
+		return errors.New("storage unreachable")
 	}
 	return nil
 }
@@ -76,5 +79,6 @@ func (s *adminSource) Status() admin.Status {
 	default:
 		st.Draw.State = admin.StateOpen
 	}
+	st.Storage = s.storage.Status(snap.Drawn)
 	return st
 }

@@ -20,7 +20,7 @@ type Store interface {
 // of its group commits where there are any.
 func (m *Main) openStore() error {
 	if m.cfg.StorageURL != "" {
-		store, err := pgstore.Open(m.cfg.StorageURL, pgstore.Options{Logger: m.log})
+		store, err := pgstore.Open(m.cfg.StorageURL, pgstore.Options{Logger: m.log, Replica: m.cfg.Replica})
 		if err != nil {
 			return err
 		}

@@ -149,6 +149,7 @@ STORAGE_FILEPATH = /data/bets.csv
 SERVER_READ_TIMEOUT = 1m30s
 SERVER_HELLO_TIMEOUT = 3s
 SERVER_MAX_CONNECTIONS = 100
+SERVER_REPLICA = central-2
 `
 	testLoad(t, "config.ini", LoadServer, DefaultServer, []loadCase[Server]{
 		{
@@ -180,7 +181,7 @@ SERVER_MAX_CONNECTIONS = 100
 				*c = Server{
 					Port: 5000, IP: "127.0.0.1", ListenBacklog: 64, LogLevel: slog.LevelDebug,
 					Agencies: 7, StoragePath: "/data/bets.csv", ReadTimeout: 90 * time.Second,
-					HelloTimeout: 3 * time.Second, MaxConnections: 100,
+					HelloTimeout: 3 * time.Second, MaxConnections: 100, Replica: "central-2",
 				}
 			},
 		},
@@ -207,12 +208,13 @@ SERVER_MAX_CONNECTIONS = 100
 				"SERVER_READ_TIMEOUT": "5s", "SERVER_MAX_CONNECTIONS": "10",
 				"SERVER_HELLO_TIMEOUT":  "2s",
 				"SERVER_LISTEN_BACKLOG": "9",
+				"SERVER_REPLICA":        "central-3",
 			},
 			want: func(c *Server) {
 				*c = Server{
 					Port: 7000, IP: "::1", ListenBacklog: 9, LogLevel: slog.LevelWarn,
 					Agencies: 2, StoragePath: "/tmp/x.csv", ReadTimeout: 5 * time.Second,
-					HelloTimeout: 2 * time.Second, MaxConnections: 10,
+					HelloTimeout: 2 * time.Second, MaxConnections: 10, Replica: "central-3",
 				}
 			},
 		},
@@ -224,7 +226,7 @@ SERVER_MAX_CONNECTIONS = 100
 				*c = Server{
 					Port: 7001, IP: "127.0.0.1", ListenBacklog: 64, LogLevel: slog.LevelDebug,
 					Agencies: 7, StoragePath: "/data/bets.csv", ReadTimeout: 90 * time.Second,
-					HelloTimeout: 3 * time.Second, MaxConnections: 100,
+					HelloTimeout: 3 * time.Second, MaxConnections: 100, Replica: "central-2",
 				}
 			},
 		},
@@ -299,6 +301,11 @@ func TestLoadServerBadValues(t *testing.T) {
 		{"DRAW_DEADLINE", "-1m"},
 		{"DRAW_DEADLINE", "21:00"},
 		{"DRAW_DEADLINE", "2026-05-01 21:00:00"},
+		{"SERVER_REPLICA", ""},
+		{"SERVER_REPLICA", "central|1"},
+		{"SERVER_REPLICA", "central 1"},
+		{"SERVER_REPLICA", "central\x01"},
+		{"SERVER_REPLICA", strings.Repeat("c", 65)},
 	}
 	for _, b := range bad {
 		for _, source := range []string{"file", "env"} {
@@ -377,8 +384,23 @@ func TestServerLogAttrs(t *testing.T) {
 	for i := 0; i < len(attrs); i += 2 {
 		m[attrs[i].(string)] = attrs[i+1]
 	}
-	if m["logging_level"] != "INFO" || m["server_port"] != 12345 || m["agencies_amount"] != 5 {
+	if m["logging_level"] != "INFO" || m["server_port"] != 12345 || m["agencies_amount"] != 5 || m["server_replica"] != DefaultServer().Replica {
 		t.Errorf("LogAttrs = %v", attrs)
+	}
+}
+
+// TestServerReplica: SERVER_REPLICA defaults to the host's name and takes
+// any short printable name without spaces or '|'.
+func TestServerReplica(t *testing.T) {
+	host, err := os.Hostname()
+	if err == nil && validReplica(host) && DefaultServer().Replica != host {
+		t.Errorf("default SERVER_REPLICA = %q, want the host name %q", DefaultServer().Replica, host)
+	}
+	for _, name := range []string{"central-1", "3f2a9c1b7e4d", "réplica_2", strings.Repeat("c", 64)} {
+		c, err := LoadServer(missingFile(t, "config.ini"), fakeEnv(map[string]string{"SERVER_REPLICA": name}))
+		if err != nil || c.Replica != name {
+			t.Errorf("SERVER_REPLICA=%q: %q, %v", name, c.Replica, err)
+		}
 	}
 }
 

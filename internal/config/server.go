@@ -3,8 +3,11 @@ package config
 import (
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/ini.v1"
 
@@ -33,6 +36,11 @@ type Server struct {
 	// from the central's start ("2h30m") or an RFC 3339 time. Empty, off:
 	// the draw waits for every agency. See Deadline.
 	DrawDeadline string
+	// SERVER_REPLICA names this central among the replicas over one
+	// database: the admin endpoint shows it, and the database records it
+	// beside the draw the replica held. By default the host's name, which
+	// in compose is the container's. See validReplica.
+	Replica string
 
 	// Mutual TLS: all three or none. With none, agencies speak
 	// plaintext and are not authenticated.
@@ -61,7 +69,37 @@ func DefaultServer() Server {
 		ReadTimeout:    30 * time.Second,
 		HelloTimeout:   5 * time.Second,
 		MaxConnections: 4096,
+		Replica:        hostname(),
 	}
+}
+
+// hostname is the host's name, the default SERVER_REPLICA; "central"
+// where the system does not give one that SERVER_REPLICA takes.
+func hostname() string {
+	name, err := os.Hostname()
+	if err != nil || !validReplica(name) {
+		return "central"
+	}
+	return name
+}
+
+// maxReplicaLen bounds SERVER_REPLICA, so that a log line, a label or a
+// row holding it stays short.
+const maxReplicaLen = 64
+
+// validReplica reports whether s can name a replica: not empty, at most
+// maxReplicaLen bytes of printable characters, and no space or '|' (which
+// separates the fields of a log line).
+func validReplica(s string) bool {
+	if s == "" || len(s) > maxReplicaLen || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r == '|' || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // iniKey is a key of config.ini, whose name is also its environment
@@ -85,6 +123,7 @@ func (c *Server) keys() []key {
 		iniKey("SERVER_PPROF_ADDRESS", stringSetter(&c.PprofAddress)),
 		iniKey("SERVER_ADMIN_ADDRESS", stringSetter(&c.AdminAddress)),
 		iniKey("DRAW_DEADLINE", stringSetter(&c.DrawDeadline)),
+		iniKey("SERVER_REPLICA", stringSetter(&c.Replica)),
 		iniKey("SERVER_TLS_CERT", stringSetter(&c.TLSCert)),
 		iniKey("SERVER_TLS_KEY", stringSetter(&c.TLSKey)),
 		iniKey("SERVER_TLS_CLIENT_CA", stringSetter(&c.TLSClientCA)),
@@ -139,6 +178,7 @@ func (c Server) Validate() error {
 		check("SERVER_ADMIN_ADDRESS", validHostPort(c.AdminAddress), "want host:port (127.0.0.1:9090, :9090; port 0 picks a free one) or nothing (off)", c.AdminAddress),
 		check("DRAW_DEADLINE", validDeadline(c.DrawDeadline),
 			"want a positive duration from the central's start (2h30m), an RFC 3339 time (2026-05-01T21:00:00-03:00) or nothing (off)", c.DrawDeadline),
+		check("SERVER_REPLICA", validReplica(c.Replica), "want a name of 1..%d printable characters, no spaces and no '|' (default: the host name)", c.Replica, maxReplicaLen),
 		check("SERVER_TLS_CERT", (c.TLSCert == "") == (c.TLSKey == "") && (c.TLSCert == "") == (c.TLSClientCA == ""),
 			"want SERVER_TLS_CERT, SERVER_TLS_KEY and SERVER_TLS_CLIENT_CA all set (mutual TLS) or none (plaintext)", c.TLSCert),
 		check("SERVER_TLS_REVOKED", c.TLSRevoked == "" || c.TLS(), "want it only with SERVER_TLS_CERT", c.TLSRevoked),
@@ -244,7 +284,7 @@ func (c Server) LogAttrs() []any {
 		"storage_filepath", c.StoragePath, "storage_url", c.StorageURLRedacted(), "server_read_timeout", c.ReadTimeout,
 		"server_hello_timeout", c.HelloTimeout, "server_max_connections", c.MaxConnections, "server_pprof_address", c.PprofAddress,
 		"server_admin_address", c.AdminAddress,
-		"draw_deadline", c.DrawDeadline,
+		"draw_deadline", c.DrawDeadline, "server_replica", c.Replica,
 		"server_tls_cert", c.TLSCert, "server_tls_client_ca", c.TLSClientCA, "server_tls_revoked", c.TLSRevoked,
 	}
 }

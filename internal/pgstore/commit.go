@@ -63,7 +63,7 @@ func (s *Store) commit(ctx context.Context, group []*request) (groupPlan, error)
 		return groupPlan{}, err
 	}
 	p := plan(group, held, st)
-	if err := write(ctx, tx, p); err != nil {
+	if err := write(ctx, tx, p, s.replica); err != nil {
 		return groupPlan{}, err
 	}
 	if s.beforeCommit != nil {
@@ -193,8 +193,9 @@ func check(r *request, a *agencyState, st lockedState) error {
 	return nil
 }
 
-// write writes a plan in the transaction tx.
-func write(ctx context.Context, tx pgx.Tx, p groupPlan) error {
+// write writes a plan in the transaction tx; a draw it records is held by
+// replica.
+func write(ctx context.Context, tx pgx.Tx, p groupPlan, replica string) error {
 	if len(p.batches) > 0 {
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"batches"}, []string{"agency", "first", "bets", "rows"}, pgx.CopyFromRows(p.batches)); err != nil {
 			return fmt.Errorf("store batches: %w", err)
@@ -226,8 +227,8 @@ func write(ctx context.Context, tx pgx.Tx, p groupPlan) error {
 		// Another central's transaction may have recorded a draw since
 		// this one looked: the key makes this one wait for it, and then
 		// insert nothing.
-		tag, err := tx.Exec(ctx, `INSERT INTO draw (id, agencies, bets, digest, winners, winners_digest) VALUES (1, $1, $2, $3, $4, $5)
-			ON CONFLICT (id) DO NOTHING`, d.Agencies, int64(d.Bets), d.Digest[:], d.Winners, d.WinnersDigest[:])
+		tag, err := tx.Exec(ctx, `INSERT INTO draw (id, agencies, bets, digest, winners, winners_digest, held_by) VALUES (1, $1, $2, $3, $4, $5, $6)
+			ON CONFLICT (id) DO NOTHING`, d.Agencies, int64(d.Bets), d.Digest[:], d.Winners, d.WinnersDigest[:], replica)
 		if err != nil {
 			return fmt.Errorf("record the draw: %w", err)
 		}

@@ -37,15 +37,19 @@ const openTimeout = 30 * time.Second
 // Options tune a Store.
 type Options struct {
 	Logger *slog.Logger // slog.Default when nil
+	// Replica names this central among those over the database
+	// (SERVER_REPLICA): a draw it records is recorded as held by it.
+	Replica string
 }
 
 // Store is a lottery.Ledger in a PostgreSQL database. Its methods are safe
 // for concurrent use.
 type Store struct {
-	log    *slog.Logger
-	config *pgx.ConnConfig
-	pool   *pgxpool.Pool // reads: State, Holding, LoadBets
-	conn   *pgx.Conn     // the writer's; nil after a failure, until the next group connects again
+	log     *slog.Logger
+	replica string // Options.Replica
+	config  *pgx.ConnConfig
+	pool    *pgxpool.Pool // reads: State, Holding, LoadBets
+	conn    *pgx.Conn     // the writer's; nil after a failure, until the next group connects again
 
 	holdings map[int]lottery.Holding // as read by Open; never changed
 	drawn    *lottery.Result         // as read by Open; never changed
@@ -70,7 +74,7 @@ func Open(url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open storage: STORAGE_URL: %w", err)
 	}
-	s := &Store{log: opts.Logger, config: cfg}
+	s := &Store{log: opts.Logger, replica: opts.Replica, config: cfg}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

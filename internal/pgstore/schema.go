@@ -22,7 +22,8 @@ const schemaVersion = 1
 // agency's count, its notification and the saved state of its running
 // digest (lottery.Hasher), updated in the transaction that stores its
 // rows. lottery holds one row, whether sales are closed; draw at most
-// one: the draw is recorded once.
+// one: the draw is recorded once, with the replica that held it
+// (SERVER_REPLICA; empty where the central had no name).
 var schema = []string{
 	`CREATE TABLE quiniela_schema (version integer NOT NULL)`,
 	`CREATE TABLE lottery (
@@ -50,7 +51,8 @@ var schema = []string{
 		bets           bigint  NOT NULL,
 		digest         bytea   NOT NULL,
 		winners        integer NOT NULL,
-		winners_digest bytea   NOT NULL
+		winners_digest bytea   NOT NULL,
+		held_by        text    NOT NULL DEFAULT ''
 	)`,
 }
 
