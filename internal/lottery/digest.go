@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"strconv"
+	"strings"
 )
 
 // Digest is a SHA-256 that commits to a set of bets: an agency's digest
@@ -50,21 +51,42 @@ func DrawDigest(agencies []Digest) Digest {
 	return sumDigest(h)
 }
 
-// WinnersDigest commits to a draw's answer: the SHA-256 of one line
-// "agency,document\n" per winning bet, agencies 1..agencies in order and
-// each agency's winners in storage order. A draw held again over the same
-// bets must give the same one.
+// WinnersDigest commits to a draw's answer: the SHA-256 of its winners'
+// lines (AppendWinners). A draw held again over the same bets must give
+// the same one.
 func WinnersDigest(winners map[int][]string, agencies int) Digest {
-	h := sha256.New()
-	var line []byte
+	return Digest(sha256.Sum256(AppendWinners(nil, winners, agencies)))
+}
+
+// AppendWinners appends the draw's winners to dst as lines
+// "agency,document\n", one per winning bet, agencies 1..agencies in order
+// and each agency's winners in storage order: the bytes WinnersDigest
+// hashes, and the form in which a ledger may keep them (ParseWinners
+// reads them back).
+func AppendWinners(dst []byte, winners map[int][]string, agencies int) []byte {
 	for a := 1; a <= agencies; a++ {
 		for _, doc := range winners[a] {
-			line = strconv.AppendInt(line[:0], int64(a), 10)
-			line = append(append(append(line, ','), doc...), '\n')
-			h.Write(line)
+			dst = strconv.AppendInt(dst, int64(a), 10)
+			dst = append(append(append(dst, ','), doc...), '\n')
 		}
 	}
-	return sumDigest(h)
+	return dst
+}
+
+// ParseWinners reads lines written by AppendWinners.
+func ParseWinners(lines []byte) (map[int][]string, error) {
+	winners := make(map[int][]string)
+	for rest := string(lines); rest != ""; {
+		line, after, ok := strings.Cut(rest, "\n")
+		a, doc, comma := strings.Cut(line, ",")
+		agency, err := strconv.Atoi(a)
+		if !ok || !comma || err != nil || agency < 1 {
+			return nil, fmt.Errorf("winners line %q: want agency,document", line)
+		}
+		winners[agency] = append(winners[agency], doc)
+		rest = after
+	}
+	return winners, nil
 }
 
 func sumDigest(h hash.Hash) Digest {

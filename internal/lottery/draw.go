@@ -63,6 +63,19 @@ func (c *Central) draw() error {
 	if err != nil {
 		return c.drawFailed(err)
 	}
+	if c.shared != nil && c.recorded != nil {
+		winners, ok, err := c.learnDraw(digests, stored)
+		if errors.Is(err, ErrInconsistent) {
+			return err
+		}
+		if err != nil {
+			return c.drawFailed(err)
+		}
+		if ok {
+			c.decide(*c.recorded, winners, absent, began)
+			return nil
+		}
+	}
 	r, winners, err := Decide(c.ctx, c.ledger.LoadBets(), digests)
 	if err != nil {
 		return c.drawFailed(err)
@@ -75,7 +88,7 @@ func (c *Central) draw() error {
 		return fmt.Errorf("%w: the stored bets give a draw (%s) other than the recorded one (%s)", ErrInconsistent, r, *c.recorded)
 	case c.recorded != nil:
 	case c.shared != nil:
-		if err := c.recordShared(r); err != nil {
+		if err := c.recordShared(r, winners); err != nil {
 			return c.drawFailed(err)
 		}
 	default:
@@ -83,13 +96,19 @@ func (c *Central) draw() error {
 			return err
 		}
 	}
+	c.decide(r, winners, absent, began)
+	return nil
+}
+
+// decide makes r, with its winners, the central's draw: told first, then
+// answered to every agency that asks.
+func (c *Central) decide(r Result, winners map[int][]string, absent []int, began time.Time) {
 	c.events.Drawn(r, absent) // before any winner is answered
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.winners, c.result = winners, r
 	c.drawnAt, c.drawTook = time.Now(), time.Since(began)
 	close(c.decided)
-	return nil
 }
 
 // coverage returns what the draw covers: each agency's digest and the

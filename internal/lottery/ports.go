@@ -124,6 +124,16 @@ type SharedLedger interface {
 	Holding(ctx context.Context, agency int) (Holding, error)
 	// State reads what the ledger holds now of the whole lottery.
 	State(ctx context.Context) (LedgerState, error)
+	// RecordDecision records the draw's result with its winners, the
+	// answer every agency is given: a central that finds the draw
+	// recorded by another takes the winners from the ledger, checked
+	// against the result's WinnersDigest, instead of holding the draw
+	// again. Like RecordDraw, it is refused with ErrConflict once a draw
+	// is recorded.
+	RecordDecision(r Result, winners map[int][]string) Receipt
+	// Winners reads the winners recorded with the draw: nil, without an
+	// error, when none are (a draw recorded by RecordDraw).
+	Winners(ctx context.Context) (map[int][]string, error)
 	// CloseSales records that sales are closed. Once its receipt is
 	// ready, every Append and Notify of every central is refused with
 	// ErrClosed, and every one acknowledged before it is in LoadBets and

@@ -95,11 +95,11 @@ func (c *Central) sharedCoverage() (digests []Digest, stored uint64, absent []in
 	return digests, stored, absent, nil
 }
 
-// recordShared records r in a SharedLedger. Where another central
-// recorded the draw first, r must be that draw: the same bets give the
-// same result.
-func (c *Central) recordShared(r Result) error {
-	_, err := c.shared.RecordDraw(r).Wait()
+// recordShared records r and its winners in a SharedLedger. Where another
+// central recorded the draw first, r must be that draw: the same bets give
+// the same result.
+func (c *Central) recordShared(r Result, winners map[int][]string) error {
+	_, err := c.shared.RecordDecision(r, winners).Wait()
 	if err == nil || !errors.Is(err, ErrConflict) {
 		return err
 	}
@@ -111,6 +111,30 @@ func (c *Central) recordShared(r Result) error {
 		return fmt.Errorf("%w: the stored bets give a draw (%s) other than the one another central recorded (%v)", ErrInconsistent, r, st.Recorded)
 	}
 	return nil
+}
+
+// learnDraw takes the draw that another central recorded (c.recorded)
+// without holding it again: its winners as the ledger keeps them, which
+// must give the record's WinnersDigest, and the record itself checked
+// against what the ledger holds (each agency's digest, its bets). It
+// reports false where the ledger keeps no winners: the draw is then held
+// again over the stored bets.
+func (c *Central) learnDraw(digests []Digest, stored uint64) (map[int][]string, bool, error) {
+	winners, err := c.shared.Winners(c.ctx)
+	if err != nil || winners == nil {
+		return nil, false, err
+	}
+	r, n := *c.recorded, 0
+	for _, w := range winners {
+		n += len(w)
+	}
+	switch {
+	case DrawDigest(digests) != r.Digest || stored != r.Bets:
+		return nil, false, fmt.Errorf("%w: the recorded draw (%s) is not over the bets the ledger holds (%d, digest %s)", ErrInconsistent, r, stored, DrawDigest(digests))
+	case WinnersDigest(winners, c.agencies) != r.WinnersDigest || n != r.Winners:
+		return nil, false, fmt.Errorf("%w: the winners the ledger keeps do not give the recorded draw's (%s)", ErrInconsistent, r)
+	}
+	return winners, true, nil
 }
 
 // awaitShared waits for the draw over a SharedLedger, until ctx is done.

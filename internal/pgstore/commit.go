@@ -44,6 +44,7 @@ type groupPlan struct {
 	batches  [][]any          // rows of batches to copy in
 	agencies map[int]*agencyState
 	draw     *lottery.Result // the draw to record, if the group has one
+	lines    []byte          // its winners' lines, nil where not given
 	drawAt   int             // its request's index in the group
 }
 
@@ -163,7 +164,7 @@ func plan(group []*request, held map[int]*agencyState, st lockedState) groupPlan
 			p.digests[i] = a.h.Sum()
 		case kindDraw:
 			res := r.result
-			p.draw, p.drawAt, st.drawn = &res, i, true
+			p.draw, p.lines, p.drawAt, st.drawn = &res, r.lines, i, true
 			p.digests[i] = res.Digest
 		}
 	}
@@ -227,8 +228,9 @@ func write(ctx context.Context, tx pgx.Tx, p groupPlan, replica string) error {
 		// Another central's transaction may have recorded a draw since
 		// this one looked: the key makes this one wait for it, and then
 		// insert nothing.
-		tag, err := tx.Exec(ctx, `INSERT INTO draw (id, agencies, bets, digest, winners, winners_digest, held_by) VALUES (1, $1, $2, $3, $4, $5, $6)
-			ON CONFLICT (id) DO NOTHING`, d.Agencies, int64(d.Bets), d.Digest[:], d.Winners, d.WinnersDigest[:], replica)
+		tag, err := tx.Exec(ctx, `INSERT INTO draw (id, agencies, bets, digest, winners, winners_digest, winners_lines, held_by)
+			VALUES (1, $1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+			d.Agencies, int64(d.Bets), d.Digest[:], d.Winners, d.WinnersDigest[:], p.lines, replica)
 		if err != nil {
 			return fmt.Errorf("record the draw: %w", err)
 		}

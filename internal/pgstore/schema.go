@@ -21,7 +21,9 @@ const schemaVersion = 1
 // arrival, which LoadBets follows, as bets.csv does. agencies keeps each
 // agency's count, its notification and the saved state of its running
 // digest (lottery.Hasher), updated in the transaction that stores its
-// rows. lottery holds one row, whether sales are closed; draw at most
+// rows. The draw's row keeps its winners as lottery.AppendWinners writes
+// them, so that a central that finds the draw recorded answers from them.
+// lottery holds one row, whether sales are closed; draw at most
 // one: the draw is recorded once, with the replica that held it
 // (SERVER_REPLICA; empty where the central had no name).
 var schema = []string{
@@ -52,6 +54,7 @@ var schema = []string{
 		digest         bytea   NOT NULL,
 		winners        integer NOT NULL,
 		winners_digest bytea   NOT NULL,
+		winners_lines  bytea,
 		held_by        text    NOT NULL DEFAULT ''
 	)`,
 }

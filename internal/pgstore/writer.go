@@ -42,6 +42,7 @@ type request struct {
 	rows   []byte         // batch: its bets as canonical rows (lottery.AppendRow)
 	bets   int            // batch: how many rows
 	result lottery.Result // draw: what it records
+	lines  []byte         // draw: its winners (lottery.AppendWinners); nil where not given
 
 	ready  chan struct{} // closed once err and digest are set
 	err    error
@@ -89,6 +90,27 @@ func (s *Store) RecordDraw(result lottery.Result) lottery.Receipt {
 	r := &request{kind: kindDraw, result: result, ready: make(chan struct{})}
 	s.submit(r)
 	return r
+}
+
+// RecordDecision records the draw's result with its winners
+// (lottery.SharedLedger).
+func (s *Store) RecordDecision(result lottery.Result, winners map[int][]string) lottery.Receipt {
+	r := &request{kind: kindDraw, result: result, lines: lottery.AppendWinners([]byte{}, winners, result.Agencies), ready: make(chan struct{})}
+	s.submit(r)
+	return r
+}
+
+// Winners reads the winners recorded with the draw (lottery.SharedLedger).
+func (s *Store) Winners(ctx context.Context) (map[int][]string, error) {
+	var lines []byte
+	err := s.pool.QueryRow(ctx, `SELECT winners_lines FROM draw`).Scan(&lines)
+	if errors.Is(err, pgx.ErrNoRows) || err == nil && lines == nil {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the winners: %w", unavailable(err))
+	}
+	return lottery.ParseWinners(lines)
 }
 
 // CloseSales records that sales are closed (lottery.SharedLedger): every

@@ -3,6 +3,7 @@ package ledgertest
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 
@@ -125,18 +126,26 @@ func testSharedCloseSales(t *testing.T, h *harness) {
 	h.checkBets(h.loadBets(), map[int][]lottery.Bet{1: bets})
 }
 
-// testSharedDrawOnce: the draw is recorded once: a second RecordDraw, of
-// any central, is refused with ErrConflict, and every central reads the
-// first.
+// testSharedDrawOnce: the draw is recorded once: a second RecordDraw or
+// RecordDecision, of any central, is refused with ErrConflict, and every
+// central reads the first, with the winners recorded with it.
 func testSharedDrawOnce(t *testing.T, h *harness) {
 	one, two := h.shared()
 	bets := makeBets(1, 0, 3)
 	h.mustWait("Append", one.Append(1, 0, bets), agencyDigest(bets))
 	h.mustWait("Notify", one.Notify(1, 3), agencyDigest(bets))
 	r := h.decide(1)
-	h.mustWait("RecordDraw", one.RecordDraw(r), r.Digest)
+	if w, err := two.Winners(context.Background()); err != nil || w != nil {
+		t.Fatalf("Winners before the draw: %v, %v; want none", w, err)
+	}
+	winners := map[int][]string{1: {bets[0].Document, bets[2].Document}}
+	h.mustWait("RecordDecision", one.RecordDecision(r, winners), r.Digest)
 	h.mustRefuse("RecordDraw on the second", two.RecordDraw(r), lottery.ErrConflict)
+	h.mustRefuse("RecordDecision on the second", two.RecordDecision(r, nil), lottery.ErrConflict)
 	if st := h.state(two); st.Recorded == nil || *st.Recorded != r {
 		t.Errorf("State.Recorded on the second: %v, want %v", st.Recorded, r)
+	}
+	if got, err := two.Winners(context.Background()); err != nil || len(got) != 1 || !slices.Equal(got[1], winners[1]) {
+		t.Errorf("Winners on the second: %v, %v; want %v, as recorded", got, err, winners)
 	}
 }
