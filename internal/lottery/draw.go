@@ -59,6 +59,19 @@ func (c *Central) CloseSalesAt(deadline time.Time) {
 // Winners.
 func (c *Central) draw() error {
 	began := time.Now()
+	if c.shared != nil {
+		release, ok, err := c.holdShared()
+		if err != nil {
+			return c.drawFailed(err)
+		}
+		if !ok {
+			c.mu.Lock()
+			c.drawing = false // another central holds it: see awaitShared
+			c.mu.Unlock()
+			return nil
+		}
+		defer release()
+	}
 	digests, stored, absent, err := c.coverage()
 	if err != nil {
 		return c.drawFailed(err)

@@ -134,6 +134,11 @@ type SharedLedger interface {
 	// Winners reads the winners recorded with the draw: nil, without an
 	// error, when none are (a draw recorded by RecordDraw).
 	Winners(ctx context.Context) (map[int][]string, error)
+	// HoldDraw takes the right to hold the draw, which one central at a
+	// time has: the others wait for its record rather than evaluate
+	// every bet at the same time. ok is false while another central has
+	// it; a central that dies loses it. release gives it back.
+	HoldDraw(ctx context.Context) (release func(), ok bool, err error)
 	// CloseSales records that sales are closed. Once its receipt is
 	// ready, every Append and Notify of every central is refused with
 	// ErrClosed, and every one acknowledged before it is in LoadBets and

@@ -66,6 +66,24 @@ func (c *Central) lost(a *account, err error) error {
 	return err
 }
 
+// holdShared takes the right to hold the draw over a SharedLedger, unless
+// the draw is recorded already (then it is only learnt, see learnDraw).
+// It reports false while another central has it.
+func (c *Central) holdShared() (release func(), ok bool, err error) {
+	st, err := c.shared.State(c.ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if st.Recorded != nil {
+		return func() {}, true, nil
+	}
+	release, ok, err = c.shared.HoldDraw(c.ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return release, ok, nil
+}
+
 // sharedCoverage closes sales in the SharedLedger and reads what the
 // draw covers from it: each agency's digest and the bets it holds, the
 // agencies that had not notified, and the draw if another central

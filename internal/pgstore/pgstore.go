@@ -279,3 +279,27 @@ func (s *Store) LoadBets() iter.Seq2[lottery.Bet, error] {
 		}
 	}
 }
+
+// lockDraw is the advisory lock (a pair of int4 keys, apart from
+// lockSchema's bigint) of the right to hold the draw.
+const lockDraw = 2
+
+// HoldDraw takes the right to hold the draw (lottery.SharedLedger): a
+// session advisory lock on a pooled connection, kept until release, and
+// given up by PostgreSQL with the session when the central dies.
+func (s *Store) HoldDraw(ctx context.Context) (release func(), ok bool, err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, false, unavailable(err)
+	}
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, lockSchema, lockDraw).Scan(&ok); err != nil || !ok {
+		conn.Release()
+		return nil, false, unavailable(err)
+	}
+	return func() {
+		if _, err := conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1, $2)`, lockSchema, lockDraw); err != nil {
+			conn.Conn().Close(context.Background()) // the session ends, and the lock with it
+		}
+		conn.Release()
+	}, true, nil
+}

@@ -92,4 +92,5 @@ var cases = []struct {
 	{"SharedPositionOnce", testSharedPositionOnce},
 	{"SharedCloseSales", testSharedCloseSales},
 	{"SharedDrawOnce", testSharedDrawOnce},
+	{"SharedHoldDraw", testSharedHoldDraw},
 }

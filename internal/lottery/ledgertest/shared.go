@@ -149,3 +149,23 @@ func testSharedDrawOnce(t *testing.T, h *harness) {
 		t.Errorf("Winners on the second: %v, %v; want %v, as recorded", got, err, winners)
 	}
 }
+
+// testSharedHoldDraw: one central at a time has the right to hold the
+// draw; released, another takes it.
+func testSharedHoldDraw(t *testing.T, h *harness) {
+	one, two := h.shared()
+	ctx := context.Background()
+	release, ok, err := one.HoldDraw(ctx)
+	if err != nil || !ok {
+		t.Fatalf("HoldDraw on the first: %v, %v; want it held", ok, err)
+	}
+	if _, ok, err := two.HoldDraw(ctx); err != nil || ok {
+		t.Fatalf("HoldDraw on the second while the first holds it: %v, %v; want refused", ok, err)
+	}
+	release()
+	release2, ok, err := two.HoldDraw(ctx)
+	if err != nil || !ok {
+		t.Fatalf("HoldDraw on the second after the first released it: %v, %v; want it held", ok, err)
+	}
+	release2()
+}
