@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -287,4 +288,46 @@ func TestComposeReplicasPrimaryLoss(t *testing.T) {
 	}
 	assertStoredCounts(t, dbStandby, bets)
 	stopAll(t, d, dbPrimary)
+}
+
+// TestComposeReplicasFileAccepted checks, without a Docker engine, that
+// compose accepts docker-compose-replicas.yaml when POSTGRES_PASSWORD is
+// set, and refuses it, naming the variable, when it is not: no deployment
+// starts with an empty database password.
+func TestComposeReplicasFileAccepted(t *testing.T) {
+	compose := composeCommand()
+	if compose == nil {
+		t.Skip("needs `docker compose` (v2 plugin) or `docker-compose` (v1.29): neither is installed")
+	}
+	dir := t.TempDir() // no .env here
+	copyFile(t, filepath.Join(repoRoot, replicasFile), filepath.Join(dir, replicasFile))
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "POSTGRES_PASSWORD=") {
+			env = append(env, kv)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		env    []string
+		accept bool
+	}{
+		{"with the password", append(slices.Clone(env), "POSTGRES_PASSWORD=0123abcd"), true},
+		{"without it", env, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(slices.Clone(compose[1:]), "-p", testPrefix+"config", "-f", replicasFile, "config", "--quiet")
+			cmd := exec.Command(compose[0], args...)
+			cmd.Dir, cmd.Env = dir, tc.env
+			out, err := cmd.CombinedOutput()
+			switch {
+			case tc.accept && err != nil:
+				t.Errorf("rejected: %v\n%s", err, out)
+			case !tc.accept && err == nil:
+				t.Errorf("accepted without POSTGRES_PASSWORD")
+			case !tc.accept && !strings.Contains(string(out), "POSTGRES_PASSWORD"):
+				t.Errorf("refused without naming POSTGRES_PASSWORD: %s", out)
+			}
+		})
+	}
 }
