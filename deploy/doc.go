@@ -39,4 +39,13 @@
 // free container name; they remove their containers, volumes and network.
 // They skip under -short, without a Docker engine, or where PostgreSQL 15
 // is missing and they do not run as root (the script would install it).
+//
+// The TestComposeReplicas tests run docker-compose-replicas.yaml (three
+// centrals over a primary and a synchronous standby, five agencies) as a
+// compose project like the others, with a .env holding a random
+// POSTGRES_PASSWORD and an override that makes the agencies upload in
+// small batches: one kills a central mid-upload, the other the primary,
+// then promotes the standby. They need both requireDocker's images and
+// lock and the database image, and use the course dataset where present,
+// else bin/gendata's files with the course's winners.
 package deploy

@@ -152,7 +152,10 @@ func setupDocker() {
 	}
 }
 
-var deployedName = regexp.MustCompile(`^(server|client[0-9]+)$`)
+// deployedName matches the container names the tests' compose files give:
+// server and clientI of the generated files, serverI, db-primary and
+// db-standby of docker-compose-replicas.yaml.
+var deployedName = regexp.MustCompile(`^(server[0-9]*|client[0-9]+|db-primary|db-standby)$`)
 
 // containersInTheWay describes the containers that have the names the
 // tests' compose files give theirs, if there are any.
@@ -175,7 +178,7 @@ func containersInTheWay() (string, error) {
 	if len(found) == 0 {
 		return "", nil
 	}
-	return fmt.Sprintf("docker deployment tests need the container names server and clientI, and these exist: %s; "+
+	return fmt.Sprintf("docker deployment tests need the container names server, serverI, clientI, db-primary and db-standby, and these exist: %s; "+
 		"remove them first (a deployment of make docker-compose-up: make docker-compose-down)",
 		strings.Join(found, ", ")), nil
 }
