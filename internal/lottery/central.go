@@ -15,14 +15,15 @@ import (
 // are safe for concurrent use; batches of different agencies are decided
 // in parallel.
 type Central struct {
-	ctx      context.Context // bounds every draw: the central's lifetime
-	ledger   Ledger
-	shared   SharedLedger // ledger, where other centrals write it too; nil otherwise
-	agencies int
-	events   Events
-	accounts []account   // indexed by agency; [0] unused
-	recorded *Result     // the draw the ledger held at start-up, if any
-	closed   atomic.Bool // sales are closed: no new bets, no new notification
+	ctx       context.Context // bounds every draw: the central's lifetime
+	ledger    Ledger
+	shared    SharedLedger // ledger, where other centrals write it too; nil otherwise
+	watchOnce sync.Once    // starts watchShared
+	agencies  int
+	events    Events
+	accounts  []account   // indexed by agency; [0] unused
+	recorded  *Result     // the draw the ledger held at start-up, if any
+	closed    atomic.Bool // sales are closed: no new bets, no new notification
 
 	mu       sync.Mutex
 	failed   error         // the first write the ledger failed: nothing more is decided

@@ -156,21 +156,36 @@ func (c *Central) learnDraw(digests []Digest, stored uint64) (map[int][]string, 
 }
 
 // awaitShared waits for the draw over a SharedLedger, until ctx is done.
-// The draw may be held by another central: while it waits it reads the
-// ledger, and holds the draw itself (or learns the recorded one, see
-// draw) once it is recorded, sales are closed or every agency notified.
+// The draw may be held by another central: one goroutine of the central
+// (watchShared), started by the first query that waits, reads the ledger
+// for all of them.
 func (c *Central) awaitShared(ctx context.Context) error {
+	c.watchOnce.Do(func() { go c.watchShared() })
+	select {
+	case <-c.decided:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// watchShared reads the SharedLedger every sharedPoll until the draw is
+// decided or the central's lifetime ends, and holds the draw (or learns
+// the recorded one, see draw) once it is recorded, sales are closed or
+// every agency has notified. A draw that fails has been told (Events);
+// the next tick tries again.
+func (c *Central) watchShared() {
 	t := time.NewTicker(sharedPoll)
 	defer t.Stop()
 	for {
 		select {
 		case <-c.decided:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
+			return
+		case <-c.ctx.Done():
+			return
 		case <-t.C:
 		}
-		st, err := c.shared.State(ctx)
+		st, err := c.shared.State(c.ctx)
 		if err != nil {
 			continue // read again at the next tick
 		}
@@ -183,8 +198,9 @@ func (c *Central) awaitShared(ctx context.Context) error {
 		c.mu.Unlock()
 		if start {
 			c.closed.Store(true)
-			if err := c.draw(); err != nil {
-				return err
+			if err := c.draw(); errors.Is(err, ErrInconsistent) {
+				c.events.DrawFailed(err)
+				return
 			}
 		}
 	}
