@@ -286,6 +286,7 @@ func TestLoadServerBadValues(t *testing.T) {
 		{"LOGGING_LEVEL", "LOUD"},
 		{"LOGGING_LEVEL", ""},
 		{"AGENCIES_AMOUNT", "-3"},
+		{"AGENCIES_AMOUNT", "0"},
 		{"AGENCIES_AMOUNT", "65536"},
 		{"AGENCIES_AMOUNT", "five"},
 		{"STORAGE_FILEPATH", ""},

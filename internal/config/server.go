@@ -167,9 +167,9 @@ func (c Server) Validate() error {
 		check("SERVER_PORT", c.Port >= 0 && c.Port <= 65535, "want 0..65535 (0 picks a free port)", c.Port),
 		check("SERVER_IP", c.IP == "" || net.ParseIP(c.IP) != nil || isHostname(c.IP), "want an IP address, a host name or nothing", c.IP),
 		check("SERVER_LISTEN_BACKLOG", c.ListenBacklog >= 1, "want at least 1", c.ListenBacklog),
-		// 0 is a lottery with no agencies (generar-compose.sh OUT 0): its
-		// draw is held at once and finds no bets.
-		check("AGENCIES_AMOUNT", c.Agencies >= 0 && c.Agencies <= lottery.MaxAgencies, "want 0..%d", c.Agencies, lottery.MaxAgencies),
+		// 0 would be a lottery whose draw is held at its start, with no
+		// bet: never what an operator means, so it is refused.
+		check("AGENCIES_AMOUNT", c.Agencies >= 1 && c.Agencies <= lottery.MaxAgencies, "want 1..%d", c.Agencies, lottery.MaxAgencies),
 		check("STORAGE_FILEPATH", c.StoragePath != "", "want a file path", c.StoragePath),
 		check("STORAGE_URL", validStorageURL(c.StorageURL), "want postgres://user:password@host:port/database (several host:port, comma-separated, with target_session_attrs=read-write) or nothing (the file)", c.StorageURLRedacted()),
 		check("SERVER_READ_TIMEOUT", c.ReadTimeout > 0, "want a positive duration", c.ReadTimeout),
