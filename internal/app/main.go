@@ -79,6 +79,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := m.checkDeadlineBeforeOpen(start); err != nil {
+		return err
+	}
 	// The metrics exist before the store, which reports its group
 	// commits to them; they read the central once it exists.
 	m.newAdmin()
