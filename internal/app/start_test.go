@@ -82,3 +82,36 @@ func TestRunRefusesPastDeadline(t *testing.T) {
 	}
 	c.Stop()
 }
+
+// TestRunRefusesWhereItCannotListen: a start that cannot bind one of its
+// listeners (a port taken, a SERVER_IP that does not resolve) fails
+// before the store is created, and leaves the data directory empty.
+func TestRunRefusesWhereItCannotListen(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	port := taken.Addr().(*net.TCPAddr).Port
+	for _, tc := range []struct {
+		name string
+		set  func(*config.Server)
+		want string
+	}{
+		{"agencies' port taken", func(c *config.Server) { c.Port = port }, "listen"},
+		{"SERVER_IP unresolvable", func(c *config.Server) { c.IP = "999.1.1.1" }, "listen"},
+		{"admin port taken", func(c *config.Server) { c.AdminAddress = taken.Addr().String() }, "admin listen"},
+		{"pprof port taken", func(c *config.Server) { c.PprofAddress = taken.Addr().String() }, "pprof listen"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := apptest.Config(1)
+			cfg.StoragePath = filepath.Join(dir, "bets.csv")
+			tc.set(&cfg)
+			if err := runRefused(t, cfg); !strings.HasPrefix(err.Error(), tc.want+":") {
+				t.Errorf("Run: %v, want a %q error", err, tc.want)
+			}
+			assertEmpty(t, dir)
+		})
+	}
+}
