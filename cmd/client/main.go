@@ -50,6 +50,12 @@ func run(args []string) int {
 		return probe(ctx)
 	}
 
+	// A misspelt CLI_* variable is refused before the file is read,
+	// rather than leave its key's default in place.
+	if err := config.CheckEnviron(os.Environ()); err != nil {
+		fmt.Fprintf(os.Stderr, "client: %v\n", err)
+		return 2
+	}
 	cfg, err := config.LoadClient(configPath, os.LookupEnv)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "client: %v\n", err)

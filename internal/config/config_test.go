@@ -454,11 +454,6 @@ winners:
 			want: agencyDefaults(2),
 		},
 		{
-			name: "unknown keys ignored",
-			file: "id: 2\nfoo: bar\n",
-			want: agencyDefaults(2),
-		},
-		{
 			name: "empty file",
 			file: "\n",
 			env:  map[string]string{"CLI_ID": "5"},

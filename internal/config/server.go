@@ -140,7 +140,7 @@ func (c *Server) keys() []key {
 // env, then Validate.
 func LoadServer(path string, env LookupEnv) (Server, error) {
 	c := DefaultServer()
-	if _, err := load(path, openINI, c.keys(), env); err != nil {
+	if _, err := load(path, openINI, c.keys(), nil, env); err != nil {
 		return c, err
 	}
 	return c, c.Validate()
@@ -148,19 +148,23 @@ func LoadServer(path string, env LookupEnv) (Server, error) {
 
 // openINI reads the ini file at path; its keys are those of its [DEFAULT]
 // section.
-func openINI(path string) (fileValue, error) {
+func openINI(path string) (fileValue, []setting, error) {
 	f, err := ini.Load(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	section := f.Section(ini.DefaultSection)
+	var set []setting
+	for _, k := range section.Keys() {
+		set = append(set, setting{k.Name(), k.String()})
+	}
 	return func(name string) (*string, error) {
 		if !section.HasKey(name) {
 			return nil, nil
 		}
 		val := section.Key(name).String()
 		return &val, nil
-	}, nil
+	}, set, nil
 }
 
 // Validate checks every value, naming the first key that is wrong.
