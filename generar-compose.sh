@@ -51,7 +51,8 @@
 # replaces agency-I.txt atomically (docs/DEPLOY.md, "Winners files").
 #
 # N is a non-negative integer up to 65535 (the most agencies a draw can wait
-# for). CERTDIR is a non-empty path of letters, digits, '.', '_', '-' and
+# for). With N = 0 the file has the central alone and no AGENCIES_AMOUNT,
+# which the central then reads from config.ini (it refuses 0). CERTDIR is a non-empty path of letters, digits, '.', '_', '-' and
 # '/'. Bad arguments print a usage line on stderr and exit 2; nothing is
 # written then. The output depends only on the arguments, so regenerating
 # gives the same bytes.
@@ -131,7 +132,13 @@ services:
     container_name: server
     image: server:latest
     environment:
-      - AGENCIES_AMOUNT=$1
+YAML
+	# With no agency here, the central waits for config.ini's
+	# AGENCIES_AMOUNT (0 is refused: a draw held at once, on no bet).
+	if [ "$1" -gt 0 ]; then
+		echo "      - AGENCIES_AMOUNT=$1"
+	fi
+	cat <<YAML
       - STORAGE_FILEPATH=/app/storage/bets.csv
       - SERVER_ADMIN_ADDRESS=0.0.0.0:$admin_port
 YAML

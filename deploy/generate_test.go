@@ -118,6 +118,19 @@ func TestGenerarCompose(t *testing.T) {
 		})
 	}
 
+	// The central refuses AGENCIES_AMOUNT=0, so OUT 0 must not write it.
+	t.Run("N=0 writes no AGENCIES_AMOUNT", func(t *testing.T) {
+		out := filepath.Join(dir, "compose-zero.yaml")
+		generate(t, out, "0")
+		raw, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(raw, []byte("AGENCIES_AMOUNT=")) {
+			t.Errorf("./generar-compose.sh OUT 0 sets AGENCIES_AMOUNT:\n%s", raw)
+		}
+	})
+
 	t.Run("leading zeros are decimal", func(t *testing.T) {
 		out := filepath.Join(dir, "compose-08.yaml")
 		generate(t, out, "08")
@@ -254,8 +267,12 @@ func checkShape(t *testing.T, path string, n int, certdir string) {
 	}
 	// The admin endpoint on every address of the container, exposed to the
 	// network and never published (no ports: below).
-	wantEnv := []string{"AGENCIES_AMOUNT=" + strconv.Itoa(n), "STORAGE_FILEPATH=/app/storage/bets.csv",
-		"SERVER_ADMIN_ADDRESS=0.0.0.0:" + adminPort}
+	wantEnv := []string{"STORAGE_FILEPATH=/app/storage/bets.csv", "SERVER_ADMIN_ADDRESS=0.0.0.0:" + adminPort}
+	// The central refuses AGENCIES_AMOUNT=0: with no agency, the file
+	// leaves it to config.ini.
+	if n > 0 {
+		wantEnv = append([]string{"AGENCIES_AMOUNT=" + strconv.Itoa(n)}, wantEnv...)
+	}
 	// The store is on the service's anonymous volume: it survives a restart
 	// of the container, not a down.
 	wantVolumes := []string{"./server/config.ini:/app/config.ini:ro", "/app/storage"}

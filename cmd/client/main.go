@@ -50,7 +50,7 @@ func run(args []string) int {
 		return probe(ctx)
 	}
 
-	cfg, err := config.LoadClient(configPath, os.LookupEnv)
+	cfg, err := loadConfig()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "client: %v\n", err)
 		return 2
@@ -94,6 +94,15 @@ func run(args []string) int {
 	}
 	log.Info("exit", logging.Success)
 	return 0
+}
+
+// loadConfig refuses a misspelt CLI_* variable, which would leave its
+// key's default in place, then loads config.yaml and the environment.
+func loadConfig() (config.Client, error) {
+	if err := config.CheckEnviron(os.Environ()); err != nil {
+		return config.Client{}, err
+	}
+	return config.LoadClient(configPath, os.LookupEnv)
 }
 
 // probe prints the one line that validar-servidor.sh looks for.

@@ -77,6 +77,12 @@ func main() {
 }
 
 func run(args []string) int {
+	// A misspelt SERVER_* variable is refused before the file is read,
+	// rather than leave its key's default in place.
+	if err := config.CheckEnviron(os.Environ()); err != nil {
+		fmt.Fprintf(os.Stderr, "server: %v\n", err)
+		return 2
+	}
 	cfg, err := config.LoadServer(configPath, os.LookupEnv)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "server: %v\n", err)

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"time"
 
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
+	"github.com/loteria-nacional/quiniela/internal/storage"
 )
 
 // ErrLedgerFailed is returned by Run when a write of the ledger failed.
@@ -16,8 +19,9 @@ import (
 var ErrLedgerFailed = errors.New("ledger failed")
 
 // openCentral builds the domain over the store, its events logged, and
-// closes its sales at DRAW_DEADLINE where that is set. The central lives
-// until ctx is done.
+// closes its sales at DRAW_DEADLINE where that is set; a deadline already
+// past with no draw recorded is refused (config.Server.CheckDeadline).
+// The central lives until ctx is done.
 func (m *Main) openCentral(ctx context.Context, start time.Time) error {
 	ledger := lottery.Ledger(m.store)
 	if m.WrapLedger != nil {
@@ -29,6 +33,9 @@ func (m *Main) openCentral(ctx context.Context, start time.Time) error {
 		if errors.Is(err, lottery.ErrInconsistent) {
 			return fmt.Errorf("AGENCIES_AMOUNT=%d: %w", m.cfg.Agencies, err)
 		}
+		return err
+	}
+	if err := m.cfg.CheckDeadline(start, central.Drawn()); err != nil {
 		return err
 	}
 	m.central = central
@@ -44,6 +51,22 @@ func (m *Main) openCentral(ctx context.Context, start time.Time) error {
 			"agencies_amount", m.cfg.Agencies, "nota", "the recorded draw covers its agencies; AGENCIES_AMOUNT is ignored")
 	}
 	return nil
+}
+
+// checkDeadlineBeforeOpen refuses, before anything is created on disk, a
+// DRAW_DEADLINE already past at start where the store does not exist yet:
+// a store with no file holds no draw. Where the store exists (or is a
+// database), openCentral asks it whether a draw is recorded.
+func (m *Main) checkDeadlineBeforeOpen(start time.Time) error {
+	if m.cfg.StorageURL != "" {
+		return nil
+	}
+	for _, path := range []string{m.cfg.StoragePath, m.cfg.StoragePath + storage.JournalSuffix} {
+		if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+	}
+	return m.cfg.CheckDeadline(start, false)
 }
 
 // watchLedger stops the central once its ledger fails. After a failed

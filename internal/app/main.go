@@ -28,7 +28,9 @@ import (
 
 // Main is the whole central, wired: the store, the domain over it, the
 // agencies' listener and, where asked for, the profiling and admin
-// listeners. Run opens them in that order and serves; Close closes what
+// listeners. Run binds the listeners first, so that a start that cannot
+// listen creates nothing on disk, then opens the others in that order
+// and serves; Close closes what
 // Run opened, in reverse order, logging each close.
 //
 // Its exported fields are seams, set before Run: cmd/server sets
@@ -53,6 +55,7 @@ type Main struct {
 	// the protocol's hold; zero in a deployed central.
 	WinnersHold time.Duration
 
+	ln        listeners // bound by Run before the store opens
 	store     Store
 	central   *lottery.Central
 	srv       *server.Server
@@ -79,6 +82,15 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := m.checkDeadlineBeforeOpen(start); err != nil {
+		return err
+	}
+	// Every socket is bound before the store is created: a start that
+	// cannot listen leaves nothing on disk.
+	if err := m.listen(ctx); err != nil {
+		return err
+	}
+	defer m.closeUnserved()
 	// The metrics exist before the store, which reports its group
 	// commits to them; they read the central once it exists.
 	m.newAdmin()
@@ -93,13 +105,9 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	go watchLedger(ctx, m.central, stop)
-	if err := m.servePprof(); err != nil {
-		return err
-	}
+	m.servePprof()
 	m.srv = server.New(m.settings(tlsCfg), m.central, m.log)
-	if err := m.serveAdmin(); err != nil {
-		return err
-	}
+	m.serveAdmin()
 	if err := m.serve(ctx); err != nil {
 		return err
 	}

@@ -3,8 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	_ "net/http/pprof" // served only where SERVER_PPROF_ADDRESS is set
 	"time"
@@ -36,19 +34,17 @@ func (m *Main) newAdmin() {
 
 // serveAdmin serves the admin endpoint on its own listener, where
 // SERVER_ADMIN_ADDRESS is set, once the central and the server exist.
-func (m *Main) serveAdmin() error {
+func (m *Main) serveAdmin() {
 	src := m.adminSrc
 	if src == nil {
-		return nil
+		return
 	}
 	src.central = m.central
 	src.storage.Watch(m.store)
 	src.srv.Store(m.srv)
 	src.storeOpen.Store(true)
-	ln, err := net.Listen("tcp", m.cfg.AdminAddress)
-	if err != nil {
-		return fmt.Errorf("admin listen: %w", err)
-	}
+	ln := m.ln.admin
+	m.ln.admin = nil // the admin server owns it now
 	m.adminAddr = ln.Addr().String()
 	m.admin = &http.Server{Handler: admin.New(src, m.registry), ReadHeaderTimeout: 10 * time.Second}
 	m.log.Info("admin", logging.InProgress, "address", m.adminAddr)
@@ -57,7 +53,6 @@ func (m *Main) serveAdmin() error {
 			m.log.Error("admin", logging.Fail, "address", m.adminAddr, "error", err)
 		}
 	}()
-	return nil
 }
 
 // closeAdmin shuts the admin endpoint down, logging it.
@@ -80,21 +75,18 @@ func (m *Main) closeAdmin() error {
 // servePprof serves net/http/pprof on its own listener, where
 // SERVER_PPROF_ADDRESS is set. For profiling only: never on a deployed
 // central's network.
-func (m *Main) servePprof() error {
+func (m *Main) servePprof() {
 	if m.cfg.PprofAddress == "" {
-		return nil
+		return
 	}
-	ln, err := net.Listen("tcp", m.cfg.PprofAddress)
-	if err != nil {
-		return fmt.Errorf("pprof listen: %w", err)
-	}
+	ln := m.ln.pprof
+	m.ln.pprof = nil // the profiling server owns it now
 	m.pprof = &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := m.pprof.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			m.log.Error("pprof", logging.Fail, "address", ln.Addr().String(), "error", err)
 		}
 	}()
-	return nil
 }
 
 // closePprof shuts the profiling endpoint down, logging it.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net"
 
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/mtls"
@@ -42,22 +41,19 @@ func (m *Main) settings(tlsCfg *tls.Config) server.Settings {
 	return s
 }
 
-// serve listens for agencies at SERVER_IP:SERVER_PORT, calls Ready, and
-// serves them until ctx is done; Serve closes the listener and every
-// connection before it returns.
+// serve accepts agencies on the listener bound at SERVER_IP:SERVER_PORT,
+// calls Ready, and serves them until ctx is done; Serve closes the
+// listener and every connection before it returns.
 func (m *Main) serve(ctx context.Context) error {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", m.cfg.Address())
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
+	ln := m.ln.agencies
+	m.ln.agencies = nil // Serve owns it now
 	m.addr = ln.Addr()
 	m.log.Info("accept_connections", logging.InProgress, "address", m.addr.String())
 	m.adminSrc.setListening(true) // before Ready: /readyz says ready by then
 	if m.Ready != nil {
 		m.Ready(m.addr)
 	}
-	err = m.srv.Serve(ctx, ln)
+	err := m.srv.Serve(ctx, ln)
 	m.adminSrc.setListening(false) // Serve closed the listener
 	return err
 }

@@ -84,11 +84,15 @@ type Result struct {
 // preflight checks, before the first connection, what no reconnection
 // can fix, so that the agency fails at once instead of retrying for
 // retry.timeout: an id that no central takes (and that would not survive
-// the wire's 32 bits), a data file that does not open or whose first bet
+// the wire's 32 bits), a winners.file that could not be written
+// (checkWinnersFile), a data file that does not open or whose first bet
 // does not read, a single bet that is not valid.
 func (a *Agency) preflight() error {
 	if a.cfg.ID < 1 || a.cfg.ID > lottery.MaxAgencies {
 		return fmt.Errorf("agency id %d is outside 1..%d", a.cfg.ID, lottery.MaxAgencies)
+	}
+	if err := checkWinnersFile(a.cfg.WinnersFile, a.cfg.DataFile); err != nil {
+		return err
 	}
 	if a.cfg.TLS() {
 		// Each replica's certificate is checked for its own name

@@ -29,6 +29,7 @@ type fakeCentral struct {
 	doneAck  protocol.DoneAck
 	winners  []protocol.Winners
 	batchErr *protocol.Error // when set, answers every Batch, and closes
+	onAccept func()          // when set, runs as each connection is accepted
 
 	addr  string
 	ended chan struct{} // one value per connection served to its end
@@ -57,6 +58,9 @@ func (f *fakeCentral) start(t *testing.T) {
 			f.mu.Lock()
 			f.conns++
 			f.mu.Unlock()
+			if f.onAccept != nil {
+				f.onAccept()
+			}
 			f.serve(t, nc)
 			select {
 			case f.ended <- struct{}{}:

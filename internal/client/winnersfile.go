@@ -37,6 +37,40 @@ func (a *Agency) saveWinners(docs []string) error {
 	return nil
 }
 
+// checkWinnersFile refuses, before the first connection, a winners.file
+// the agency could not write once it has its winners: the data file itself
+// (by path, or by a hard link: os.SameFile), a directory, or a path whose
+// directory does not exist or takes no new file (read-only, not a
+// directory). It tries the directory with a temporary file of the
+// winners' own pattern, removed at once (and by removeStaleTemps, where
+// the agency is killed in between).
+func checkWinnersFile(path, dataFile string) error {
+	if path == "" {
+		return nil
+	}
+	wrap := func(err error) error { return fmt.Errorf("winners.file %s: %w", path, err) }
+	if filepath.Clean(path) == filepath.Clean(dataFile) {
+		return wrap(errors.New("it is data.file: the winners would overwrite the bets"))
+	}
+	info, err := os.Stat(path)
+	switch {
+	case err == nil && info.IsDir():
+		return wrap(errors.New("it is a directory: want a file path"))
+	case err == nil:
+		if data, err := os.Stat(dataFile); err == nil && os.SameFile(info, data) {
+			return wrap(fmt.Errorf("it is data.file %s (a link to it): the winners would overwrite the bets", dataFile))
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return wrap(err)
+	}
+	probe, err := os.CreateTemp(filepath.Dir(path), tempPrefix(path)+"*")
+	if err != nil {
+		return wrap(fmt.Errorf("cannot be created: %w", err))
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
+}
+
 // writeFileAtomic writes lines to path, one per line, so that path is
 // either as it was or holds all of them, even if the process or the
 // machine stops at any moment (atomicfile.Write), readable by the

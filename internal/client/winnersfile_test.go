@@ -3,12 +3,15 @@ package client
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/harness"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
@@ -101,16 +104,75 @@ func TestWinnersFile(t *testing.T) {
 	}
 }
 
-// TestWinnersFileNoDirectory: winners.file in a directory that does not
-// exist is one fail line naming the file, after the consulta_ganadores
-// line, and the run's error.
-func TestWinnersFileNoDirectory(t *testing.T) {
+// TestWinnersFileRefusedAtStart: a winners.file the agency could not
+// write once it has its winners (the data file, by its path or a hard
+// link; in a directory that does not exist or is read-only; a directory)
+// stops it before its first connection, naming winners.file, and leaves
+// the data file as it was and no directory made. (Before, a missing
+// directory failed only after the draw, at the write.)
+func TestWinnersFileRefusedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "agency.csv")
+	const bets = "Juan,Pérez,30904465,1990-05-17,1234\n"
+	writeTestFile(t, data, bets)
+	link := filepath.Join(dir, "link.txt")
+	if err := os.Link(data, link); err != nil {
+		t.Fatal(err)
+	}
+	readOnly := filepath.Join(dir, "ro")
+	if err := os.Mkdir(readOnly, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, path, want string }{
+		{"the data file", data, "data.file"},
+		{"the data file, another spelling", filepath.Join(dir, ".", "agency.csv"), "data.file"},
+		{"a hard link to the data file", link, "a link to it"},
+		{"a missing directory", filepath.Join(dir, "missing", "ganadores.txt"), "cannot be created"},
+		{"a directory", dir, "a directory"},
+		{"a read-only directory", filepath.Join(readOnly, "ganadores.txt"), "cannot be created"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.name == "a read-only directory" && os.Geteuid() == 0 {
+				t.Skip("root writes in a read-only directory")
+			}
+			addr, accepted := countingListener(t)
+			cfg := config.DefaultClient()
+			cfg.ID, cfg.ServerAddress, cfg.DataFile, cfg.WinnersFile = 1, addr, data, tt.path
+			cfg.RetryTimeout, cfg.ServerTimeout = 200*time.Millisecond, time.Second
+			_, err := New(cfg, logging.New(io.Discard, logging.LevelWarning)).Run(context.Background())
+			if err == nil || !strings.Contains(err.Error(), "winners.file") || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Run: %v, want an error naming winners.file and %q", err, tt.want)
+			}
+			if n := accepted.Load(); n != 0 {
+				t.Errorf("Run connected %d times before refusing to start", n)
+			}
+			if b, err := os.ReadFile(data); err != nil || string(b) != bets {
+				t.Errorf("the data file is now %q (%v), want it unchanged", b, err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the missing directory was made (%v)", err)
+			}
+		})
+	}
+}
+
+// TestWinnersFileWriteFails: a winners.file that passed the check at
+// start but cannot be written once the winners came (its directory
+// removed meanwhile) is one fail line naming the file, after the
+// consulta_ganadores line, and the run's error, with no second attempt.
+func TestWinnersFileWriteFails(t *testing.T) {
 	draw := digestOf("draw")
-	path := filepath.Join(t.TempDir(), "missing", "ganadores.txt")
+	dir := filepath.Join(t.TempDir(), "winners")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "ganadores.txt")
 	f := &fakeCentral{
-		welcome: protocol.Welcome{Digest: lottery.EmptyDigest},
-		doneAck: protocol.DoneAck{Total: 3, Digest: digestOf(agencyLines...)},
-		winners: []protocol.Winners{{Documents: []string{"1"}, Digest: draw}},
+		welcome:  protocol.Welcome{Digest: lottery.EmptyDigest},
+		doneAck:  protocol.DoneAck{Total: 3, Digest: digestOf(agencyLines...)},
+		winners:  []protocol.Winners{{Documents: []string{"1"}, Digest: draw}},
+		onAccept: func() { os.RemoveAll(dir) },
 	}
 	f.start(t)
 	log := &harness.Buffer{}
@@ -133,8 +195,8 @@ func TestWinnersFileNoDirectory(t *testing.T) {
 		idx(lines, "consulta_ganadores") > idx(lines, "ganadores_guardados") {
 		t.Errorf("want the consulta_ganadores line before the fail line:\n%s", log)
 	}
-	if _, err := os.Stat(filepath.Dir(path)); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the missing directory was made (%v)", err)
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the removed directory was made again (%v)", err)
 	}
 }
 

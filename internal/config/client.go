@@ -45,9 +45,14 @@ func DefaultClient() Client {
 	}
 }
 
+// legacyClientSections are the course's sections of config.yaml that
+// no key reads: loop (loop.amount, loop.period of its echo loop), whose
+// keys of any shape are accepted and ignored.
+var legacyClientSections = []string{"loop"}
+
 // keys lists the keys in the order they are applied, each with its name
-// in config.yaml and its environment variable. The legacy keys loop.amount
-// and loop.period are not listed: they are accepted and ignored.
+// in config.yaml and its environment variable. The legacy keys
+// (legacyClientSections) are not listed: they are accepted and ignored.
 func (c *Client) keys() []key {
 	return []key{
 		{"id", "CLI_ID", intSetter(&c.ID)},
@@ -70,7 +75,7 @@ func (c *Client) keys() []key {
 // variable that overrode it.
 func LoadClient(path string, env LookupEnv) (Client, error) {
 	c := DefaultClient()
-	fromEnv, err := load(path, openYAML, c.keys(), env)
+	fromEnv, err := load(path, openYAML, c.keys(), legacyClientSections, env)
 	if err != nil {
 		return c, err
 	}
@@ -86,16 +91,16 @@ func LoadClient(path string, env LookupEnv) (Client, error) {
 
 // openYAML reads the YAML file at path; its keys are dotted paths
 // (yamlScalar). A syntax error is told in one line.
-func openYAML(path string) (fileValue, error) {
+func openYAML(path string) (fileValue, []setting, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, errors.New(oneLine(err.Error()))
+		return nil, nil, errors.New(oneLine(err.Error()))
 	}
-	return func(name string) (*string, error) { return yamlScalar(&doc, name) }, nil
+	return func(name string) (*string, error) { return yamlScalar(&doc, name) }, yamlSettings(&doc), nil
 }
 
 // yamlScalar finds the value at a dotted path of doc: nil when it is not

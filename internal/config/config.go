@@ -86,16 +86,24 @@ type key struct {
 // when the file does not set the key.
 type fileValue func(name string) (*string, error)
 
+// opener reads a configuration file: how to look a key up in it, and
+// every key it sets (for checkFile).
+type opener func(path string) (fileValue, []setting, error)
+
 // load applies to keys, in the package's one order, the file at path as
-// open reads it (a missing file is fine), then env. It returns the file
+// open reads it (a missing file is fine; a key in it that is none of keys
+// and in no legacy section is refused), then env. It returns the file
 // keys that env set, each with the variable that set it.
-func load(path string, open func(path string) (fileValue, error), keys []key, env LookupEnv) (map[string]string, error) {
-	lookup, err := open(path)
+func load(path string, open opener, keys []key, legacy []string, env LookupEnv) (map[string]string, error) {
+	lookup, inFile, err := open(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	default:
+		if err := checkFile(inFile, keys, legacy); err != nil {
+			return nil, err
+		}
 		for _, k := range keys {
 			val, err := lookup(k.file)
 			if err != nil {

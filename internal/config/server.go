@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -33,8 +34,9 @@ type Server struct {
 	AdminAddress   string        // SERVER_ADMIN_ADDRESS: serve the admin endpoint (health, metrics, status) there; empty, off
 	// DRAW_DEADLINE: when sales close and the draw is held with the bets
 	// stored by then, notified or not (lottery.Central.CloseSales): a duration
-	// from the central's start ("2h30m") or an RFC 3339 time. Empty, off:
-	// the draw waits for every agency. See Deadline.
+	// of at least a second from the central's start ("2h30m"), an RFC 3339
+	// time, or "now" (DeadlineNow). Empty, off: the draw waits for every
+	// agency. See Deadline and CheckDeadline.
 	DrawDeadline string
 	// SERVER_REPLICA names this central among the replicas over one
 	// database: the admin endpoint shows it, and the database records it
@@ -138,7 +140,7 @@ func (c *Server) keys() []key {
 // env, then Validate.
 func LoadServer(path string, env LookupEnv) (Server, error) {
 	c := DefaultServer()
-	if _, err := load(path, openINI, c.keys(), env); err != nil {
+	if _, err := load(path, openINI, c.keys(), nil, env); err != nil {
 		return c, err
 	}
 	return c, c.Validate()
@@ -146,19 +148,23 @@ func LoadServer(path string, env LookupEnv) (Server, error) {
 
 // openINI reads the ini file at path; its keys are those of its [DEFAULT]
 // section.
-func openINI(path string) (fileValue, error) {
+func openINI(path string) (fileValue, []setting, error) {
 	f, err := ini.Load(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	section := f.Section(ini.DefaultSection)
+	var set []setting
+	for _, k := range section.Keys() {
+		set = append(set, setting{k.Name(), k.String()})
+	}
 	return func(name string) (*string, error) {
 		if !section.HasKey(name) {
 			return nil, nil
 		}
 		val := section.Key(name).String()
 		return &val, nil
-	}, nil
+	}, set, nil
 }
 
 // Validate checks every value, naming the first key that is wrong.
@@ -167,9 +173,9 @@ func (c Server) Validate() error {
 		check("SERVER_PORT", c.Port >= 0 && c.Port <= 65535, "want 0..65535 (0 picks a free port)", c.Port),
 		check("SERVER_IP", c.IP == "" || net.ParseIP(c.IP) != nil || isHostname(c.IP), "want an IP address, a host name or nothing", c.IP),
 		check("SERVER_LISTEN_BACKLOG", c.ListenBacklog >= 1, "want at least 1", c.ListenBacklog),
-		// 0 is a lottery with no agencies (generar-compose.sh OUT 0): its
-		// draw is held at once and finds no bets.
-		check("AGENCIES_AMOUNT", c.Agencies >= 0 && c.Agencies <= lottery.MaxAgencies, "want 0..%d", c.Agencies, lottery.MaxAgencies),
+		// 0 would be a lottery whose draw is held at its start, with no
+		// bet: never what an operator means, so it is refused.
+		check("AGENCIES_AMOUNT", c.Agencies >= 1 && c.Agencies <= lottery.MaxAgencies, "want 1..%d", c.Agencies, lottery.MaxAgencies),
 		check("STORAGE_FILEPATH", c.StoragePath != "", "want a file path", c.StoragePath),
 		check("STORAGE_URL", validStorageURL(c.StorageURL), "want postgres://user:password@host:port/database (several host:port, comma-separated, with target_session_attrs=read-write) or nothing (the file)", c.StorageURLRedacted()),
 		check("SERVER_READ_TIMEOUT", c.ReadTimeout > 0, "want a positive duration", c.ReadTimeout),
@@ -177,7 +183,8 @@ func (c Server) Validate() error {
 		check("SERVER_MAX_CONNECTIONS", c.MaxConnections >= 1, "want at least 1", c.MaxConnections),
 		check("SERVER_ADMIN_ADDRESS", validHostPort(c.AdminAddress), "want host:port (127.0.0.1:9090, :9090; port 0 picks a free one) or nothing (off)", c.AdminAddress),
 		check("DRAW_DEADLINE", validDeadline(c.DrawDeadline),
-			"want a positive duration from the central's start (2h30m), an RFC 3339 time (2026-05-01T21:00:00-03:00) or nothing (off)", c.DrawDeadline),
+			"want a duration of at least %v from the central's start (2h30m), an RFC 3339 time (2026-05-01T21:00:00-03:00), %s (draw at start with the bets stored) or nothing (off)",
+			c.DrawDeadline, minDeadline, DeadlineNow),
 		check("SERVER_REPLICA", validReplica(c.Replica), "want a name of 1..%d printable characters, no spaces and no '|' (default: the host name)", c.Replica, maxReplicaLen),
 		check("SERVER_TLS_CERT", (c.TLSCert == "") == (c.TLSKey == "") && (c.TLSCert == "") == (c.TLSClientCA == ""),
 			"want SERVER_TLS_CERT, SERVER_TLS_KEY and SERVER_TLS_CLIENT_CA all set (mutual TLS) or none (plaintext)", c.TLSCert),
@@ -192,8 +199,11 @@ func (c Server) Validate() error {
 // each start of the central counts it again; a draw held at a deadline is
 // recorded, and a central started again answers from the record.
 func (c Server) Deadline(start time.Time) (time.Time, bool) {
-	if c.DrawDeadline == "" {
+	switch c.DrawDeadline {
+	case "":
 		return time.Time{}, false
+	case DeadlineNow:
+		return start, true
 	}
 	if d, err := time.ParseDuration(c.DrawDeadline); err == nil {
 		return start.Add(d), true
@@ -203,6 +213,31 @@ func (c Server) Deadline(start time.Time) (time.Time, bool) {
 		panic("config: Deadline of an invalid DRAW_DEADLINE; Validate refuses it") // Validate ran
 	}
 	return t, true
+}
+
+// DeadlineNow is the DRAW_DEADLINE that closes sales at the central's
+// start: the one way to hold the draw at once with the bets stored, since
+// CheckDeadline refuses a time already past.
+const DeadlineNow = "now"
+
+// minDeadline is the shortest DRAW_DEADLINE duration: a shorter one
+// ("1ns", "5ms") is taken for a slip, as it would close sales before any
+// agency could connect; DeadlineNow says so on purpose.
+const minDeadline = time.Second
+
+// CheckDeadline refuses a DRAW_DEADLINE time that is already past at
+// start when no draw is recorded (drawn false): it would close sales at
+// once, most likely a slip of the date, so the operator must say
+// DeadlineNow instead. Once a draw is recorded it is final, and a past
+// deadline changes nothing.
+func (c Server) CheckDeadline(start time.Time, drawn bool) error {
+	at, ok := c.Deadline(start)
+	if !ok || drawn || c.DrawDeadline == DeadlineNow || at.After(start) {
+		return nil
+	}
+	return &KeyError{Key: "DRAW_DEADLINE", Value: c.DrawDeadline, Err: fmt.Errorf(
+		"already past at start (%s) and no draw is recorded: sales would close before any agency bets; to hold the draw now with the bets stored, set DRAW_DEADLINE=%s",
+		start.Format(time.RFC3339), DeadlineNow)}
 }
 
 // validHostPort reports whether s is empty or a host:port whose port is
@@ -222,14 +257,14 @@ func validHostPort(s string) bool {
 	return err == nil && n >= 0 && n <= 65535
 }
 
-// validDeadline reports whether s is a DRAW_DEADLINE: empty, a positive
-// duration, or an RFC 3339 time.
+// validDeadline reports whether s is a DRAW_DEADLINE: empty, DeadlineNow,
+// a duration of at least minDeadline, or an RFC 3339 time.
 func validDeadline(s string) bool {
-	if s == "" {
+	if s == "" || s == DeadlineNow {
 		return true
 	}
 	if d, err := time.ParseDuration(s); err == nil {
-		return d > 0
+		return d >= minDeadline
 	}
 	_, err := time.Parse(time.RFC3339, s)
 	return err == nil
