@@ -21,13 +21,17 @@ lottery: build
 	./scripts/lottery.sh
 
 # bench prints every benchmark figure (BENCHMARKS.md explains them): the
-# micro-benchmarks, then the real binaries on 127.0.0.1.
+# micro-benchmarks, then the real binaries on 127.0.0.1, over the file store
+# and over PostgreSQL (a throwaway cluster: its server programs must be
+# installed, as .ci/run installs them).
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1s ./internal/...
 	$(BIN)/loadgen course -runs 7
 	$(BIN)/loadgen scale -agencies 100 -bets 1000 -runs 5
 	$(BIN)/loadgen scale -agencies 1000 -bets 10000 -runs 3
 	$(BIN)/loadgen scale -agencies 1000 -bets 10000 -rate 1000000 -runs 3
+	$(BIN)/loadgen course -runs 7 -postgres
+	$(BIN)/loadgen scale -agencies 1000 -bets 10000 -postgres -replicas 2 -runs 3
 
 # data writes .data/agency-{1..5}.csv where they are missing.
 data: build
