@@ -78,3 +78,29 @@ func (q *Queue[T]) run(maxWeight int, weight func(T) int, commit func([]T)) {
 		clear(group)
 	}
 }
+
+// Answer is a request's answer: set once by the committer (Finish),
+// awaited by any number of callers (Wait). Embedded in a request, it
+// makes the request its own receipt.
+type Answer[V any] struct {
+	ready chan struct{} // closed once v and err are set
+	v     V
+	err   error
+}
+
+// NewAnswer returns an answer not yet given.
+func NewAnswer[V any]() Answer[V] {
+	return Answer[V]{ready: make(chan struct{})}
+}
+
+// Wait waits until the answer is given, and returns it.
+func (a *Answer[V]) Wait() (V, error) {
+	<-a.ready
+	return a.v, a.err
+}
+
+// Finish gives the answer. It is called once.
+func (a *Answer[V]) Finish(v V, err error) {
+	a.v, a.err = v, err
+	close(a.ready)
+}

@@ -44,3 +44,22 @@ func TestGroups(t *testing.T) {
 		t.Errorf("groups %v, want %v", groups, want)
 	}
 }
+
+// TestAnswer: every waiter, before and after Finish, gets the one answer.
+func TestAnswer(t *testing.T) {
+	a := NewAnswer[int]()
+	var wg sync.WaitGroup
+	got := make([]int, 4)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], _ = a.Wait()
+		}()
+	}
+	a.Finish(7, nil)
+	wg.Wait()
+	if v, err := a.Wait(); v != 7 || err != nil || slices.ContainsFunc(got, func(v int) bool { return v != 7 }) {
+		t.Errorf("answers %v and %d, %v; want 7 each time", got, v, err)
+	}
+}

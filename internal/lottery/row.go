@@ -1,6 +1,7 @@
 package lottery
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -74,4 +75,18 @@ func needsQuotes(s string) bool {
 		}
 	}
 	return false
+}
+
+// AppendRows appends the canonical rows of bets, as agency's, to dst,
+// growing it once.
+func AppendRows(dst []byte, agency int, bets []Bet) []byte {
+	size := 0
+	for _, b := range bets {
+		size += len(b.FirstName) + len(b.LastName) + len(b.Document) + len(b.Birthdate) + 16
+	}
+	dst = slices.Grow(dst, size)
+	for _, b := range bets {
+		dst = AppendRow(dst, agency, b)
+	}
+	return dst
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/loteria-nacional/quiniela/internal/betcsv"
+	"github.com/loteria-nacional/quiniela/internal/groupcommit"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
@@ -44,34 +45,16 @@ type request struct {
 	result lottery.Result // draw: what it records
 	lines  []byte         // draw: its winners (lottery.AppendWinners); nil where not given
 
-	ready  chan struct{} // closed once err and digest are set
-	err    error
-	digest lottery.Digest // the agency's digest after the request; a draw's digest
-}
-
-// Wait waits until the request is committed, or failed.
-func (r *request) Wait() (lottery.Digest, error) {
-	<-r.ready
-	return r.digest, r.err
-}
-
-func (r *request) finish(d lottery.Digest, err error) {
-	r.digest, r.err = d, err
-	close(r.ready)
+	// The agency's digest after the request, a draw's digest; or why it failed.
+	groupcommit.Answer[lottery.Digest]
 }
 
 // Append stores bets as agency's bets number from, from+1, …
 // (lottery.Ledger). They are rendered as canonical rows here, in the
 // caller's goroutine: the store keeps nothing of bets.
 func (s *Store) Append(agency int, from uint64, bets []lottery.Bet) lottery.Receipt {
-	size := 0
-	for _, b := range bets {
-		size += len(b.FirstName) + len(b.LastName) + len(b.Document) + len(b.Birthdate) + 16
-	}
-	r := &request{kind: kindBatch, agency: agency, first: from, bets: len(bets), rows: make([]byte, 0, size), ready: make(chan struct{})}
-	for _, b := range bets {
-		r.rows = lottery.AppendRow(r.rows, agency, b)
-	}
+	r := &request{kind: kindBatch, agency: agency, first: from, bets: len(bets), rows: lottery.AppendRows(nil, agency, bets),
+		Answer: groupcommit.NewAnswer[lottery.Digest]()}
 	s.submit(r)
 	return r
 }
@@ -79,7 +62,7 @@ func (s *Store) Append(agency int, from uint64, bets []lottery.Bet) lottery.Rece
 // Notify records that agency has sent all of its total bets
 // (lottery.Ledger).
 func (s *Store) Notify(agency int, total uint64) lottery.Receipt {
-	r := &request{kind: kindDone, agency: agency, total: total, ready: make(chan struct{})}
+	r := &request{kind: kindDone, agency: agency, total: total, Answer: groupcommit.NewAnswer[lottery.Digest]()}
 	s.submit(r)
 	return r
 }
@@ -87,7 +70,7 @@ func (s *Store) Notify(agency int, total uint64) lottery.Receipt {
 // RecordDraw records the draw's result (lottery.Ledger). The database
 // holds one draw: a second is refused.
 func (s *Store) RecordDraw(result lottery.Result) lottery.Receipt {
-	r := &request{kind: kindDraw, result: result, ready: make(chan struct{})}
+	r := &request{kind: kindDraw, result: result, Answer: groupcommit.NewAnswer[lottery.Digest]()}
 	s.submit(r)
 	return r
 }
@@ -95,7 +78,7 @@ func (s *Store) RecordDraw(result lottery.Result) lottery.Receipt {
 // RecordDecision records the draw's result with its winners
 // (lottery.SharedLedger).
 func (s *Store) RecordDecision(result lottery.Result, winners map[int][]string) lottery.Receipt {
-	r := &request{kind: kindDraw, result: result, lines: lottery.AppendWinners([]byte{}, winners, result.Agencies), ready: make(chan struct{})}
+	r := &request{kind: kindDraw, result: result, lines: lottery.AppendWinners([]byte{}, winners, result.Agencies), Answer: groupcommit.NewAnswer[lottery.Digest]()}
 	s.submit(r)
 	return r
 }
@@ -117,14 +100,14 @@ func (s *Store) Winners(ctx context.Context) (map[int][]string, error) {
 // later batch and notification, of any central, is refused with
 // lottery.ErrClosed.
 func (s *Store) CloseSales() lottery.Receipt {
-	r := &request{kind: kindClose, ready: make(chan struct{})}
+	r := &request{kind: kindClose, Answer: groupcommit.NewAnswer[lottery.Digest]()}
 	s.submit(r)
 	return r
 }
 
 func (s *Store) submit(r *request) {
 	if !s.queue.Submit(r) {
-		r.finish(lottery.Digest{}, fmt.Errorf("%w: storage closed", lottery.ErrUnavailable))
+		r.Finish(lottery.Digest{}, fmt.Errorf("%w: storage closed", lottery.ErrUnavailable))
 	}
 }
 
@@ -162,7 +145,7 @@ func (s *Store) commitPart(part []*request) {
 		var p groupPlan
 		if p, err = s.commitOnce(ctx, part); err == nil {
 			for i, r := range part {
-				r.finish(p.digests[i], p.errs[i])
+				r.Finish(p.digests[i], p.errs[i])
 			}
 			return
 		}
@@ -176,7 +159,7 @@ func (s *Store) commitPart(part []*request) {
 		s.conn = nil
 	}
 	for _, r := range part {
-		r.finish(lottery.Digest{}, unavailable(err))
+		r.Finish(lottery.Digest{}, unavailable(err))
 	}
 }
 

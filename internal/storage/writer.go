@@ -4,7 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 
-	"github.com/loteria-nacional/quiniela/internal/betcsv"
+	"github.com/loteria-nacional/quiniela/internal/groupcommit"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
@@ -26,20 +26,8 @@ type request struct {
 	bets     int            // batch: how many rows
 	decision lottery.Result // draw: what it records
 
-	ready  chan struct{} // closed once err and digest are set
-	err    error
-	digest lottery.Digest // the agency's digest after the request; a draw's digest
-}
-
-// Wait waits until the request is on stable storage, or failed.
-func (r *request) Wait() (lottery.Digest, error) {
-	<-r.ready
-	return r.digest, r.err
-}
-
-func (r *request) finish(d lottery.Digest, err error) {
-	r.digest, r.err = d, err
-	close(r.ready)
+	// The agency's digest after the request, a draw's digest; or why it failed.
+	groupcommit.Answer[lottery.Digest]
 }
 
 // Append stores bets as agency's bets number from, from+1, ...
@@ -54,15 +42,7 @@ func (s *Store) Append(agency int, from uint64, bets []lottery.Bet) lottery.Rece
 }
 
 func newBatch(agency int, bets []lottery.Bet) *request {
-	size := 0
-	for _, b := range bets {
-		size += len(b.FirstName) + len(b.LastName) + len(b.Document) + len(b.Birthdate) + 16
-	}
-	r := &request{kind: recordBatch, agency: agency, rows: make([]byte, 0, size), bets: len(bets), ready: make(chan struct{})}
-	for _, b := range bets {
-		b.Agency = agency
-		r.rows = betcsv.AppendStoreRow(r.rows, b)
-	}
+	r := &request{kind: recordBatch, agency: agency, rows: lottery.AppendRows(nil, agency, bets), bets: len(bets), Answer: groupcommit.NewAnswer[lottery.Digest]()}
 	r.hash = sha256.Sum256(r.rows)
 	return r
 }
@@ -70,7 +50,7 @@ func newBatch(agency int, bets []lottery.Bet) *request {
 // Notify records that agency has sent all of its total bets
 // (lottery.Ledger).
 func (s *Store) Notify(agency int, total uint64) lottery.Receipt {
-	r := &request{kind: recordDone, agency: agency, total: total, ready: make(chan struct{})}
+	r := &request{kind: recordDone, agency: agency, total: total, Answer: groupcommit.NewAnswer[lottery.Digest]()}
 	s.submit(r)
 	return r
 }
@@ -78,7 +58,7 @@ func (s *Store) Notify(agency int, total uint64) lottery.Receipt {
 // RecordDraw records the draw's result (lottery.Ledger). Nothing can be
 // written after it.
 func (s *Store) RecordDraw(result lottery.Result) lottery.Receipt {
-	r := &request{kind: recordDraw, decision: result, ready: make(chan struct{})}
+	r := &request{kind: recordDraw, decision: result, Answer: groupcommit.NewAnswer[lottery.Digest]()}
 	s.submit(r)
 	return r
 }
@@ -110,7 +90,7 @@ func (s *Store) StoreBets(bets []lottery.Bet) error {
 
 func (s *Store) submit(r *request) {
 	if !s.queue.Submit(r) {
-		r.finish(lottery.Digest{}, fmt.Errorf("%w: storage closed", lottery.ErrUnavailable))
+		r.Finish(lottery.Digest{}, fmt.Errorf("%w: storage closed", lottery.ErrUnavailable))
 	}
 }
 
@@ -119,7 +99,7 @@ func (s *Store) submit(r *request) {
 func (s *Store) commit(group []*request) {
 	if s.failed != nil {
 		for _, r := range group {
-			r.finish(lottery.Digest{}, fmt.Errorf("%w: %w", lottery.ErrUnavailable, s.failed))
+			r.Finish(lottery.Digest{}, fmt.Errorf("%w: %w", lottery.ErrUnavailable, s.failed))
 		}
 		return
 	}
@@ -130,7 +110,7 @@ func (s *Store) commit(group []*request) {
 		s.failed = err
 		s.log.Error("storage", logging.Fail, "error", err)
 		for _, r := range group {
-			r.finish(lottery.Digest{}, fmt.Errorf("%w: %w", lottery.ErrUnavailable, err))
+			r.Finish(lottery.Digest{}, fmt.Errorf("%w: %w", lottery.ErrUnavailable, err))
 		}
 		return
 	}
@@ -146,7 +126,7 @@ func (s *Store) commit(group []*request) {
 		s.obs.Committed(len(group), bets, s.synced)
 	}
 	for i, r := range group {
-		r.finish(p.digests[i], p.errs[i])
+		r.Finish(p.digests[i], p.errs[i])
 	}
 }
 
