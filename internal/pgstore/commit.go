@@ -163,7 +163,7 @@ func plan(group []*request, held map[int]*agencyState, st lockedState) groupPlan
 			a.done, a.changed = true, true
 			p.digests[i] = a.h.Sum()
 		case kindDraw:
-			res := r.result
+			res := r.decision
 			p.draw, p.lines, p.drawAt, st.drawn = &res, r.lines, i, true
 			p.digests[i] = res.Digest
 		}

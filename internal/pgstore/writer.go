@@ -36,14 +36,14 @@ const (
 // request is one write handed to the writer goroutine. It is its own
 // lottery.Receipt.
 type request struct {
-	kind   int
-	agency int            // batch, done: the agency it is for
-	first  uint64         // batch: position of its first bet
-	total  uint64         // done: the agency's total
-	rows   []byte         // batch: its bets as canonical rows (lottery.AppendRow)
-	bets   int            // batch: how many rows
-	result lottery.Result // draw: what it records
-	lines  []byte         // draw: its winners (lottery.AppendWinners); nil where not given
+	kind     int
+	agency   int            // batch, done: the agency it is for
+	first    uint64         // batch: position of its first bet
+	total    uint64         // done: the agency's total
+	rows     []byte         // batch: its bets as canonical rows (lottery.AppendRow)
+	bets     int            // batch: how many rows
+	decision lottery.Result // draw: what it records
+	lines    []byte         // draw: its winners (lottery.AppendWinners); nil where not given
 
 	// The agency's digest after the request, a draw's digest; or why it failed.
 	groupcommit.Answer[lottery.Digest]
@@ -69,16 +69,16 @@ func (s *Store) Notify(agency int, total uint64) lottery.Receipt {
 
 // RecordDraw records the draw's result (lottery.Ledger). The database
 // holds one draw: a second is refused.
-func (s *Store) RecordDraw(result lottery.Result) lottery.Receipt {
-	r := &request{kind: kindDraw, result: result, Answer: groupcommit.NewAnswer[lottery.Digest]()}
+func (s *Store) RecordDraw(decision lottery.Result) lottery.Receipt {
+	r := &request{kind: kindDraw, decision: decision, Answer: groupcommit.NewAnswer[lottery.Digest]()}
 	s.submit(r)
 	return r
 }
 
 // RecordDecision records the draw's result with its winners
 // (lottery.SharedLedger).
-func (s *Store) RecordDecision(result lottery.Result, winners map[int][]string) lottery.Receipt {
-	r := &request{kind: kindDraw, result: result, lines: lottery.AppendWinners([]byte{}, winners, result.Agencies), Answer: groupcommit.NewAnswer[lottery.Digest]()}
+func (s *Store) RecordDecision(decision lottery.Result, winners map[int][]string) lottery.Receipt {
+	r := &request{kind: kindDraw, decision: decision, lines: lottery.AppendWinners([]byte{}, winners, decision.Agencies), Answer: groupcommit.NewAnswer[lottery.Digest]()}
 	s.submit(r)
 	return r
 }
