@@ -15,6 +15,7 @@ import (
 	"github.com/loteria-nacional/quiniela/internal/betcsv"
 	"github.com/loteria-nacional/quiniela/internal/harness"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
+	"github.com/loteria-nacional/quiniela/internal/storage"
 )
 
 // runLottery runs agencies 1..len(winners) against srv until each has
@@ -124,7 +125,7 @@ func TestRefusedStartTwice(t *testing.T) {
 		if got, err := os.ReadFile(harness.BetsPath(dir)); err != nil || !bytes.Equal(got, csv) {
 			t.Fatalf("a refused start changed bets.csv (%d of %d bytes, %v)", len(got), len(csv), err)
 		}
-		if _, err := os.Stat(harness.BetsPath(dir) + ".journal"); !errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(harness.BetsPath(dir) + storage.JournalSuffix); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("a refused start left a journal behind (%v)", err)
 		}
 	}
@@ -134,7 +135,7 @@ func TestRefusedStartTwice(t *testing.T) {
 func readFiles(t *testing.T, dir string) map[string][]byte {
 	t.Helper()
 	out := make(map[string][]byte)
-	for _, name := range []string{"bets.csv", "bets.csv.journal"} {
+	for _, name := range []string{"bets.csv", "bets.csv" + storage.JournalSuffix} {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
@@ -356,6 +357,7 @@ func TestEditedStoreRefused(t *testing.T) {
 	rows := strings.SplitAfter(string(clean["bets.csv"]), "\n")
 	rows = rows[:len(rows)-1] // after the last newline
 	const journalRecord = 128
+	const firstRecord = 3 * journalRecord // after the header and the commit slots
 	edits := []struct {
 		name string
 		edit func(rows []string, journal []byte) ([]string, []byte)
@@ -375,17 +377,18 @@ func TestEditedStoreRefused(t *testing.T) {
 			return append(rows[:5:5], append([]string{rows[5]}, rows[5:]...)...), j
 		}},
 		{"a batch cut out with its record", func(rows []string, j []byte) ([]string, []byte) {
-			// The first batch record follows the header; its rows are
-			// the file's first, as many as its count (bytes 16..19) says.
-			n := int(binary.BigEndian.Uint32(j[journalRecord+16:]))
-			return rows[n:], append(j[:journalRecord:journalRecord], j[2*journalRecord:]...)
+			// The first batch record follows the header and the commit
+			// slots; its rows are the file's first, as many as its count
+			// (bytes 16..19) says.
+			n := int(binary.BigEndian.Uint32(j[firstRecord+16:]))
+			return rows[n:], append(j[:firstRecord:firstRecord], j[firstRecord+journalRecord:]...)
 		}},
 	}
 	for _, tt := range edits {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			edited, journal := tt.edit(append([]string(nil), rows...), bytes.Clone(clean["bets.csv.journal"]))
-			files := map[string][]byte{"bets.csv": []byte(strings.Join(edited, "")), "bets.csv.journal": journal}
+			edited, journal := tt.edit(append([]string(nil), rows...), bytes.Clone(clean["bets.csv"+storage.JournalSuffix]))
+			files := map[string][]byte{"bets.csv": []byte(strings.Join(edited, "")), "bets.csv" + storage.JournalSuffix: journal}
 			for name, b := range files {
 				if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 					t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"sync"
 )
 
@@ -25,8 +26,16 @@ type fakeFile struct {
 	fs     *fakeFS
 	name   string
 	data   []byte // what a reader sees now
-	synced int    // data[:synced] is on stable storage
-	closed bool
+	synced int    // data[:synced] is on stable storage, but for overwrites
+	// overwrites are the writes into data[:synced] since the last sync,
+	// with the bytes they replaced: a power loss keeps each, or not.
+	overwrites []overwrite
+	closed     bool
+}
+
+type overwrite struct {
+	off int
+	old []byte
 }
 
 func newFakeFS() *fakeFS {
@@ -65,7 +74,7 @@ func (fs *fakeFS) OpenFile(name string) (File, error) {
 	// A new handle on the same bytes.
 	h := &fakeFile{fs: fs, name: name}
 	fs.files[name] = h
-	h.data, h.synced = f.data, f.synced
+	h.data, h.synced, h.overwrites = f.data, f.synced, f.overwrites
 	return h, nil
 }
 
@@ -91,6 +100,16 @@ func (fs *fakeFS) Rename(oldname, newname string) error {
 	return nil
 }
 
+func (fs *fakeFS) Remove(name string) error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if _, ok := fs.files[name]; !ok {
+		return fmt.Errorf("%s does not exist", name)
+	}
+	delete(fs.files, name)
+	return nil
+}
+
 func (fs *fakeFS) Exists(name string) (bool, error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
@@ -104,6 +123,14 @@ func (fs *fakeFS) crash(rng *rand.Rand) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	for name, f := range fs.files {
+		for i := len(f.overwrites) - 1; i >= 0; i-- {
+			o := f.overwrites[i]
+			// An overwrite within one 512-byte sector (the journal's
+			// commit slots) lands whole or not at all.
+			if rng.IntN(2) == 0 && o.off+len(o.old) <= len(f.data) {
+				copy(f.data[o.off:], o.old)
+			}
+		}
 		keep := f.synced
 		if extra := len(f.data) - f.synced; extra > 0 {
 			keep += rng.IntN(extra + 1)
@@ -157,6 +184,24 @@ func (f *fakeFile) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+func (f *fakeFile) WriteAt(p []byte, off int64) (int, error) {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if f.closed {
+		return 0, errClosedFake
+	}
+	if int(off)+len(p) > len(f.data) {
+		return 0, fmt.Errorf("fake WriteAt past the end of %s", f.name)
+	}
+	if int(off) < f.synced {
+		end := min(int(off)+len(p), f.synced)
+		f.overwrites = append(f.overwrites, overwrite{off: int(off), old: bytes.Clone(f.data[off:end])})
+	}
+	f.data = slices.Clone(f.data) // handles that came before keep theirs
+	copy(f.data[off:], p)
+	return len(p), nil
+}
+
 func (f *fakeFile) Sync() error {
 	f.fs.mu.Lock()
 	fails := f.fs.syncFails
@@ -171,7 +216,7 @@ func (f *fakeFile) Sync() error {
 	if f.closed {
 		return errClosedFake
 	}
-	f.synced = len(f.data)
+	f.synced, f.overwrites = len(f.data), nil
 	return nil
 }
 
@@ -183,6 +228,7 @@ func (f *fakeFile) Truncate(size int64) error {
 	}
 	f.data = f.data[:size]
 	f.synced = min(f.synced, int(size))
+	f.overwrites = slices.DeleteFunc(f.overwrites, func(o overwrite) bool { return o.off >= int(size) })
 	return nil
 }
 

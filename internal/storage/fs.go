@@ -16,9 +16,12 @@ type File interface {
 	io.ReaderAt
 	// Write appends p at the end of the file.
 	Write(p []byte) (int, error)
+	// WriteAt writes p at off, within the file: the journal's commit
+	// slots are overwritten in place.
+	WriteAt(p []byte, off int64) (int, error)
 	// Sync puts what was written on stable storage.
 	Sync() error
-	// Truncate cuts the file to size bytes.
+	// Truncate cuts the file to size bytes; Write appends after them.
 	Truncate(size int64) error
 	// Size returns the file's size.
 	Size() (int64, error)
@@ -41,6 +44,9 @@ type FS interface {
 	// Rename replaces newname with oldname, atomically, and puts the
 	// change on stable storage.
 	Rename(oldname, newname string) error
+	// Remove removes the named file and puts the change on stable
+	// storage.
+	Remove(name string) error
 }
 
 // OSFS is the operating system's file system.
@@ -53,8 +59,14 @@ func (o OSFS) OpenFile(name string) (File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	// Not O_APPEND, under which WriteAt is refused: Write appends
+	// because the offset is kept at the end (see osFile).
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekEnd); err != nil {
+		f.Close()
 		return nil, err
 	}
 	if !existed {
@@ -92,7 +104,26 @@ func (OSFS) Rename(oldname, newname string) error {
 	return atomicfile.SyncDir(filepath.Dir(newname))
 }
 
+// Remove implements FS.
+func (OSFS) Remove(name string) error {
+	if err := os.Remove(name); err != nil {
+		return err
+	}
+	return atomicfile.SyncDir(filepath.Dir(name))
+}
+
+// osFile is a store's file: its offset stays at the end (WriteAt does
+// not move it), so that Write appends.
 type osFile struct{ *os.File }
+
+// Truncate implements File, keeping the offset at the new end.
+func (f osFile) Truncate(size int64) error {
+	if err := f.File.Truncate(size); err != nil {
+		return err
+	}
+	_, err := f.Seek(size, io.SeekStart)
+	return err
+}
 
 func (f osFile) Size() (int64, error) {
 	info, err := f.Stat()

@@ -43,6 +43,9 @@ func Inspect(path string) (*Snapshot, error) {
 	}
 	if s.journal, err = os.Open(jpath); err != nil {
 		s.csv.Close()
+		if _, lerr := os.Stat(path + LegacyJournalSuffix); lerr == nil && errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s is a journal of an earlier format: a central of this release migrates it at start; check the migrated copy", path+LegacyJournalSuffix)
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, &CorruptError{File: path, Check: CheckJournal, Reason: "no journal " + jpath + " to say which bets were acknowledged"}
 		}
@@ -67,9 +70,6 @@ func (s *Snapshot) check(path, jpath string) error {
 	r, err := replay(s.journal, jInfo.Size(), s.csv, csvInfo.Size(), [2]string{path, jpath})
 	if err != nil {
 		return err
-	}
-	if r.format1 {
-		return fmt.Errorf("%s is of format 1, without hashes: a central of this version migrates it at start; check the migrated copy", jpath)
 	}
 	if r.state.records == 0 {
 		return &CorruptError{File: jpath, Check: CheckJournal, Reason: "the journal holds no record"}

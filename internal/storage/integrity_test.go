@@ -20,7 +20,16 @@ import (
 const (
 	csvName     = "bets.csv"
 	journalName = csvName + JournalSuffix
+	legacyName  = csvName + LegacyJournalSuffix
 )
+
+// recordOffset is where the journal's record i is, the header being 0.
+func recordOffset(i int) int {
+	if i == 0 {
+		return 0
+	}
+	return recordsStart + (i-1)*recordSize
+}
 
 // smallStore writes, through fs, a store of a few batches of three
 // agencies, interleaved, and agency 2's done notification, and closes it
@@ -149,13 +158,13 @@ func TestEditsAreRefused(t *testing.T) {
 			// third: the next record's bets.csv end is past the file's,
 			// before its link to the record cut out is looked at.
 			ls := lines(csv)
-			return join(slices.Delete(ls, 2, 5)), slices.Delete(j, 2*recordSize, 3*recordSize)
+			return join(slices.Delete(ls, 2, 5)), slices.Delete(j, recordOffset(2), recordOffset(3))
 		}},
 		{"a batch cut out, the records after it rewritten to fit", CheckChain, func(csv, j []byte) ([]byte, []byte) {
 			ls := lines(csv)
 			cut := int64(len(join(ls[2:5])))
-			j = slices.Delete(j, 2*recordSize, 3*recordSize)
-			for off := 2 * recordSize; off < len(j); off += recordSize {
+			j = slices.Delete(j, recordOffset(2), recordOffset(3))
+			for off := recordOffset(2); off < len(j); off += recordSize {
 				rec := j[off : off+recordSize]
 				binary.BigEndian.PutUint64(rec[20:], binary.BigEndian.Uint64(rec[20:])-uint64(cut))
 				binary.BigEndian.PutUint32(rec[124:], crc32.Checksum(rec[:124], castagnoli))
@@ -250,7 +259,7 @@ func TestMigrateFormat1(t *testing.T) {
 	add(1, 3, 1)
 	journal = appendRecordV1(journal, record{kind: recordDone, agency: 2, first: 2, csvEnd: int64(len(csv))})
 	fs.setContents(csvName, csv)
-	fs.setContents(journalName, append(slices.Clip(journal), 1, 2, 3)) // and a torn tail
+	fs.setContents(legacyName, append(slices.Clip(journal), 1, 2, 3)) // and a torn tail
 
 	s := openStore(t, csvName, fs)
 	r := s.Recovery()

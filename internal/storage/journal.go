@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 
 	"github.com/loteria-nacional/quiniela/internal/lottery"
@@ -11,10 +12,11 @@ import (
 
 // The journal, beside bets.csv, says which bytes of bets.csv hold
 // acknowledged batches, which agencies have notified and what the draw
-// decided. It is a hash chain of fixed-size records (format 2):
+// decided. It is a hash chain of fixed-size records (format 3):
 //
-//	[0]       kind: recordHeader, recordBatch, recordDone or recordDraw
-//	[1]       format, 2
+//	[0]       kind: recordHeader, recordBatch, recordDone, recordDraw or
+//	          recordCommit
+//	[1]       format, 3
 //	[2:4]     zero
 //	[4:8]     batch, done: agency; draw: agencies covered, 1..N; uint32 BE
 //	[8:16]    batch: its first bet's position; done: the agency's total;
@@ -24,18 +26,35 @@ import (
 //	[28:60]   batch: SHA-256 of exactly its rows' bytes in bets.csv;
 //	          done: the agency's digest; draw: the draw's digest;
 //	          header: headerMark
-//	[60:92]   draw: the winners' digest; zero otherwise
+//	[60:92]   draw: the winners' digest; header: the SHA-256 of the
+//	          journal of an earlier format it was migrated from; zero
+//	          otherwise
 //	[92:124]  SHA-256 of the whole previous record; zero in the header
 //	[124:128] CRC-32C of bytes 0..123
 //
-// The first record is the header. A record is written only after the rows
-// it covers are synced, so every record describes rows that are on disk,
-// and each record commits, through the chain, to every record and row
-// before it. The CRC tells a whole record from a torn one; the hashes
-// tell a record or a row that changed after it was written.
+// The file holds the header at byte 0, then two commit slots, then the
+// chain's records from byte recordsStart. A record is written only after
+// the rows it covers are synced, so every record describes rows that are
+// on disk, and each record commits, through the chain, to every record
+// and row before it. The CRC tells a whole record from a torn one; the
+// hashes tell a record or a row that changed after it was written.
+//
+// The commit slots say where the last group commit ended (see commit): the
+// writer overwrites the older slot with each group, in the same fsync as
+// the group's records. So the newer slot names every acknowledged record,
+// and the journal cannot lose a record, by a cut or a zeroed block, and
+// still look whole: only the records of the one group that was being
+// written when the central stopped lie past it.
+//
+// The header is the first thing read, and the format byte of every later
+// format stays at byte 1 of a header at byte 0: a store of a newer format
+// is refused, naming both (see checkFormat).
 const (
 	recordSize    = 128
-	journalFormat = 2
+	journalFormat = 3
+	// recordsStart is where the chain's records start: after the header
+	// and the two commit slots.
+	recordsStart = 3 * recordSize
 )
 
 const (
@@ -43,11 +62,16 @@ const (
 	recordBatch  byte = 1
 	recordDone   byte = 2
 	recordDraw   byte = 3
+	recordCommit byte = 4 // a commit slot, outside the chain
 )
 
 // headerMark is the header record's hash field: it names the format, so
 // that a journal is never mistaken for another file.
-var headerMark = sha256.Sum256([]byte("quiniela bets.csv journal, format 2"))
+var headerMark = formatMark(journalFormat)
+
+func formatMark(format int) [32]byte {
+	return sha256.Sum256(fmt.Appendf(nil, "quiniela bets.csv journal, format %d", format))
+}
 
 // record is one journal record, field by field in the order of the
 // format. Its fields are named for a batch; a done record keeps the
@@ -92,8 +116,14 @@ func (r record) drawResult() lottery.Result {
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func appendRecord(dst []byte, r record) []byte {
+	return appendRecordFormat(dst, r, journalFormat)
+}
+
+// appendRecordFormat writes r in format, journalFormat or format 2 (the
+// same layout, for tests of the migration).
+func appendRecordFormat(dst []byte, r record, format byte) []byte {
 	start := len(dst)
-	dst = append(dst, r.kind, journalFormat, 0, 0)
+	dst = append(dst, r.kind, format, 0, 0)
 	dst = binary.BigEndian.AppendUint32(dst, r.agency)
 	dst = binary.BigEndian.AppendUint64(dst, r.first)
 	dst = binary.BigEndian.AppendUint32(dst, r.count)
@@ -120,8 +150,15 @@ const (
 	recordMalformed             // a good CRC over a kind or format this code does not write
 )
 
-// parseRecord decodes a record of recordSize bytes.
+// parseRecord decodes a record of recordSize bytes of this format.
 func parseRecord(b []byte) (record, recordFault) {
+	return parseRecordFormat(b, journalFormat)
+}
+
+// parseRecordFormat decodes a record of recordSize bytes of format, which
+// is journalFormat or 2: format 2 has the same layout, but no commit
+// slots, and is migrated (see migrate).
+func parseRecordFormat(b []byte, format byte) (record, recordFault) {
 	if len(b) != recordSize {
 		panic("storage: parseRecord of a short record")
 	}
@@ -133,7 +170,11 @@ func parseRecord(b []byte) (record, recordFault) {
 		}
 		return record{}, recordChecksum
 	}
-	if b[0] > recordDraw || b[1] != journalFormat || b[2] != 0 || b[3] != 0 {
+	last := recordCommit
+	if format != journalFormat {
+		last = recordDraw
+	}
+	if b[0] > last || b[1] != format || b[2] != 0 || b[3] != 0 {
 		return record{}, recordMalformed
 	}
 	r := record{

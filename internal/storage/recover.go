@@ -30,8 +30,9 @@ type Check string
 // The checks of recovery, in the order a record meets them.
 const (
 	CheckJournal  Check = "journal"  // a bets.csv with rows has no journal
-	CheckChecksum Check = "checksum" // a record's CRC, not a torn write
 	CheckFormat   Check = "format"   // a record of a kind or format not written
+	CheckCommit   Check = "commit"   // the journal does not hold what its commit slots say was acknowledged
+	CheckChecksum Check = "checksum" // a record's CRC, not a torn write
 	CheckSize     Check = "size"     // a record covers more of bets.csv than there is
 	CheckRows     Check = "rows"     // rows do not hash to their record's hash
 	CheckChain    Check = "chain"    // a record does not follow from the ones before
@@ -48,22 +49,43 @@ func (e *CorruptError) Error() string {
 
 func (e *CorruptError) Unwrap() error { return ErrCorrupt }
 
+// FormatError refuses a journal of a format this release does not know:
+// one written by a newer release. Nothing is changed on disk.
+type FormatError struct {
+	File   string
+	Format int // the journal's
+}
+
+func (e *FormatError) Error() string {
+	return fmt.Sprintf("%s is of journal format %d, newer than this release's format %d: run the release that wrote it, "+
+		"or a newer one; nothing was changed on disk (docs/OPERATIONS.md, Upgrades)", e.File, e.Format, journalFormat)
+}
+
+// maxTail bounds what one group commit writes to either file: the largest
+// group (maxGroupBytes) and the request that may cross that bound. It is
+// all that recovery may cut.
+const maxTail = maxGroupBytes + maxRequestBytes
+
 // replayed is what replay found: the journal's state, and what recovery
 // must do to the files before the store is used. Nothing is done to them
 // until every check has passed.
 type replayed struct {
-	state    journalState
-	good     int64 // bytes of the journal that hold whole, good records
-	batches  int
-	bets     int64
-	format1  bool   // the journal is format 1: migrate it
-	migrated []byte // format 1: the same records in format 2, from good
+	state   journalState
+	good    int64  // bytes of the journal that hold committed records
+	seq     uint64 // the last committed group, which the newer slot names
+	batches int
+	bets    int64
+	// legacy is the format (1 or 2) of a journal to migrate; migrated is
+	// that journal in this format, from the header on.
+	legacy   int
+	migrated []byte
 }
 
 // replayer reads a journal and bets.csv side by side, checking each
 // record against the rows it covers and against the records before it.
 type replayer struct {
 	csvName, journalName string
+	journalAt            io.ReaderAt
 	journal              *bufio.Reader
 	jSize                int64
 	csv                  *bufio.Reader
@@ -72,77 +94,175 @@ type replayer struct {
 	out                  replayed
 }
 
-// replay reads the journal (of jSize bytes) and bets.csv (of csvSize)
-// from the start and returns their state, or a *CorruptError.
-//
-// The rule that tells a torn tail from corruption: a torn write leaves the
-// end of a file short, or zeroed (a file system that extended the file but
-// had not written all of its blocks). So the journal may end in part of a
-// record, or in a record whose last 36 bytes are zero (see tornZeros)
-// followed only by zeros: that tail was never acknowledged, and is cut. A record that fails its checksum and is not
-// all zero, a record that does not follow from the ones before, rows that
-// do not hash to what their record says, or a journal that commits more
-// of bets.csv than there is: each is corruption, wherever it is, the last
-// record included. Rows of bets.csv past the last record are a torn tail:
-// rows are synced before their record is written.
-func replay(journal io.ReaderAt, jSize int64, csv io.ReaderAt, csvSize int64, names [2]string) (replayed, error) {
-	rp := &replayer{
+func newReplayer(journal io.ReaderAt, jSize int64, csv io.ReaderAt, csvSize int64, names [2]string) *replayer {
+	return &replayer{
 		csvName:     names[0],
 		journalName: names[1],
+		journalAt:   journal,
 		journal:     bufio.NewReaderSize(io.NewSectionReader(journal, 0, jSize), 64<<10),
 		jSize:       jSize,
 		csv:         bufio.NewReaderSize(io.NewSectionReader(csv, 0, csvSize), 256<<10),
 		csvSize:     csvSize,
 		out:         replayed{state: newJournalState()},
 	}
-	head := make([]byte, recordSizeV1)
-	if n, _ := journal.ReadAt(head, 0); n == recordSizeV1 && isFormat1(head) {
-		rp.out.format1 = true
-		return rp.out, rp.run(recordSizeV1)
-	}
-	return rp.out, rp.run(recordSize)
 }
 
-func (rp *replayer) run(size int) error {
-	buf := make([]byte, size)
-	if rp.out.format1 {
-		rp.upgradeHeader()
+// replay reads the journal (of jSize bytes) and bets.csv (of csvSize)
+// from the start and returns their state, or a *CorruptError, or a
+// *FormatError.
+//
+// The rule that tells a torn tail from corruption: the newer commit slot
+// names every record that was acknowledged (the group being written when
+// the central stopped may have written its slot and not all of its
+// records: then the older slot names the acknowledged ones). Every record
+// up to there must be whole, chained and cover rows that hash to it;
+// anything else there (a cut, a zeroed block, a changed byte) is
+// corruption. Past it lies at most what one unfinished group commit
+// writes: records whole or not, and rows of bets.csv past the records.
+// That is a torn tail, never acknowledged, and cut; more than one group
+// can write (maxTail) is corruption.
+func replay(journal io.ReaderAt, jSize int64, csv io.ReaderAt, csvSize int64, names [2]string) (replayed, error) {
+	rp := newReplayer(journal, jSize, csv, csvSize, names)
+	head := make([]byte, min(jSize, recordsStart))
+	if _, err := io.ReadFull(rp.journal, head); err != nil {
+		return rp.out, fmt.Errorf("read %s: %w", rp.journalName, err)
 	}
-	for off := int64(0); ; off += int64(size) {
+	header, err := rp.checkFormat(head)
+	if err != nil {
+		return rp.out, err
+	}
+	if header == nil || jSize < recordsStart {
+		return rp.out, nil // a journal being created: no record yet
+	}
+	if err := rp.record(0, *header, head[:recordSize]); err != nil {
+		return rp.out, err
+	}
+	sl, err := readSlots(head)
+	if err != nil {
+		return rp.out, rp.corrupt(recordSize, record{}, CheckCommit, err.Error())
+	}
+	committed, err := rp.committed(sl)
+	if err != nil {
+		return rp.out, err
+	}
+	if err := rp.run(committed.records); err != nil {
+		return rp.out, err
+	}
+	return rp.out, rp.settle(committed)
+}
+
+// checkFormat checks the header, the first thing read, and returns it:
+// a journal of a newer format is refused as such, before anything else
+// is looked at. A header cut short or ending in zeros, in a journal no
+// longer than a new one, belongs to a journal being created: nil. Any
+// other first record is corruption.
+func (rp *replayer) checkFormat(head []byte) (*record, error) {
+	if len(head) < recordSize {
+		return nil, nil
+	}
+	rec, fault := parseRecord(head[:recordSize])
+	switch {
+	case fault == recordMalformed && head[0] == recordHeader && int(head[1]) > journalFormat:
+		return nil, &FormatError{File: rp.journalName, Format: int(head[1])}
+	case fault == recordOK && rec.kind == recordHeader:
+		return &rec, nil
+	case fault == recordZero && rp.jSize <= recordsStart:
+		return nil, nil
+	}
+	return nil, rp.corrupt(0, record{}, CheckFormat, "the journal's first record is not a header of this format")
+}
+
+// committed returns the slot that names the acknowledged records: the
+// newer, unless the journal shows the newer slot's group being written
+// when the central stopped. Then its records (those of the last group,
+// after the older slot's) end in a torn write (a record cut short or
+// ending in zeros, see tornZeros), none of them is the record the newer
+// slot names as the group's last, and its rows, synced before them, are
+// in bets.csv: the older slot names the acknowledged records. Otherwise
+// the newer slot stands, and replay refuses what the journal lacks of it.
+func (rp *replayer) committed(sl slots) (commitSlot, error) {
+	n, torn, named, err := rp.scan(sl.older.records, sl.newer.head)
+	switch {
+	case err != nil:
+		return commitSlot{}, err
+	case n < sl.newer.records && n >= sl.older.records && torn && !named && sl.newer.csvEnd <= rp.csvSize:
+		return sl.older, nil
+	}
+	return sl.newer, nil
+}
+
+// scan counts the whole records (good CRC) from recordsStart on, the
+// header included, up to the first that is not, which is a torn write if
+// it is cut short or ends in zeros. named says whether a record past the
+// first after records hashes to head.
+func (rp *replayer) scan(after int64, head [32]byte) (n int64, torn, named bool, err error) {
+	r := bufio.NewReaderSize(io.NewSectionReader(rp.journalAt, recordsStart, rp.jSize-recordsStart), 64<<10)
+	buf := make([]byte, recordSize)
+	for n = 1; ; n++ {
+		if _, err := io.ReadFull(r, buf); err != nil {
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return n, true, named, nil
+			}
+			return n, false, named, fmt.Errorf("read %s: %w", rp.journalName, err)
+		}
+		if _, fault := parseRecord(buf); fault != recordOK {
+			return n, fault == recordZero, named, nil
+		}
+		if n+1 > after && sha256.Sum256(buf) == head {
+			named = true
+		}
+	}
+}
+
+// run applies the records that follow the header until the journal
+// holds limit records, each of which must be whole and check.
+func (rp *replayer) run(limit int64) error {
+	buf := make([]byte, recordSize)
+	for st := &rp.out.state; st.records < limit; {
+		off := recordsStart + (st.records-1)*recordSize
 		if _, err := io.ReadFull(rp.journal, buf); err != nil {
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				rp.out.good = off // ends in part of a record: torn
-				return nil
+				return rp.corrupt(off, record{}, CheckCommit, fmt.Sprintf(
+					"the journal ends at byte %d, but its commit slot says %d records were acknowledged: it was cut", rp.jSize, limit))
 			}
 			return fmt.Errorf("read %s: %w", rp.journalName, err)
 		}
-		var rec record
-		var fault recordFault
-		if rp.out.format1 {
-			rec, fault = parseRecordV1(buf)
-		} else {
-			rec, fault = parseRecord(buf)
-		}
-		switch fault {
-		case recordZero:
-			torn, err := rp.zeroTail()
-			if err != nil {
-				return err
-			}
-			if torn {
-				rp.out.good = off
-				return nil
-			}
-			return rp.corrupt(off, rec, CheckChecksum, "a zeroed record with records after it")
-		case recordChecksum:
+		rec, fault := parseRecord(buf)
+		switch {
+		case fault == recordZero || (fault == recordChecksum && allZero(buf)):
+			return rp.corrupt(off, rec, CheckCommit, fmt.Sprintf(
+				"a zeroed record, where the journal's commit slot says %d records were acknowledged", limit))
+		case fault == recordChecksum:
 			return rp.corrupt(off, rec, CheckChecksum, "the record's checksum does not match: it changed after it was written")
-		case recordMalformed:
+		case fault == recordMalformed || rec.kind == recordCommit || rec.kind == recordHeader:
 			return rp.corrupt(off, rec, CheckFormat, "a record of a kind or format this central does not write")
 		}
 		if err := rp.record(off, rec, buf); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// settle checks that the records replayed end where the committed slot
+// says, and that what lies past them in either file is no more than one
+// group commit writes.
+func (rp *replayer) settle(c commitSlot) error {
+	st := &rp.out.state
+	if st.head != c.head || st.size != c.csvEnd {
+		return rp.corrupt(c.end(), record{}, CheckCommit, fmt.Sprintf(
+			"the journal's records do not end as its commit slot says (group %d: %d records, bets.csv up to byte %d)", c.seq, c.records, c.csvEnd))
+	}
+	rp.out.good, rp.out.seq = c.end(), c.seq
+	if tail := rp.jSize - rp.out.good; tail > maxTail {
+		return rp.corrupt(rp.out.good, record{}, CheckSize, fmt.Sprintf(
+			"%d bytes past the last acknowledged record, more than one group commit writes (%d): the journal was changed", tail, maxTail))
+	}
+	if tail := rp.csvSize - st.size; tail > maxTail {
+		return &CorruptError{File: rp.csvName, Offset: st.size, Check: CheckSize, Reason: fmt.Sprintf(
+			"%d bytes past the last acknowledged row, more than one group commit writes (%d): bets.csv was changed, or its journal cut", tail, maxTail)}
+	}
+	return nil
 }
 
 // record applies one whole record, reading the rows it covers.
@@ -161,20 +281,14 @@ func (rp *replayer) record(off int64, rec record, raw []byte) error {
 		if _, err := io.ReadFull(rp.csv, rows); err != nil {
 			return fmt.Errorf("read %s: %w", rp.csvName, err)
 		}
-		if rp.out.format1 {
+		if rp.out.legacy == 1 {
 			rec.hash = sha256.Sum256(rows)
 		} else if sha256.Sum256(rows) != rec.hash {
 			return rp.corruptCSV(rec, "the rows of this batch do not hash to what its journal record says: bets.csv was changed")
 		}
 	}
-	if rp.out.format1 {
-		rec.prev = st.head
-		if rec.kind == recordDone {
-			rec.hash = st.digest(int(rec.agency))
-		}
-		start := len(rp.out.migrated)
-		rp.out.migrated = appendRecord(rp.out.migrated, rec)
-		raw = rp.out.migrated[start:]
+	if rp.out.legacy != 0 {
+		rec, raw = rp.reencode(rec)
 	}
 	if err := st.apply(rec, rows, raw); err != nil {
 		return rp.corrupt(off, rec, CheckChain, err.Error())
@@ -184,32 +298,6 @@ func (rp *replayer) record(off int64, rec record, raw []byte) error {
 		rp.out.bets += int64(rec.count)
 	}
 	return nil
-}
-
-// upgradeHeader starts a format 2 journal for a format 1 one.
-func (rp *replayer) upgradeHeader() {
-	rec := record{kind: recordHeader, hash: headerMark}
-	rp.out.migrated = appendRecord(nil, rec)
-	if err := rp.out.state.apply(rec, nil, rp.out.migrated); err != nil {
-		panic("storage: a new journal refuses its header: " + err.Error())
-	}
-}
-
-// zeroTail reports whether the rest of the journal is all zero.
-func (rp *replayer) zeroTail() (bool, error) {
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := rp.journal.Read(buf)
-		if !allZero(buf[:n]) {
-			return false, nil
-		}
-		if err == io.EOF {
-			return true, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf("read %s: %w", rp.journalName, err)
-		}
-	}
 }
 
 func (rp *replayer) corrupt(off int64, rec record, check Check, reason string) error {

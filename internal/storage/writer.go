@@ -9,9 +9,18 @@ import (
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 )
 
-// maxGroupBets bounds how many bets one group commit gathers, which bounds
-// the memory of a group and the latency of its first request.
-const maxGroupBets = 64 << 10
+// maxGroupBytes bounds what one group commit writes, rows and records
+// (see weight): it bounds the memory of a group, the latency of its first
+// request, and what recovery may cut as the tail of a group that was
+// being written (maxTail).
+const maxGroupBytes = 4 << 20
+
+// maxRequestBytes bounds one batch's rows. A central's batch comes from
+// one frame of at most 8 kB; StoreBets cuts its batches to fit.
+const maxRequestBytes = 1 << 20
+
+// weight is what r adds to its group: its rows and its record.
+func weight(r *request) int { return len(r.rows) + recordSize }
 
 // request is one write handed to the writer goroutine: a batch of rows or
 // a done notification. It is its own lottery.Receipt.
@@ -37,6 +46,10 @@ type request struct {
 func (s *Store) Append(agency int, from uint64, bets []lottery.Bet) lottery.Receipt {
 	r := newBatch(agency, bets)
 	r.first = from
+	if len(r.rows) > maxRequestBytes {
+		r.Finish(lottery.Digest{}, fmt.Errorf("%w: a batch of %d bytes of rows, over the %d a batch may hold", lottery.ErrUnavailable, len(r.rows), maxRequestBytes))
+		return r
+	}
 	s.submit(r)
 	return r
 }
@@ -68,10 +81,13 @@ func (s *Store) RecordDraw(result lottery.Result) lottery.Receipt {
 // course's store_bets, for tools and tests; the central writes through
 // lottery.Central, which decides positions.
 func (s *Store) StoreBets(bets []lottery.Bet) error {
+	// A row is at most about 1.1 kB (two names of lottery.MaxNameLen
+	// bytes, quoted): 512 rows stay under maxRequestBytes.
+	const storeBetsBatch = 512
 	var reqs []*request
 	for start := 0; start < len(bets); {
 		end := start + 1
-		for end < len(bets) && bets[end].Agency == bets[start].Agency {
+		for end < len(bets) && end-start < storeBetsBatch && bets[end].Agency == bets[start].Agency {
 			end++
 		}
 		r := newBatch(bets[start].Agency, bets[start:end])
@@ -196,7 +212,9 @@ func (st *journalState) record(r *request) record {
 }
 
 // write appends a group's rows and syncs them, then its journal records
-// and syncs those: a record never reaches the disk before its rows.
+// and the commit slot that names them, and syncs those: a record never
+// reaches the disk before its rows, and a group is acknowledged only once
+// its records and its slot are on disk together.
 func (s *Store) write(p groupPlan) error {
 	if len(p.rows) > 0 {
 		if _, err := s.csv.Write(p.rows); err != nil {
@@ -210,9 +228,15 @@ func (s *Store) write(p groupPlan) error {
 		if _, err := s.journal.Write(p.records); err != nil {
 			return fmt.Errorf("write journal: %w", err)
 		}
+		slot := slotAfter(&p.next, s.seq+1)
+		s.slot = appendRecord(s.slot[:0], slot.record())
+		if _, err := s.journal.WriteAt(s.slot, slotOffset(slot.seq)); err != nil {
+			return fmt.Errorf("write journal commit slot: %w", err)
+		}
 		if err := s.sync(s.journal); err != nil {
 			return fmt.Errorf("sync journal: %w", err)
 		}
+		s.seq = slot.seq
 	}
 	return nil
 }
