@@ -17,9 +17,11 @@ type fakeFS struct {
 	mu     sync.Mutex
 	files  map[string]*fakeFile
 	locked map[string]bool
-	// syncFails, when set, is asked before every Sync; a non-nil answer
-	// fails that Sync and leaves the data unsynced.
+	// syncFails, when set, is asked before every Sync, one call at a
+	// time (hook); a non-nil answer fails that Sync and leaves the data
+	// unsynced.
 	syncFails func(name string) error
+	hook      sync.Mutex
 }
 
 type fakeFile struct {
@@ -207,7 +209,10 @@ func (f *fakeFile) Sync() error {
 	fails := f.fs.syncFails
 	f.fs.mu.Unlock()
 	if fails != nil {
-		if err := fails(f.name); err != nil {
+		f.fs.hook.Lock()
+		err := fails(f.name)
+		f.fs.hook.Unlock()
+		if err != nil {
 			return err
 		}
 	}

@@ -33,18 +33,16 @@ import (
 //	[124:128] CRC-32C of bytes 0..123
 //
 // The file holds the header at byte 0, then two commit slots, then the
-// chain's records from byte recordsStart. A record is written only after
-// the rows it covers are synced, so every record describes rows that are
-// on disk, and each record commits, through the chain, to every record
-// and row before it. The CRC tells a whole record from a torn one; the
+// chain's records from byte recordsStart. Each record commits, through
+// the chain, to every record and row before it. The CRC tells a whole record from a torn one; the
 // hashes tell a record or a row that changed after it was written.
 //
-// The commit slots say where the last group commit ended (see commit): the
-// writer overwrites the older slot with each group, in the same fsync as
-// the group's records. So the newer slot names every acknowledged record,
-// and the journal cannot lose a record, by a cut or a zeroed block, and
-// still look whole: only the records of the one group that was being
-// written when the central stopped lie past it.
+// The commit slots say where the last group commit ended: the writer
+// overwrites the older slot with each group, once the group's records and
+// rows are on disk (see Store.write). So the newer slot names every
+// acknowledged record, and the journal cannot lose a record, by a cut or
+// a zeroed block, and still look whole: only the records of the one group
+// that was being written when the central stopped lie past it.
 //
 // The header is the first thing read, and the format byte of every later
 // format stays at byte 1 of a header at byte 0: a store of a newer format

@@ -112,15 +112,14 @@ func newReplayer(journal io.ReaderAt, jSize int64, csv io.ReaderAt, csvSize int6
 // *FormatError.
 //
 // The rule that tells a torn tail from corruption: the newer commit slot
-// names every record that was acknowledged (the group being written when
-// the central stopped may have written its slot and not all of its
-// records: then the older slot names the acknowledged ones). Every record
-// up to there must be whole, chained and cover rows that hash to it;
-// anything else there (a cut, a zeroed block, a changed byte) is
-// corruption. Past it lies at most what one unfinished group commit
-// writes: records whole or not, and rows of bets.csv past the records.
-// That is a torn tail, never acknowledged, and cut; more than one group
-// can write (maxTail) is corruption.
+// names every record that was acknowledged, and nothing it names can be
+// missing after a crash, for a slot is written only once what it names is
+// on disk (see Store.write). Every record up to there must be whole,
+// chained and cover rows that hash to it; anything else there (a cut, a
+// zeroed block, a changed byte) is corruption. Past it lies at most what
+// one unfinished group commit writes, in either file, whole or not: a
+// torn tail, never acknowledged, and cut. More than one group can write
+// (maxTail) is corruption.
 func replay(journal io.ReaderAt, jSize int64, csv io.ReaderAt, csvSize int64, names [2]string) (replayed, error) {
 	rp := newReplayer(journal, jSize, csv, csvSize, names)
 	head := make([]byte, min(jSize, recordsStart))
@@ -141,14 +140,10 @@ func replay(journal io.ReaderAt, jSize int64, csv io.ReaderAt, csvSize int64, na
 	if err != nil {
 		return rp.out, rp.corrupt(recordSize, record{}, CheckCommit, err.Error())
 	}
-	committed, err := rp.committed(sl)
-	if err != nil {
+	if err := rp.run(sl.newer.records); err != nil {
 		return rp.out, err
 	}
-	if err := rp.run(committed.records); err != nil {
-		return rp.out, err
-	}
-	return rp.out, rp.settle(committed)
+	return rp.out, rp.settle(sl.newer)
 }
 
 // checkFormat checks the header, the first thing read, and returns it:
@@ -170,48 +165,6 @@ func (rp *replayer) checkFormat(head []byte) (*record, error) {
 		return nil, nil
 	}
 	return nil, rp.corrupt(0, record{}, CheckFormat, "the journal's first record is not a header of this format")
-}
-
-// committed returns the slot that names the acknowledged records: the
-// newer, unless the journal shows the newer slot's group being written
-// when the central stopped. Then its records (those of the last group,
-// after the older slot's) end in a torn write (a record cut short or
-// ending in zeros, see tornZeros), none of them is the record the newer
-// slot names as the group's last, and its rows, synced before them, are
-// in bets.csv: the older slot names the acknowledged records. Otherwise
-// the newer slot stands, and replay refuses what the journal lacks of it.
-func (rp *replayer) committed(sl slots) (commitSlot, error) {
-	n, torn, named, err := rp.scan(sl.older.records, sl.newer.head)
-	switch {
-	case err != nil:
-		return commitSlot{}, err
-	case n < sl.newer.records && n >= sl.older.records && torn && !named && sl.newer.csvEnd <= rp.csvSize:
-		return sl.older, nil
-	}
-	return sl.newer, nil
-}
-
-// scan counts the whole records (good CRC) from recordsStart on, the
-// header included, up to the first that is not, which is a torn write if
-// it is cut short or ends in zeros. named says whether a record past the
-// first after records hashes to head.
-func (rp *replayer) scan(after int64, head [32]byte) (n int64, torn, named bool, err error) {
-	r := bufio.NewReaderSize(io.NewSectionReader(rp.journalAt, recordsStart, rp.jSize-recordsStart), 64<<10)
-	buf := make([]byte, recordSize)
-	for n = 1; ; n++ {
-		if _, err := io.ReadFull(r, buf); err != nil {
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return n, true, named, nil
-			}
-			return n, false, named, fmt.Errorf("read %s: %w", rp.journalName, err)
-		}
-		if _, fault := parseRecord(buf); fault != recordOK {
-			return n, fault == recordZero, named, nil
-		}
-		if n+1 > after && sha256.Sum256(buf) == head {
-			named = true
-		}
-	}
 }
 
 // run applies the records that follow the header until the journal

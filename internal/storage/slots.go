@@ -9,7 +9,7 @@ import (
 // holds (the header included), the bytes of bets.csv they cover and the
 // hash of the last one. Two slots sit after the header (see the journal's
 // format); group seq is written to slot seq%2, over the slot of group
-// seq-2, in the same fsync as its records.
+// seq-2, once its records and rows are on disk.
 type commitSlot struct {
 	seq     uint64
 	records int64

@@ -3,6 +3,7 @@ package storage
 import (
 	"crypto/sha256"
 	"fmt"
+	"time"
 
 	"github.com/loteria-nacional/quiniela/internal/groupcommit"
 	"github.com/loteria-nacional/quiniela/internal/logging"
@@ -148,8 +149,8 @@ func (s *Store) commit(group []*request) {
 
 // groupPlan is what a group of requests writes.
 type groupPlan struct {
-	rows    []byte           // appended to bets.csv, then synced
-	records []byte           // appended to the journal after that, then synced
+	rows    []byte           // appended to bets.csv and synced
+	records []byte           // appended to the journal and synced, then named by a commit slot
 	errs    []error          // errs[i] refuses group[i]; its bytes are not in the plan
 	digests []lottery.Digest // digests[i] answers group[i] once written
 	next    journalState     // the group's agencies, and the journal's end, once written
@@ -211,32 +212,58 @@ func (st *journalState) record(r *request) record {
 	return rec
 }
 
-// write appends a group's rows and syncs them, then its journal records
-// and the commit slot that names them, and syncs those: a record never
-// reaches the disk before its rows, and a group is acknowledged only once
-// its records and its slot are on disk together.
+// write appends a group's rows to bets.csv and its records to the
+// journal and syncs both, then writes the commit slot that names the
+// records and syncs the journal again. A slot never reaches the disk
+// before what it names, so recovery never cuts a record a slot names
+// (see replay); a group is acknowledged only once its slot is on disk.
+// The two files are synced at once: the second sync is the cost of the
+// commit point.
 func (s *Store) write(p groupPlan) error {
-	if len(p.rows) > 0 {
-		if _, err := s.csv.Write(p.rows); err != nil {
-			return fmt.Errorf("write bets: %w", err)
-		}
-		if err := s.sync(s.csv); err != nil {
-			return fmt.Errorf("sync bets: %w", err)
-		}
+	if len(p.records) == 0 {
+		return nil // every request of the group was refused
 	}
-	if len(p.records) > 0 {
-		if _, err := s.journal.Write(p.records); err != nil {
-			return fmt.Errorf("write journal: %w", err)
-		}
-		slot := slotAfter(&p.next, s.seq+1)
-		s.slot = appendRecord(s.slot[:0], slot.record())
-		if _, err := s.journal.WriteAt(s.slot, slotOffset(slot.seq)); err != nil {
-			return fmt.Errorf("write journal commit slot: %w", err)
-		}
+	if _, err := s.csv.Write(p.rows); err != nil {
+		return fmt.Errorf("write bets: %w", err)
+	}
+	if _, err := s.journal.Write(p.records); err != nil {
+		return fmt.Errorf("write journal: %w", err)
+	}
+	if err := s.syncBoth(len(p.rows) > 0); err != nil {
+		return err
+	}
+	slot := slotAfter(&p.next, s.seq+1)
+	s.slot = appendRecord(s.slot[:0], slot.record())
+	if _, err := s.journal.WriteAt(s.slot, slotOffset(slot.seq)); err != nil {
+		return fmt.Errorf("write journal commit slot: %w", err)
+	}
+	if err := s.sync(s.journal); err != nil {
+		return fmt.Errorf("sync journal commit slot: %w", err)
+	}
+	s.seq = slot.seq
+	return nil
+}
+
+// syncBoth syncs the journal and, when rows were written, bets.csv, at
+// the same time.
+func (s *Store) syncBoth(rows bool) error {
+	if !rows {
 		if err := s.sync(s.journal); err != nil {
 			return fmt.Errorf("sync journal: %w", err)
 		}
-		s.seq = slot.seq
+		return nil
+	}
+	start := time.Now()
+	csvErr := make(chan error, 1)
+	go func() { csvErr <- s.syncFile(s.csv) }()
+	jErr := s.syncFile(s.journal)
+	cErr := <-csvErr
+	s.synced += time.Since(start)
+	switch {
+	case cErr != nil:
+		return fmt.Errorf("sync bets: %w", cErr)
+	case jErr != nil:
+		return fmt.Errorf("sync journal: %w", jErr)
 	}
 	return nil
 }
