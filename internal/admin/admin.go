@@ -37,10 +37,13 @@ type Status struct {
 	BetsStored  uint64    `json:"bets_stored"`
 	Batches     uint64    `json:"batches"`
 	// IngestRate is bets stored per second over the last few seconds.
-	IngestRate float64  `json:"ingest_rate"`
-	Draw       Draw     `json:"draw"`
-	Agencies   []Agency `json:"agencies"`
-	Storage    Storage  `json:"storage"`
+	IngestRate float64 `json:"ingest_rate"`
+	Draw       Draw    `json:"draw"`
+	// Agencies is one row per agency, up to MaxListedAgencies; beyond,
+	// it is absent and Summary stands for them.
+	Agencies []Agency         `json:"agencies,omitempty"`
+	Summary  *AgenciesSummary `json:"agencies_summary,omitempty"`
+	Storage  Storage          `json:"storage"`
 }
 
 // Draw is the draw's state and, once held, its public outcome.
@@ -123,7 +126,8 @@ func (h *Handler) readyz(w http.ResponseWriter, _ *http.Request) {
 	line(w, http.StatusOK, "ready")
 }
 
-// snapshot returns the source's status with the ingest rate.
+// snapshot returns the source's status with the ingest rate, its
+// agencies summarised where there are too many to list.
 func (h *Handler) snapshot() Status {
 	st := h.src.Status()
 	if st.Time.IsZero() {
@@ -138,6 +142,7 @@ func (h *Handler) snapshot() Status {
 	if first := h.samples[0]; st.Time.Sub(first.at) > 0 && st.BetsStored >= first.bets {
 		st.IngestRate = float64(st.BetsStored-first.bets) / st.Time.Sub(first.at).Seconds()
 	}
+	summarise(&st)
 	return st
 }
 

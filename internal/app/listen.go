@@ -33,7 +33,7 @@ func (m *Main) listen(ctx context.Context) error {
 		err = bind(&m.ln.pprof, "pprof listen", m.cfg.PprofAddress)
 	}
 	if err == nil && m.cfg.AdminAddress != "" {
-		err = bind(&m.ln.admin, "admin listen", m.cfg.AdminAddress)
+		err = bind(&m.ln.admin, "admin listen", m.cfg.AdminListenAddress())
 	}
 	if err != nil {
 		m.closeUnserved()

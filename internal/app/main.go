@@ -23,6 +23,7 @@ import (
 	"github.com/loteria-nacional/quiniela/internal/admin"
 	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
+	"github.com/loteria-nacional/quiniela/internal/netguard"
 	"github.com/loteria-nacional/quiniela/internal/server"
 )
 
@@ -54,6 +55,10 @@ type Main struct {
 	// the draw (server.Settings.WinnersHold). For tests that cannot wait
 	// the protocol's hold; zero in a deployed central.
 	WinnersHold time.Duration
+	// FileLimit, when not nil, reports the process's file limit in place
+	// of netguard.FileLimit. For tests of a limit too small; nil in a
+	// deployed central.
+	FileLimit func() (netguard.Files, error)
 
 	ln        listeners // bound by Run before the store opens
 	store     Store
@@ -83,6 +88,9 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	if err := m.checkDeadlineBeforeOpen(start); err != nil {
+		return err
+	}
+	if err := m.checkFileLimit(); err != nil {
 		return err
 	}
 	// Every socket is bound before the store is created: a start that

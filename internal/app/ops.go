@@ -46,10 +46,11 @@ func (m *Main) serveAdmin() {
 	ln := m.ln.admin
 	m.ln.admin = nil // the admin server owns it now
 	m.adminAddr = ln.Addr().String()
-	m.admin = &http.Server{Handler: admin.New(src, m.registry), ReadHeaderTimeout: 10 * time.Second}
+	lim := admin.DefaultLimits()
+	m.admin = admin.NewServer(admin.New(src, m.registry), lim)
 	m.log.Info("admin", logging.InProgress, "address", m.adminAddr)
 	go func() {
-		if err := m.admin.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := m.admin.Serve(lim.Listener(ln, m.log)); !errors.Is(err, http.ErrServerClosed) {
 			m.log.Error("admin", logging.Fail, "address", m.adminAddr, "error", err)
 		}
 	}()

@@ -31,7 +31,7 @@ type Server struct {
 	HelloTimeout   time.Duration // SERVER_HELLO_TIMEOUT: a peer that has not said Hello by then is closed
 	MaxConnections int           // SERVER_MAX_CONNECTIONS
 	PprofAddress   string        // SERVER_PPROF_ADDRESS: serve net/http/pprof there; empty, off
-	AdminAddress   string        // SERVER_ADMIN_ADDRESS: serve the admin endpoint (health, metrics, status) there; empty, off
+	AdminAddress   string        // SERVER_ADMIN_ADDRESS: serve the admin endpoint (health, metrics, status) there (no host: loopback, see AdminListenAddress); empty, off
 	// DRAW_DEADLINE: when sales close and the draw is held with the bets
 	// stored by then, notified or not (lottery.Central.CloseSales): a duration
 	// of at least a second from the central's start ("2h30m"), an RFC 3339
@@ -181,7 +181,7 @@ func (c Server) Validate() error {
 		check("SERVER_READ_TIMEOUT", c.ReadTimeout > 0, "want a positive duration", c.ReadTimeout),
 		check("SERVER_HELLO_TIMEOUT", c.HelloTimeout > 0, "want a positive duration", c.HelloTimeout),
 		check("SERVER_MAX_CONNECTIONS", c.MaxConnections >= 1, "want at least 1", c.MaxConnections),
-		check("SERVER_ADMIN_ADDRESS", validHostPort(c.AdminAddress), "want host:port (127.0.0.1:9090, :9090; port 0 picks a free one) or nothing (off)", c.AdminAddress),
+		check("SERVER_ADMIN_ADDRESS", validHostPort(c.AdminAddress), "want host:port (127.0.0.1:9090; :9090 is loopback too, 0.0.0.0:9090 every address; port 0 picks a free one) or nothing (off)", c.AdminAddress),
 		check("DRAW_DEADLINE", validDeadline(c.DrawDeadline),
 			"want a duration of at least %v from the central's start (2h30m), an RFC 3339 time (2026-05-01T21:00:00-03:00), %s (draw at start with the bets stored) or nothing (off)",
 			c.DrawDeadline, minDeadline, DeadlineNow),
@@ -299,6 +299,19 @@ func (c Server) address(probe bool) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, strconv.Itoa(c.Port))
+}
+
+// AdminListenAddress is where the admin endpoint listens:
+// SERVER_ADMIN_ADDRESS, on loopback (127.0.0.1) where it names no host
+// (":9090"). Its counts and metrics are for the operator: every address
+// (0.0.0.0:9090, as the compose files set inside their network) is served
+// only where asked for by name. Empty where the endpoint is off.
+func (c Server) AdminListenAddress() string {
+	host, port, err := net.SplitHostPort(c.AdminAddress)
+	if err != nil || host != "" {
+		return c.AdminAddress
+	}
+	return net.JoinHostPort("127.0.0.1", port)
 }
 
 // ListensEverywhere reports whether the central listens on every address

@@ -20,6 +20,7 @@ import (
 
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
+	"github.com/loteria-nacional/quiniela/internal/netguard"
 	"github.com/loteria-nacional/quiniela/internal/protocol"
 )
 
@@ -127,8 +128,11 @@ func New(settings Settings, central *lottery.Central, log *slog.Logger) *Server 
 
 // Serve accepts connections on ln until ctx is done, then closes ln and
 // every connection and waits for their goroutines. It takes ownership of
-// ln.
+// ln. An Accept error that passes (no descriptor left: see
+// netguard.Backoff) is retried after a back-off, logged once per episode;
+// any other ends Serve.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ln = netguard.Backoff(ln, s.log)
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	var acceptErr error
