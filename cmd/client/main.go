@@ -3,11 +3,16 @@
 // environment variables override it), uploads its bets from data.file (or
 // the one bet of NOMBRE, APELLIDO, DOCUMENTO, NACIMIENTO and NUMERO),
 // notifies the central, logs its winners (and writes them to winners.file,
-// when set) and exits 0. When the central's
+// when set) and exits 0. When the central's DRAW_DEADLINE closed sales
+// before the agency notified, it logs how many of its bets the draw took
+// and how many it did not (action: corte_sorteo), logs and writes its
+// winners among those it took, and exits 3 (exitCutOff). When the central's
 // digest of the agency's bets is not the agency's own, it logs
-// action: verificacion | result: fail and exits 1. On SIGINT or SIGTERM it
-// closes what it holds and exits 0. When its standard output is a
-// terminal, it shows a bar of the bets acknowledged on standard error.
+// action: verificacion | result: fail and exits 1; any other failure is
+// one fail line and exit 1; a bad configuration or usage, exit 2. On
+// SIGINT or SIGTERM it closes what it holds and exits 0. When its standard
+// output is a terminal, it shows a bar of the bets acknowledged on
+// standard error.
 //
 //	client        run the agency
 //	client probe  ask the central at server.address whether it serves (at
@@ -34,6 +39,13 @@ import (
 )
 
 const configPath = "config.yaml"
+
+// exitCutOff is the status of an agency that sales closed on before it
+// notified (DRAW_DEADLINE): it reported its winners among the bets the
+// draw took, but some of its bets may have taken no part. Its own status,
+// so that an operator or a script tells it from a complete run (0) and
+// from a failure (1) without reading the log.
+const exitCutOff = 3
 
 func main() {
 	os.Exit(run(os.Args[1:]))
@@ -77,7 +89,7 @@ func run(args []string) int {
 	log.Info("config", append([]any{logging.Success}, cfg.LogAttrs()...)...)
 
 	opts = append(opts, client.WithSingleBet(single))
-	_, err = client.New(cfg, log, opts...).Run(ctx)
+	res, err := client.New(cfg, log, opts...).Run(ctx)
 	if bar != nil {
 		bar.finish() // before the last lines, whatever ended the run
 	}
@@ -91,6 +103,10 @@ func run(args []string) int {
 	default:
 		log.Error("agencia", logging.Fail, "error", err)
 		return 1
+	}
+	if res.CutOff {
+		log.Info("exit", logging.Success, "status", exitCutOff, "corte_sorteo", true)
+		return exitCutOff
 	}
 	log.Info("exit", logging.Success)
 	return 0

@@ -79,6 +79,11 @@ type Result struct {
 	Sent    uint64         // bets of the agency that the central holds
 	Digest  lottery.Digest // of those bets: the agency's, which the central's matched
 	Draw    lottery.Digest // the draw's digest, as the Winners frames carried it
+	// CutOff says that sales closed (DRAW_DEADLINE) before the agency
+	// notified: the draw took its Sent bets, and Winners are among them;
+	// Left more bets of its file took no part in it.
+	CutOff bool
+	Left   uint64
 }
 
 // preflight checks, before the first connection, what no reconnection

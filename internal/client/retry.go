@@ -21,7 +21,9 @@ var ErrRetryDeadline = errors.New("central unreachable for longer than retry.tim
 
 // Run uploads the agency's bets, notifies and returns its winners. It
 // returns ctx's error when ctx is done first; the caller treats that as a
-// normal stop.
+// normal stop. An agency that sales closed on before it notified
+// (refused with draw_closed, or finding the draw held) returns its
+// winners among the bets the draw took, with Result.CutOff set.
 //
 // A failed attempt that reconnecting may fix moves the agency to the
 // central's next address (route) at once; once it has tried them all, it
@@ -34,8 +36,9 @@ func (a *Agency) Run(ctx context.Context) (Result, error) {
 	rt := a.newRoute()
 	lastProgress := time.Now()
 	delay := a.backoff
+	closed := false // refused with draw_closed: sales are closed (cut.go)
 	for attempt := 1; ; attempt++ {
-		res, progress, err := a.session(ctx, rt)
+		res, progress, err := a.session(ctx, rt, closed)
 		if err == nil {
 			if err := a.saveWinners(res.Winners); err != nil {
 				return res, err
@@ -44,6 +47,14 @@ func (a *Agency) Run(ctx context.Context) (Result, error) {
 		}
 		if ctx.Err() != nil {
 			return Result{}, ctx.Err()
+		}
+		if !closed && salesClosed(err) {
+			// Ask at once, on a new connection to the same address, what
+			// the draw took: the refused one may be closing (the batches
+			// sent after the refused one leave a gap).
+			closed, lastProgress, delay = true, time.Now(), a.backoff // an answer, and a final one
+			a.log.Info("corte_sorteo", logging.InProgress, "agencia", a.cfg.ID, "motivo", err)
+			continue
 		}
 		if !retryable(err) {
 			return Result{}, err

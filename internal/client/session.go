@@ -13,7 +13,9 @@ import (
 // session is one connection's worth of work, with the address rt picks.
 // progress reports whether the central made progress for the agency (see
 // link.progressed), which restarts the backoff and the retry deadline.
-func (a *Agency) session(ctx context.Context, rt *route) (res Result, progress bool, err error) {
+// closed says the central has refused the agency with draw_closed: sales
+// are closed, and the session only learns what the draw took (cut.go).
+func (a *Agency) session(ctx context.Context, rt *route, closed bool) (res Result, progress bool, err error) {
 	t := rt.pick(ctx)
 	c, err := a.connect(ctx, t)
 	if err != nil {
@@ -26,7 +28,7 @@ func (a *Agency) session(ctx context.Context, rt *route) (res Result, progress b
 		c.nc.Close()
 		a.log.Info("close", logging.Success, "resource", "connection", "address", t.addr)
 	}()
-	if res, err = a.converse(ctx, c); err != nil {
+	if res, err = a.converse(ctx, c, closed); err != nil {
 		return Result{}, c.progressed, err
 	}
 	return res, true, nil
@@ -56,7 +58,9 @@ func (a *Agency) connect(ctx context.Context, t target) (*link, error) {
 // converse is the protocol on a connection: hello; then either checking
 // that an agency the central says is done holds the same bets, or
 // uploading the bets the central lacks and notifying; then the winners.
-func (a *Agency) converse(ctx context.Context, c *link) (Result, error) {
+// An agency that had not notified when sales closed (the draw held, or
+// closed, true) uploads nothing: it learns what the draw took (cutOff).
+func (a *Agency) converse(ctx context.Context, c *link, closed bool) (Result, error) {
 	welcome, err := a.hello(c)
 	if err != nil {
 		return Result{}, err
@@ -64,6 +68,9 @@ func (a *Agency) converse(ctx context.Context, c *link) (Result, error) {
 	held, digest := welcome.Committed, welcome.Digest
 	if r, ok := a.observer.(Resumer); ok {
 		r.OnResume(held)
+	}
+	if !welcome.Done && (welcome.Drawn || closed) {
+		return a.cutOff(ctx, c, welcome)
 	}
 	if welcome.Done {
 		if err := a.verifyDone(welcome); err != nil {

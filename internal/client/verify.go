@@ -72,17 +72,9 @@ func (a *Agency) checkHeld(d *digester, n uint64, central lottery.Digest) error 
 // bets are exactly the ones the central holds: a line added to the file,
 // or changed, after the agency notified would not be in the draw.
 func (a *Agency) verifyDone(w protocol.Welcome) error {
-	all, closer, err := a.source()
+	d, err := a.readAll(w)
 	if err != nil {
 		return err
-	}
-	defer a.closeSource(closer)
-	d := newDigester(a.cfg.ID)
-	for _, err := range a.resume(all, d, w.Committed, w.Digest) {
-		if err != nil {
-			return err
-		}
-		// A bet past those the central holds: read on, to count them.
 	}
 	if d.n != w.Committed {
 		return a.mismatch(w.Committed, d.sum(), w.Digest,
@@ -90,6 +82,25 @@ func (a *Agency) verifyDone(w protocol.Welcome) error {
 	}
 	a.verified(d.n, w.Digest)
 	return nil
+}
+
+// readAll reads all of the agency's bets, checking the first w.Committed,
+// those the central holds, against the central's digest of them (resume),
+// and returns them hashed and counted.
+func (a *Agency) readAll(w protocol.Welcome) (*digester, error) {
+	all, closer, err := a.source()
+	if err != nil {
+		return nil, err
+	}
+	defer a.closeSource(closer)
+	d := newDigester(a.cfg.ID)
+	for _, err := range a.resume(all, d, w.Committed, w.Digest) {
+		if err != nil {
+			return nil, err
+		}
+		// A bet past those the central holds: read on, to count them.
+	}
+	return d, nil
 }
 
 // checkDoneAck compares the central's answer to the agency's Done with
