@@ -28,7 +28,8 @@ type hangFS struct {
 	hanging chan struct{} // closed once a Sync hangs
 	release chan struct{} // closed to let every Sync through
 	open    sync.WaitGroup
-	once    sync.Once
+	hung    sync.Once // closes hanging
+	once    sync.Once // closes release
 }
 
 func newHangFS() *hangFS {
@@ -68,11 +69,7 @@ func (f *hangFile) Sync() error {
 	armed := f.fs.armed
 	f.fs.mu.Unlock()
 	if armed {
-		select {
-		case <-f.fs.hanging:
-		default:
-			close(f.fs.hanging)
-		}
+		f.fs.hung.Do(func() { close(f.fs.hanging) })
 		<-f.fs.release
 	}
 	return f.File.Sync()
