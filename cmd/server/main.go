@@ -2,7 +2,9 @@
 // Lotería Nacional"). It reads config.ini from its working directory
 // (every key may be overridden by an environment variable of the same
 // name), serves agencies until SIGINT or SIGTERM, and exits 0 after a
-// graceful shutdown.
+// graceful shutdown; 1 where the shutdown's grace period
+// (SERVER_SHUTDOWN_GRACE) passed before the requests in flight were
+// answered, saying what it abandoned.
 //
 //	server              serve
 //	server healthcheck  ask the central at the address it listens on (SERVER_IP,
@@ -148,9 +150,12 @@ func serve(ctx context.Context, cfg config.Server) int {
 	m := app.NewMain(cfg, log)
 	m.AfterDrawLogged = logging.AfterWrite(os.Stdout, drawLogSettle, drawLogLimit)
 	err := m.Run(ctx)
-	m.Close() // logs each close, and what failed
+	closeErr := m.Close() // logs each close, what failed, and what the shutdown abandoned
 	if errors.Is(err, app.ErrLedgerFailed) {
 		return 1 // logged once, by the storage
+	}
+	if errors.Is(err, app.ErrShutdownAbandoned) || errors.Is(closeErr, app.ErrShutdownAbandoned) {
+		return 1 // SERVER_SHUTDOWN_GRACE passed: logged once, by Close
 	}
 	if err != nil && ctx.Err() == nil {
 		log.Error("server", logging.Fail, "error", err)

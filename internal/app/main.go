@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,7 @@ import (
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 	"github.com/loteria-nacional/quiniela/internal/netguard"
 	"github.com/loteria-nacional/quiniela/internal/server"
+	"github.com/loteria-nacional/quiniela/internal/storage"
 )
 
 // Main is the whole central, wired: the store, the domain over it, the
@@ -59,6 +61,10 @@ type Main struct {
 	// of netguard.FileLimit. For tests of a limit too small; nil in a
 	// deployed central.
 	FileLimit func() (netguard.Files, error)
+	// StorageFS, when not nil, is the file store's file system
+	// (storage.Options.FS). For tests of a disk that hangs; nil in a
+	// deployed central.
+	StorageFS storage.FS
 
 	ln        listeners // bound by Run before the store opens
 	store     Store
@@ -71,6 +77,9 @@ type Main struct {
 	admin     *http.Server         // the admin endpoint, once it serves
 	pprof     *http.Server         // the profiling endpoint, where SERVER_PPROF_ADDRESS is set
 	adminAddr string               // where the admin endpoint listens
+
+	stopping  atomic.Int64 // when the shutdown began (Unix ns), 0 before: see graceLeft
+	abandoned []string     // what the shutdown gave up, told by Close
 }
 
 // NewMain returns a central for cfg that logs to log.
@@ -80,7 +89,9 @@ func NewMain(cfg config.Server, log *slog.Logger) *Main {
 
 // Run opens the central and serves agencies until ctx is done, or until
 // serving fails. A shutdown through ctx returns ctx's error; the caller
-// calls Close in any case.
+// calls Close in any case. A shutdown gives the requests in flight
+// SERVER_SHUTDOWN_GRACE; one that gives any up returns an error wrapping
+// ErrShutdownAbandoned, and Close says what it gave up.
 func (m *Main) Run(ctx context.Context) error {
 	start := time.Now()    // DRAW_DEADLINE's duration counts from here
 	tlsCfg, err := m.tls() // before anything opens: a bad setting fails at once
@@ -109,6 +120,8 @@ func (m *Main) Run(ctx context.Context) error {
 	// ctx is done or the ledger fails, whichever comes first.
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
+	context.AfterFunc(ctx, m.beginShutdown)
+	defer m.beginShutdown() // where Run ends otherwise: Close is bounded all the same
 	if err := m.openCentral(ctx, start); err != nil {
 		return err
 	}
@@ -117,7 +130,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.srv = server.New(m.settings(tlsCfg), m.central, m.log)
 	m.serveAdmin()
 	if err := m.serve(ctx); err != nil {
-		return err
+		return m.abandon(err)
 	}
 	if err := context.Cause(ctx); errors.Is(err, ErrLedgerFailed) {
 		return err
@@ -128,12 +141,16 @@ func (m *Main) Run(ctx context.Context) error {
 // Close closes what Run opened, in reverse order: the admin endpoint and
 // the profiling listener, then the store (Serve has closed the agencies'
 // listener and connections before Run returns). It logs each close and
-// returns what failed. Calling it again does nothing.
+// returns what failed. A store that does not close within what is left of
+// the shutdown's grace period is abandoned (see closeStore); where the
+// shutdown abandoned anything, Close says what in one line and returns
+// ErrShutdownAbandoned. Calling it again does nothing.
 func (m *Main) Close() error {
 	if m.adminSrc != nil {
 		m.adminSrc.storeOpen.Store(false) // /readyz says so until the endpoint closes
 	}
-	return errors.Join(m.closeAdmin(), m.closePprof(), m.closeStore())
+	err := errors.Join(m.closeAdmin(), m.closePprof(), m.closeStore())
+	return errors.Join(err, m.tellAbandoned())
 }
 
 // Addr is the address the agencies' listener took: SERVER_IP and

@@ -34,6 +34,7 @@ func (m *Main) settings(tlsCfg *tls.Config) server.Settings {
 		HelloTimeout:   m.cfg.HelloTimeout,
 		MaxConnections: m.cfg.MaxConnections,
 		WinnersHold:    m.WinnersHold,
+		ShutdownGrace:  m.cfg.ShutdownGrace,
 	}
 	if m.metrics != nil {
 		s.Observer = m.metrics

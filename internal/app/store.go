@@ -1,6 +1,8 @@
 package app
 
 import (
+	"time"
+
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 	"github.com/loteria-nacional/quiniela/internal/pgstore"
@@ -27,7 +29,7 @@ func (m *Main) openStore() error {
 		m.store = store
 		return nil
 	}
-	opts := storage.Options{Logger: m.log}
+	opts := storage.Options{Logger: m.log, FS: m.StorageFS}
 	if m.metrics != nil {
 		opts.Observer = m.metrics
 	}
@@ -39,12 +41,28 @@ func (m *Main) openStore() error {
 	return nil
 }
 
-// closeStore closes the store, logging it.
+// closeStore closes the store, logging it, within what is left of the
+// shutdown's grace period (see graceLeft). A store that does not close by
+// then (its writer hangs in an fsync) is abandoned, open: the process
+// exits, the kernel releases its lock, and the next start recovers it,
+// which cuts only what was never acknowledged.
 func (m *Main) closeStore() error {
 	if m.store == nil {
 		return nil
 	}
-	err := m.store.Close()
+	store := m.store
+	m.store = nil
+	closed := make(chan error, 1)
+	go func() { closed <- store.Close() }()
+	wait := time.NewTimer(m.graceLeft())
+	defer wait.Stop()
+	var err error
+	select {
+	case err = <-closed:
+	case <-wait.C:
+		m.abandoned = append(m.abandoned, "the storage close (its writer had not returned)")
+		return nil
+	}
 	switch {
 	case err != nil:
 		m.log.Error("close", logging.Fail, "resource", "storage", "error", err)
@@ -53,6 +71,5 @@ func (m *Main) closeStore() error {
 	default:
 		m.log.Info("close", logging.Success, "resource", "storage", "file", m.cfg.StoragePath)
 	}
-	m.store = nil
 	return err
 }

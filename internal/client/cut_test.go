@@ -250,7 +250,7 @@ func TestCutOffByDeadline(t *testing.T) {
 			}
 			res, lines := run(WithObserver(closer))
 
-			st, err := central.Central().Resume(1)
+			st, err := central.Central().Resume(context.Background(), 1)
 			if err != nil {
 				t.Fatal(err)
 			}

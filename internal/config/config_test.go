@@ -112,6 +112,7 @@ STORAGE_FILEPATH = ./bets.csv
 SERVER_READ_TIMEOUT = 30s
 SERVER_HELLO_TIMEOUT = 5s
 SERVER_MAX_CONNECTIONS = 4096
+SERVER_SHUTDOWN_GRACE = 5s
 SERVER_PPROF_ADDRESS =
 `
 
@@ -149,6 +150,7 @@ STORAGE_FILEPATH = /data/bets.csv
 SERVER_READ_TIMEOUT = 1m30s
 SERVER_HELLO_TIMEOUT = 3s
 SERVER_MAX_CONNECTIONS = 100
+SERVER_SHUTDOWN_GRACE = 20s
 SERVER_REPLICA = central-2
 `
 	testLoad(t, "config.ini", LoadServer, DefaultServer, []loadCase[Server]{
@@ -181,7 +183,7 @@ SERVER_REPLICA = central-2
 				*c = Server{
 					Port: 5000, IP: "127.0.0.1", ListenBacklog: 64, LogLevel: slog.LevelDebug,
 					Agencies: 7, StoragePath: "/data/bets.csv", ReadTimeout: 90 * time.Second,
-					HelloTimeout: 3 * time.Second, MaxConnections: 100, Replica: "central-2",
+					HelloTimeout: 3 * time.Second, MaxConnections: 100, ShutdownGrace: 20 * time.Second, Replica: "central-2",
 				}
 			},
 		},
@@ -190,6 +192,7 @@ SERVER_REPLICA = central-2
 			env: map[string]string{
 				"SERVER_PORT": "6000", "AGENCIES_AMOUNT": "3", "LOGGING_LEVEL": "error",
 				"SERVER_READ_TIMEOUT": "2s", "SERVER_HELLO_TIMEOUT": "1500ms",
+				"SERVER_SHUTDOWN_GRACE": "250ms",
 			},
 			want: func(c *Server) {
 				c.Port = 6000
@@ -197,6 +200,7 @@ SERVER_REPLICA = central-2
 				c.LogLevel = slog.LevelError
 				c.ReadTimeout = 2 * time.Second
 				c.HelloTimeout = 1500 * time.Millisecond
+				c.ShutdownGrace = 250 * time.Millisecond
 			},
 		},
 		{
@@ -209,12 +213,13 @@ SERVER_REPLICA = central-2
 				"SERVER_HELLO_TIMEOUT":  "2s",
 				"SERVER_LISTEN_BACKLOG": "9",
 				"SERVER_REPLICA":        "central-3",
+				"SERVER_SHUTDOWN_GRACE": "1m",
 			},
 			want: func(c *Server) {
 				*c = Server{
 					Port: 7000, IP: "::1", ListenBacklog: 9, LogLevel: slog.LevelWarn,
 					Agencies: 2, StoragePath: "/tmp/x.csv", ReadTimeout: 5 * time.Second,
-					HelloTimeout: 2 * time.Second, MaxConnections: 10, Replica: "central-3",
+					HelloTimeout: 2 * time.Second, MaxConnections: 10, ShutdownGrace: time.Minute, Replica: "central-3",
 				}
 			},
 		},
@@ -226,7 +231,7 @@ SERVER_REPLICA = central-2
 				*c = Server{
 					Port: 7001, IP: "127.0.0.1", ListenBacklog: 64, LogLevel: slog.LevelDebug,
 					Agencies: 7, StoragePath: "/data/bets.csv", ReadTimeout: 90 * time.Second,
-					HelloTimeout: 3 * time.Second, MaxConnections: 100, Replica: "central-2",
+					HelloTimeout: 3 * time.Second, MaxConnections: 100, ShutdownGrace: 20 * time.Second, Replica: "central-2",
 				}
 			},
 		},
@@ -298,6 +303,10 @@ func TestLoadServerBadValues(t *testing.T) {
 		{"SERVER_HELLO_TIMEOUT", "-2s"},
 		{"SERVER_MAX_CONNECTIONS", "0"},
 		{"SERVER_MAX_CONNECTIONS", "many"},
+		{"SERVER_SHUTDOWN_GRACE", "5"},
+		{"SERVER_SHUTDOWN_GRACE", "0s"},
+		{"SERVER_SHUTDOWN_GRACE", "-1s"},
+		{"SERVER_SHUTDOWN_GRACE", "6m"},
 		{"DRAW_DEADLINE", "0s"},
 		{"DRAW_DEADLINE", "-1m"},
 		{"DRAW_DEADLINE", "1ns"},

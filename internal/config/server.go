@@ -30,8 +30,14 @@ type Server struct {
 	ReadTimeout    time.Duration // SERVER_READ_TIMEOUT: an idle peer is closed after it
 	HelloTimeout   time.Duration // SERVER_HELLO_TIMEOUT: a peer that has not said Hello by then is closed
 	MaxConnections int           // SERVER_MAX_CONNECTIONS
-	PprofAddress   string        // SERVER_PPROF_ADDRESS: serve net/http/pprof there; empty, off
-	AdminAddress   string        // SERVER_ADMIN_ADDRESS: serve the admin endpoint (health, metrics, status) there (no host: loopback, see AdminListenAddress); empty, off
+	// SERVER_SHUTDOWN_GRACE: how long, after SIGTERM, the requests in
+	// flight have to be answered before the central gives them up and
+	// exits non-zero (see server.Settings.ShutdownGrace). Its default
+	// stays well under Docker's 10 s between SIGTERM and SIGKILL, so that
+	// the central, not the kill, ends a shutdown that hangs, saying so.
+	ShutdownGrace time.Duration
+	PprofAddress  string // SERVER_PPROF_ADDRESS: serve net/http/pprof there; empty, off
+	AdminAddress  string // SERVER_ADMIN_ADDRESS: serve the admin endpoint (health, metrics, status) there (no host: loopback, see AdminListenAddress); empty, off
 	// DRAW_DEADLINE: when sales close and the draw is held with the bets
 	// stored by then, notified or not (lottery.Central.CloseSales): a duration
 	// of at least a second from the central's start ("2h30m"), an RFC 3339
@@ -71,6 +77,7 @@ func DefaultServer() Server {
 		ReadTimeout:    30 * time.Second,
 		HelloTimeout:   5 * time.Second,
 		MaxConnections: 4096,
+		ShutdownGrace:  5 * time.Second,
 		Replica:        hostname(),
 	}
 }
@@ -122,6 +129,7 @@ func (c *Server) keys() []key {
 		iniKey("SERVER_READ_TIMEOUT", durationSetter(&c.ReadTimeout)),
 		iniKey("SERVER_HELLO_TIMEOUT", durationSetter(&c.HelloTimeout)),
 		iniKey("SERVER_MAX_CONNECTIONS", intSetter(&c.MaxConnections)),
+		iniKey("SERVER_SHUTDOWN_GRACE", durationSetter(&c.ShutdownGrace)),
 		iniKey("SERVER_PPROF_ADDRESS", stringSetter(&c.PprofAddress)),
 		iniKey("SERVER_ADMIN_ADDRESS", stringSetter(&c.AdminAddress)),
 		iniKey("DRAW_DEADLINE", stringSetter(&c.DrawDeadline)),
@@ -181,6 +189,8 @@ func (c Server) Validate() error {
 		check("SERVER_READ_TIMEOUT", c.ReadTimeout > 0, "want a positive duration", c.ReadTimeout),
 		check("SERVER_HELLO_TIMEOUT", c.HelloTimeout > 0, "want a positive duration", c.HelloTimeout),
 		check("SERVER_MAX_CONNECTIONS", c.MaxConnections >= 1, "want at least 1", c.MaxConnections),
+		check("SERVER_SHUTDOWN_GRACE", c.ShutdownGrace > 0 && c.ShutdownGrace <= maxShutdownGrace,
+			"want a positive duration of at most %v", c.ShutdownGrace, maxShutdownGrace),
 		check("SERVER_ADMIN_ADDRESS", validHostPort(c.AdminAddress), "want host:port (127.0.0.1:9090; :9090 is loopback too, 0.0.0.0:9090 every address; port 0 picks a free one) or nothing (off)", c.AdminAddress),
 		check("DRAW_DEADLINE", validDeadline(c.DrawDeadline),
 			"want a duration of at least %v from the central's start (2h30m), an RFC 3339 time (2026-05-01T21:00:00-03:00), %s (draw at start with the bets stored) or nothing (off)",
@@ -214,6 +224,11 @@ func (c Server) Deadline(start time.Time) (time.Time, bool) {
 	}
 	return t, true
 }
+
+// maxShutdownGrace bounds SERVER_SHUTDOWN_GRACE: a shutdown is for a
+// supervisor that waits for it, and one that waits longer than a few
+// minutes for a central that cannot write is waiting for nothing.
+const maxShutdownGrace = 5 * time.Minute
 
 // DeadlineNow is the DRAW_DEADLINE that closes sales at the central's
 // start: the one way to hold the draw at once with the bets stored, since
@@ -330,7 +345,8 @@ func (c Server) LogAttrs() []any {
 		"server_port", c.Port, "server_ip", c.IP, "server_listen_backlog", c.ListenBacklog,
 		"logging_level", logging.LevelName(c.LogLevel), "agencies_amount", c.Agencies,
 		"storage_filepath", c.StoragePath, "storage_url", c.StorageURLRedacted(), "server_read_timeout", c.ReadTimeout,
-		"server_hello_timeout", c.HelloTimeout, "server_max_connections", c.MaxConnections, "server_pprof_address", c.PprofAddress,
+		"server_hello_timeout", c.HelloTimeout, "server_max_connections", c.MaxConnections,
+		"server_shutdown_grace", c.ShutdownGrace, "server_pprof_address", c.PprofAddress,
 		"server_admin_address", c.AdminAddress,
 		"draw_deadline", c.DrawDeadline, "server_replica", c.Replica,
 		"server_tls_cert", c.TLSCert, "server_tls_client_ca", c.TLSClientCA, "server_tls_revoked", c.TLSRevoked,

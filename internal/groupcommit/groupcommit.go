@@ -6,7 +6,11 @@
 // through one.
 package groupcommit
 
-import "sync"
+import (
+	"context"
+	"fmt"
+	"sync"
+)
 
 // Queue hands requests of type T to its committer, one group at a time.
 type Queue[T any] struct {
@@ -93,10 +97,33 @@ func NewAnswer[V any]() Answer[V] {
 	return Answer[V]{ready: make(chan struct{})}
 }
 
-// Wait waits until the answer is given, and returns it.
-func (a *Answer[V]) Wait() (V, error) {
-	<-a.ready
-	return a.v, a.err
+// Wait waits until the answer is given, and returns it; or, when ctx is
+// done first, returns ctx's error wrapped (and its cause, where it has
+// one). Giving up a wait gives up nothing else: the request is committed
+// or not all the same, and a later Wait has its answer. An answer given
+// is returned even when ctx is done too.
+func (a *Answer[V]) Wait(ctx context.Context) (V, error) {
+	select {
+	case <-a.ready:
+		return a.v, a.err
+	default:
+	}
+	select {
+	case <-a.ready:
+		return a.v, a.err
+	case <-ctx.Done():
+		var zero V
+		return zero, gaveUp(ctx)
+	}
+}
+
+// gaveUp is the error of a wait that ctx ended: it wraps ctx's error and,
+// where it differs, its cause, so that callers can tell either.
+func gaveUp(ctx context.Context) error {
+	if cause := context.Cause(ctx); cause != ctx.Err() {
+		return fmt.Errorf("gave up waiting for the write: %w: %w", ctx.Err(), cause)
+	}
+	return fmt.Errorf("gave up waiting for the write: %w", ctx.Err())
 }
 
 // Finish gives the answer. It is called once.

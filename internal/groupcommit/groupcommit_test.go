@@ -1,6 +1,8 @@
 package groupcommit
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -54,12 +56,37 @@ func TestAnswer(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got[i], _ = a.Wait()
+			got[i], _ = a.Wait(context.Background())
 		}()
 	}
 	a.Finish(7, nil)
 	wg.Wait()
-	if v, err := a.Wait(); v != 7 || err != nil || slices.ContainsFunc(got, func(v int) bool { return v != 7 }) {
+	if v, err := a.Wait(context.Background()); v != 7 || err != nil || slices.ContainsFunc(got, func(v int) bool { return v != 7 }) {
 		t.Errorf("answers %v and %d, %v; want 7 each time", got, v, err)
+	}
+}
+
+// TestAnswerGivenUp: a wait that its context ends returns the context's
+// error and its cause, wrapped; the answer, given later, is still every
+// later waiter's, and an answer given wins over a context also done.
+func TestAnswerGivenUp(t *testing.T) {
+	errGrace := errors.New("grace period over")
+	a := NewAnswer[int]()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	waited := make(chan error, 1)
+	go func() {
+		_, err := a.Wait(ctx)
+		waited <- err
+	}()
+	cancel(errGrace)
+	if err := <-waited; !errors.Is(err, context.Canceled) || !errors.Is(err, errGrace) {
+		t.Errorf("Wait after its context ended: %v, want context.Canceled and its cause", err)
+	}
+	a.Finish(7, nil)
+	if v, err := a.Wait(ctx); v != 7 || err != nil {
+		t.Errorf("Wait once answered, its context done: %d, %v; want 7, nil", v, err)
+	}
+	if v, err := a.Wait(context.Background()); v != 7 || err != nil {
+		t.Errorf("Wait again: %d, %v; want 7, nil", v, err)
 	}
 }

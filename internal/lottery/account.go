@@ -1,6 +1,9 @@
 package lottery
 
-import "sync"
+import (
+	"context"
+	"sync"
+)
 
 // account is the central's record of one agency, the only one there is.
 type account struct {
@@ -22,8 +25,9 @@ type Standing struct {
 }
 
 // Resume returns where agency stands. It waits for the agency's writes in
-// flight, so that what it reports is durable.
-func (c *Central) Resume(agency int) (Standing, error) {
+// flight, so that what it reports is durable, until ctx is done (see
+// Central.wait).
+func (c *Central) Resume(ctx context.Context, agency int) (Standing, error) {
 	a, err := c.account(agency)
 	if err != nil {
 		return Standing{}, err
@@ -33,13 +37,13 @@ func (c *Central) Resume(agency int) (Standing, error) {
 		// this one last heard of it.
 		a.mu.Lock()
 		a.stale = true
-		err := c.refresh(agency, a)
+		err := c.refresh(ctx, agency, a)
 		a.mu.Unlock()
 		if err != nil {
 			return Standing{}, err
 		}
 	}
-	st, err := a.standing(c)
+	st, err := a.standing(ctx, c)
 	if err != nil {
 		return Standing{}, c.lost(a, err)
 	}
@@ -48,15 +52,15 @@ func (c *Central) Resume(agency int) (Standing, error) {
 }
 
 // standing returns the account's durable state: it waits for its last
-// write, which carries the digest.
-func (a *account) standing(c *Central) (Standing, error) {
+// write, which carries the digest, until ctx is done.
+func (a *account) standing(ctx context.Context, c *Central) (Standing, error) {
 	a.mu.Lock()
 	st, last := Standing{Stored: a.accepted, Done: a.done, Digest: a.digest}, a.last
 	a.mu.Unlock()
 	if last == nil {
 		return st, nil
 	}
-	d, err := c.wait(last)
+	d, err := c.wait(ctx, last)
 	if err != nil {
 		return Standing{}, err
 	}

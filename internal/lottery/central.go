@@ -2,6 +2,7 @@ package lottery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -199,13 +200,15 @@ type Submission struct {
 // agency then has on stable storage, and how many of the batch's were
 // new (0 for a batch stored before, which is acknowledged again), or the
 // error that refused the batch: ErrInvalidBet, ErrOutOfOrder, ErrClosed or
-// ErrUnavailable, wrapped.
-func (s *Submission) Wait() (stored uint64, fresh int, err error) {
+// ErrUnavailable, wrapped. When ctx is done first, it returns
+// ErrUnavailable wrapping ctx's error (see Central.wait): the batch was
+// not acknowledged, and may yet be stored.
+func (s *Submission) Wait(ctx context.Context) (stored uint64, fresh int, err error) {
 	if s.err != nil {
 		return 0, 0, s.err
 	}
 	if s.receipt != nil {
-		if _, err := s.central.wait(s.receipt); err != nil {
+		if _, err := s.central.wait(ctx, s.receipt); err != nil {
 			return 0, 0, s.central.lost(s.account, err)
 		}
 	}
@@ -232,7 +235,7 @@ func (c *Central) Submit(agency int, first uint64, bets []Bet) *Submission {
 	n := uint64(len(bets))
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if err := c.refresh(agency, a); err != nil {
+	if err := c.refresh(c.ctx, agency, a); err != nil {
 		return &Submission{err: err}
 	}
 	switch {
@@ -256,8 +259,10 @@ func (c *Central) Submit(agency int, first uint64, bets []Bet) *Submission {
 // Notify records that agency has sent all of its total bets, and returns
 // the agency's digest over them. The call that completes the set of
 // agencies holds the draw before it returns. Notifying again with the
-// same total is answered as the first time.
-func (c *Central) Notify(agency int, total uint64) (Digest, error) {
+// same total is answered as the first time. ctx bounds the wait for the
+// notification to be durable (see Central.wait); the draw is bounded by
+// the central's lifetime.
+func (c *Central) Notify(ctx context.Context, agency int, total uint64) (Digest, error) {
 	a, err := c.account(agency)
 	if err != nil {
 		return Digest{}, err
@@ -267,7 +272,7 @@ func (c *Central) Notify(agency int, total uint64) (Digest, error) {
 		a.mu.Unlock()
 		return Digest{}, err
 	}
-	if err := c.refresh(agency, a); err != nil {
+	if err := c.refresh(ctx, agency, a); err != nil {
 		a.mu.Unlock()
 		return Digest{}, err
 	}
@@ -289,7 +294,7 @@ func (c *Central) Notify(agency int, total uint64) (Digest, error) {
 		a.last = c.ledger.Notify(agency, total)
 	}
 	a.mu.Unlock()
-	st, err := a.standing(c)
+	st, err := a.standing(ctx, c)
 	if err != nil {
 		return Digest{}, c.lost(a, err)
 	}
@@ -337,8 +342,16 @@ func (c *Central) countNotified() (start bool) {
 // failed: the ledger's state is no longer known, so nothing more is
 // decided until a restart recovers it; except over a SharedLedger, whose
 // writes are transactions.
-func (c *Central) wait(r Receipt) (Digest, error) {
-	d, err := r.Wait()
+//
+// A wait that ctx ends first is no failure of the ledger: the write goes
+// on, and the caller (a shutdown past its grace period) gets
+// ErrUnavailable wrapping ctx's error. The central stays as it was: the
+// write is its agency's last, which the next wait waits for again.
+func (c *Central) wait(ctx context.Context, r Receipt) (Digest, error) {
+	d, err := r.Wait(ctx)
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return Digest{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
 	if err != nil && c.shared != nil {
 		// A transaction: the ledger holds what it holds, which the
 		// central reads again (see lost). It does not fail the central.

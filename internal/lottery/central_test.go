@@ -42,16 +42,21 @@ type appendCall struct {
 	n      int
 }
 
-// fakeReceipt is answered once hold, when set, is closed.
+// fakeReceipt is answered once hold, when set, is closed; a wait whose
+// context ends first returns its error, as a ledger's does.
 type fakeReceipt struct {
 	hold   chan struct{}
 	digest Digest
 	err    error
 }
 
-func (r fakeReceipt) Wait() (Digest, error) {
+func (r fakeReceipt) Wait(ctx context.Context) (Digest, error) {
 	if r.hold != nil {
-		<-r.hold
+		select {
+		case <-r.hold:
+		case <-ctx.Done():
+			return Digest{}, fmt.Errorf("fake receipt: %w", ctx.Err())
+		}
 	}
 	if r.err != nil {
 		return Digest{}, r.err
@@ -276,7 +281,7 @@ func TestCentralWinnersWaitForLastAgency(t *testing.T) {
 	checkStatus(t, c, 0, false)
 
 	for agency := 1; agency <= 2; agency++ {
-		if _, err := c.Notify(agency, l.total(agency)); err != nil {
+		if _, err := c.Notify(context.Background(), agency, l.total(agency)); err != nil {
 			t.Fatalf("Notify(%d): %v", agency, err)
 		}
 		checkStatus(t, c, agency, false)
@@ -300,7 +305,7 @@ func TestCentralWinnersWaitForLastAgency(t *testing.T) {
 		waiting <- w
 	}()
 
-	if _, err := c.Notify(3, l.total(3)); err != nil {
+	if _, err := c.Notify(context.Background(), 3, l.total(3)); err != nil {
 		t.Fatalf("Notify(3): %v", err)
 	}
 	checkStatus(t, c, 3, true)
@@ -322,7 +327,7 @@ func TestCentralWinnersWaitForLastAgency(t *testing.T) {
 func TestCentralWinnersAfterDrawAnswerAtOnce(t *testing.T) {
 	l := &fakeLedger{bets: ledgerBets(1)}
 	c := newCentral(t, l, 1)
-	if _, err := c.Notify(1, l.total(1)); err != nil {
+	if _, err := c.Notify(context.Background(), 1, l.total(1)); err != nil {
 		t.Fatal(err)
 	}
 	got, _, err := c.Winners(boundedCtx(t), 1)
@@ -335,7 +340,7 @@ func TestCentralNotifyTwiceIsHarmless(t *testing.T) {
 	l := &fakeLedger{bets: ledgerBets(3)}
 	c := newCentral(t, l, 3)
 	for range 3 {
-		if _, err := c.Notify(2, l.total(2)); err != nil {
+		if _, err := c.Notify(context.Background(), 2, l.total(2)); err != nil {
 			t.Fatalf("Notify(2) again: %v", err)
 		}
 	}
@@ -345,14 +350,14 @@ func TestCentralNotifyTwiceIsHarmless(t *testing.T) {
 	}
 
 	for _, a := range []int{1, 3} {
-		if _, err := c.Notify(a, l.total(a)); err != nil {
+		if _, err := c.Notify(context.Background(), a, l.total(a)); err != nil {
 			t.Fatalf("Notify(%d): %v", a, err)
 		}
 	}
 	checkStatus(t, c, 3, true)
 	// Notifying again after the draw changes nothing and draws no more.
 	for a := 1; a <= 3; a++ {
-		if _, err := c.Notify(a, l.total(a)); err != nil {
+		if _, err := c.Notify(context.Background(), a, l.total(a)); err != nil {
 			t.Fatalf("Notify(%d) after the draw: %v", a, err)
 		}
 	}
@@ -369,7 +374,7 @@ func TestCentralAgencyOutOfRange(t *testing.T) {
 	for _, agency := range []int{0, -1, 4, 1 << 20} {
 		l := &fakeLedger{bets: ledgerBets(3)}
 		c := newCentral(t, l, 3)
-		if _, err := c.Notify(agency, 0); err == nil {
+		if _, err := c.Notify(context.Background(), agency, 0); err == nil {
 			t.Errorf("Notify(%d) with 3 agencies: got no error", agency)
 		} else if !errors.Is(err, ErrInvalidBet) {
 			t.Errorf("Notify(%d) error %q does not wrap ErrInvalidBet", agency, err)
@@ -388,10 +393,10 @@ func TestCentralLedgerNotifyError(t *testing.T) {
 	errFull := errors.New("disk full")
 	l := &fakeLedger{bets: ledgerBets(2), notifyErr: map[int]error{2: errFull}}
 	c := newCentral(t, l, 2)
-	if _, err := c.Notify(1, l.total(1)); err != nil {
+	if _, err := c.Notify(context.Background(), 1, l.total(1)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Notify(2, l.total(2)); !errors.Is(err, errFull) {
+	if _, err := c.Notify(context.Background(), 2, l.total(2)); !errors.Is(err, errFull) {
 		t.Fatalf("Notify(2) = %v, want %v", err, errFull)
 	}
 	// The failed notification is not counted and holds no draw.
@@ -467,7 +472,7 @@ func TestCentralFailedDrawIsRetried(t *testing.T) {
 		{
 			name: "by a repeated Notify",
 			retry: func(t *testing.T, c *Central) {
-				if _, err := c.Notify(1, 3); err != nil {
+				if _, err := c.Notify(context.Background(), 1, 3); err != nil {
 					t.Fatalf("Notify(1) again: %v", err)
 				}
 				checkWinners(t, c, 2)
@@ -479,11 +484,11 @@ func TestCentralFailedDrawIsRetried(t *testing.T) {
 			l := &fakeLedger{bets: ledgerBets(3), loadErr: errDisk}
 			c := newCentral(t, l, 3)
 			for a := 1; a <= 2; a++ {
-				if _, err := c.Notify(a, l.total(a)); err != nil {
+				if _, err := c.Notify(context.Background(), a, l.total(a)); err != nil {
 					t.Fatalf("Notify(%d): %v", a, err)
 				}
 			}
-			if _, err := c.Notify(3, l.total(3)); !errors.Is(err, errDisk) {
+			if _, err := c.Notify(context.Background(), 3, l.total(3)); !errors.Is(err, errDisk) {
 				t.Fatalf("Notify(3) with a failing draw = %v, want %v", err, errDisk)
 			}
 			// The notification is kept, but there is no draw.
@@ -520,7 +525,7 @@ func TestCentralStatusCounts(t *testing.T) {
 	order := []int{3, 1, 3, 4, 2}
 	wantCount := []int{1, 2, 2, 3, 4}
 	for i, a := range order {
-		if _, err := c.Notify(a, l.total(a)); err != nil {
+		if _, err := c.Notify(context.Background(), a, l.total(a)); err != nil {
 			t.Fatalf("Notify(%d): %v", a, err)
 		}
 		checkStatus(t, c, wantCount[i], wantCount[i] == 4)
@@ -547,7 +552,7 @@ func TestCentralConcurrent(t *testing.T) {
 				}
 			})
 			wg.Go(func() {
-				if _, err := c.Notify(a, l.total(a)); err != nil {
+				if _, err := c.Notify(context.Background(), a, l.total(a)); err != nil {
 					t.Errorf("Notify(%d): %v", a, err)
 				}
 				c.Status()
@@ -596,7 +601,7 @@ func TestCentralSubmitPositions(t *testing.T) {
 	c := newCentral(t, l, 2)
 	for _, s := range steps {
 		before := len(l.appendCalls())
-		stored, fresh, err := c.Submit(1, s.first, someBets(1, int(s.first), s.n)).Wait()
+		stored, fresh, err := c.Submit(1, s.first, someBets(1, int(s.first), s.n)).Wait(context.Background())
 		if !errors.Is(err, s.err) || (s.err == nil && err != nil) {
 			t.Fatalf("%s: err %v, want %v", s.name, err, s.err)
 		}
@@ -617,19 +622,19 @@ func TestCentralSubmitPositions(t *testing.T) {
 		}
 	}
 
-	if _, err := c.Notify(1, 5); !errors.Is(err, ErrIncomplete) {
+	if _, err := c.Notify(context.Background(), 1, 5); !errors.Is(err, ErrIncomplete) {
 		t.Errorf("Notify with a wrong total: %v, want ErrIncomplete", err)
 	}
-	if _, err := c.Notify(1, 10); err != nil {
+	if _, err := c.Notify(context.Background(), 1, 10); err != nil {
 		t.Fatalf("Notify: %v", err)
 	}
-	if _, _, err := c.Submit(1, 10, someBets(1, 10, 1)).Wait(); !errors.Is(err, ErrClosed) {
+	if _, _, err := c.Submit(1, 10, someBets(1, 10, 1)).Wait(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Errorf("new bet after notify: %v, want ErrClosed", err)
 	}
-	if stored, fresh, err := c.Submit(1, 0, someBets(1, 0, 4)).Wait(); err != nil || stored != 10 || fresh != 0 {
+	if stored, fresh, err := c.Submit(1, 0, someBets(1, 0, 4)).Wait(context.Background()); err != nil || stored != 10 || fresh != 0 {
 		t.Errorf("old batch after notify: stored %d fresh %d err %v, want it acknowledged again", stored, fresh, err)
 	}
-	if st, err := c.Resume(1); err != nil || st != (Standing{Stored: 10, Done: true, Digest: digestOf(l.bets, 1)}) {
+	if st, err := c.Resume(context.Background(), 1); err != nil || st != (Standing{Stored: 10, Done: true, Digest: digestOf(l.bets, 1)}) {
 		t.Errorf("Resume(1) = %+v, %v", st, err)
 	}
 }
@@ -651,7 +656,7 @@ func TestCentralSubmitRefuses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			l := &fakeLedger{}
 			c := newCentral(t, l, 2)
-			if _, _, err := c.Submit(tt.agency, 0, tt.bets).Wait(); !errors.Is(err, tt.want) {
+			if _, _, err := c.Submit(tt.agency, 0, tt.bets).Wait(context.Background()); !errors.Is(err, tt.want) {
 				t.Errorf("Submit: %v, want %v", err, tt.want)
 			}
 			if calls := l.appendCalls(); len(calls) != 0 {
@@ -666,7 +671,7 @@ func TestCentralSubmitRefuses(t *testing.T) {
 func TestCentralSubmitStampsAgency(t *testing.T) {
 	l := &fakeLedger{}
 	c := newCentral(t, l, 2)
-	if _, _, err := c.Submit(2, 0, someBets(1, 0, 2)).Wait(); err != nil {
+	if _, _, err := c.Submit(2, 0, someBets(1, 0, 2)).Wait(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	for _, b := range l.bets {
@@ -685,7 +690,7 @@ func TestCentralLedgerFailure(t *testing.T) {
 	if c.Err() != nil {
 		t.Fatalf("Err() = %v before any write", c.Err())
 	}
-	if _, _, err := c.Submit(1, 0, someBets(1, 0, 2)).Wait(); !errors.Is(err, ErrUnavailable) || !errors.Is(err, errIO) {
+	if _, _, err := c.Submit(1, 0, someBets(1, 0, 2)).Wait(context.Background()); !errors.Is(err, ErrUnavailable) || !errors.Is(err, errIO) {
 		t.Fatalf("Submit over a failing ledger: %v, want ErrUnavailable wrapping the cause", err)
 	}
 	// The wiring hears of it, to stop the central.
@@ -700,14 +705,49 @@ func TestCentralLedgerFailure(t *testing.T) {
 	l.mu.Lock()
 	l.appendErr = nil
 	l.mu.Unlock()
-	if _, _, err := c.Submit(2, 0, someBets(2, 0, 1)).Wait(); !errors.Is(err, ErrUnavailable) {
+	if _, _, err := c.Submit(2, 0, someBets(2, 0, 1)).Wait(context.Background()); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Submit after a failed write: %v, want ErrUnavailable", err)
 	}
-	if _, err := c.Notify(2, 0); !errors.Is(err, ErrUnavailable) {
+	if _, err := c.Notify(context.Background(), 2, 0); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Notify after a failed write: %v, want ErrUnavailable", err)
 	}
 	if calls := l.appendCalls(); len(calls) != 1 {
 		t.Errorf("ledger appends after the failure: %v, want only the failed one", calls)
+	}
+}
+
+// TestCentralWaitGivenUp: waits whose context ends before the ledger
+// answers (a shutdown past its grace period) return ErrUnavailable
+// wrapping the context's error, for a batch, a notification and a
+// resume; the central is not failed by it, and once the ledger answers,
+// the same writes are answered to the next wait.
+func TestCentralWaitGivenUp(t *testing.T) {
+	l := &fakeLedger{hold: make(chan struct{})}
+	c := newCentral(t, l, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	sub := c.Submit(1, 0, someBets(1, 0, 3))
+	gaveUp := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
+			t.Errorf("%s with its context done: %v, want ErrUnavailable and context.Canceled", what, err)
+		}
+	}
+	_, _, err := sub.Wait(ctx)
+	gaveUp("Submission.Wait", err)
+	_, err = c.Notify(ctx, 2, 0)
+	gaveUp("Notify", err)
+	_, err = c.Resume(ctx, 1)
+	gaveUp("Resume", err)
+	if err := c.Err(); err != nil {
+		t.Fatalf("the central failed: %v", err)
+	}
+	close(l.hold)
+	if stored, fresh, err := sub.Wait(context.Background()); err != nil || stored != 3 || fresh != 3 {
+		t.Errorf("the batch, waited again: %d stored, %d fresh, %v; want 3, 3, nil", stored, fresh, err)
+	}
+	if st, err := c.Resume(context.Background(), 2); err != nil || !st.Done {
+		t.Errorf("agency 2, resumed: %+v, %v; want its notification durable", st, err)
 	}
 }
 
@@ -721,7 +761,7 @@ func TestCentralResumeWaitsForWrites(t *testing.T) {
 	again := c.Submit(1, 0, someBets(1, 0, 3))
 	resumed := make(chan Standing, 1)
 	go func() {
-		st, err := c.Resume(1)
+		st, err := c.Resume(context.Background(), 1)
 		if err != nil {
 			t.Errorf("Resume: %v", err)
 		}
@@ -729,7 +769,7 @@ func TestCentralResumeWaitsForWrites(t *testing.T) {
 	}()
 	acked := make(chan uint64, 1)
 	go func() {
-		stored, _, err := again.Wait()
+		stored, _, err := again.Wait(context.Background())
 		if err != nil {
 			t.Errorf("resent batch: %v", err)
 		}
@@ -749,7 +789,7 @@ func TestCentralResumeWaitsForWrites(t *testing.T) {
 	if n := <-acked; n != 3 {
 		t.Errorf("resent batch acknowledged with %d, want 3", n)
 	}
-	if _, fresh, err := first.Wait(); err != nil || fresh != 3 {
+	if _, fresh, err := first.Wait(context.Background()); err != nil || fresh != 3 {
 		t.Errorf("first batch: fresh %d err %v", fresh, err)
 	}
 }
@@ -772,7 +812,7 @@ func TestCentralEventsOrder(t *testing.T) {
 		answered <- append(events.list(), "answered")
 	}()
 	for a := 1; a <= 2; a++ {
-		if _, err := c.Notify(a, l.total(a)); err != nil {
+		if _, err := c.Notify(context.Background(), a, l.total(a)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -834,7 +874,7 @@ func TestCentralWinnersWaitForDrawnEvent(t *testing.T) {
 	}()
 	notified := make(chan error, 1)
 	go func() {
-		_, err := c.Notify(1, l.total(1))
+		_, err := c.Notify(context.Background(), 1, l.total(1))
 		notified <- err
 	}()
 	<-events.entered
@@ -863,7 +903,7 @@ func TestCentralRecordsTheDraw(t *testing.T) {
 	c := newCentral(t, l, 3)
 	var told []Digest
 	for a := 1; a <= 3; a++ {
-		d, err := c.Notify(a, l.total(a))
+		d, err := c.Notify(context.Background(), a, l.total(a))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -893,7 +933,7 @@ func TestCentralRecordedDrawIsFinal(t *testing.T) {
 		l := &fakeLedger{bets: ledgerBets(3)}
 		c := newCentral(t, l, 3)
 		for a := 1; a <= 3; a++ {
-			if _, err := c.Notify(a, l.total(a)); err != nil {
+			if _, err := c.Notify(context.Background(), a, l.total(a)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -913,7 +953,7 @@ func TestCentralRecordedDrawIsFinal(t *testing.T) {
 			for a := 1; a <= 3; a++ {
 				checkWinners(t, c, a)
 			}
-			if _, _, err := c.Submit(3, 1, someBets(3, 1, 1)).Wait(); !errors.Is(err, ErrClosed) {
+			if _, _, err := c.Submit(3, 1, someBets(3, 1, 1)).Wait(context.Background()); !errors.Is(err, ErrClosed) {
 				t.Errorf("a bet after the recorded draw = %v, want ErrClosed", err)
 			}
 		})

@@ -27,10 +27,10 @@ func checkDeadlineDraw(t *testing.T, c *Central, l *fakeLedger) {
 			t.Errorf("Winners(%d) = %v, %s, %v; want %v with the draw's digest", a, got, d, err, wantWinners[a])
 		}
 	}
-	if _, _, err := c.Submit(3, 1, someBets(3, 1, 1)).Wait(); !errors.Is(err, ErrClosed) {
+	if _, _, err := c.Submit(3, 1, someBets(3, 1, 1)).Wait(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Errorf("a new bet of the absent agency = %v, want ErrClosed", err)
 	}
-	if _, err := c.Notify(3, l.total(3)); !errors.Is(err, ErrClosed) {
+	if _, err := c.Notify(context.Background(), 3, l.total(3)); !errors.Is(err, ErrClosed) {
 		t.Errorf("a late notification = %v, want ErrClosed", err)
 	}
 	for _, call := range l.notifyCalls() {
@@ -38,7 +38,7 @@ func checkDeadlineDraw(t *testing.T, c *Central, l *fakeLedger) {
 			t.Errorf("the late notification reached the ledger: %+v", call)
 		}
 	}
-	if d, err := c.Notify(1, l.total(1)); err != nil || d != digestOf(l.bets, 1) {
+	if d, err := c.Notify(context.Background(), 1, l.total(1)); err != nil || d != digestOf(l.bets, 1) {
 		t.Errorf("agency 1 notifying again = %s, %v; want its digest, as the first time", d, err)
 	}
 }
@@ -55,7 +55,7 @@ func TestCentralDeadlineWhileWaiting(t *testing.T) {
 		t.Fatal(err)
 	}
 	for a := 1; a <= 2; a++ {
-		if _, err := c.Notify(a, l.total(a)); err != nil {
+		if _, err := c.Notify(context.Background(), a, l.total(a)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -121,10 +121,10 @@ func TestCentralDeadlinePassedAtStart(t *testing.T) {
 		t.Errorf("Winners(3) = %v, %v; want none", got, err)
 	}
 	checkWinners(t, c, 1)
-	if _, _, err := c.Submit(1, 0, someBets(1, 0, 1)).Wait(); err != nil {
+	if _, _, err := c.Submit(1, 0, someBets(1, 0, 1)).Wait(context.Background()); err != nil {
 		t.Errorf("a batch stored before = %v, want it acknowledged again", err)
 	}
-	if _, _, err := c.Submit(1, 3, someBets(1, 3, 1)).Wait(); !errors.Is(err, ErrClosed) {
+	if _, _, err := c.Submit(1, 3, someBets(1, 3, 1)).Wait(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Errorf("a new bet after the deadline = %v, want ErrClosed", err)
 	}
 	c.CloseSalesAt(time.Now()) // again: nothing more

@@ -105,7 +105,10 @@ func (c *Central) draw() error {
 			return c.drawFailed(err)
 		}
 	default:
-		if _, err := c.wait(c.ledger.RecordDraw(r)); err != nil {
+		if _, err := c.wait(c.ctx, c.ledger.RecordDraw(r)); err != nil {
+			if c.ctx.Err() != nil {
+				return c.drawFailed(err) // stopped, not failed: see wait
+			}
 			return err
 		}
 	}
@@ -133,7 +136,7 @@ func (c *Central) coverage() (digests []Digest, stored uint64, absent []int, err
 	}
 	digests = make([]Digest, c.agencies)
 	for a := 1; a <= c.agencies; a++ {
-		st, err := c.accounts[a].standing(c)
+		st, err := c.accounts[a].standing(c.ctx, c)
 		if err != nil {
 			return nil, 0, nil, err
 		}

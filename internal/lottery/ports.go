@@ -68,7 +68,12 @@ type Receipt interface {
 	// Wait blocks until the write is durable and returns the digest it
 	// commits to (the agency's, after an Append or a Notify), or returns
 	// why it failed. It may be called again, and from many goroutines.
-	Wait() (Digest, error)
+	//
+	// When ctx is done first, Wait returns ctx's error, wrapped: the
+	// caller stops waiting (a shutdown past its grace period), and
+	// nothing else changes. The write goes on, is durable or fails as it
+	// would have, and a later Wait has its answer.
+	Wait(ctx context.Context) (Digest, error)
 }
 
 // Result is a held draw: the decision the ledger records, from which the

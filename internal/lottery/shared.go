@@ -27,15 +27,15 @@ func (c *Central) sharedClosed() (bool, error) {
 
 // refresh reads agency's account again from a SharedLedger where it may
 // be behind it (see lost), once the account's writes in flight are
-// answered. The caller holds a.mu.
-func (c *Central) refresh(agency int, a *account) error {
+// answered, all within ctx. The caller holds a.mu.
+func (c *Central) refresh(ctx context.Context, agency int, a *account) error {
 	if c.shared == nil || !a.stale {
 		return nil
 	}
 	if a.last != nil {
-		a.last.Wait() // whatever it answers, the ledger holds the outcome
+		a.last.Wait(ctx) // whatever it answers, the ledger holds the outcome
 	}
-	h, err := c.shared.Holding(c.ctx, agency)
+	h, err := c.shared.Holding(ctx, agency)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -89,7 +89,7 @@ func (c *Central) holdShared() (release func(), ok bool, err error) {
 // agencies that had not notified, and the draw if another central
 // recorded it (then c.recorded, which the draw must give again).
 func (c *Central) sharedCoverage() (digests []Digest, stored uint64, absent []int, err error) {
-	if _, err := c.shared.CloseSales().Wait(); err != nil {
+	if _, err := c.shared.CloseSales().Wait(c.ctx); err != nil {
 		return nil, 0, nil, fmt.Errorf("%w: close sales: %w", ErrUnavailable, err)
 	}
 	st, err := c.shared.State(c.ctx)
@@ -117,7 +117,7 @@ func (c *Central) sharedCoverage() (digests []Digest, stored uint64, absent []in
 // central recorded the draw first, r must be that draw: the same bets give
 // the same result.
 func (c *Central) recordShared(r Result, winners map[int][]string) error {
-	_, err := c.shared.RecordDecision(r, winners).Wait()
+	_, err := c.shared.RecordDecision(r, winners).Wait(c.ctx)
 	if err == nil || !errors.Is(err, ErrConflict) {
 		return err
 	}

@@ -34,7 +34,7 @@ func fill(b *testing.B, s *Store, agencies, batches int) {
 			for i := range batches {
 				last = s.Append(a, uint64(i*200), benchBets(a, i*200))
 			}
-			if _, err := last.Wait(); err != nil {
+			if _, err := last.Wait(context.Background()); err != nil {
 				errs <- err
 			}
 		}()

@@ -47,7 +47,7 @@ func TestHealth(t *testing.T) {
 	if !h.Primary || h.Standbys == nil || len(h.Standbys) != 0 || h.DrawHeldBy != "" {
 		t.Errorf("health before the draw: %+v, want a primary, no standbys, no draw", h)
 	}
-	if _, err := two.RecordDraw(lottery.Result{Agencies: 1}).Wait(); err != nil {
+	if _, err := two.RecordDraw(lottery.Result{Agencies: 1}).Wait(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []*Store{one, two} {
@@ -56,7 +56,7 @@ func TestHealth(t *testing.T) {
 		}
 	}
 	// A second draw inserts nothing: the holder stays the first.
-	if _, err := one.RecordDraw(lottery.Result{Agencies: 1}).Wait(); !errors.Is(err, lottery.ErrConflict) {
+	if _, err := one.RecordDraw(lottery.Result{Agencies: 1}).Wait(context.Background()); !errors.Is(err, lottery.ErrConflict) {
 		t.Fatalf("a second draw: %v, want ErrConflict", err)
 	}
 	if h := health(t, one); h.DrawHeldBy != "central-2" {

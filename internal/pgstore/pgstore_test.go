@@ -54,10 +54,10 @@ func TestAppendReopen(t *testing.T) {
 	for _, b := range bets {
 		want.Add(2, b)
 	}
-	if d, err := s.Append(2, 0, bets).Wait(); err != nil || d != want.Sum() {
+	if d, err := s.Append(2, 0, bets).Wait(context.Background()); err != nil || d != want.Sum() {
 		t.Fatalf("append: digest %s, %v; want %s", d, err, want.Sum())
 	}
-	if _, err := s.Notify(2, 2).Wait(); err != nil {
+	if _, err := s.Notify(2, 2).Wait(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	again := open(t, url)

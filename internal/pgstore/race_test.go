@@ -89,20 +89,20 @@ func TestReplicasRaceForABatch(t *testing.T) {
 	held, release := holdCommit(t, one.store)
 	first := one.central.Submit(1, 0, append([]lottery.Bet(nil), batch...))
 	<-held
-	if _, err := two.central.Resume(1); err != nil {
+	if _, err := two.central.Resume(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
 	second := two.central.Submit(1, 0, append([]lottery.Bet(nil), batch...))
 	waitForLockWait(t, url)
 	close(release)
-	if stored, fresh, err := first.Wait(); err != nil || stored != 10 || fresh != 10 {
+	if stored, fresh, err := first.Wait(context.Background()); err != nil || stored != 10 || fresh != 10 {
 		t.Fatalf("first replica: stored %d, fresh %d, %v; want 10, 10", stored, fresh, err)
 	}
-	if _, _, err := second.Wait(); !errors.Is(err, lottery.ErrUnavailable) {
+	if _, _, err := second.Wait(context.Background()); !errors.Is(err, lottery.ErrUnavailable) {
 		t.Fatalf("second replica: %v, want ErrUnavailable (the agency resumes)", err)
 	}
 	for _, r := range []*replica{one, two} {
-		st, err := r.central.Resume(1)
+		st, err := r.central.Resume(context.Background(), 1)
 		if err != nil || st.Stored != 10 {
 			t.Errorf("Resume: %+v, %v; want 10 stored", st, err)
 		}
@@ -152,7 +152,7 @@ func TestReplicasRaceForTheDraw(t *testing.T) {
 	url := pgtest.Database(t)
 	one, two := startReplica(t, url, 2), startReplica(t, url, 2)
 	for agency, r := range map[int]*replica{1: one, 2: two} {
-		if _, _, err := r.central.Submit(agency, 0, bets(10)).Wait(); err != nil {
+		if _, _, err := r.central.Submit(agency, 0, bets(10)).Wait(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}

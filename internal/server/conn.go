@@ -93,7 +93,10 @@ func (c *conn) greet(r *protocol.Reader, w *protocol.Writer) bool {
 		return false
 	}
 	c.srv.claim(c)
-	st, err := c.srv.central.Resume(c.agency)
+	st, err := c.srv.central.Resume(c.srv.drain, c.agency)
+	if c.srv.gaveUp(err) {
+		return false
+	}
 	if err != nil {
 		c.refuse(w, "hello", domainRefusal(err))
 		return false
@@ -227,7 +230,10 @@ func (c *conn) batch(b *pendingBatch) reply {
 
 // done records the agency's notification and answers with its digest.
 func (c *conn) done(m protocol.Done) reply {
-	digest, err := c.srv.central.Notify(c.agency, m.Total)
+	digest, err := c.srv.central.Notify(c.srv.drain, c.agency, m.Total)
+	if c.srv.gaveUp(err) {
+		return reply{close: true} // never acknowledged; the shutdown tells how many
+	}
 	if err != nil {
 		ref := domainRefusal(err)
 		c.logRefusal("notificacion", ref)

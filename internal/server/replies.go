@@ -60,6 +60,9 @@ func (c *conn) answer(rep reply) []protocol.Message {
 		return rep.msgs
 	}
 	stored, fresh, err := rep.batch.wait()
+	if c.srv.gaveUp(err) {
+		return nil // never acknowledged; the shutdown tells how many
+	}
 	if err != nil {
 		ref := domainRefusal(err)
 		c.logRefusal("apuesta_recibida", ref, "cantidad", rep.batch.size)

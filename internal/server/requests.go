@@ -54,10 +54,11 @@ func (b *pendingBatch) giveBackBuf() {
 	b.buf, b.batch.Bets = nil, nil
 }
 
-// wait waits for the central's answer, then releases the batch.
+// wait waits for the central's answer, until a shutdown's grace period
+// ends (see Server.shutdown), then releases the batch.
 func (b *pendingBatch) wait() (stored uint64, fresh int, err error) {
 	defer b.release()
-	return b.sub.Wait()
+	return b.sub.Wait(b.srv.drain)
 }
 
 // release gives back the batch's slot and, if still held, its slice.

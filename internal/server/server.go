@@ -43,6 +43,10 @@ const busyReplyTimeout = time.Second
 // is zero.
 const DefaultHelloTimeout = 5 * time.Second
 
+// DefaultShutdownGrace is how long a shutdown gives the requests in
+// flight when Settings.ShutdownGrace is zero.
+const DefaultShutdownGrace = 5 * time.Second
+
 // Settings are what the server needs of the central's configuration.
 type Settings struct {
 	// PeerTimeout bounds how long a peer may hold the central up, after
@@ -70,6 +74,12 @@ type Settings struct {
 	// Observer, when not nil, hears of every batch stored and every
 	// refusal (for metrics).
 	Observer Observer
+	// ShutdownGrace is how long, once Serve's context is done, the
+	// requests in flight have to be answered (a batch waiting for its
+	// group commit, a Done for its record); after it, Serve gives up
+	// their waits and returns an *AbandonError. DefaultShutdownGrace
+	// when zero.
+	ShutdownGrace time.Duration
 }
 
 // Observer hears what the server answers. Its methods are called from
@@ -99,6 +109,13 @@ type Server struct {
 	waiting    atomic.Int64        // connections waiting for a slot
 	batchSlots *semaphore.Weighted // one per batch decoded and not yet answered
 
+	// drain bounds every wait for the ledger: it ends ShutdownGrace
+	// after Serve's context (abandon, see shutdown), and abandoned counts
+	// the requests whose waits it ended.
+	drain     context.Context
+	abandon   context.CancelCauseFunc
+	abandoned atomic.Int64
+
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
 	sessions map[int]*conn // agency → the connection that speaks for it
@@ -114,7 +131,13 @@ func New(settings Settings, central *lottery.Central, log *slog.Logger) *Server 
 	if settings.HelloTimeout == 0 {
 		settings.HelloTimeout = DefaultHelloTimeout
 	}
+	if settings.ShutdownGrace == 0 {
+		settings.ShutdownGrace = DefaultShutdownGrace
+	}
+	drain, abandon := context.WithCancelCause(context.Background())
 	return &Server{
+		drain:      drain,
+		abandon:    abandon,
 		central:    central,
 		log:        log,
 		settings:   settings,
@@ -131,8 +154,16 @@ func New(settings Settings, central *lottery.Central, log *slog.Logger) *Server 
 // ln. An Accept error that passes (no descriptor left: see
 // netguard.Backoff) is retried after a back-off, logged once per episode;
 // any other ends Serve.
+//
+// Closing a connection stops its reading at once, but the requests it has
+// in flight (a batch waiting for its group commit, a Done for its record)
+// are answered first: each has ShutdownGrace from then. A request not
+// answered by then is given up, never acknowledged, and Serve returns an
+// *AbandonError saying how many were.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	ln = netguard.Backoff(ln, s.log)
+	ctx, cancel := context.WithCancel(ctx) // also ended by a failed accept
+	defer cancel()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	var acceptErr error
@@ -167,14 +198,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	}
 	if ctx.Err() != nil {
-		s.log.Info("shutdown", logging.InProgress)
+		s.log.Info("shutdown", logging.InProgress, "grace", s.settings.ShutdownGrace)
 	}
+	cancel() // every connection's context is a child of ctx: they close now
 	ln.Close()
 	s.log.Info("close", logging.Success, "resource", "listener", "address", ln.Addr().String())
-	// Every connection's context is a child of ctx: they are closing
-	// now. Wait for them, so that the store closes after the last one.
-	s.wg.Wait()
-	return acceptErr
+	// Wait for them, so that the store closes after the last one.
+	return errors.Join(acceptErr, s.shutdown())
 }
 
 var (

@@ -700,7 +700,9 @@ var errDiskFull = &os.PathError{Op: "write", Path: "/srv/quiniela/bets.csv", Err
 
 type failedWrite struct{}
 
-func (failedWrite) Wait() (lottery.Digest, error) { return lottery.Digest{}, errDiskFull }
+func (failedWrite) Wait(context.Context) (lottery.Digest, error) {
+	return lottery.Digest{}, errDiskFull
+}
 
 func (failingLedger) Holdings() map[int]lottery.Holding                 { return nil }
 func (failingLedger) Recorded() (lottery.Result, bool)                  { return lottery.Result{}, false }

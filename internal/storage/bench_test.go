@@ -157,7 +157,7 @@ func BenchmarkAppendConcurrent(b *testing.B) {
 				wg.Go(func() {
 					var first uint64
 					for ops.Add(1) <= int64(b.N) {
-						committed, stored, err := central.Submit(agency, first, bets).Wait()
+						committed, stored, err := central.Submit(agency, first, bets).Wait(context.Background())
 						if err != nil {
 							errs <- err
 							return

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -48,7 +49,7 @@ func smallStore(t *testing.T, fs FS) []lottery.Bet {
 		mustAppend(t, s, b.agency, uint64(b.from), bets)
 		stored = append(stored, bets...)
 	}
-	if _, err := s.Notify(2, 4).Wait(); err != nil {
+	if _, err := s.Notify(2, 4).Wait(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -304,7 +305,7 @@ func TestDigestsIgnoreBatching(t *testing.T) {
 				}
 			}
 			for a, bs := range bets {
-				d, err := s.Notify(a, uint64(len(bs))).Wait()
+				d, err := s.Notify(a, uint64(len(bs))).Wait(context.Background())
 				if err != nil || d != digestOf(bs) {
 					t.Errorf("agency %d: Notify digest %s, %v; want %s", a, d, err, digestOf(bs))
 				}
@@ -320,14 +321,14 @@ func TestDrawIsRecorded(t *testing.T) {
 	s := openStore(t, csvName, fs)
 	c := newCentral(t, s, 2)
 	for a := 1; a <= 2; a++ {
-		if _, _, err := c.Submit(a, 0, makeBets(a, 7570, 6)).Wait(); err != nil {
+		if _, _, err := c.Submit(a, 0, makeBets(a, 7570, 6)).Wait(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.Notify(a, 6); err != nil {
+		if _, err := c.Notify(context.Background(), a, 6); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.Append(1, 6, makeBets(1, 6, 1)).Wait(); err == nil {
+	if _, err := s.Append(1, 6, makeBets(1, 6, 1)).Wait(context.Background()); err == nil {
 		t.Error("the store took a batch after the draw")
 	}
 	s.Close()

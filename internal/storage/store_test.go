@@ -61,7 +61,7 @@ func loadAll(t *testing.T, s *Store) []lottery.Bet {
 
 func mustAppend(t *testing.T, s *Store, agency int, first uint64, bets []lottery.Bet) {
 	t.Helper()
-	if _, err := s.Append(agency, first, bets).Wait(); err != nil {
+	if _, err := s.Append(agency, first, bets).Wait(context.Background()); err != nil {
 		t.Fatalf("Append(agency %d, first %d, %d bets): %v", agency, first, len(bets), err)
 	}
 }
@@ -152,7 +152,7 @@ func TestCentralOverStore(t *testing.T) {
 	c := newCentral(t, s, 2)
 	bets := makeBets(1, 0, 10)
 	submit := func(first int, bets []lottery.Bet) (uint64, int, error) {
-		return c.Submit(1, uint64(first), slices.Clone(bets)).Wait()
+		return c.Submit(1, uint64(first), slices.Clone(bets)).Wait(context.Background())
 	}
 	if st, n, err := submit(0, bets[:4]); err != nil || st != 4 || n != 4 {
 		t.Errorf("first batch: stored %d fresh %d err %v, want 4 4", st, n, err)
@@ -166,19 +166,19 @@ func TestCentralOverStore(t *testing.T) {
 	if _, _, err := submit(8, bets[8:]); !errors.Is(err, lottery.ErrOutOfOrder) {
 		t.Errorf("batch past a gap: err %v, want ErrOutOfOrder", err)
 	}
-	if _, err := c.Notify(1, 5); !errors.Is(err, lottery.ErrIncomplete) {
+	if _, err := c.Notify(context.Background(), 1, 5); !errors.Is(err, lottery.ErrIncomplete) {
 		t.Errorf("notify with a wrong total: err %v, want ErrIncomplete", err)
 	}
 	if _, _, err := submit(6, bets[6:]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Notify(1, 10); err != nil {
+	if _, err := c.Notify(context.Background(), 1, 10); err != nil {
 		t.Fatalf("notify: %v", err)
 	}
-	if _, err := c.Notify(1, 10); err != nil {
+	if _, err := c.Notify(context.Background(), 1, 10); err != nil {
 		t.Errorf("notify again: %v, want it to be harmless", err)
 	}
-	if _, _, err := c.Submit(1, 10, makeBets(1, 10, 1)).Wait(); !errors.Is(err, lottery.ErrClosed) {
+	if _, _, err := c.Submit(1, 10, makeBets(1, 10, 1)).Wait(context.Background()); !errors.Is(err, lottery.ErrClosed) {
 		t.Errorf("new bet after notify: err %v, want ErrClosed", err)
 	}
 	if st, n, err := submit(0, bets[:4]); err != nil || st != 10 || n != 0 {
@@ -272,7 +272,7 @@ func TestReopenRecoversProgress(t *testing.T) {
 	}
 	mustAppend(t, s, 1, 0, makeBets(1, 0, 3))
 	mustAppend(t, s, 2, 0, makeBets(2, 0, 5))
-	if _, err := s.Notify(2, 5).Wait(); err != nil {
+	if _, err := s.Notify(2, 5).Wait(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -395,11 +395,11 @@ func TestSyncFailureStopsAcks(t *testing.T) {
 				}
 				return nil
 			}
-			if _, err := s.Append(1, 2, makeBets(1, 2, 2)).Wait(); !errors.Is(err, lottery.ErrUnavailable) {
+			if _, err := s.Append(1, 2, makeBets(1, 2, 2)).Wait(context.Background()); !errors.Is(err, lottery.ErrUnavailable) {
 				t.Fatalf("append whose sync fails: err %v, want ErrUnavailable", err)
 			}
 			fs.syncFails = nil
-			if _, err := s.Append(2, 0, makeBets(2, 0, 1)).Wait(); !errors.Is(err, lottery.ErrUnavailable) || !strings.Contains(err.Error(), "injected EIO") {
+			if _, err := s.Append(2, 0, makeBets(2, 0, 1)).Wait(context.Background()); !errors.Is(err, lottery.ErrUnavailable) || !strings.Contains(err.Error(), "injected EIO") {
 				t.Errorf("append after a failed sync: err %v, want ErrUnavailable naming the cause", err)
 			}
 		})
@@ -409,7 +409,7 @@ func TestSyncFailureStopsAcks(t *testing.T) {
 func TestClosedStoreRefuses(t *testing.T) {
 	s := openStore(t, filepath.Join(t.TempDir(), "bets.csv"), nil)
 	s.Close()
-	if _, err := s.Append(1, 0, makeBets(1, 0, 1)).Wait(); !errors.Is(err, lottery.ErrUnavailable) {
+	if _, err := s.Append(1, 0, makeBets(1, 0, 1)).Wait(context.Background()); !errors.Is(err, lottery.ErrUnavailable) {
 		t.Errorf("append after Close: err %v, want ErrUnavailable", err)
 	}
 	if err := s.Close(); err != nil {
@@ -453,7 +453,7 @@ func TestPowerLoss(t *testing.T) {
 			a := rapid.IntRange(1, agencies).Draw(rt, "agency")
 			n := rapid.IntRange(1, 5).Draw(rt, "n")
 			bets := makeBets(a, next[a], n)
-			_, stored, err := c.Submit(a, uint64(next[a]), slices.Clone(bets)).Wait()
+			_, stored, err := c.Submit(a, uint64(next[a]), slices.Clone(bets)).Wait(context.Background())
 			if err != nil {
 				inDoubt[a] = append(inDoubt[a], bets...)
 				break

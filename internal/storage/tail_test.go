@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"maps"
 	"math/rand/v2"
@@ -51,7 +52,7 @@ func ackedStore(t *testing.T, fs *fakeFS, failSync int) (acked map[int][]lottery
 			if r == nil {
 				r = s.Notify(2, uint64(len(acked[2])))
 			}
-			if _, err := r.Wait(); err != nil {
+			if _, err := r.Wait(context.Background()); err != nil {
 				if !last {
 					t.Fatalf("group %d: %v", g, err)
 				}
@@ -191,7 +192,7 @@ func TestTailBound(t *testing.T) {
 func TestBatchBound(t *testing.T) {
 	s := openStore(t, csvName, newFakeFS())
 	huge := makeBets(1, 0, maxRequestBytes/40)
-	if _, err := s.Append(1, 0, huge).Wait(); !errors.Is(err, lottery.ErrUnavailable) {
+	if _, err := s.Append(1, 0, huge).Wait(context.Background()); !errors.Is(err, lottery.ErrUnavailable) {
 		t.Errorf("Append of %d bets: %v, want a refusal", len(huge), err)
 	}
 	if err := s.StoreBets(huge); err != nil {

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"time"
@@ -98,7 +99,7 @@ func (s *Store) StoreBets(bets []lottery.Bet) error {
 		start = end
 	}
 	for _, r := range reqs {
-		if _, err := r.Wait(); err != nil {
+		if _, err := r.Wait(context.Background()); err != nil {
 			return fmt.Errorf("store bets: %w", err)
 		}
 	}

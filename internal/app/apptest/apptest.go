@@ -91,21 +91,37 @@ func Start(t testing.TB, cfg config.Server, seams ...func(*app.Main)) *Central {
 // nothing.
 func (c *Central) Stop() {
 	c.once.Do(func() {
-		c.cancel()
-		var err error
-		select {
-		case err = <-c.done:
-		case <-time.After(stopTimeout):
-			c.t.Errorf("Run did not return within %v of its cancel", stopTimeout)
-			err = <-c.done
-		}
+		err, closeErr := c.shutdown()
 		if err != nil && !errors.Is(err, context.Canceled) {
 			c.t.Errorf("Run: %v", err)
 		}
-		if err := c.Close(); err != nil {
-			c.t.Errorf("Close: %v", err)
+		if closeErr != nil {
+			c.t.Errorf("Close: %v", closeErr)
 		}
 	})
+}
+
+// Shutdown is Stop for tests of the shutdown itself: it cancels the
+// central's context, waits for Run to return, closes it, and returns
+// what Run and Close returned, without judging them. After it, Stop does
+// nothing.
+func (c *Central) Shutdown() (run, close error) {
+	c.once.Do(func() { run, close = c.shutdown() })
+	return run, close
+}
+
+// shutdown cancels the central, waits for Run and closes it. A Run that
+// does not return within stopTimeout (a shutdown that hangs) fails the
+// test, which then waits for it all the same.
+func (c *Central) shutdown() (run, close error) {
+	c.cancel()
+	select {
+	case run = <-c.done:
+	case <-time.After(stopTimeout):
+		c.t.Errorf("Run did not return within %v of its cancel", stopTimeout)
+		run = <-c.done
+	}
+	return run, c.Close()
 }
 
 // Address is the agencies' address, as an agency's configuration

@@ -1,6 +1,8 @@
 package ledgertest
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -56,13 +58,13 @@ func testConcurrentAgencies(t *testing.T, h *harness) {
 		wg.Go(func() {
 			for i := range batches {
 				from := i * size
-				d, err := h.l.Append(a, uint64(from), want[a][from:from+size]).Wait()
+				d, err := h.l.Append(a, uint64(from), want[a][from:from+size]).Wait(context.Background())
 				if err != nil || d != agencyDigest(want[a][:from+size]) {
 					t.Errorf("agency %d batch %d: digest %s, error %v; want the digest of its %d bets", a, i, d, err, from+size)
 					return
 				}
 			}
-			if d, err := h.l.Notify(a, batches*size).Wait(); err != nil || d != agencyDigest(want[a]) {
+			if d, err := h.l.Notify(a, batches*size).Wait(context.Background()); err != nil || d != agencyDigest(want[a]) {
 				t.Errorf("agency %d Notify: digest %s, error %v", a, d, err)
 			}
 		})
@@ -165,11 +167,35 @@ func testWaitRepeatable(t *testing.T, h *harness) {
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			if d, err := r.Wait(); err != nil || d != agencyDigest(bets) {
+			if d, err := r.Wait(context.Background()); err != nil || d != agencyDigest(bets) {
 				t.Errorf("Wait from one of many goroutines: digest %s, error %v; want %s", d, err, agencyDigest(bets))
 			}
 		})
 	}
 	wg.Wait()
 	h.mustWait("Wait once more", r, agencyDigest(bets))
+}
+
+// testWaitGivenUp: a wait whose context is done returns the write's
+// answer, where it has one already, or the context's error, wrapped; the
+// write goes on all the same, and is answered to the next wait and held
+// after a reopen. A shutdown past its grace period gives up its waits
+// this way, and must not lose what is being written.
+func testWaitGivenUp(t *testing.T, h *harness) {
+	bets := makeBets(1, 0, 3)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := h.l.Append(1, 0, bets)
+	d, err := r.Wait(ctx)
+	switch {
+	case err != nil && !errors.Is(err, context.Canceled):
+		t.Fatalf("Wait with a done context: %v, want the write's answer or an error wrapping context.Canceled", err)
+	case err == nil && d != agencyDigest(bets):
+		t.Fatalf("Wait with a done context: digest %s, want %s", d, agencyDigest(bets))
+	}
+	h.mustWait("Wait after one given up", r, agencyDigest(bets))
+	h.reopen()
+	if got := h.l.Holdings()[1]; got.Bets != 3 || got.Digest != agencyDigest(bets) {
+		t.Errorf("after a reopen: %+v, want the 3 bets", got)
+	}
 }

@@ -1,6 +1,7 @@
 package ledgertest
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -67,22 +68,13 @@ func (h *harness) wait(r lottery.Receipt) (lottery.Digest, error) {
 	if r == nil {
 		h.t.Fatal("the ledger returned a nil Receipt")
 	}
-	type answer struct {
-		d   lottery.Digest
-		err error
-	}
-	ch := make(chan answer, 1)
-	go func() {
-		d, err := r.Wait()
-		ch <- answer{d, err}
-	}()
-	select {
-	case a := <-ch:
-		return a.d, a.err
-	case <-time.After(receiptTimeout):
+	ctx, cancel := context.WithTimeout(context.Background(), receiptTimeout)
+	defer cancel()
+	d, err := r.Wait(ctx)
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		h.t.Fatalf("a receipt was not ready after %v", receiptTimeout)
-		return lottery.Digest{}, nil
 	}
+	return d, err
 }
 
 // mustWait waits for r, which must succeed with digest want.

@@ -82,6 +82,7 @@ var cases = []struct {
 	{"ConcurrentAgencies", testConcurrentAgencies},
 	{"ReceiptOrderPerAgency", testReceiptOrderPerAgency},
 	{"WaitRepeatable", testWaitRepeatable},
+	{"WaitGivenUp", testWaitGivenUp},
 	{"UnicodeAndQuotedNames", testUnicodeAndQuotedNames},
 	{"AgencyNumbers", testAgencyNumbers},
 	{"FailedWriteIsErrUnavailable", testFailedWriteIsErrUnavailable},

@@ -1,6 +1,7 @@
 package ledgertest
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"iter"
@@ -173,4 +174,4 @@ type memReceipt struct {
 	err error
 }
 
-func (r memReceipt) Wait() (lottery.Digest, error) { return r.d, r.err }
+func (r memReceipt) Wait(context.Context) (lottery.Digest, error) { return r.d, r.err }
