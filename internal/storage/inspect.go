@@ -72,7 +72,7 @@ func (s *Snapshot) check(path, jpath string) error {
 		return err
 	}
 	if r.state.records == 0 {
-		return &CorruptError{File: jpath, Check: CheckJournal, Reason: "the journal holds no record"}
+		return noRecord(jpath, csvInfo.Size())
 	}
 	s.Holdings, s.Drawn = r.state.holdings(), r.state.drawn
 	s.Records, s.Batches, s.Bets = r.state.records, r.batches, r.bets

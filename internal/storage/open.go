@@ -72,8 +72,7 @@ func (s *Store) recoverAll(fsys FS, path string, r replayed, sizes [3]int64, leg
 		return s.create(fsys, path, false)
 	}
 	if r.state.records == 0 {
-		return &CorruptError{File: path + JournalSuffix, Check: CheckJournal,
-			Reason: fmt.Sprintf("%d bytes of bets but the journal holds no record", csvSize)}
+		return noRecord(path+JournalSuffix, csvSize)
 	}
 	if s.csv == nil {
 		// A journal of a store whose bets.csv was never written to.
@@ -129,6 +128,14 @@ func (s *Store) putAside(fsys FS, name string) error {
 	}
 	s.recovery.Migrated = kept
 	return nil
+}
+
+// noRecord refuses a journal that holds no record (not even its header
+// and commit slots) beside a bets.csv of csvSize bytes: the same refusal
+// from a start and from server verify.
+func noRecord(jpath string, csvSize int64) *CorruptError {
+	return &CorruptError{File: jpath, Check: CheckJournal,
+		Reason: fmt.Sprintf("%d bytes of bets but the journal holds no record", csvSize)}
 }
 
 // openExisting opens name when it exists, and returns its size.
