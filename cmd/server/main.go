@@ -15,6 +15,10 @@
 //	                    central: every hash and link, then the draw held
 //	                    again; print each agency's digest and winners and
 //	                    the draw's digest; exit 0, or 1 naming the problem
+//	server backup DIR   copy the store (STORAGE_FILEPATH), while the central
+//	                    runs or not, into DIR (bets.csv and its journal,
+//	                    never over another copy), then check the copy as
+//	                    verify does; exit 0 once it checks, or 1
 //	server certs [-dir certs] [-agencies N] [-name NAME]... [-force]
 //	                    write the lottery's CA and the central's, the
 //	                    agencies' (1..N, default AGENCIES_AMOUNT) and the
@@ -100,6 +104,11 @@ func run(args []string) int {
 		return certsCommand(args[1:], cfg.Agencies, os.Stdout, os.Stderr)
 	case args[0] == "verify" && len(args) <= 3:
 		return verifyCommand(ctx, cfg, args[1:])
+	case args[0] == "backup" && len(args) == 2:
+		if app.Backup(ctx, cfg, args[1], logging.New(os.Stdout, cfg.LogLevel)) != nil {
+			return 1 // logged, naming the problem
+		}
+		return 0
 	case args[0] == "export" && len(args) == 2:
 		if app.Export(ctx, cfg, args[1], logging.New(os.Stdout, cfg.LogLevel)) != nil {
 			return 1 // logged, naming the problem
@@ -108,7 +117,7 @@ func run(args []string) int {
 	case args[0] == "healthcheck" && len(args) == 1:
 		return healthcheck(ctx, cfg)
 	}
-	fmt.Fprintln(os.Stderr, "usage: server [healthcheck | verify [PATH | -export PATH] | export PATH | certs [-dir DIR] [-agencies N] [-name NAME]... [-force]]")
+	fmt.Fprintln(os.Stderr, "usage: server [healthcheck | verify [PATH | -export PATH] | backup DIR | export PATH | certs [-dir DIR] [-agencies N] [-name NAME]... [-force]]")
 	return 2
 }
 

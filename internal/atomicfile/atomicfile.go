@@ -5,8 +5,10 @@
 package atomicfile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -24,7 +26,13 @@ func TempPrefix(path string) string {
 // even for a moment), fsynced, put in place, and the directory fsynced.
 // With replace it is renamed over path; without, path must not exist
 // (the temporary file is hard-linked to it, which fails if it does).
-func Write(path string, data []byte, mode fs.FileMode, replace bool) (err error) {
+func Write(path string, data []byte, mode fs.FileMode, replace bool) error {
+	return WriteFrom(path, bytes.NewReader(data), mode, replace)
+}
+
+// WriteFrom is Write with the file's bytes read from r, for a file too
+// large to hold in memory (a backup of bets.csv).
+func WriteFrom(path string, r io.Reader, mode fs.FileMode, replace bool) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, TempPrefix(path)+"*")
 	if err != nil {
@@ -38,7 +46,7 @@ func Write(path string, data []byte, mode fs.FileMode, replace bool) (err error)
 	}()
 	err = f.Chmod(mode)
 	if err == nil {
-		_, err = f.Write(data)
+		_, err = io.Copy(f, r)
 	}
 	if err == nil {
 		err = f.Sync()
