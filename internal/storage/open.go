@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/loteria-nacional/quiniela/internal/logging"
@@ -237,9 +239,22 @@ func (s *Store) saveTail(fsys FS, f File, name string, from, to int64) error {
 	if err := fsys.WriteFile(saved, tail); err != nil {
 		return fmt.Errorf("save torn tail of %s: %w", name, err)
 	}
-	s.log.Warn("recovery", logging.InProgress, "file", name, "cut_bytes", to-from, "cut_from", from, "saved_to", saved)
+	s.log.Warn("recovery", logging.InProgress, "file", name, "cut_bytes", to-from, "cut_from", from, cutUnits(name, tail), "saved_to", saved)
 	s.recovery.Saved = append(s.recovery.Saved, saved)
 	return s.cut(f, from)
+}
+
+// cutUnits says what a tail cut from name holds: journal records (the
+// last perhaps in part) or rows of bets.csv (the last perhaps in part).
+func cutUnits(name string, tail []byte) slog.Attr {
+	if strings.HasSuffix(name, JournalSuffix) {
+		return slog.Int("cut_records", (len(tail)+recordSize-1)/recordSize)
+	}
+	rows := bytes.Count(tail, []byte("\n"))
+	if len(tail) > 0 && tail[len(tail)-1] != '\n' {
+		rows++
+	}
+	return slog.Int("cut_rows", rows)
 }
 
 // migrate writes the journal r migrated from one of an earlier format as
