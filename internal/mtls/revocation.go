@@ -73,13 +73,12 @@ func ParseRevoked(data []byte, cas []*x509.Certificate, name string) (*RevokedLi
 // is one (rather than a text list).
 func crlDER(data []byte) ([]byte, bool) {
 	trimmed := bytes.TrimSpace(data)
-	if bytes.HasPrefix(trimmed, []byte("-----BEGIN ")) {
+	if bytes.HasPrefix(trimmed, []byte("-----BEGIN X509 CRL-----")) {
 		block, _ := pem.Decode(trimmed)
-		if block != nil && block.Type == "X509 CRL" {
-			return block.Bytes, true
+		if block == nil {
+			return nil, true // cut short: ParseRevocationList says so
 		}
-		// Another PEM block: the text parser names it as no serial.
-		return nil, false
+		return block.Bytes, true
 	}
 	// A text list is printable ASCII; DER never is (its lengths and
 	// signature are bytes of any value).
