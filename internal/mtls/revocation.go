@@ -5,10 +5,10 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"math/big"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,15 +92,16 @@ func crlDER(data []byte) ([]byte, bool) {
 
 // checkIssuer checks that one of cas signed crl.
 func checkIssuer(crl *x509.RevocationList, cas []*x509.Certificate) error {
-	var errs []error
+	var why []string
 	for _, ca := range cas {
 		err := crl.CheckSignatureFrom(ca)
 		if err == nil {
 			return nil
 		}
-		errs = append(errs, err)
+		why = append(why, err.Error())
 	}
-	return fmt.Errorf("a CRL of %q, not signed by the lottery CA (SERVER_TLS_CLIENT_CA): %w", crl.Issuer.String(), errors.Join(errs...))
+	// One line: it ends up in a log line.
+	return fmt.Errorf("a CRL of %q, not signed by the lottery CA (SERVER_TLS_CLIENT_CA): %s", crl.Issuer.String(), strings.Join(why, "; "))
 }
 
 // Revocation is the central's revocation list, SERVER_TLS_REVOKED, which
