@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/loteria-nacional/quiniela/internal/atomicfile"
 	"github.com/loteria-nacional/quiniela/internal/harness"
 )
 
@@ -57,4 +61,54 @@ func TestCourseDatasetTLS(t *testing.T) {
 	srv.kill()
 	assertCleanLog(t, "server", central.Log())
 	assertDigests(t, central, clients, backend{name: "file"}, srv.dir, data)
+}
+
+// TestRevokeSIGHUP: the real `server certs revoke 2` writes a CRL; put in
+// place of the central's SERVER_TLS_REVOKED and followed by SIGHUP, it is
+// read at once (a reload line), the central goes on serving, and agency
+// 2's certificate is refused at its next connection as revoked.
+func TestRevokeSIGHUP(t *testing.T) {
+	centralEnv, agencyEnv := lotteryTLS(t, 2)
+	dir := filepath.Dir(centralEnv["SERVER_TLS_CLIENT_CA"])
+	list := filepath.Join(t.TempDir(), "revoked")
+	if err := os.WriteFile(list, []byte("# none\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := newCrashServer(t, t.TempDir(), harness.Merge(centralEnv, map[string]string{"AGENCIES_AMOUNT": "2", "SERVER_TLS_REVOKED": list}))
+	central := srv.start()
+
+	p := startProcess(t, "revoke", serverBin, t.TempDir(), nil, "certs", "revoke", "-dir", dir, "2")
+	if code := p.WaitExit(t, clientTimeout); code != 0 || !strings.Contains(p.Log(), "wrote "+filepath.Join(dir, "crl.pem")) {
+		t.Fatalf("server certs revoke exited %d:\n%s%s", code, p.Log(), p.Stderr())
+	}
+	crl, err := os.ReadFile(filepath.Join(dir, "crl.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := atomicfile.Write(list, crl, 0o644, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := central.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, clientTimeout, "the reload line", func() bool {
+		return hasLine(central, "revocation_reload", "success", "trigger", "reload", "format", "crl", "revoked", "1")
+	})
+	data := genData(t, 2, "5", "0", 1)
+	code, _ := runClient(t, "client-2", clientEnv(2, srv.addr, harness.Merge(agencyEnv(2), map[string]string{"CLI_DATA_FILE": agencyFile(data, 2)})))
+	if code == 0 {
+		t.Error("agency 2 ran with a revoked certificate")
+	}
+	// The agency may read the alert before the central logs it.
+	eventually(t, clientTimeout, "the central's tls fail line of agency 2's certificate revoked", func() bool {
+		for _, l := range harness.Filter(central.Lines(), "tls", "fail") {
+			if strings.Contains(l.Raw, "agency 2's certificate") && strings.Contains(l.Raw, "revoked (SERVER_TLS_REVOKED)") {
+				return true
+			}
+		}
+		return false
+	})
+	if central.Exited() {
+		t.Fatalf("the central exited at SIGHUP:\n%s", central.Log())
+	}
 }

@@ -13,6 +13,7 @@ import (
 )
 
 const certsUsage = `usage: server certs [-dir DIR] [-agencies N] [-name NAME]... [-force]
+       server certs revoke [-dir DIR] N...   (see server certs revoke -h)
 
 Writes the lottery's certificates into DIR: ca.crt and ca.key (the CA; its
 key stays in DIR, never mounted into a container), central.crt/.key,
@@ -29,6 +30,9 @@ certificate's serial; exit 0, 1 on an error, 2 on bad usage.
 // per file made or kept on stdout, never key material; on an error, one
 // line on stderr.
 func certsCommand(args []string, agencies int, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "revoke" {
+		return revokeCommand(args[1:], stdout, stderr)
+	}
 	flags := flag.NewFlagSet("server certs", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	flags.Usage = func() {

@@ -1,7 +1,8 @@
 // Command server is the central of the national lottery ("central de
 // Lotería Nacional"). It reads config.ini from its working directory
 // (every key may be overridden by an environment variable of the same
-// name), serves agencies until SIGINT or SIGTERM, and exits 0 after a
+// name), serves agencies until SIGINT or SIGTERM (SIGHUP reads the
+// revocation list again, SERVER_TLS_REVOKED), and exits 0 after a
 // graceful shutdown; 1 where the shutdown's grace period
 // (SERVER_SHUTDOWN_GRACE) passed before the requests in flight were
 // answered, saying what it abandoned.
@@ -24,6 +25,10 @@
 //	                    agencies' (1..N, default AGENCIES_AMOUNT) and the
 //	                    probe's certificates into the directory, keeping
 //	                    those there; one line per file; exit 0, 1 or 2
+//	server certs revoke [-dir certs] N...
+//	                    revoke agency N's certificate in the directory's
+//	                    CRL, crl.pem (signed by its ca.key, the next CRL
+//	                    number); say where it wrote it; exit 0, 1 or 2
 package main
 
 import (
@@ -117,7 +122,7 @@ func run(args []string) int {
 	case args[0] == "healthcheck" && len(args) == 1:
 		return healthcheck(ctx, cfg)
 	}
-	fmt.Fprintln(os.Stderr, "usage: server [healthcheck | verify [PATH | -export PATH] | backup DIR | export PATH | certs [-dir DIR] [-agencies N] [-name NAME]... [-force]]")
+	fmt.Fprintln(os.Stderr, "usage: server [healthcheck | verify [PATH | -export PATH] | backup DIR | export PATH | certs [-dir DIR] [-agencies N] [-name NAME]... [-force] | certs revoke [-dir DIR] N...]")
 	return 2
 }
 
@@ -158,6 +163,7 @@ func serve(ctx context.Context, cfg config.Server) int {
 	log.Info("config", append([]any{logging.Success}, cfg.LogAttrs()...)...)
 	m := app.NewMain(cfg, log)
 	m.AfterDrawLogged = logging.AfterWrite(os.Stdout, drawLogSettle, drawLogLimit)
+	defer reloadOnHangup(ctx, m)()
 	err := m.Run(ctx)
 	closeErr := m.Close() // logs each close, what failed, and what the shutdown abandoned
 	if errors.Is(err, app.ErrLedgerFailed) {
@@ -172,6 +178,29 @@ func serve(ctx context.Context, cfg config.Server) int {
 	}
 	log.Info("exit", logging.Success)
 	return 0
+}
+
+// reloadOnHangup has SIGHUP read SERVER_TLS_REVOKED again
+// (app.Main.ReloadRevocation) rather than end the central, until ctx is
+// done or the returned stop is called.
+func reloadOnHangup(ctx context.Context, m *app.Main) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				m.ReloadRevocation()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		cancel()
+	}
 }
 
 // healthcheck asks the central whether it serves, and returns the exit

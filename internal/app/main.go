@@ -24,6 +24,7 @@ import (
 	"github.com/loteria-nacional/quiniela/internal/admin"
 	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
+	"github.com/loteria-nacional/quiniela/internal/mtls"
 	"github.com/loteria-nacional/quiniela/internal/netguard"
 	"github.com/loteria-nacional/quiniela/internal/server"
 	"github.com/loteria-nacional/quiniela/internal/storage"
@@ -65,6 +66,11 @@ type Main struct {
 	// (storage.Options.FS). For tests of a disk that hangs; nil in a
 	// deployed central.
 	StorageFS storage.FS
+	// RevocationPoll, when not zero, is how often the central looks
+	// whether SERVER_TLS_REVOKED's file changed, in place of
+	// DefaultRevocationPoll. For tests that cannot wait seconds; zero in
+	// a deployed central.
+	RevocationPoll time.Duration
 
 	ln        listeners // bound by Run before the store opens
 	store     Store
@@ -78,13 +84,16 @@ type Main struct {
 	pprof     *http.Server         // the profiling endpoint, where SERVER_PPROF_ADDRESS is set
 	adminAddr string               // where the admin endpoint listens
 
+	revocation *mtls.Revocation // SERVER_TLS_REVOKED, where it is set
+	reload     chan struct{}    // ReloadRevocation's requests
+
 	stopping  atomic.Int64 // when the shutdown began (Unix ns), 0 before: see graceLeft
 	abandoned []string     // what the shutdown gave up, told by Close
 }
 
 // NewMain returns a central for cfg that logs to log.
 func NewMain(cfg config.Server, log *slog.Logger) *Main {
-	return &Main{cfg: cfg, log: log}
+	return &Main{cfg: cfg, log: log, reload: make(chan struct{}, 1)}
 }
 
 // Run opens the central and serves agencies until ctx is done, or until
@@ -129,6 +138,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.servePprof()
 	m.srv = server.New(m.settings(tlsCfg), m.central, m.log)
 	m.serveAdmin()
+	defer m.watchRevocation(ctx)()
 	if err := m.serve(ctx); err != nil {
 		return m.abandon(err)
 	}

@@ -17,11 +17,18 @@ func (m *Main) tls() (*tls.Config, error) {
 		m.log.Warn("tls", logging.Success, "mode", "plaintext", "nota", "agencies are not authenticated: set SERVER_TLS_CERT, SERVER_TLS_KEY and SERVER_TLS_CLIENT_CA for mutual TLS")
 		return nil, nil
 	}
-	cfg, err := mtls.Server(m.cfg.TLSCert, m.cfg.TLSKey, m.cfg.TLSClientCA, m.cfg.TLSRevoked)
+	if err := m.loadRevocation(); err != nil {
+		return nil, fmt.Errorf("SERVER_TLS_REVOKED: %w", err)
+	}
+	cfg, err := mtls.Server(m.cfg.TLSCert, m.cfg.TLSKey, m.cfg.TLSClientCA, m.revocation)
 	if err != nil {
 		return nil, fmt.Errorf("SERVER_TLS_*: %w", err)
 	}
-	m.log.Info("tls", logging.Success, "mode", "mutual", "cert", m.cfg.TLSCert, "client_ca", m.cfg.TLSClientCA, "revoked", m.cfg.TLSRevoked)
+	attrs := []any{logging.Success, "mode", "mutual", "cert", m.cfg.TLSCert, "client_ca", m.cfg.TLSClientCA, "revoked", m.cfg.TLSRevoked}
+	if l := m.revocation.List(); l != nil {
+		attrs = append(attrs, "revoked_format", l.Format, "revoked_count", len(l.Serials))
+	}
+	m.log.Info("tls", attrs...)
 	return cfg, nil
 }
 
@@ -38,6 +45,9 @@ func (m *Main) settings(tlsCfg *tls.Config) server.Settings {
 	}
 	if m.metrics != nil {
 		s.Observer = m.metrics
+	}
+	if m.revocation != nil {
+		s.Revoked = m.revocation.Revoked
 	}
 	return s
 }

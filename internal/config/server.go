@@ -55,7 +55,7 @@ type Server struct {
 	TLSCert     string // SERVER_TLS_CERT: the central's certificate (PEM)
 	TLSKey      string // SERVER_TLS_KEY: its private key
 	TLSClientCA string // SERVER_TLS_CLIENT_CA: the lottery CA that signs agencies' certificates
-	TLSRevoked  string // SERVER_TLS_REVOKED: a file of revoked serial numbers, read at start; optional
+	TLSRevoked  string // SERVER_TLS_REVOKED: the revocation list, an X.509 CRL of the lottery CA or a text list of serials (see mtls.ParseRevoked), read at start, on SIGHUP and when it changes; optional
 	// The probe's own certificate, with which server healthcheck asks
 	// Health of a central that requires TLS: both or none.
 	TLSProbeCert string // SERVER_TLS_PROBE_CERT

@@ -6,6 +6,7 @@ package mtls
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -20,19 +21,13 @@ import (
 // TLS 1.3, and a client certificate required and checked by
 // VerifyConnection against the lottery CA of caFile: its chain, its use
 // (client authentication), its validity in time, its serial against the
-// revocation list of revokedFile (optional, see LoadRevoked), and a
-// quiniela identity. Each refusal names the certificate: whose it is and
-// its serial.
-func Server(certFile, keyFile, caFile, revokedFile string) (*tls.Config, error) {
+// revocation list in force in revoked (optional: nil revokes nothing; see
+// LoadRevocation), and a quiniela identity. Each refusal names the
+// certificate: whose it is and its serial.
+func Server(certFile, keyFile, caFile string, revoked *Revocation) (*tls.Config, error) {
 	cert, roots, err := load(certFile, keyFile, caFile)
 	if err != nil {
 		return nil, err
-	}
-	revoked := map[string]bool{}
-	if revokedFile != "" {
-		if revoked, err = LoadRevoked(revokedFile); err != nil {
-			return nil, err
-		}
 	}
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS13,
@@ -46,7 +41,7 @@ func Server(certFile, keyFile, caFile, revokedFile string) (*tls.Config, error) 
 	}, nil
 }
 
-func verifyPeer(cs tls.ConnectionState, roots *x509.CertPool, revoked map[string]bool) error {
+func verifyPeer(cs tls.ConnectionState, roots *x509.CertPool, revoked *Revocation) error {
 	if len(cs.PeerCertificates) == 0 {
 		return errors.New("no client certificate")
 	}
@@ -60,7 +55,7 @@ func verifyPeer(cs tls.ConnectionState, roots *x509.CertPool, revoked map[string
 	if _, err := leaf.Verify(opts); err != nil {
 		return fmt.Errorf("%s: %w", who, err)
 	}
-	if revoked[certs.SerialHex(leaf.SerialNumber)] {
+	if revoked != nil && revoked.Revoked(leaf) {
 		return fmt.Errorf("%s: revoked (SERVER_TLS_REVOKED)", who)
 	}
 	if _, err := certs.IdentityOf(leaf); err != nil {
@@ -107,17 +102,22 @@ func Describe(c *x509.Certificate) string {
 	return fmt.Sprintf("agency %d's certificate (serial %s)", id.Agency, certs.SerialHex(c.SerialNumber))
 }
 
-// LoadRevoked reads a revocation list: one serial number per line, in
-// hexadecimal (an optional 0x and colons are ignored, case is not
-// significant); blank lines and lines starting with # are skipped.
+// LoadRevoked reads a revocation list in the text format: one serial
+// number per line, in hexadecimal (an optional 0x and colons are ignored,
+// case is not significant); blank lines and lines starting with # are
+// skipped. LoadRevocation reads it too, and CRLs.
 func LoadRevoked(path string) (map[string]bool, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("revocation list: %w", err)
 	}
-	defer f.Close()
+	return parseText(data, path)
+}
+
+// parseText reads a text list; name names its file in errors.
+func parseText(data []byte, name string) (map[string]bool, error) {
 	out := map[string]bool{}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	for line := 1; sc.Scan(); line++ {
 		s := strings.TrimSpace(sc.Text())
 		if s == "" || strings.HasPrefix(s, "#") {
@@ -125,12 +125,12 @@ func LoadRevoked(path string) (map[string]bool, error) {
 		}
 		s = strings.TrimLeft(strings.ReplaceAll(strings.TrimPrefix(strings.ToLower(s), "0x"), ":", ""), "0")
 		if s == "" || strings.Trim(s, "0123456789abcdef") != "" {
-			return nil, fmt.Errorf("revocation list %s line %d: %q is not a serial number in hexadecimal", path, line, sc.Text())
+			return nil, fmt.Errorf("revocation list %s line %d: %q is not a serial number in hexadecimal (nor a PEM or DER X.509 CRL)", name, line, sc.Text())
 		}
 		out[s] = true
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("revocation list %s: %w", path, err)
+		return nil, fmt.Errorf("revocation list %s: %w", name, err)
 	}
 	return out, nil
 }

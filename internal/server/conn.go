@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"strconv"
@@ -35,6 +36,10 @@ type conn struct {
 	agency int // 0 until Hello
 	// identity is the peer's certificate's, with TLS; nil in plaintext.
 	identity *certs.Identity
+	// cert is the peer's certificate, with TLS, once the handshake is
+	// done; nil until then and in plaintext. Guarded by srv.mu (see
+	// Server.CloseRevoked).
+	cert *x509.Certificate
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -152,8 +157,12 @@ func (c *conn) handshake() bool {
 	err := tc.HandshakeContext(c.ctx)
 	if err == nil {
 		var id certs.Identity
-		if id, err = mtls.PeerIdentity(tc.ConnectionState()); err == nil {
+		cs := tc.ConnectionState()
+		if id, err = mtls.PeerIdentity(cs); err == nil {
 			c.identity = &id
+			err = c.srv.admit(c, cs.PeerCertificates[0])
+		}
+		if err == nil {
 			return true
 		}
 	}

@@ -40,8 +40,11 @@ func (c *conn) writeReplies(w *protocol.Writer) {
 	}
 	if cause := context.Cause(c.ctx); !broken && c.ctx.Err() != nil && cause != errPeerGone {
 		last := &protocol.Error{Code: protocol.CodeUnavailable, Message: errShutdown.Error()}
-		if errors.Is(cause, errSuperseded) {
+		switch {
+		case errors.Is(cause, errSuperseded):
 			last = &protocol.Error{Code: protocol.CodeSuperseded, Message: errSuperseded.Error()}
+		case errors.Is(cause, errRevoked):
+			last = &protocol.Error{Code: protocol.CodeForbidden, Message: errRevoked.Error()}
 		}
 		if w.Write(last) == nil {
 			c.flush(w)

@@ -8,6 +8,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -80,6 +81,12 @@ type Settings struct {
 	// their waits and returns an *AbandonError. DefaultShutdownGrace
 	// when zero.
 	ShutdownGrace time.Duration
+	// Revoked, when not nil, reports whether a client certificate is
+	// revoked now. The handshake checks the list in force when it
+	// begins (see package mtls); Revoked covers a list put in force
+	// since: CloseRevoked closes the connections it revokes, and a
+	// handshake that ends after CloseRevoked looked is checked here.
+	Revoked func(*x509.Certificate) bool
 }
 
 // Observer hears what the server answers. Its methods are called from
@@ -210,6 +217,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 var (
 	errShutdown   = errors.New("central shutting down")
 	errSuperseded = errors.New("a newer connection took over the agency")
+	errRevoked    = errors.New("the certificate of this connection was revoked")
 )
 
 // awaitSlot serves a connection that came when every slot was taken,
