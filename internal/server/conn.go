@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"os"
 	"strconv"
 	"time"
 
@@ -173,7 +174,8 @@ func (c *conn) handshake() bool {
 		reason = protocol.CodeTLSRequired.String()
 	}
 	c.srv.refusedFor(reason)
-	if c.srv.guard.Refuse(c.nc.RemoteAddr(), reason, true) {
+	// A handshake that ran out of time made the central only wait (see costs).
+	if c.srv.guard.Refuse(c.nc.RemoteAddr(), reason, !errors.Is(err, os.ErrDeadlineExceeded)) {
 		c.srv.log.Error("tls", logging.Fail, "peer", c.peer, "error", err)
 	}
 	if plaintext {

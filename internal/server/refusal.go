@@ -58,9 +58,9 @@ func domainRefusal(err error) *refusal {
 // here, where it is not this connection's failure.
 //
 // Before Hello, the peer is no agency yet: its refusal spends one of its
-// source's tokens, and its line may be collapsed into its source's
-// summary (netguard.Refusals). An agency's refusals in its session are
-// always logged, and cost nothing.
+// source's tokens (see costs), and its line may be collapsed into its
+// source's summary (netguard.Refusals). An agency's refusals in its
+// session are always logged, and cost nothing.
 func (c *conn) logRefusal(action string, err error, attrs ...any) {
 	ref := (*refusal)(nil)
 	isRef := errors.As(err, &ref)
@@ -74,7 +74,7 @@ func (c *conn) logRefusal(action string, err error, attrs ...any) {
 		// stopping. Not a failure of this connection's.
 		return
 	}
-	if c.agency == 0 && !c.srv.guard.Refuse(c.nc.RemoteAddr(), reason, true) {
+	if c.agency == 0 && !c.srv.guard.Refuse(c.nc.RemoteAddr(), reason, costs(reason)) {
 		return // counted in its source's summary
 	}
 	attrs = append(append([]any{logging.Fail}, attrs...), "peer", c.peer)
@@ -98,4 +98,15 @@ func writeError(w io.Writer, code protocol.Code, msg string) error {
 	}
 	_, err = w.Write(frame)
 	return err
+}
+
+// costs reports whether a refusal for reason, before Hello, spends one
+// of its source's tokens: one for which the central did work at the
+// peer's behest (a TLS handshake, a frame read and refused) does. One
+// for time (the Hello deadline passed) or room (busy) does not: the
+// peer made the central only wait, which SERVER_HELLO_TIMEOUT and
+// SERVER_MAX_CONNECTIONS bound, and agencies that share its address
+// must still get the slots that free (e2e.TestSlowPeersFlood).
+func costs(reason string) bool {
+	return reason != protocol.CodeTimeout.String() && reason != protocol.CodeBusy.String()
 }

@@ -281,12 +281,10 @@ func (s *Server) closeOverBudget(nc net.Conn) {
 }
 
 // refuseBusy tells a peer over the connection limit to come back later,
-// and closes the connection. A busy refusal costs no budget: it is the
-// central's limit, not the peer's failure, and agencies sharing an
-// address must not be throttled for it.
+// and closes the connection. A busy refusal costs no budget (see costs).
 func (s *Server) refuseBusy(nc net.Conn) {
 	s.refused(protocol.CodeBusy)
-	if s.guard.Refuse(nc.RemoteAddr(), protocol.CodeBusy.String(), false) {
+	if s.guard.Refuse(nc.RemoteAddr(), protocol.CodeBusy.String(), costs(protocol.CodeBusy.String())) {
 		s.log.Error("conexion", logging.Fail, "peer", nc.RemoteAddr().String(), "error", "too many connections")
 	}
 	defer nc.Close()
