@@ -12,7 +12,7 @@ import (
 // observers that the server (BatchStored, Refused) and the store
 // (Committed) call; the gauges are read from Source at each scrape. Every
 // label set is bounded: agency is 1..AGENCIES_AMOUNT, reason a protocol
-// code's name, state one of three.
+// code's name, tls or over_budget, state one of three.
 type Metrics struct {
 	bets     *prometheus.CounterVec
 	batches  *prometheus.CounterVec
@@ -34,7 +34,7 @@ func NewMetrics(reg *prometheus.Registry, src Source) *Metrics {
 			Name: "quiniela_batches_stored_total", Help: "Batches with new bets stored and acknowledged, per agency, since the central started.",
 		}, []string{"agency"}),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "quiniela_refusals_total", Help: "Requests refused, by the protocol error code's name.",
+			Name: "quiniela_refusals_total", Help: "Connections and requests refused, by reason: a protocol error code's name, tls (a failed TLS handshake) or over_budget (closed at accept: its source spent its budget of refusals, SERVER_REFUSAL_RATE and SERVER_REFUSAL_BURST).",
 		}, []string{"reason"}),
 		ack: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "quiniela_ack_latency_seconds", Help: "Time from a batch's last byte read to its Ack, which waits for its group commit.",
@@ -69,8 +69,8 @@ func (m *Metrics) BatchStored(agency, bets int, ack time.Duration) {
 	m.ack.Observe(ack.Seconds())
 }
 
-// Refused counts a refusal by its code's name (server.Observer).
-func (m *Metrics) Refused(code string) { m.refusals.WithLabelValues(code).Inc() }
+// Refused counts a refusal by its reason (server.Observer).
+func (m *Metrics) Refused(reason string) { m.refusals.WithLabelValues(reason).Inc() }
 
 // Committed observes a group commit (storage.Observer).
 func (m *Metrics) Committed(requests, bets int, fsync time.Duration) {

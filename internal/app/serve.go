@@ -7,6 +7,7 @@ import (
 
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/mtls"
+	"github.com/loteria-nacional/quiniela/internal/netguard"
 	"github.com/loteria-nacional/quiniela/internal/server"
 )
 
@@ -40,6 +41,7 @@ func (m *Main) settings(tlsCfg *tls.Config) server.Settings {
 		PeerTimeout:    m.cfg.ReadTimeout,
 		HelloTimeout:   m.cfg.HelloTimeout,
 		MaxConnections: m.cfg.MaxConnections,
+		Refusals:       netguard.Budget{Rate: float64(m.cfg.RefusalRate), Burst: m.cfg.RefusalBurst},
 		WinnersHold:    m.WinnersHold,
 		ShutdownGrace:  m.cfg.ShutdownGrace,
 	}

@@ -112,6 +112,8 @@ STORAGE_FILEPATH = ./bets.csv
 SERVER_READ_TIMEOUT = 30s
 SERVER_HELLO_TIMEOUT = 5s
 SERVER_MAX_CONNECTIONS = 4096
+SERVER_REFUSAL_RATE = 10
+SERVER_REFUSAL_BURST = 100
 SERVER_SHUTDOWN_GRACE = 5s
 SERVER_PPROF_ADDRESS =
 `
@@ -150,6 +152,8 @@ STORAGE_FILEPATH = /data/bets.csv
 SERVER_READ_TIMEOUT = 1m30s
 SERVER_HELLO_TIMEOUT = 3s
 SERVER_MAX_CONNECTIONS = 100
+SERVER_REFUSAL_RATE = 0
+SERVER_REFUSAL_BURST = 50
 SERVER_SHUTDOWN_GRACE = 20s
 SERVER_REPLICA = central-2
 `
@@ -183,7 +187,7 @@ SERVER_REPLICA = central-2
 				*c = Server{
 					Port: 5000, IP: "127.0.0.1", ListenBacklog: 64, LogLevel: slog.LevelDebug,
 					Agencies: 7, StoragePath: "/data/bets.csv", ReadTimeout: 90 * time.Second,
-					HelloTimeout: 3 * time.Second, MaxConnections: 100, ShutdownGrace: 20 * time.Second, Replica: "central-2",
+					HelloTimeout: 3 * time.Second, MaxConnections: 100, RefusalBurst: 50, ShutdownGrace: 20 * time.Second, Replica: "central-2",
 				}
 			},
 		},
@@ -214,12 +218,13 @@ SERVER_REPLICA = central-2
 				"SERVER_LISTEN_BACKLOG": "9",
 				"SERVER_REPLICA":        "central-3",
 				"SERVER_SHUTDOWN_GRACE": "1m",
+				"SERVER_REFUSAL_RATE":   "5", "SERVER_REFUSAL_BURST": "1000",
 			},
 			want: func(c *Server) {
 				*c = Server{
 					Port: 7000, IP: "::1", ListenBacklog: 9, LogLevel: slog.LevelWarn,
 					Agencies: 2, StoragePath: "/tmp/x.csv", ReadTimeout: 5 * time.Second,
-					HelloTimeout: 2 * time.Second, MaxConnections: 10, ShutdownGrace: time.Minute, Replica: "central-3",
+					HelloTimeout: 2 * time.Second, MaxConnections: 10, RefusalRate: 5, RefusalBurst: 1000, ShutdownGrace: time.Minute, Replica: "central-3",
 				}
 			},
 		},
@@ -231,7 +236,7 @@ SERVER_REPLICA = central-2
 				*c = Server{
 					Port: 7001, IP: "127.0.0.1", ListenBacklog: 64, LogLevel: slog.LevelDebug,
 					Agencies: 7, StoragePath: "/data/bets.csv", ReadTimeout: 90 * time.Second,
-					HelloTimeout: 3 * time.Second, MaxConnections: 100, ShutdownGrace: 20 * time.Second, Replica: "central-2",
+					HelloTimeout: 3 * time.Second, MaxConnections: 100, RefusalBurst: 50, ShutdownGrace: 20 * time.Second, Replica: "central-2",
 				}
 			},
 		},
@@ -303,6 +308,12 @@ func TestLoadServerBadValues(t *testing.T) {
 		{"SERVER_HELLO_TIMEOUT", "-2s"},
 		{"SERVER_MAX_CONNECTIONS", "0"},
 		{"SERVER_MAX_CONNECTIONS", "many"},
+		{"SERVER_REFUSAL_RATE", "-1"},
+		{"SERVER_REFUSAL_RATE", "1000001"},
+		{"SERVER_REFUSAL_RATE", "2.5"},
+		{"SERVER_REFUSAL_BURST", "0"},
+		{"SERVER_REFUSAL_BURST", "1000001"},
+		{"SERVER_REFUSAL_BURST", "lots"},
 		{"SERVER_SHUTDOWN_GRACE", "5"},
 		{"SERVER_SHUTDOWN_GRACE", "0s"},
 		{"SERVER_SHUTDOWN_GRACE", "-1s"},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
+	"github.com/loteria-nacional/quiniela/internal/netguard"
 )
 
 // Server is the central's configuration.
@@ -30,6 +31,13 @@ type Server struct {
 	ReadTimeout    time.Duration // SERVER_READ_TIMEOUT: an idle peer is closed after it
 	HelloTimeout   time.Duration // SERVER_HELLO_TIMEOUT: a peer that has not said Hello by then is closed
 	MaxConnections int           // SERVER_MAX_CONNECTIONS
+	// SERVER_REFUSAL_RATE and SERVER_REFUSAL_BURST: each source (an IP
+	// address; an IPv6 /64) may be refused RefusalBurst times at once,
+	// then RefusalRate times a second, before its connections are closed
+	// at accept (see netguard.Budget). Only failed handshakes and peers
+	// refused before Hello spend; a rate of 0 turns the budget off.
+	RefusalRate  int
+	RefusalBurst int
 	// SERVER_SHUTDOWN_GRACE: how long, after SIGTERM, the requests in
 	// flight have to be answered before the central gives them up and
 	// exits non-zero (see server.Settings.ShutdownGrace). Its default
@@ -77,6 +85,8 @@ func DefaultServer() Server {
 		ReadTimeout:    30 * time.Second,
 		HelloTimeout:   5 * time.Second,
 		MaxConnections: 4096,
+		RefusalRate:    netguard.DefaultRefusalRate,
+		RefusalBurst:   netguard.DefaultRefusalBurst,
 		ShutdownGrace:  5 * time.Second,
 		Replica:        hostname(),
 	}
@@ -129,6 +139,8 @@ func (c *Server) keys() []key {
 		iniKey("SERVER_READ_TIMEOUT", durationSetter(&c.ReadTimeout)),
 		iniKey("SERVER_HELLO_TIMEOUT", durationSetter(&c.HelloTimeout)),
 		iniKey("SERVER_MAX_CONNECTIONS", intSetter(&c.MaxConnections)),
+		iniKey("SERVER_REFUSAL_RATE", intSetter(&c.RefusalRate)),
+		iniKey("SERVER_REFUSAL_BURST", intSetter(&c.RefusalBurst)),
 		iniKey("SERVER_SHUTDOWN_GRACE", durationSetter(&c.ShutdownGrace)),
 		iniKey("SERVER_PPROF_ADDRESS", stringSetter(&c.PprofAddress)),
 		iniKey("SERVER_ADMIN_ADDRESS", stringSetter(&c.AdminAddress)),
@@ -189,6 +201,10 @@ func (c Server) Validate() error {
 		check("SERVER_READ_TIMEOUT", c.ReadTimeout > 0, "want a positive duration", c.ReadTimeout),
 		check("SERVER_HELLO_TIMEOUT", c.HelloTimeout > 0, "want a positive duration", c.HelloTimeout),
 		check("SERVER_MAX_CONNECTIONS", c.MaxConnections >= 1, "want at least 1", c.MaxConnections),
+		check("SERVER_REFUSAL_RATE", c.RefusalRate >= 0 && c.RefusalRate <= maxRefusalBudget,
+			"want refusals a second per source, 0..%d (0: no budget)", c.RefusalRate, maxRefusalBudget),
+		check("SERVER_REFUSAL_BURST", c.RefusalBurst >= 1 && c.RefusalBurst <= maxRefusalBudget,
+			"want refusals at once per source, 1..%d", c.RefusalBurst, maxRefusalBudget),
 		check("SERVER_SHUTDOWN_GRACE", c.ShutdownGrace > 0 && c.ShutdownGrace <= maxShutdownGrace,
 			"want a positive duration of at most %v", c.ShutdownGrace, maxShutdownGrace),
 		check("SERVER_ADMIN_ADDRESS", validHostPort(c.AdminAddress), "want host:port (127.0.0.1:9090; :9090 is loopback too, 0.0.0.0:9090 every address; port 0 picks a free one) or nothing (off)", c.AdminAddress),
@@ -224,6 +240,10 @@ func (c Server) Deadline(start time.Time) (time.Time, bool) {
 	}
 	return t, true
 }
+
+// maxRefusalBudget bounds SERVER_REFUSAL_RATE and SERVER_REFUSAL_BURST:
+// beyond a million a second a budget is none, and 0 says that plainly.
+const maxRefusalBudget = 1_000_000
 
 // maxShutdownGrace bounds SERVER_SHUTDOWN_GRACE: a shutdown is for a
 // supervisor that waits for it, and one that waits longer than a few
@@ -346,6 +366,7 @@ func (c Server) LogAttrs() []any {
 		"logging_level", logging.LevelName(c.LogLevel), "agencies_amount", c.Agencies,
 		"storage_filepath", c.StoragePath, "storage_url", c.StorageURLRedacted(), "server_read_timeout", c.ReadTimeout,
 		"server_hello_timeout", c.HelloTimeout, "server_max_connections", c.MaxConnections,
+		"server_refusal_rate", c.RefusalRate, "server_refusal_burst", c.RefusalBurst,
 		"server_shutdown_grace", c.ShutdownGrace, "server_pprof_address", c.PprofAddress,
 		"server_admin_address", c.AdminAddress,
 		"draw_deadline", c.DrawDeadline, "server_replica", c.Replica,

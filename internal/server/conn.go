@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"net"
+	"os"
 	"strconv"
 	"time"
 
@@ -15,6 +16,10 @@ import (
 	"github.com/loteria-nacional/quiniela/internal/mtls"
 	"github.com/loteria-nacional/quiniela/internal/protocol"
 )
+
+// ReasonTLS is the reason a failed TLS handshake is counted under
+// (Observer.Refused).
+const ReasonTLS = "tls"
 
 // closingWriteTimeout bounds the last write to a connection being closed.
 const closingWriteTimeout = 200 * time.Millisecond
@@ -145,9 +150,11 @@ func (c *conn) hello(m protocol.Hello) *refusal {
 
 // handshake completes the TLS handshake, where the central requires TLS,
 // within the Hello deadline, and keeps the identity of the peer's
-// certificate. A failure is one fail line naming the peer and why (the
-// certificate's identity, where it has one: see mtls.Server); a
-// plaintext peer is told in plaintext that TLS is required.
+// certificate. A failure is a refusal (ReasonTLS, or tls_required for a
+// plaintext peer, which is told so in plaintext), which spends one of its
+// source's tokens, and one fail line naming the peer and why (the
+// certificate's identity, where it has one: see mtls.Server), unless its
+// source's lines are being collapsed (netguard.Refusals).
 func (c *conn) handshake() bool {
 	tc, ok := c.nc.(*tls.Conn)
 	if !ok {
@@ -169,8 +176,18 @@ func (c *conn) handshake() bool {
 	if c.ctx.Err() != nil {
 		return false // closing: not the peer's failure
 	}
-	c.srv.log.Error("tls", logging.Fail, "peer", c.peer, "error", err)
-	if rh := (tls.RecordHeaderError{}); errors.As(err, &rh) && rh.Conn != nil {
+	rh := tls.RecordHeaderError{}
+	plaintext := errors.As(err, &rh) && rh.Conn != nil
+	reason := ReasonTLS
+	if plaintext {
+		reason = protocol.CodeTLSRequired.String()
+	}
+	c.srv.refusedFor(reason)
+	// A handshake that ran out of time made the central only wait (see costs).
+	if c.srv.guard.Refuse(c.nc.RemoteAddr(), reason, !errors.Is(err, os.ErrDeadlineExceeded)) {
+		c.srv.log.Error("tls", logging.Fail, "peer", c.peer, "error", err)
+	}
+	if plaintext {
 		rh.Conn.SetWriteDeadline(time.Now().Add(closingWriteTimeout))
 		w := protocol.NewWriter(rh.Conn)
 		if w.Write(&protocol.Error{Code: protocol.CodeTLSRequired, Message: "this central requires mutual TLS"}) == nil {

@@ -56,16 +56,26 @@ func domainRefusal(err error) *refusal {
 // logRefusal writes a refusal's fail line (or err's, for a frame no one
 // can be answered) and counts it; an unavailable central is not logged
 // here, where it is not this connection's failure.
+//
+// Before Hello, the peer is no agency yet: its refusal spends one of its
+// source's tokens (see costs), and its line may be collapsed into its
+// source's summary (netguard.Refusals). An agency's refusals in its
+// session are always logged, and cost nothing.
 func (c *conn) logRefusal(action string, err error, attrs ...any) {
 	ref := (*refusal)(nil)
 	isRef := errors.As(err, &ref)
+	reason := "broken" // a frame cut short, a reset: no one to answer
 	if isRef {
 		c.srv.refused(ref.code)
+		reason = ref.code.String()
 	}
 	if isRef && ref.code == protocol.CodeUnavailable {
 		// The ledger failed: it logged why, once, and the central is
 		// stopping. Not a failure of this connection's.
 		return
+	}
+	if c.agency == 0 && !c.srv.guard.Refuse(c.nc.RemoteAddr(), reason, costs(reason)) {
+		return // counted in its source's summary
 	}
 	attrs = append(append([]any{logging.Fail}, attrs...), "peer", c.peer)
 	if c.agency != 0 {
@@ -88,4 +98,15 @@ func writeError(w io.Writer, code protocol.Code, msg string) error {
 	}
 	_, err = w.Write(frame)
 	return err
+}
+
+// costs reports whether a refusal for reason, before Hello, spends one
+// of its source's tokens: one for which the central did work at the
+// peer's behest (a TLS handshake, a frame read and refused) does. One
+// for time (the Hello deadline passed) or room (busy) does not: the
+// peer made the central only wait, which SERVER_HELLO_TIMEOUT and
+// SERVER_MAX_CONNECTIONS bound, and agencies that share its address
+// must still get the slots that free (e2e.TestSlowPeersFlood).
+func costs(reason string) bool {
+	return reason != protocol.CodeTimeout.String() && reason != protocol.CodeBusy.String()
 }

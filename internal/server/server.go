@@ -75,6 +75,14 @@ type Settings struct {
 	// Observer, when not nil, hears of every batch stored and every
 	// refusal (for metrics).
 	Observer Observer
+	// Refusals is the per-source budget of refusals (see
+	// netguard.Budget): a failed TLS handshake or a peer refused before
+	// Hello spends one of its source's tokens, and a connection from a
+	// source with none left is closed at accept, before any handshake or
+	// log line. A zero Rate is no budget. Whatever the budget, the fail
+	// lines of a source refused in a loop are collapsed into a summary
+	// (netguard.Refusals).
+	Refusals netguard.Budget
 	// ShutdownGrace is how long, once Serve's context is done, the
 	// requests in flight have to be answered (a batch waiting for its
 	// group commit, a Done for its record); after it, Serve gives up
@@ -95,8 +103,10 @@ type Observer interface {
 	// BatchStored: a batch of agency's with bets new bets was
 	// acknowledged, ack after its last byte was read.
 	BatchStored(agency, bets int, ack time.Duration)
-	// Refused: a request was refused with code (protocol.Code's name).
-	Refused(code string)
+	// Refused: a connection or a request was refused, for reason: a
+	// protocol.Code's name, ReasonTLS (a failed TLS handshake) or
+	// netguard.ReasonOverBudget (closed at accept).
+	Refused(reason string)
 }
 
 // Activity is what the server saw of one agency since it started.
@@ -111,6 +121,7 @@ type Server struct {
 	central  *lottery.Central
 	log      *slog.Logger
 	settings Settings
+	guard    *netguard.Refusals // the refusals' budget and fail lines, per source
 
 	slots      *semaphore.Weighted // one per connection being served; waiters in turn
 	waiting    atomic.Int64        // connections waiting for a slot
@@ -148,6 +159,7 @@ func New(settings Settings, central *lottery.Central, log *slog.Logger) *Server 
 		central:    central,
 		log:        log,
 		settings:   settings,
+		guard:      netguard.NewRefusals(settings.Refusals, log),
 		slots:      semaphore.NewWeighted(int64(settings.MaxConnections)),
 		batchSlots: semaphore.NewWeighted(MaxBatchesInFlight),
 		conns:      make(map[*conn]struct{}),
@@ -173,6 +185,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
+	// The refusals' summaries, until every connection has ended.
+	sweep, stopSweep := context.WithCancel(context.Background())
+	defer stopSweep()
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		s.guard.Run(sweep)
+	}()
 	var acceptErr error
 	for {
 		nc, err := ln.Accept()
@@ -183,26 +203,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			}
 			break
 		}
-		s.wg.Add(1)
-		switch {
-		case s.slots.TryAcquire(1):
-			go func() {
-				defer s.wg.Done()
-				defer s.slots.Release(1)
-				s.serveConn(ctx, nc, accepted)
-			}()
-		case s.waiting.Add(1) <= int64(s.settings.MaxConnections):
-			go func() {
-				defer s.wg.Done()
-				s.awaitSlot(ctx, nc, accepted)
-			}()
-		default:
-			s.waiting.Add(-1)
-			go func() {
-				defer s.wg.Done()
-				s.refuseBusy(nc)
-			}()
+		if !s.guard.Allow(nc.RemoteAddr()) {
+			s.closeOverBudget(nc)
+			continue
 		}
+		s.dispatch(ctx, nc, accepted)
 	}
 	if ctx.Err() != nil {
 		s.log.Info("shutdown", logging.InProgress, "grace", s.settings.ShutdownGrace)
@@ -211,7 +216,35 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	ln.Close()
 	s.log.Info("close", logging.Success, "resource", "listener", "address", ln.Addr().String())
 	// Wait for them, so that the store closes after the last one.
-	return errors.Join(acceptErr, s.shutdown())
+	err := errors.Join(acceptErr, s.shutdown())
+	stopSweep() // the last summary, once the last connection ended
+	<-swept
+	return err
+}
+
+// dispatch hands a connection accepted at accepted to a goroutine that
+// serves it in a free slot, waits for one, or refuses it busy.
+func (s *Server) dispatch(ctx context.Context, nc net.Conn, accepted time.Time) {
+	s.wg.Add(1)
+	switch {
+	case s.slots.TryAcquire(1):
+		go func() {
+			defer s.wg.Done()
+			defer s.slots.Release(1)
+			s.serveConn(ctx, nc, accepted)
+		}()
+	case s.waiting.Add(1) <= int64(s.settings.MaxConnections):
+		go func() {
+			defer s.wg.Done()
+			s.awaitSlot(ctx, nc, accepted)
+		}()
+	default:
+		s.waiting.Add(-1)
+		go func() {
+			defer s.wg.Done()
+			s.refuseBusy(nc)
+		}()
+	}
 }
 
 var (
@@ -243,11 +276,25 @@ func (s *Server) awaitSlot(ctx context.Context, nc net.Conn, accepted time.Time)
 	}
 }
 
+// closeOverBudget closes a connection whose source has spent its budget
+// of refusals, at once: no handshake, no line (its source's summary
+// counts it), and a reset rather than an orderly close, so that the
+// central keeps no TIME_WAIT socket of it either.
+func (s *Server) closeOverBudget(nc net.Conn) {
+	if l, ok := nc.(interface{ SetLinger(int) error }); ok {
+		l.SetLinger(0)
+	}
+	nc.Close()
+	s.refusedFor(netguard.ReasonOverBudget)
+}
+
 // refuseBusy tells a peer over the connection limit to come back later,
-// and closes the connection.
+// and closes the connection. A busy refusal costs no budget (see costs).
 func (s *Server) refuseBusy(nc net.Conn) {
-	s.log.Error("conexion", logging.Fail, "peer", nc.RemoteAddr().String(), "error", "too many connections")
 	s.refused(protocol.CodeBusy)
+	if s.guard.Refuse(nc.RemoteAddr(), protocol.CodeBusy.String(), costs(protocol.CodeBusy.String())) {
+		s.log.Error("conexion", logging.Fail, "peer", nc.RemoteAddr().String(), "error", "too many connections")
+	}
 	defer nc.Close()
 	if s.settings.TLS != nil {
 		// A TLS agency would read a plaintext frame as a central that does
@@ -321,10 +368,13 @@ func (s *Server) stored(agency, fresh int, ack time.Duration) {
 	}
 }
 
-// refused tells the observer of a refusal.
-func (s *Server) refused(code protocol.Code) {
+// refused tells the observer of a refusal with code.
+func (s *Server) refused(code protocol.Code) { s.refusedFor(code.String()) }
+
+// refusedFor tells the observer of a refusal for reason.
+func (s *Server) refusedFor(reason string) {
 	if s.settings.Observer != nil {
-		s.settings.Observer.Refused(code.String())
+		s.settings.Observer.Refused(reason)
 	}
 }
 
