@@ -24,6 +24,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -31,6 +32,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/loteria-nacional/quiniela/internal/cli"
 	"github.com/loteria-nacional/quiniela/internal/client"
 	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/health"
@@ -52,17 +54,42 @@ func main() {
 }
 
 func run(args []string) int {
+	top := flag.NewFlagSet("client", flag.ContinueOnError)
+	configFlag := top.String("config", "", "read the configuration from this `path` (default config.yaml in the working directory)")
+	showVersion := top.Bool("version", false, "print the version and the revision it was built from, and exit")
+	if code, done := cli.Parse(top, clientHelp, args, os.Stdout, os.Stderr); done {
+		return code
+	}
+	if *showVersion {
+		return version(os.Stdout)
+	}
+	name, rest := "run", top.Args()
+	if len(rest) > 0 {
+		name, rest = rest[0], rest[1:]
+	}
+	if name != "run" && name != "probe" {
+		return cli.BadUsage(os.Stderr, "client", fmt.Sprintf("unknown command %q", name))
+	}
+	if code, done := parseCommand(name, configFlag, rest); done {
+		return code
+	}
+	path, err := cli.ConfigPath(*configFlag, configPath)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "client: %v\n", err)
+		return cli.ExitUsage
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if len(args) > 0 {
-		if args[0] != "probe" || len(args) > 1 {
-			fmt.Fprintln(os.Stderr, "usage: client [probe]")
-			return 2
-		}
-		return probe(ctx)
+	if name == "probe" {
+		return probe(ctx, path)
 	}
+	return agency(ctx, path)
+}
 
-	cfg, err := loadConfig()
+// agency is `client run`: the agency's whole run, configured from the
+// file at path and the environment; it returns the exit status.
+func agency(ctx context.Context, path string) int {
+	cfg, err := loadConfig(path)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "client: %v\n", err)
 		return 2
@@ -113,17 +140,18 @@ func run(args []string) int {
 }
 
 // loadConfig refuses a misspelt CLI_* variable, which would leave its
-// key's default in place, then loads config.yaml and the environment.
-func loadConfig() (config.Client, error) {
+// key's default in place, then loads the file at path and the
+// environment.
+func loadConfig(path string) (config.Client, error) {
 	if err := config.CheckEnviron(os.Environ()); err != nil {
 		return config.Client{}, err
 	}
-	return config.LoadClient(configPath, os.LookupEnv)
+	return config.LoadClient(path, os.LookupEnv)
 }
 
 // probe prints the one line that validar-servidor.sh looks for.
-func probe(ctx context.Context) int {
-	cfg, err := config.LoadClient(configPath, os.LookupEnv)
+func probe(ctx context.Context, path string) int {
+	cfg, err := config.LoadClient(path, os.LookupEnv)
 	if err == nil || errors.As(err, new(*config.KeyError)) {
 		// The probe needs only server.address, and the tls.* keys where
 		// the central requires mutual TLS; other keys may be unset.
