@@ -9,7 +9,9 @@
 // winners among those it took, and exits 3 (exitCutOff). When the central's
 // digest of the agency's bets is not the agency's own, it logs
 // action: verificacion | result: fail and exits 1; any other failure is
-// one fail line and exit 1; a bad configuration or usage, exit 2. On
+// one fail line and exit 1; a bad configuration or usage, exit 2, as
+// for the Compose default address (server:12345) whose name does not
+// resolve for 5 s outside Compose (client.ErrComposeAddress). On
 // SIGINT or SIGTERM it closes what it holds and exits 0. When its standard
 // output is a terminal, it shows a bar of the bets acknowledged on
 // standard error.
@@ -125,6 +127,9 @@ func agency(ctx context.Context, path string) int {
 	case ctx.Err() != nil:
 		log.Info("shutdown", logging.Success, "reason", "signal")
 		return 0
+	case errors.Is(err, client.ErrComposeAddress):
+		fmt.Fprintf(os.Stderr, "client: %v\n", err)
+		return 2 // a configuration that names no central outside Compose
 	case errors.Is(err, client.ErrVerification), errors.Is(err, client.ErrWinnersFile):
 		return 1 // the agency logged its verificacion or ganadores_guardados line: one fail line, not two
 	default:
