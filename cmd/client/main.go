@@ -1,6 +1,7 @@
 // Command client is an agency of the national lottery ("agencia de
-// quiniela"). It reads config.yaml from its working directory (CLI_*
-// environment variables override it), uploads its bets from data.file (or
+// quiniela"). It reads config.yaml from its working directory, or the
+// file -config PATH names (CLI_* environment variables override it),
+// uploads its bets from data.file (or
 // the one bet of NOMBRE, APELLIDO, DOCUMENTO, NACIMIENTO and NUMERO),
 // notifies the central, logs its winners (and writes them to winners.file,
 // when set) and exits 0. When the central's DRAW_DEADLINE closed sales
@@ -16,7 +17,10 @@
 // output is a terminal, it shows a bar of the bets acknowledged on
 // standard error.
 //
-//	client        run the agency
+// -h on it or any command lists its flags and every setting (commands.go);
+// -version prints the build's version and revision.
+//
+//	client [run]  run the agency
 //	client probe  ask the central at server.address whether it serves (at
 //	              any of its addresses, when it has several); print
 //	              action: test_server | result: success (or fail)

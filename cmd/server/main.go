@@ -1,15 +1,19 @@
 // Command server is the central of the national lottery ("central de
-// Lotería Nacional"). It reads config.ini from its working directory
-// (every key may be overridden by an environment variable of the same
-// name), serves agencies until SIGINT or SIGTERM, and exits 0 after a
+// Lotería Nacional"). It reads config.ini from its working directory, or
+// the file -config PATH names (every key may be overridden by an
+// environment variable of the same name), serves agencies until SIGINT or SIGTERM, and exits 0 after a
 // graceful shutdown; 1 where the shutdown's grace period
 // (SERVER_SHUTDOWN_GRACE) passed before the requests in flight were
 // answered, saying what it abandoned.
 //
-//	server              serve
+// -h on it or any command lists its flags and every setting (commands.go);
+// -version prints the build's version and revision.
+//
+//	server [serve]      serve
 //	server healthcheck  ask the central at the address it listens on (SERVER_IP,
 //	                    or 127.0.0.1 when that is every address) whether it
-//	                    serves; exit 0 or 1
+//	                    serves; print action: healthcheck | result: success,
+//	                    exit 0, or 1
 //	server verify [path]
 //	                    check the store (STORAGE_FILEPATH, or path) without a
 //	                    central: every hash and link, then the draw held
