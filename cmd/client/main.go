@@ -1,6 +1,7 @@
 // Command client is an agency of the national lottery ("agencia de
-// quiniela"). It reads config.yaml from its working directory (CLI_*
-// environment variables override it), uploads its bets from data.file (or
+// quiniela"). It reads config.yaml from its working directory, or the
+// file -config PATH names (CLI_* environment variables override it),
+// uploads its bets from data.file (or
 // the one bet of NOMBRE, APELLIDO, DOCUMENTO, NACIMIENTO and NUMERO),
 // notifies the central, logs its winners (and writes them to winners.file,
 // when set) and exits 0. When the central's DRAW_DEADLINE closed sales
@@ -9,12 +10,17 @@
 // winners among those it took, and exits 3 (exitCutOff). When the central's
 // digest of the agency's bets is not the agency's own, it logs
 // action: verificacion | result: fail and exits 1; any other failure is
-// one fail line and exit 1; a bad configuration or usage, exit 2. On
+// one fail line and exit 1; a bad configuration or usage, exit 2, as
+// for the Compose default address (server:12345) whose name does not
+// resolve for 5 s outside Compose (client.ErrComposeAddress). On
 // SIGINT or SIGTERM it closes what it holds and exits 0. When its standard
 // output is a terminal, it shows a bar of the bets acknowledged on
 // standard error.
 //
-//	client        run the agency
+// -h on it or any command lists its flags and every setting (commands.go);
+// -version prints the build's version and revision.
+//
+//	client [run]  run the agency
 //	client probe  ask the central at server.address whether it serves (at
 //	              any of its addresses, when it has several); print
 //	              action: test_server | result: success (or fail)
@@ -24,6 +30,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -31,6 +38,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/loteria-nacional/quiniela/internal/cli"
 	"github.com/loteria-nacional/quiniela/internal/client"
 	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/health"
@@ -52,17 +60,42 @@ func main() {
 }
 
 func run(args []string) int {
+	top := flag.NewFlagSet("client", flag.ContinueOnError)
+	configFlag := top.String("config", "", "read the configuration from this `path` (default config.yaml in the working directory)")
+	showVersion := top.Bool("version", false, "print the version and the revision it was built from, and exit")
+	if code, done := cli.Parse(top, clientHelp, args, os.Stdout, os.Stderr); done {
+		return code
+	}
+	if *showVersion {
+		return version(os.Stdout)
+	}
+	name, rest := "run", top.Args()
+	if len(rest) > 0 {
+		name, rest = rest[0], rest[1:]
+	}
+	if name != "run" && name != "probe" {
+		return cli.BadUsage(os.Stderr, "client", fmt.Sprintf("unknown command %q", name))
+	}
+	if code, done := parseCommand(name, configFlag, rest); done {
+		return code
+	}
+	path, err := cli.ConfigPath(*configFlag, configPath)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "client: %v\n", err)
+		return cli.ExitUsage
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if len(args) > 0 {
-		if args[0] != "probe" || len(args) > 1 {
-			fmt.Fprintln(os.Stderr, "usage: client [probe]")
-			return 2
-		}
-		return probe(ctx)
+	if name == "probe" {
+		return probe(ctx, path)
 	}
+	return agency(ctx, path)
+}
 
-	cfg, err := loadConfig()
+// agency is `client run`: the agency's whole run, configured from the
+// file at path and the environment; it returns the exit status.
+func agency(ctx context.Context, path string) int {
+	cfg, err := loadConfig(path)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "client: %v\n", err)
 		return 2
@@ -98,6 +131,9 @@ func run(args []string) int {
 	case ctx.Err() != nil:
 		log.Info("shutdown", logging.Success, "reason", "signal")
 		return 0
+	case errors.Is(err, client.ErrComposeAddress):
+		fmt.Fprintf(os.Stderr, "client: %v\n", err)
+		return 2 // a configuration that names no central outside Compose
 	case errors.Is(err, client.ErrVerification), errors.Is(err, client.ErrWinnersFile):
 		return 1 // the agency logged its verificacion or ganadores_guardados line: one fail line, not two
 	default:
@@ -113,17 +149,18 @@ func run(args []string) int {
 }
 
 // loadConfig refuses a misspelt CLI_* variable, which would leave its
-// key's default in place, then loads config.yaml and the environment.
-func loadConfig() (config.Client, error) {
+// key's default in place, then loads the file at path and the
+// environment.
+func loadConfig(path string) (config.Client, error) {
 	if err := config.CheckEnviron(os.Environ()); err != nil {
 		return config.Client{}, err
 	}
-	return config.LoadClient(configPath, os.LookupEnv)
+	return config.LoadClient(path, os.LookupEnv)
 }
 
 // probe prints the one line that validar-servidor.sh looks for.
-func probe(ctx context.Context) int {
-	cfg, err := config.LoadClient(configPath, os.LookupEnv)
+func probe(ctx context.Context, path string) int {
+	cfg, err := config.LoadClient(path, os.LookupEnv)
 	if err == nil || errors.As(err, new(*config.KeyError)) {
 		// The probe needs only server.address, and the tls.* keys where
 		// the central requires mutual TLS; other keys may be unset.

@@ -1,16 +1,21 @@
 // Command server is the central of the national lottery ("central de
-// Lotería Nacional"). It reads config.ini from its working directory
-// (every key may be overridden by an environment variable of the same
-// name), serves agencies until SIGINT or SIGTERM (SIGHUP reads the
-// revocation list again, SERVER_TLS_REVOKED), and exits 0 after a
+// Lotería Nacional"). It reads config.ini from its working directory, or
+// the file -config PATH names (every key may be overridden by an
+// environment variable of the same name), serves agencies until SIGINT or
+// SIGTERM (SIGHUP reads the revocation list again, SERVER_TLS_REVOKED),
+// and exits 0 after a
 // graceful shutdown; 1 where the shutdown's grace period
 // (SERVER_SHUTDOWN_GRACE) passed before the requests in flight were
 // answered, saying what it abandoned.
 //
-//	server              serve
+// -h on it or any command lists its flags and every setting (commands.go);
+// -version prints the build's version and revision.
+//
+//	server [serve]      serve
 //	server healthcheck  ask the central at the address it listens on (SERVER_IP,
 //	                    or 127.0.0.1 when that is every address) whether it
-//	                    serves; exit 0 or 1
+//	                    serves; print action: healthcheck | result: success,
+//	                    exit 0, or 1
 //	server verify [path]
 //	                    check the store (STORAGE_FILEPATH, or path) without a
 //	                    central: every hash and link, then the draw held
@@ -35,6 +40,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -44,6 +50,7 @@ import (
 	"time"
 
 	"github.com/loteria-nacional/quiniela/internal/app"
+	"github.com/loteria-nacional/quiniela/internal/cli"
 	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/health"
 	"github.com/loteria-nacional/quiniela/internal/logging"
@@ -88,42 +95,77 @@ func main() {
 }
 
 func run(args []string) int {
-	// A misspelt SERVER_* variable is refused before the file is read,
-	// rather than leave its key's default in place.
-	if err := config.CheckEnviron(os.Environ()); err != nil {
-		fmt.Fprintf(os.Stderr, "server: %v\n", err)
-		return 2
+	top := flag.NewFlagSet("server", flag.ContinueOnError)
+	configFlag := top.String("config", "", "read the configuration from this `path` (default config.ini in the working directory)")
+	showVersion := top.Bool("version", false, "print the version and the revision it was built from, and exit")
+	if code, done := cli.Parse(top, serverHelp, args, os.Stdout, os.Stderr); done {
+		return code
 	}
-	cfg, err := config.LoadServer(configPath, os.LookupEnv)
+	if *showVersion {
+		return version(os.Stdout)
+	}
+	name, rest := "serve", top.Args()
+	if len(rest) > 0 {
+		name, rest = rest[0], rest[1:]
+	}
+	if name == "certs" {
+		return certsWithConfig(*configFlag, rest)
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		return cli.BadUsage(os.Stderr, "server", fmt.Sprintf("unknown command %q", name))
+	}
+	fs := flag.NewFlagSet("server "+name, flag.ContinueOnError)
+	fs.StringVar(configFlag, "config", *configFlag, "read the configuration from this `path` (default config.ini in the working directory)")
+	if cmd.flags != nil {
+		cmd.flags(fs)
+	}
+	if code, done := cli.Parse(fs, withSettings(cmd.help), rest, os.Stdout, os.Stderr); done {
+		return code
+	}
+	cfg, err := loadConfig(*configFlag)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "server: %v\n", err)
-		return 2
+		return cli.ExitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	return cmd.run(ctx, cfg, fs)
+}
 
-	switch {
-	case len(args) == 0:
-		return serve(ctx, cfg)
-	case args[0] == "certs":
-		return certsCommand(args[1:], cfg.Agencies, os.Stdout, os.Stderr)
-	case args[0] == "verify" && len(args) <= 3:
-		return verifyCommand(ctx, cfg, args[1:])
-	case args[0] == "backup" && len(args) == 2:
-		if app.Backup(ctx, cfg, args[1], logging.New(os.Stdout, cfg.LogLevel)) != nil {
-			return 1 // logged, naming the problem
-		}
-		return 0
-	case args[0] == "export" && len(args) == 2:
-		if app.Export(ctx, cfg, args[1], logging.New(os.Stdout, cfg.LogLevel)) != nil {
-			return 1 // logged, naming the problem
-		}
-		return 0
-	case args[0] == "healthcheck" && len(args) == 1:
-		return healthcheck(ctx, cfg)
+// certsWithConfig is `server certs`, whose flags certsCommand parses: -h lists
+// them and the settings; -config may come after certs too.
+func certsWithConfig(configFlag string, args []string) int {
+	if isHelp(args) {
+		return certsHelp(os.Stdout)
 	}
-	fmt.Fprintln(os.Stderr, "usage: server [healthcheck | verify [PATH | -export PATH] | backup DIR | export PATH | certs [-dir DIR] [-agencies N] [-name NAME]... [-force] | certs revoke [-dir DIR] N...]")
-	return 2
+	path, args, ok := takeConfig(args)
+	if !ok {
+		return cli.BadUsage(os.Stderr, "server certs", "flag needs an argument: -config")
+	}
+	if path == "" {
+		path = configFlag
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "server: %v\n", err)
+		return cli.ExitUsage
+	}
+	return certsCommand(args, cfg.Agencies, os.Stdout, os.Stderr)
+}
+
+// loadConfig refuses a misspelt SERVER_* variable, which would leave
+// its key's default in place, then loads the configuration file (-config
+// PATH, else config.ini in the working directory) and the environment.
+func loadConfig(configFlag string) (config.Server, error) {
+	if err := config.CheckEnviron(os.Environ()); err != nil {
+		return config.Server{}, err
+	}
+	path, err := cli.ConfigPath(configFlag, configPath)
+	if err != nil {
+		return config.Server{}, err
+	}
+	return config.LoadServer(path, os.LookupEnv)
 }
 
 // verifyCommand checks a store without a central: the configured one
@@ -218,6 +260,7 @@ func healthcheck(ctx context.Context, cfg config.Server) int {
 		fmt.Fprintf(os.Stderr, "server: %v (SERVER_IP=%q)\n", err, cfg.IP)
 		return 1
 	}
+	fmt.Printf("action: healthcheck | result: success | address: %s\n", cfg.ProbeAddress())
 	return 0
 }
 

@@ -49,6 +49,7 @@ type Agency struct {
 	observer            Observer
 	backoff, maxBackoff time.Duration // the first wait before reconnecting, and the longest
 	tls                 *tls.Config   // mutual TLS, loaded by preflight; nil: plaintext
+	composeGrace        time.Duration // see composeDefault; tests shorten it
 }
 
 // New returns the agency described by cfg, changed by opts.
@@ -65,7 +66,7 @@ type Agency struct {
 func New(cfg config.Client, log *slog.Logger, opts ...Option) *Agency {
 	a := &Agency{
 		cfg: cfg, log: log, backoff: 50 * time.Millisecond, maxBackoff: 2 * time.Second,
-		observer: noObserver{}, lookup: net.DefaultResolver.LookupHost,
+		observer: noObserver{}, lookup: net.DefaultResolver.LookupHost, composeGrace: composeGrace,
 	}
 	for _, opt := range opts {
 		opt(a)

@@ -34,7 +34,8 @@ func (a *Agency) Run(ctx context.Context) (Result, error) {
 	}
 	a.removeStaleTemps()
 	rt := a.newRoute()
-	lastProgress := time.Now()
+	started := time.Now()
+	lastProgress := started
 	delay := a.backoff
 	closed := false // refused with draw_closed: sales are closed (cut.go)
 	for attempt := 1; ; attempt++ {
@@ -57,6 +58,9 @@ func (a *Agency) Run(ctx context.Context) (Result, error) {
 			continue
 		}
 		if !retryable(err) {
+			return Result{}, err
+		}
+		if err := a.composeDefault(rt, err, time.Since(started)); err != nil {
 			return Result{}, err
 		}
 		// Only progress resets the backoff and the deadline: a central that

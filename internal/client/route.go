@@ -36,6 +36,8 @@ type route struct {
 	next  int    // round[next] is the next to dial
 	tried int    // failed attempts since the last wait or progress
 	last  string // where the agency last connected, or first dialed: the previous of a move
+
+	resolved bool // some name of server.address resolved, once (see composeDefault)
 }
 
 // newRoute returns the agency's route through the addresses of
@@ -85,6 +87,9 @@ func (r *route) resolveEntry(ctx context.Context, entry string) []target {
 		return []target{{addr: entry, host: host, err: err}}
 	case len(ips) == 0:
 		return []target{{addr: entry, host: host, err: &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}}}
+	}
+	r.resolved = true
+	switch {
 	case len(ips) == 1:
 		return []target{{addr: entry, dial: net.JoinHostPort(ips[0], port), host: host}}
 	}

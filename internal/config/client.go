@@ -51,21 +51,25 @@ func DefaultClient() Client {
 var legacyClientSections = []string{"loop"}
 
 // keys lists the keys in the order they are applied, each with its name
-// in config.yaml and its environment variable. The legacy keys
-// (legacyClientSections) are not listed: they are accepted and ignored.
+// in config.yaml, its environment variable, its default as -h shows it
+// and what it means: the one table the loader, CheckEnviron and -h
+// (Settings) read. The legacy keys (legacyClientSections) are not
+// listed: they are accepted and ignored.
 func (c *Client) keys() []key {
 	return []key{
-		{"id", "CLI_ID", intSetter(&c.ID)},
-		{"server.address", "CLI_SERVER_ADDRESS", stringSetter(&c.ServerAddress)},
-		{"server.timeout", "CLI_SERVER_TIMEOUT", durationSetter(&c.ServerTimeout)},
-		{"log.level", "CLI_LOG_LEVEL", levelSetter(&c.LogLevel)},
-		{"batch.maxAmount", "CLI_BATCH_MAXAMOUNT", intSetter(&c.BatchMax)},
-		{"data.file", "CLI_DATA_FILE", stringSetter(&c.DataFile)},
-		{"retry.timeout", "CLI_RETRY_TIMEOUT", durationSetter(&c.RetryTimeout)},
-		{"winners.file", "CLI_WINNERS_FILE", stringSetter(&c.WinnersFile)},
-		{"tls.ca", "CLI_TLS_CA", stringSetter(&c.TLSCA)},
-		{"tls.cert", "CLI_TLS_CERT", stringSetter(&c.TLSCert)},
-		{"tls.key", "CLI_TLS_KEY", stringSetter(&c.TLSKey)},
+		{"id", "CLI_ID", intSetter(&c.ID), "(required)", "the agency number, 1..65535"},
+		{"server.address", "CLI_SERVER_ADDRESS", stringSetter(&c.ServerAddress), "server:12345",
+			"the central's host:port, or its replicas comma-separated; server:12345 is the Compose name"},
+		{"server.timeout", "CLI_SERVER_TIMEOUT", durationSetter(&c.ServerTimeout), "15s", "longest wait for an answer of the central"},
+		{"log.level", "CLI_LOG_LEVEL", levelSetter(&c.LogLevel), "INFO", "DEBUG, INFO, WARNING or ERROR"},
+		{"batch.maxAmount", "CLI_BATCH_MAXAMOUNT", intSetter(&c.BatchMax), "200", "bets per batch"},
+		{"data.file", "CLI_DATA_FILE", stringSetter(&c.DataFile), "(.data/agency-{id}.csv)",
+			"the agency's bets, first_name,last_name,document,birthdate,number; relative to the working directory"},
+		{"retry.timeout", "CLI_RETRY_TIMEOUT", durationSetter(&c.RetryTimeout), "60s", "how long to keep reconnecting without hearing from the central"},
+		{"winners.file", "CLI_WINNERS_FILE", stringSetter(&c.WinnersFile), "", "write the winners' documents there, one per line; empty, nowhere"},
+		{"tls.ca", "CLI_TLS_CA", stringSetter(&c.TLSCA), "", "the lottery CA that signs the central's certificate, for mutual TLS with tls.cert and tls.key; empty, plaintext"},
+		{"tls.cert", "CLI_TLS_CERT", stringSetter(&c.TLSCert), "", "the agency's certificate (PEM)"},
+		{"tls.key", "CLI_TLS_KEY", stringSetter(&c.TLSKey), "", "the agency's private key (PEM)"},
 	}
 }
 

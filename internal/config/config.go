@@ -76,10 +76,13 @@ func levelSetter(dst *slog.Level) setter {
 }
 
 // key is one configuration key: its name in the file, its environment
-// variable, and where its value goes.
+// variable, where its value goes, and, for -h (Settings), its default
+// and what it means.
 type key struct {
 	file, env string
 	set       setter
+	def       string // as the key would be set to it; "" none; "(...)" computed at start
+	meaning   string
 }
 
 // fileValue looks a key up in a configuration file: the raw value, nil

@@ -122,36 +122,41 @@ func validReplica(s string) bool {
 }
 
 // iniKey is a key of config.ini, whose name is also its environment
-// variable.
-func iniKey(name string, s setter) key {
-	return key{file: name, env: name, set: s}
+// variable, with its default as -h shows it and what it means.
+func iniKey(name string, s setter, def, meaning string) key {
+	return key{file: name, env: name, set: s, def: def, meaning: meaning}
 }
 
+// keys is the one table of the central's keys: the loader applies it,
+// CheckEnviron knows its variables, and -h lists it (Settings), so that
+// the help cannot drift from what is read. A def that parses through its
+// setter to DefaultServer's value is checked to (TestSettingsDefaults);
+// one in parentheses describes a default computed at start.
 func (c *Server) keys() []key {
 	return []key{
-		iniKey("SERVER_PORT", intSetter(&c.Port)),
-		iniKey("SERVER_IP", stringSetter(&c.IP)),
-		iniKey("SERVER_LISTEN_BACKLOG", intSetter(&c.ListenBacklog)),
-		iniKey("LOGGING_LEVEL", levelSetter(&c.LogLevel)),
-		iniKey("AGENCIES_AMOUNT", intSetter(&c.Agencies)),
-		iniKey("STORAGE_FILEPATH", stringSetter(&c.StoragePath)),
-		iniKey("STORAGE_URL", stringSetter(&c.StorageURL)),
-		iniKey("SERVER_READ_TIMEOUT", durationSetter(&c.ReadTimeout)),
-		iniKey("SERVER_HELLO_TIMEOUT", durationSetter(&c.HelloTimeout)),
-		iniKey("SERVER_MAX_CONNECTIONS", intSetter(&c.MaxConnections)),
-		iniKey("SERVER_REFUSAL_RATE", intSetter(&c.RefusalRate)),
-		iniKey("SERVER_REFUSAL_BURST", intSetter(&c.RefusalBurst)),
-		iniKey("SERVER_SHUTDOWN_GRACE", durationSetter(&c.ShutdownGrace)),
-		iniKey("SERVER_PPROF_ADDRESS", stringSetter(&c.PprofAddress)),
-		iniKey("SERVER_ADMIN_ADDRESS", stringSetter(&c.AdminAddress)),
-		iniKey("DRAW_DEADLINE", stringSetter(&c.DrawDeadline)),
-		iniKey("SERVER_REPLICA", stringSetter(&c.Replica)),
-		iniKey("SERVER_TLS_CERT", stringSetter(&c.TLSCert)),
-		iniKey("SERVER_TLS_KEY", stringSetter(&c.TLSKey)),
-		iniKey("SERVER_TLS_CLIENT_CA", stringSetter(&c.TLSClientCA)),
-		iniKey("SERVER_TLS_REVOKED", stringSetter(&c.TLSRevoked)),
-		iniKey("SERVER_TLS_PROBE_CERT", stringSetter(&c.TLSProbeCert)),
-		iniKey("SERVER_TLS_PROBE_KEY", stringSetter(&c.TLSProbeKey)),
+		iniKey("SERVER_PORT", intSetter(&c.Port), "12345", "the TCP port agencies connect to; 0 picks a free port"),
+		iniKey("SERVER_IP", stringSetter(&c.IP), "", "the address to listen on: an IP or a host name; empty, 0.0.0.0 or :: is every address (server healthcheck then dials 127.0.0.1)"),
+		iniKey("SERVER_LISTEN_BACKLOG", intSetter(&c.ListenBacklog), "128", "accepted for compatibility; Go listens with the kernel's somaxconn"),
+		iniKey("LOGGING_LEVEL", levelSetter(&c.LogLevel), "INFO", "DEBUG, INFO, WARNING or ERROR"),
+		iniKey("AGENCIES_AMOUNT", intSetter(&c.Agencies), "5", "agencies the draw waits for, 1..65535"),
+		iniKey("STORAGE_FILEPATH", stringSetter(&c.StoragePath), "./bets.csv", "the bets file (its journal is PATH.jnl); relative to the working directory"),
+		iniKey("STORAGE_URL", stringSetter(&c.StorageURL), "", "postgres://user:password@host:port/database: keep the bets in PostgreSQL instead of the file; empty, the file"),
+		iniKey("SERVER_READ_TIMEOUT", durationSetter(&c.ReadTimeout), "30s", "a peer silent that long after Hello, or a frame not whole that long, is closed"),
+		iniKey("SERVER_HELLO_TIMEOUT", durationSetter(&c.HelloTimeout), "5s", "a connection that has not said Hello that long after it was accepted is closed"),
+		iniKey("SERVER_MAX_CONNECTIONS", intSetter(&c.MaxConnections), "4096", "connections served at once; more are answered busy"),
+		iniKey("SERVER_REFUSAL_RATE", intSetter(&c.RefusalRate), "10", "refusals a second one source (an IPv4 address, an IPv6 /64) may earn back; past its burst, its connections are closed before any handshake or log line; 0, off"),
+		iniKey("SERVER_REFUSAL_BURST", intSetter(&c.RefusalBurst), "100", "refusals one source may have at once before its budget applies"),
+		iniKey("SERVER_SHUTDOWN_GRACE", durationSetter(&c.ShutdownGrace), "5s", "after SIGTERM, how long the requests in flight have to be answered (at most 5m) before the central gives them up and exits 1"),
+		iniKey("SERVER_PPROF_ADDRESS", stringSetter(&c.PprofAddress), "", "serve net/http/pprof at this host:port, for profiling; empty, off"),
+		iniKey("SERVER_ADMIN_ADDRESS", stringSetter(&c.AdminAddress), "", "host:port of the admin endpoint (health, metrics, status page); no host (:9090) is loopback; empty, off"),
+		iniKey("DRAW_DEADLINE", stringSetter(&c.DrawDeadline), "", "when sales close: a duration from the start (2h30m), an RFC 3339 time, or now; empty, the draw waits for every agency"),
+		iniKey("SERVER_REPLICA", stringSetter(&c.Replica), "(the host name)", "this central's name among replicas over one database, shown on /status"),
+		iniKey("SERVER_TLS_CERT", stringSetter(&c.TLSCert), "", "the central's certificate (PEM) for mutual TLS, with SERVER_TLS_KEY and SERVER_TLS_CLIENT_CA; empty, plaintext"),
+		iniKey("SERVER_TLS_KEY", stringSetter(&c.TLSKey), "", "the central's private key (PEM)"),
+		iniKey("SERVER_TLS_CLIENT_CA", stringSetter(&c.TLSClientCA), "", "the lottery CA whose agency certificates the central accepts"),
+		iniKey("SERVER_TLS_REVOKED", stringSetter(&c.TLSRevoked), "", "the revoked agency certificates: an X.509 CRL signed by the lottery CA (PEM or DER; server certs revoke writes one) or a text list of serials; read again on SIGHUP and when it changes; empty, none"),
+		iniKey("SERVER_TLS_PROBE_CERT", stringSetter(&c.TLSProbeCert), "", "the probe's certificate, with which server healthcheck asks a TLS central"),
+		iniKey("SERVER_TLS_PROBE_KEY", stringSetter(&c.TLSProbeKey), "", "the probe's private key"),
 	}
 }
 
