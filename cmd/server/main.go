@@ -66,7 +66,7 @@ const configPath = "config.ini"
 // shows the draw before any agency's winners. A terminal or a file needs
 // no wait (see logging.AfterWrite).
 const (
-	drawLogSettle = 10 * time.Millisecond
+	drawLogSettle = 25 * time.Millisecond
 	drawLogLimit  = time.Second
 )
 
