@@ -154,7 +154,7 @@ func TestComposeWinnersPrivate(t *testing.T) {
 	if st := got[4]; !st.OK || st.Mode != "0600" || strconv.Itoa(st.UID) != strings.Split(imageUser, ":")[0] {
 		t.Errorf("%s: %+v, want mode 0600, owned by %s", own, st, imageUser)
 	}
-	if !slices.Contains(d.probeAs("client2", "find", "agency-2.txt")[0].Found, other) {
-		t.Errorf("agency 2's own container does not find %s: the probe's find is blind", other)
+	if got := d.probeAs("client2", "find", "agency-2.txt"); len(got) != 1 || !slices.Contains(got[0].Found, other) {
+		t.Errorf("as agency 2: %+v, want %s found: else the probe's find is blind", got, other)
 	}
 }
