@@ -41,14 +41,17 @@
 # /healthz, /readyz, /metrics, /status, /) on the private network only:
 # the port is exposed to the other containers, never published to the host
 # (docs/OPERATIONS.md says how to reach it). Each agency writes its winners
-# (CLI_WINNERS_FILE=/app/winners/agency-I.txt) to the named volume
-# "winners" (the project's <project>_winners), mounted read-write at
-# /app/winners: its one writable path. A fresh named volume takes the owner
-# of the client image's /app/winners (10001), so it works with no host
-# directory to prepare, also for the course's plain `docker compose up`
-# (a missing bind-mount source would be made root-owned, and the agency's
-# write would fail). The volume outlives down and rm -v; each lottery
-# replaces agency-I.txt atomically (docs/DEPLOY.md, "Winners files").
+# (CLI_WINNERS_FILE=/app/winners/agency-I.txt, mode 0600) to a named volume
+# of its own, "winners-I" (the project's <project>_winners-I), mounted
+# read-write at /app/winners: its one writable path, and no other agency's
+# (every agency runs as 10001, so only separate volumes keep agency I from
+# reading or replacing agency J's winners). A fresh named volume takes the
+# owner of the client image's /app/winners (10001), so it works with no
+# host directory to prepare, also for the course's plain `docker compose
+# up` (a missing bind-mount source would be made root-owned, and the
+# agency's write would fail). The volumes outlive down and rm -v; each
+# lottery replaces agency-I.txt atomically (docs/DEPLOY.md, "Winners
+# files").
 #
 # N is a non-negative integer up to 65535 (the most agencies a draw can wait
 # for). With N = 0 the file has the central alone and no AGENCIES_AMOUNT,
@@ -87,7 +90,8 @@ fi
 readonly uid=10001 gid=10001
 readonly certs_in=/run/certs
 # The central's admin endpoint, inside the network only (expose, never
-# ports), and the agencies' winners files on the named volume "winners".
+# ports), and the agencies' winners files, agency I's on its own named
+# volume "winners-I".
 readonly admin_port=9090
 readonly winners_in=/app/winners
 
@@ -202,7 +206,7 @@ YAML
     volumes:
       - ./client/config.yaml:/app/config.yaml:ro
       - ./.data/agency-$i.csv:/app/.data/agency-$i.csv:ro
-      - winners:$winners_in
+      - winners-$i:$winners_in
 YAML
 		if [ -n "$certdir" ]; then
 			cat <<YAML
@@ -231,11 +235,10 @@ networks:
     driver: bridge
 YAML
 	if [ "$1" -gt 0 ]; then
-		cat <<YAML
-
-volumes:
-  winners: {}
-YAML
+		printf '\nvolumes:\n'
+		for ((i = 1; i <= $1; i++)); do
+			echo "  winners-$i: {}"
+		done
 	fi
 }
 

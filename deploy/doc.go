@@ -29,8 +29,10 @@
 // config.yaml instead of copies of ours. TestComposeTLS makes its
 // certificates with the real bin/server certs and scripts/deploy-certs.sh
 // in its own directory, and skips unless run as root (deploy-certs.sh
-// gives the containers' keys to 10001). TestGenerarCompose needs only
-// bash.
+// gives the containers' keys to 10001); so does TestComposeWinnersPrivate,
+// which also builds testdata/winnersprobe (CGO_ENABLED=0 go build) into an
+// image FROM scratch, quiniela-winnersprobe:test, removed when it ends.
+// TestGenerarCompose needs only bash.
 //
 // The TestPostgres tests build the database image quiniela-postgres:15
 // with scripts/postgres-image.sh and run a primary and a synchronous

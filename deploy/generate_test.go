@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -225,11 +226,15 @@ func TestGenerarCompose(t *testing.T) {
 // plaintext where certdir is "".
 // adminPort is the central's admin port in the generated compose file
 // (SERVER_ADMIN_ADDRESS=0.0.0.0:9090, exposed, not published), and
-// winnersIn where the agencies' named volume "winners" is mounted.
+// winnersIn where agency I's named volume "winners-I" is mounted.
 const (
 	adminPort = "9090"
 	winnersIn = "/app/winners"
 )
+
+// winnersVolume is agency i's named volume of winners in the generated
+// compose files, which no other agency mounts.
+func winnersVolume(i int) string { return "winners-" + strconv.Itoa(i) }
 
 func checkShape(t *testing.T, path string, n int, certdir string) {
 	t.Helper()
@@ -298,10 +303,14 @@ func checkShape(t *testing.T, path string, n int, certdir string) {
 	if !slices.Equal(srv.Expose, []string{adminPort}) {
 		t.Errorf("server expose %v, want [%s] (the admin endpoint, inside the network)", srv.Expose, adminPort)
 	}
-	// The agencies' winners files: one named volume, declared when some
-	// agency mounts it.
-	if _, ok := f.Volumes["winners"]; ok != (n > 0) {
-		t.Errorf("top-level volumes %v: want winners declared iff there are agencies (%d)", f.Volumes, n)
+	// The agencies' winners files: one named volume per agency, winners-I,
+	// and no other (no volume shared by two agencies).
+	wantTop := make([]string, 0, n)
+	for i := 1; i <= n; i++ {
+		wantTop = append(wantTop, winnersVolume(i))
+	}
+	if got := slices.Sorted(maps.Keys(f.Volumes)); !slices.Equal(got, slices.Sorted(slices.Values(wantTop))) {
+		t.Errorf("top-level volumes %v, want %v: one per agency", got, wantTop)
 	}
 	if srv.Restart != "on-failure" {
 		t.Errorf("server restart %q, want on-failure", srv.Restart)
@@ -350,7 +359,7 @@ func checkShape(t *testing.T, path string, n int, certdir string) {
 		file := "agency-" + strconv.Itoa(i) + ".csv"
 		wantEnv := []string{"CLI_ID=" + strconv.Itoa(i), "CLI_WINNERS_FILE=" + winnersIn + "/agency-" + strconv.Itoa(i) + ".txt"}
 		want := []string{"./client/config.yaml:/app/config.yaml:ro", "./.data/" + file + ":/app/.data/" + file + ":ro",
-			"winners:" + winnersIn}
+			winnersVolume(i) + ":" + winnersIn}
 		if certdir != "" {
 			// Agency i's own certificate and key, and no other.
 			crt, key := "agency-"+strconv.Itoa(i)+".crt", "agency-"+strconv.Itoa(i)+".key"

@@ -119,6 +119,14 @@ func TestCertsCommandExitCodes(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, 1, "agency-2.crt exists without its key"},
+		{"key readable by others", nil, func(t *testing.T, dir string) {
+			if code, _, errOut := certsRun(t, 2, "-dir", dir); code != 0 {
+				t.Fatalf("first run: exit %d: %s", code, errOut)
+			}
+			if err := os.Chmod(filepath.Join(dir, "central.key"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, 1, "central.key has mode 0644, readable by group or others: a private key must be its owner's alone; chmod 600 "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

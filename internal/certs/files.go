@@ -6,7 +6,9 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 
 	"github.com/loteria-nacional/quiniela/internal/atomicfile"
@@ -35,6 +37,28 @@ func (m *maker) write(p pair, cert *x509.Certificate, key *ecdsa.PrivateKey, rep
 	}
 	m.record(p, cert, true)
 	return nil
+}
+
+// readPrivateKey reads the key file at path, refusing one that group or others
+// may read (keyMode is 0600; 0400 is as good): whoever could read it
+// could sign as its holder, and Make would go on signing with it, or
+// handing it out, without a word. The mode is read from the open file, so
+// the file checked is the file read.
+func readPrivateKey(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("%s has mode %04o, readable by group or others: a private key must be its owner's alone; "+
+			"chmod 600 %s (and, if it may have been copied, issue it anew)", path, perm, path)
+	}
+	return io.ReadAll(f)
 }
 
 // pemBlock is the DER of the one PEM block of type typ in data.

@@ -230,7 +230,7 @@ func (m *maker) load(p pair) (*x509.Certificate, crypto.Signer, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %v", m.path(p.cert), err)
 	}
-	keyPEM, err := os.ReadFile(m.path(p.key))
+	keyPEM, err := readPrivateKey(m.path(p.key))
 	if err != nil {
 		return nil, nil, err
 	}

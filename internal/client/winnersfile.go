@@ -16,6 +16,12 @@ import (
 // ganadores_guardados fail line by then.
 var ErrWinnersFile = errors.New("the winners file could not be written")
 
+// winnersMode is a winners file's mode: the winners' documents are the
+// agency's own, so no other user of its host (and no other agency that
+// shares its user, where a directory is shared) reads them by the file's
+// mode; the operator reads them as the agency's user or as root (docker cp).
+const winnersMode = 0o600
+
 // tempPrefix is how the temporary file of winners.file's path begins:
 // hidden, and never the real file's name. A temporary file an agency
 // killed mid-write leaves behind is removed by its next run
@@ -73,15 +79,15 @@ func checkWinnersFile(path, dataFile string) error {
 
 // writeFileAtomic writes lines to path, one per line, so that path is
 // either as it was or holds all of them, even if the process or the
-// machine stops at any moment (atomicfile.Write), readable by the
-// operator's tools (0644).
+// machine stops at any moment (atomicfile.Write), readable by its owner
+// alone (winnersMode).
 func writeFileAtomic(path string, lines []string) error {
 	var b strings.Builder
 	for _, l := range lines {
 		b.WriteString(l)
 		b.WriteByte('\n')
 	}
-	return atomicfile.Write(path, []byte(b.String()), 0o644, true)
+	return atomicfile.Write(path, []byte(b.String()), winnersMode, true)
 }
 
 // removeStaleTemps removes the temporary files of winners.file that an

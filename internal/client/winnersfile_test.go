@@ -21,7 +21,8 @@ import (
 // TestWinnersFile runs agency 3 with winners.file against a fake central
 // that answers with winners frames: the file holds the documents in the
 // order the frames carried them, one per line, written through a
-// temporary file that is gone afterwards; the consulta_ganadores line is
+// temporary file that is gone afterwards, mode 0600 (an earlier run's file
+// of mode 0644 included); the consulta_ganadores line is
 // the one an agency without winners.file logs, and comes first.
 func TestWinnersFile(t *testing.T) {
 	draw := digestOf("draw")
@@ -77,8 +78,8 @@ func TestWinnersFile(t *testing.T) {
 			if n := strings.Count(tt.want, "\n"); len(res.Winners) != n {
 				t.Errorf("Run returned %d winners, want %d", len(res.Winners), n)
 			}
-			if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
-				t.Errorf("winners file mode %v (%v), want 0644", fi.Mode().Perm(), err)
+			if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+				t.Errorf("winners file mode %v (%v), want 0600", fi.Mode().Perm(), err)
 			}
 			entries, err := os.ReadDir(dir)
 			if err != nil || len(entries) != 1 {
