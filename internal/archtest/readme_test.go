@@ -140,7 +140,7 @@ func TestREADMEDiagram(t *testing.T) {
 	lines := diagram(t, readme(t, m))
 	whole := strings.Join(lines, "\n")
 	for _, p := range internalPackages(t, m) {
-		if !regexp.MustCompile(`\b` + regexp.QuoteMeta(p) + `\b`).MatchString(whole) &&
+		if !regexp.MustCompile(`\b`+regexp.QuoteMeta(p)+`\b`).MatchString(whole) &&
 			(strings.Count(p, "/") < 2 || !strings.Contains(whole, path.Base(p))) {
 			t.Errorf("README.md's diagram does not name %s", p)
 		}
