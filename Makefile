@@ -6,7 +6,7 @@ GOFLAGS_BUILD := -trimpath -ldflags=-s
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 PROJECT := tp0
 
-.PHONY: build test lottery data certs bench lint docker-image docker-certs docker-compose-up docker-compose-down docker-compose-logs clean
+.PHONY: build test test-short lottery lottery-stop data certs bench lint docker-image docker-certs docker-compose-up docker-compose-down docker-compose-logs clean
 
 build:
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ ./cmd/...
@@ -15,10 +15,27 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
-# lottery runs a whole lottery on this machine: the central and 5 agencies,
-# over mutual TLS with the certificates of certs/ (made where missing).
+# test-short is make test without a Docker engine and without the longest
+# runs: every test that needs the engine (package deploy) skips under
+# -short, saying so.
+test-short:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -short ./...
+
+# lottery runs a whole lottery on this machine: the central and its
+# agencies, over mutual TLS with the certificates of certs/ (made where
+# missing). DATA=dir takes the agencies' files from dir/agency-I.csv (the
+# course dataset unzipped there) instead of .data/; KEEP=1 leaves the
+# central and its admin page up once the agencies are done, until
+# make lottery-stop. README.md, "Draw day".
+DATA ?=
+KEEP ?=
 lottery: build
-	./scripts/lottery.sh
+	DATA='$(DATA)' KEEP='$(KEEP)' ./scripts/lottery.sh
+
+# lottery-stop stops the central that make lottery KEEP=1 left up.
+lottery-stop:
+	./scripts/lottery.sh stop
 
 # bench prints every benchmark figure (BENCHMARKS.md explains them): the
 # micro-benchmarks, then the real binaries on 127.0.0.1, over the file store

@@ -99,8 +99,8 @@ func (a *Agency) converse(ctx context.Context, c *link, closed bool) (Result, er
 func (a *Agency) hello(c *link) (protocol.Welcome, error) {
 	msg, err := c.call(protocol.Hello{Agency: uint32(a.cfg.ID), Version: protocol.Version})
 	if err != nil {
-		if a.tls != nil && isRemoteAlert(err) {
-			err = tlsError(err) // TLS 1.3: the central refuses a certificate after the handshake
+		if a.tls != nil {
+			err = helloRefused(err, a.cfg.ID) // TLS 1.3: the central refuses a certificate after the handshake
 		}
 		return protocol.Welcome{}, err
 	}

@@ -18,12 +18,19 @@ import (
 )
 
 // Server returns the central's configuration: its certificate and key,
-// TLS 1.3, and a client certificate required and checked by
-// VerifyConnection against the lottery CA of caFile: its chain, its use
-// (client authentication), its validity in time, its serial against the
-// revocation list in force in revoked (optional: nil revokes nothing; see
-// LoadRevocation), and a quiniela identity. Each refusal names the
-// certificate: whose it is and its serial.
+// TLS 1.3, and a client certificate required and checked: by crypto/tls
+// against the lottery CA of caFile (its chain, its use, client
+// authentication, and its validity in time), then by VerifyConnection
+// against the revocation list in force in revoked (optional: nil revokes
+// nothing; see LoadRevocation) and for a quiniela identity.
+//
+// The chain is crypto/tls's to check so that the alert that refuses a
+// certificate tells the agency the class of the refusal, and nothing
+// more: unknown_ca (another CA's certificate), certificate_expired
+// (expired or not valid yet), bad_certificate (revoked, or not an agency
+// certificate of this lottery: whatever VerifyConnection refuses, which
+// crypto/tls always answers bad_certificate), certificate_required (none).
+// The central's log names the certificate of every refusal: see Refusal.
 func Server(certFile, keyFile, caFile string, revoked *Revocation) (*tls.Config, error) {
 	cert, roots, err := load(certFile, keyFile, caFile)
 	if err != nil {
@@ -32,29 +39,23 @@ func Server(certFile, keyFile, caFile string, revoked *Revocation) (*tls.Config,
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{cert},
-		// Verified here rather than by crypto/tls, so that every refusal
-		// names the certificate it refuses.
-		ClientAuth: tls.RequireAnyClientCert,
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    roots,
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			return verifyPeer(cs, roots, revoked)
+			return verifyPeer(cs, revoked)
 		},
 	}, nil
 }
 
-func verifyPeer(cs tls.ConnectionState, roots *x509.CertPool, revoked *Revocation) error {
-	if len(cs.PeerCertificates) == 0 {
-		return errors.New("no client certificate")
+// verifyPeer checks a client certificate that crypto/tls has verified
+// against the lottery CA: not revoked, and a quiniela identity. Each
+// refusal names the certificate: whose it is and its serial.
+func verifyPeer(cs tls.ConnectionState, revoked *Revocation) error {
+	if len(cs.PeerCertificates) == 0 || len(cs.VerifiedChains) == 0 {
+		return errors.New("no client certificate verified against the lottery CA")
 	}
 	leaf := cs.PeerCertificates[0]
 	who := Describe(leaf)
-	inter := x509.NewCertPool()
-	for _, c := range cs.PeerCertificates[1:] {
-		inter.AddCert(c)
-	}
-	opts := x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	if _, err := leaf.Verify(opts); err != nil {
-		return fmt.Errorf("%s: %w", who, err)
-	}
 	if revoked != nil && revoked.Revoked(leaf) {
 		return fmt.Errorf("%s: revoked (SERVER_TLS_REVOKED)", who)
 	}
@@ -62,6 +63,19 @@ func verifyPeer(cs tls.ConnectionState, roots *x509.CertPool, revoked *Revocatio
 		return fmt.Errorf("%s: %w", who, err)
 	}
 	return nil
+}
+
+// Refusal returns the error of a failed handshake of the central's with
+// the refused certificate named, where crypto/tls refused it (its chain
+// or its validity in time), as VerifyConnection's refusals name theirs:
+// "agency 3's certificate (serial bf89...): x509: certificate has
+// expired...". Other errors are returned as they are.
+func Refusal(err error) error {
+	var cve *tls.CertificateVerificationError
+	if errors.As(err, &cve) && len(cve.UnverifiedCertificates) > 0 {
+		return fmt.Errorf("%s: %w", Describe(cve.UnverifiedCertificates[0]), cve.Err)
+	}
+	return err
 }
 
 // Client returns the configuration of an agency, or of the probe: its

@@ -185,7 +185,7 @@ func (c *conn) handshake() bool {
 	c.srv.refusedFor(reason)
 	// A handshake that ran out of time made the central only wait (see costs).
 	if c.srv.guard.Refuse(c.nc.RemoteAddr(), reason, !errors.Is(err, os.ErrDeadlineExceeded)) {
-		c.srv.log.Error("tls", logging.Fail, "peer", c.peer, "error", err)
+		c.srv.log.Error("tls", logging.Fail, "peer", c.peer, "error", mtls.Refusal(err))
 	}
 	if plaintext {
 		rh.Conn.SetWriteDeadline(time.Now().Add(closingWriteTimeout))
