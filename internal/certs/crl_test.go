@@ -119,6 +119,7 @@ func TestRevokeRefuses(t *testing.T) {
 			if err := os.CopyFS(d, os.DirFS(dir)); err != nil {
 				t.Fatal(err)
 			}
+			keysPrivate(t, d) // CopyFS writes 0644, which Revoke refuses for a key
 			if tt.setup != nil {
 				tt.setup(t, d)
 			}
@@ -131,5 +132,20 @@ func TestRevokeRefuses(t *testing.T) {
 				t.Errorf("a refused Revoke changed the directory: %v, then %v", names(before), names(after))
 			}
 		})
+	}
+}
+
+// keysPrivate makes every key in dir its owner's alone, as server certs
+// writes them.
+func keysPrivate(t *testing.T, dir string) {
+	t.Helper()
+	keys, err := filepath.Glob(filepath.Join(dir, "*.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if err := os.Chmod(k, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
