@@ -114,6 +114,9 @@ type Activity struct {
 	Connected bool      // a connection speaks for it now
 	LastSeen  time.Time // its latest Hello, batch stored or close
 	Batches   uint64    // its batches with new bets, acknowledged
+	// LastRefusal is its latest refusal, nil when none: after Hello, or
+	// at a handshake whose certificate names it (revoked).
+	LastRefusal *Refusal
 }
 
 // Server serves agencies over TCP.
