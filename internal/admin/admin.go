@@ -106,6 +106,9 @@ type Refusal struct {
 	Time    time.Time `json:"time"`
 	Reason  string    `json:"reason"`  // as quiniela_refusals_total labels it
 	Message string    `json:"message"` // what the fail line said
+	// Latest: it came in the agency's latest connection; no session of
+	// its has begun since.
+	Latest bool `json:"latest"`
 }
 
 //go:embed index.html

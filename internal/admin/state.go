@@ -7,7 +7,7 @@ const (
 	AgencyWaiting   = "waiting"   // seen, not connected now, not done: the central waits for it to come back
 	AgencyUploading = "uploading" // a connection speaks for it now, and it has not notified
 	AgencyDone      = "done"      // it notified its total: its bets are all in
-	AgencyRefused   = "refused"   // its latest contact was refused (LastRefusal), and it is not connected
+	AgencyRefused   = "refused"   // its latest connection was refused (LastRefusal.Latest), and it is not connected
 	AgencyAbsent    = "absent"    // never seen, or sales closed before it notified
 )
 
@@ -23,7 +23,7 @@ func stateOf(a Agency, closed bool) string {
 		return AgencyUploading
 	case closed:
 		return AgencyAbsent
-	case a.LastRefusal != nil && (a.LastSeen == nil || !a.LastRefusal.Time.Before(*a.LastSeen)):
+	case a.LastRefusal != nil && a.LastRefusal.Latest:
 		return AgencyRefused
 	case a.LastSeen == nil:
 		return AgencyAbsent

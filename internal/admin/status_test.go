@@ -15,7 +15,8 @@ import (
 func TestAgencyState(t *testing.T) {
 	at := time.Date(2026, 5, 1, 20, 0, 0, 0, time.UTC)
 	before, after := at.Add(-time.Minute), at.Add(time.Minute)
-	refusal := func(t time.Time) *Refusal { return &Refusal{Time: t, Reason: "forbidden"} }
+	refusal := func(t time.Time) *Refusal { return &Refusal{Time: t, Reason: "forbidden", Latest: true} }
+	earlier := &Refusal{Time: before, Reason: "forbidden"} // a session began since
 	tests := []struct {
 		name   string
 		a      Agency
@@ -28,9 +29,9 @@ func TestAgencyState(t *testing.T) {
 		{"done", Agency{Done: true, LastSeen: &at}, false, AgencyDone},
 		{"done, sales closed", Agency{Done: true, LastSeen: &at}, true, AgencyDone},
 		{"refused at its handshake, never let in", Agency{LastRefusal: refusal(at)}, false, AgencyRefused},
-		{"refused after its latest activity", Agency{LastSeen: &before, LastRefusal: refusal(at)}, false, AgencyRefused},
-		{"refused, then came back and left", Agency{LastSeen: &after, LastRefusal: refusal(at)}, false, AgencyWaiting},
-		{"refused, connected again", Agency{Connected: true, LastSeen: &after, LastRefusal: refusal(at)}, false, AgencyUploading},
+		{"refused in its latest session, which closed", Agency{LastSeen: &after, LastRefusal: refusal(at)}, false, AgencyRefused},
+		{"refused, then came back and left", Agency{LastSeen: &after, LastRefusal: earlier}, false, AgencyWaiting},
+		{"refused, connected again", Agency{Connected: true, LastSeen: &after, LastRefusal: earlier}, false, AgencyUploading},
 		{"not done when sales closed", Agency{LastSeen: &at}, true, AgencyAbsent},
 		{"connected, not done when sales closed", Agency{Connected: true, LastSeen: &at}, true, AgencyAbsent},
 	}
@@ -58,7 +59,7 @@ func drawDayStatus(t *testing.T) Status {
 		Agencies: []Agency{
 			{Agency: 1, BetsStored: 1000, Declared: 1000, Done: true, LastSeen: &seen},
 			{Agency: 2, BetsStored: 400, Declared: 1000, Connected: true, LastSeen: &seen},
-			{Agency: 3, LastRefusal: &Refusal{Time: seen, Reason: "tls", Message: "agency 3 serial 0a: revoked (SERVER_TLS_REVOKED)"}},
+			{Agency: 3, LastRefusal: &Refusal{Time: seen, Reason: "tls", Message: "agency 3 serial 0a: revoked (SERVER_TLS_REVOKED)", Latest: true}},
 			{Agency: 4},
 		},
 	}

@@ -112,7 +112,7 @@ func (s *adminSource) agency(a lottery.AgencySnapshot, act server.Activity, draw
 		row.LastSeen = &seen
 	}
 	if r := act.LastRefusal; r != nil {
-		row.LastRefusal = &admin.Refusal{Time: r.At.In(s.zone), Reason: r.Reason, Message: r.Message}
+		row.LastRefusal = &admin.Refusal{Time: r.At.In(s.zone), Reason: r.Reason, Message: r.Message, Latest: act.Refused}
 	}
 	if drawn {
 		w := a.Winners

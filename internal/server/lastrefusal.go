@@ -45,4 +45,5 @@ func (c *conn) refusedAgency(reason string, err error) {
 		s.activity[agency] = a
 	}
 	a.LastRefusal = &Refusal{At: time.Now(), Reason: reason, Message: err.Error()}
+	a.Refused = true
 }
