@@ -118,7 +118,7 @@ func agency(ctx context.Context, path string) int {
 		bar = newProgress(total, os.Stderr, os.Stdout)
 		out, opts = bar, append(opts, client.WithObserver(bar))
 	}
-	log := logging.New(out, cfg.LogLevel)
+	log := logging.NewIn(out, cfg.LogLevel, cfg.Zone())
 	log.Info("config", append([]any{logging.Success}, cfg.LogAttrs()...)...)
 
 	opts = append(opts, client.WithSingleBet(single))

@@ -112,7 +112,7 @@ func oneArg(synopsis string, op func(context.Context, config.Server, string, *sl
 		if fs.NArg() != 1 {
 			return cli.BadUsage(os.Stderr, fs.Name(), "usage: server "+synopsis)
 		}
-		if op(ctx, cfg, fs.Arg(0), logging.New(os.Stdout, cfg.LogLevel)) != nil {
+		if op(ctx, cfg, fs.Arg(0), logging.NewIn(os.Stdout, cfg.LogLevel, cfg.Zone())) != nil {
 			return 1 // logged, naming the problem
 		}
 		return 0

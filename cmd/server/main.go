@@ -173,7 +173,7 @@ func loadConfig(configFlag string) (config.Server, error) {
 // store at PATH, or an export with -export PATH. It returns the exit code;
 // the verify line has named any problem.
 func verifyCommand(ctx context.Context, cfg config.Server, args []string) int {
-	log := logging.New(os.Stdout, cfg.LogLevel)
+	log := logging.NewIn(os.Stdout, cfg.LogLevel, cfg.Zone())
 	var err error
 	switch {
 	case len(args) == 0 && cfg.StorageURL != "":
@@ -201,7 +201,7 @@ func serve(ctx context.Context, cfg config.Server) int {
 		// nears it, rather than let it grow to twice what is live.
 		debug.SetMemoryLimit(defaultMemoryLimit(cfg))
 	}
-	log := logging.New(os.Stdout, cfg.LogLevel)
+	log := logging.NewIn(os.Stdout, cfg.LogLevel, cfg.Zone())
 	log.Info("config", append([]any{logging.Success}, cfg.LogAttrs()...)...)
 	m := app.NewMain(cfg, log)
 	m.AfterDrawLogged = logging.AfterWrite(os.Stdout, drawLogSettle, drawLogLimit)

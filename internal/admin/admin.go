@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,18 +26,31 @@ type Source interface {
 	Ready() error
 }
 
-// Status is the lottery's state, as /status serves it.
+// Status is the lottery's state, as /status serves it. Its times are in
+// the zone Zone names (LOGGING_TIMEZONE), the log lines' own.
 type Status struct {
-	Time        time.Time `json:"time"`
-	Expected    int       `json:"agencies_expected"`
-	Notified    int       `json:"agencies_notified"`
-	Connected   int       `json:"agencies_connected"`
-	Connections int       `json:"open_connections"`
-	BetsStored  uint64    `json:"bets_stored"`
-	Batches     uint64    `json:"batches"`
-	// IngestRate is bets stored per second over the last few seconds.
+	Time time.Time `json:"time"`
+	// Zone names the zone of every time shown, with its offset
+	// ("America/Argentina/Buenos_Aires (-03:00)").
+	Zone        string `json:"zone"`
+	Expected    int    `json:"agencies_expected"`
+	Notified    int    `json:"agencies_notified"`
+	Connected   int    `json:"agencies_connected"`
+	Connections int    `json:"open_connections"`
+	BetsStored  uint64 `json:"bets_stored"`
+	Batches     uint64 `json:"batches"`
+	// IngestRate is bets committed per second over the last few seconds
+	// (see Rate); 0 when idle.
 	IngestRate float64 `json:"ingest_rate"`
-	Draw       Draw    `json:"draw"`
+	// Refusals counts the refusals since the central started, by reason:
+	// every reason the central knows, 0 where none
+	// (quiniela_refusals_total).
+	Refusals      map[string]uint64 `json:"refusals"`
+	RefusalsTotal uint64            `json:"refusals_total"`
+	// Failures counts the log lines with result fail since the central
+	// started: each is one an operator should read.
+	Failures uint64 `json:"failures"`
+	Draw     Draw   `json:"draw"`
 	// Agencies is one row per agency, up to MaxListedAgencies; beyond,
 	// it is absent and Summary stands for them.
 	Agencies []Agency         `json:"agencies,omitempty"`
@@ -46,9 +58,16 @@ type Status struct {
 	Storage  Storage          `json:"storage"`
 }
 
-// Draw is the draw's state and, once held, its public outcome.
+// Draw is the draw's state, its deadline, and, once held, its public
+// outcome.
 type Draw struct {
-	State           string     `json:"state"` // open, closed or drawn
+	State string `json:"state"` // open, closed or drawn
+	// Deadline is DRAW_DEADLINE, when sales close; absent where it is
+	// not set.
+	Deadline *time.Time `json:"deadline,omitempty"`
+	// SecondsLeft counts down to Deadline while sales are open: whole
+	// seconds, 0 once it passed.
+	SecondsLeft     *int64     `json:"seconds_left,omitempty"`
 	Time            *time.Time `json:"time,omitempty"`
 	DurationSeconds float64    `json:"duration_seconds,omitempty"`
 	Bets            uint64     `json:"bets,omitempty"`
@@ -65,35 +84,42 @@ const (
 
 // Agency is one agency's row.
 type Agency struct {
-	Agency     int        `json:"agency"`
-	BetsStored uint64     `json:"bets_stored"`
-	Batches    uint64     `json:"batches"`
-	Done       bool       `json:"done"`
-	Connected  bool       `json:"connected"`
-	LastSeen   *time.Time `json:"last_seen,omitempty"`
-	Winners    *int       `json:"winners,omitempty"` // after the draw only
+	Agency     int    `json:"agency"`
+	BetsStored uint64 `json:"bets_stored"`
+	// Declared is the bet count the agency declared for its file; 0
+	// where it did not (an older agency) or has not yet.
+	Declared uint64 `json:"declared,omitempty"`
+	// Percent is BetsStored of Declared, where Declared is known.
+	Percent   *float64   `json:"percent,omitempty"`
+	Batches   uint64     `json:"batches"`
+	Done      bool       `json:"done"`
+	Connected bool       `json:"connected"`
+	LastSeen  *time.Time `json:"last_seen,omitempty"`
+	// State is one of the AgencyStates, told by the fields above.
+	State       string   `json:"state"`
+	LastRefusal *Refusal `json:"last_refusal,omitempty"`
+	Winners     *int     `json:"winners,omitempty"` // after the draw only
+}
+
+// Refusal is an agency's latest refusal.
+type Refusal struct {
+	Time    time.Time `json:"time"`
+	Reason  string    `json:"reason"`  // as quiniela_refusals_total labels it
+	Message string    `json:"message"` // what the fail line said
+	// Latest: it came in the agency's latest connection; no session of
+	// its has begun since.
+	Latest bool `json:"latest"`
 }
 
 //go:embed index.html
 var pages embed.FS
 
-var page = template.Must(template.ParseFS(pages, "index.html"))
-
-// rateWindow is how far back the ingest rate looks.
-const rateWindow = 10 * time.Second
+var page = template.Must(template.New("index.html").Funcs(pageFuncs).ParseFS(pages, "index.html"))
 
 // Handler serves the admin endpoint.
 type Handler struct {
 	src Source
 	mux *http.ServeMux
-
-	mu      sync.Mutex
-	samples []sample // bets stored over the last rateWindow, oldest first
-}
-
-type sample struct {
-	at   time.Time
-	bets uint64
 }
 
 // New returns the admin endpoint over src, serving reg's metrics at
@@ -126,22 +152,15 @@ func (h *Handler) readyz(w http.ResponseWriter, _ *http.Request) {
 	line(w, http.StatusOK, "ready")
 }
 
-// snapshot returns the source's status with the ingest rate, its
-// agencies summarised where there are too many to list.
+// snapshot returns the source's status with what it implies (each
+// agency's state and percentage, the countdown), its agencies summarised
+// where there are too many to list.
 func (h *Handler) snapshot() Status {
 	st := h.src.Status()
 	if st.Time.IsZero() {
 		st.Time = time.Now()
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.samples = append(h.samples, sample{st.Time, st.BetsStored})
-	for len(h.samples) > 1 && st.Time.Sub(h.samples[0].at) > rateWindow {
-		h.samples = h.samples[1:]
-	}
-	if first := h.samples[0]; st.Time.Sub(first.at) > 0 && st.BetsStored >= first.bets {
-		st.IngestRate = float64(st.BetsStored-first.bets) / st.Time.Sub(first.at).Seconds()
-	}
+	complete(&st)
 	summarise(&st)
 	return st
 }

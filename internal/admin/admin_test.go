@@ -90,7 +90,7 @@ func TestHandlerStatusAndPage(t *testing.T) {
 	if code != 200 || !strings.HasPrefix(ctype, "text/html") {
 		t.Fatalf("/ = %d %s", code, ctype)
 	}
-	for _, want := range []string{`http-equiv="refresh"`, "&lt;abc&gt;&amp;", ">drawn<"} {
+	for _, want := range []string{`http-equiv="refresh"`, "&lt;abc&gt;&amp;", ">realizado<"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("/ lacks %q:\n%s", want, page)
 		}
@@ -105,20 +105,10 @@ func TestHandlerStatusAndPage(t *testing.T) {
 	}
 }
 
-func TestIngestRate(t *testing.T) {
-	src := &fakeSource{st: Status{Time: time.Unix(100, 0), BetsStored: 1000}}
-	h := New(src, prometheus.NewRegistry())
-	h.snapshot()
-	src.st = Status{Time: time.Unix(102, 0), BetsStored: 3000}
-	if r := h.snapshot().IngestRate; r != 1000 {
-		t.Errorf("ingest rate %v, want 1000 bets/s", r)
-	}
-}
-
 func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	src := &fakeSource{st: drawnStatus()}
-	m := NewMetrics(reg, src)
+	m := NewMetrics(reg, src, []string{"invalid_bet", "busy", "tls"})
 	m.BatchStored(1, 20, time.Millisecond)
 	m.BatchStored(2, 10, time.Millisecond)
 	m.Refused("invalid_bet")
@@ -128,6 +118,11 @@ func TestMetrics(t *testing.T) {
 		`quiniela_bets_stored_total{agency="1"} 20`,
 		`quiniela_batches_stored_total{agency="2"} 1`,
 		`quiniela_refusals_total{reason="invalid_bet"} 1`,
+		`quiniela_refusals_total{reason="busy"} 0`,
+		`quiniela_refusals_total{reason="tls"} 0`,
+		`quiniela_build_info{goversion="go`,
+		"quiniela_draw_deadline_timestamp_seconds 0",
+		"quiniela_log_fail_lines_total 0",
 		`quiniela_draw_state{state="drawn"} 1`,
 		`quiniela_draw_state{state="open"} 0`,
 		`quiniela_notified_agencies 2`,
@@ -157,7 +152,7 @@ func TestStorageStatus(t *testing.T) {
 			name:    "file",
 			storage: Storage{Backend: BackendFile, File: "/data/bets.csv", Reachable: true, Primary: true, Standbys: []Standby{}, Replica: "central-1", DrawHeldBy: "central-1"},
 			want:    map[string]any{"backend": "file", "file": "/data/bets.csv", "reachable": true, "primary": true, "standbys": []any{}, "replica": "central-1", "draw_held_by": "central-1"},
-			page:    []string{">file<", "/data/bets.csv", "reachable, primary", "This replica: central-1."},
+			page:    []string{">file<", "/data/bets.csv", "responde, primario", "Esta réplica: central-1."},
 		},
 		{
 			name: "postgres",
@@ -165,14 +160,14 @@ func TestStorageStatus(t *testing.T) {
 				Standbys: []Standby{{Name: "db2", State: "streaming", SyncState: "sync"}}, Replica: "central-2", DrawHeldBy: "central-1"},
 			want: map[string]any{"backend": "postgres", "url": "postgres://lottery:xxxxx@db:5432/quiniela", "reachable": true, "primary": true,
 				"standbys": []any{map[string]any{"name": "db2", "state": "streaming", "sync_state": "sync"}}, "replica": "central-2", "draw_held_by": "central-1"},
-			page: []string{">postgres<", "<td>db2</td><td>streaming</td><td>sync</td>", "held by central-1"},
+			page: []string{">postgres<", "<td>db2</td><td>streaming</td><td>sync</td>", "El sorteo lo realizó central-1"},
 		},
 		{
 			name:    "unreachable",
 			storage: Storage{Backend: BackendPostgres, URL: "postgres://db/q", Error: "storage health: timeout", Standbys: []Standby{}, Replica: "central-2"},
 			want: map[string]any{"backend": "postgres", "url": "postgres://db/q", "reachable": false, "error": "storage health: timeout", "primary": false,
 				"standbys": []any{}, "replica": "central-2", "draw_held_by": ""},
-			page: []string{"<strong>unreachable</strong> (storage health: timeout)"},
+			page: []string{"<strong>no responde</strong> (storage health: timeout)"},
 		},
 	}
 	for _, tt := range tests {
@@ -234,7 +229,7 @@ func TestStorageMetrics(t *testing.T) {
 			st := drawnStatus()
 			st.Storage = tt.storage
 			src := &fakeSource{st: st}
-			NewMetrics(reg, src)
+			NewMetrics(reg, src, []string{"invalid_bet", "busy", "tls"})
 			_, _, body := get(t, New(src, reg), "/metrics")
 			for _, want := range tt.want {
 				if !strings.Contains(body, want+"\n") {

@@ -1,18 +1,24 @@
 package admin
 
 import (
+	"maps"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/loteria-nacional/quiniela/internal/buildinfo"
 )
 
 // Metrics are the central's Prometheus metrics. Its methods are the
 // observers that the server (BatchStored, Refused) and the store
 // (Committed) call; the gauges are read from Source at each scrape. Every
 // label set is bounded: agency is 1..AGENCIES_AMOUNT, reason a protocol
-// code's name, tls or over_budget, state one of three.
+// code's name, tls or over_budget, state one of three. Every labelled
+// counter is present from the start, at 0 (see NewMetrics and Agencies),
+// so that a rate or an alert over it needs no absent().
 type Metrics struct {
 	bets     *prometheus.CounterVec
 	batches  *prometheus.CounterVec
@@ -21,12 +27,20 @@ type Metrics struct {
 	group    prometheus.Histogram
 	groupReq prometheus.Histogram
 	fsync    prometheus.Histogram
+	rate     *Rate
+
+	mu      sync.Mutex
+	refused map[string]uint64 // quiniela_refusals_total's values, for /status
 }
 
 // NewMetrics registers the central's metrics, reading its gauges from
-// src, and the Go runtime's and the process's collectors, in reg.
-func NewMetrics(reg *prometheus.Registry, src Source) *Metrics {
+// src, and the Go runtime's and the process's collectors, in reg;
+// quiniela_refusals_total is present at 0 for each of reasons, those the
+// central knows.
+func NewMetrics(reg *prometheus.Registry, src Source, reasons []string) *Metrics {
 	m := &Metrics{
+		rate:    NewRate(time.Now),
+		refused: make(map[string]uint64, len(reasons)),
 		bets: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "quiniela_bets_stored_total", Help: "Bets stored on stable storage and acknowledged, per agency, since the central started.",
 		}, []string{"agency"}),
@@ -53,24 +67,71 @@ func NewMetrics(reg *prometheus.Registry, src Source) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16),
 		}),
 	}
+	for _, r := range reasons {
+		m.refusals.WithLabelValues(r)
+		m.refused[r] = 0
+	}
 	reg.MustRegister(m.bets, m.batches, m.refusals, m.ack, m.group, m.groupReq, m.fsync,
+		buildInfo(buildinfo.Read()),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{src: src})
 	return m
 }
 
+// buildInfo is quiniela_build_info: 1, labelled with the build's
+// version, revision and Go version.
+func buildInfo(info buildinfo.Info) prometheus.Gauge {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "quiniela_build_info", Help: "1, labelled with the central's build: its module version, VCS revision and Go version.",
+		ConstLabels: prometheus.Labels{"version": info.Version, "revision": info.Revision, "goversion": info.GoVersion},
+	})
+	g.Set(1)
+	return g
+}
+
+// Agencies makes the per-agency counters of agencies 1..n present at 0:
+// called once the central knows how many agencies its draw covers.
+func (m *Metrics) Agencies(n int) {
+	for a := 1; a <= n; a++ {
+		label := strconv.Itoa(a)
+		m.bets.WithLabelValues(label)
+		m.batches.WithLabelValues(label)
+	}
+}
+
 // BatchStored counts a batch of agency's with bets new bets, and its ack
-// latency (server.Observer).
+// latency (server.Observer); its bets count in the ingest rate.
 func (m *Metrics) BatchStored(agency, bets int, ack time.Duration) {
 	a := strconv.Itoa(agency)
 	m.bets.WithLabelValues(a).Add(float64(bets))
 	m.batches.WithLabelValues(a).Inc()
 	m.ack.Observe(ack.Seconds())
+	m.rate.Add(bets)
 }
 
 // Refused counts a refusal by its reason (server.Observer).
-func (m *Metrics) Refused(reason string) { m.refusals.WithLabelValues(reason).Inc() }
+func (m *Metrics) Refused(reason string) {
+	m.refusals.WithLabelValues(reason).Inc()
+	m.mu.Lock()
+	m.refused[reason]++
+	m.mu.Unlock()
+}
+
+// Refusals returns the refusals counted so far, by reason, every known
+// reason present, and their total: /status's.
+func (m *Metrics) Refusals() (map[string]uint64, uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var total uint64
+	for _, n := range m.refused {
+		total += n
+	}
+	return maps.Clone(m.refused), total
+}
+
+// IngestRate returns the bets committed per second now (see Rate).
+func (m *Metrics) IngestRate() float64 { return m.rate.PerSecond() }
 
 // Committed observes a group commit (storage.Observer).
 func (m *Metrics) Committed(requests, bets int, fsync time.Duration) {
@@ -90,6 +151,8 @@ var (
 	descState       = prometheus.NewDesc("quiniela_draw_state", "The draw's state: 1 for the current one of open, closed (sales closed, draw being held) and drawn.", []string{"state"}, nil)
 	descDuration    = prometheus.NewDesc("quiniela_draw_duration_seconds", "How long holding the draw took; 0 before it.", nil, nil)
 	descDrawTime    = prometheus.NewDesc("quiniela_draw_timestamp_seconds", "When the draw was held, in Unix seconds; 0 before it.", nil, nil)
+	descDeadline    = prometheus.NewDesc("quiniela_draw_deadline_timestamp_seconds", "When sales close (DRAW_DEADLINE), in Unix seconds; 0 where no deadline is set.", nil, nil)
+	descFailures    = prometheus.NewDesc("quiniela_log_fail_lines_total", "Log lines with result fail since the central started: each one an operator should read.", nil, nil)
 	descWinners     = prometheus.NewDesc("quiniela_draw_winners", "Winning bets per agency; present after the draw only.", []string{"agency"}, nil)
 	descStorageUp   = prometheus.NewDesc("quiniela_storage_up", "1 where the store answered at this scrape (the file store always does), 0 where the database did not.", nil, nil)
 	descBackend     = prometheus.NewDesc("quiniela_storage_backend_info", "The store's backend: 1 for file or postgres.", []string{"backend"}, nil)
@@ -99,7 +162,7 @@ var (
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnections, descConnected, descExpected, descNotified, descState, descDuration, descDrawTime, descWinners,
-		descStorageUp, descBackend, descStandbys, descHeldByMe} {
+		descDeadline, descFailures, descStorageUp, descBackend, descStandbys, descHeldByMe} {
 		ch <- d
 	}
 }
@@ -121,9 +184,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descState, v, s)
 	}
 	gauge(descDuration, st.Draw.DurationSeconds)
-	var at float64
+	at := unixSeconds(st.Draw.Time)
 	if st.Draw.Time != nil {
-		at = float64(st.Draw.Time.UnixNano()) / 1e9
 		for _, a := range st.Agencies {
 			if a.Winners != nil {
 				gauge(descWinners, float64(*a.Winners), strconv.Itoa(a.Agency))
@@ -131,6 +193,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	gauge(descDrawTime, at)
+	gauge(descDeadline, unixSeconds(st.Draw.Deadline))
+	ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(st.Failures))
 	collectStorage(st.Storage, gauge)
 }
 
@@ -160,4 +224,12 @@ func boolGauge(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// unixSeconds is t in Unix seconds; 0 for nil.
+func unixSeconds(t *time.Time) float64 {
+	if t == nil {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
 }

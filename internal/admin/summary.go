@@ -23,6 +23,9 @@ type AgenciesSummary struct {
 	Done      int `json:"done"`       // agencies that notified
 	Connected int `json:"connected"`  // agencies a connection speaks for now
 	NeverSeen int `json:"never_seen"` // agencies that never said Hello
+	// States counts the agencies in each of AgencyStates, every state
+	// present.
+	States map[string]int `json:"states"`
 	// NotDone names the first MaxNotDoneListed agencies, in order, that
 	// have not notified: those the draw waits for.
 	NotDone []int `json:"not_done"`
@@ -34,8 +37,12 @@ func summarise(st *Status) {
 	if len(st.Agencies) <= MaxListedAgencies {
 		return
 	}
-	sum := &AgenciesSummary{Count: len(st.Agencies), NotDone: []int{}}
+	sum := &AgenciesSummary{Count: len(st.Agencies), NotDone: []int{}, States: make(map[string]int, len(AgencyStates))}
+	for _, s := range AgencyStates {
+		sum.States[s] = 0
+	}
 	for _, a := range st.Agencies {
+		sum.States[a.State]++
 		switch {
 		case a.Done:
 			sum.Done++

@@ -34,8 +34,9 @@ func TestEventLog(t *testing.T) {
 			log := &harness.Buffer{}
 			tt.event(app.EventLog{Log: logging.New(log, logging.LevelWarning-4)})
 			line, _ := strings.CutSuffix(log.String(), "\n")
-			// The line begins with the date and the time: 20 bytes.
-			if len(line) < 20 || line[20:] != tt.want || strings.Contains(line, "\n") {
+			// The line begins with the date, the time and the offset.
+			n := len(logging.TimeLayout) + 1
+			if len(line) < n || line[n:] != tt.want || strings.Contains(line, "\n") {
 				t.Errorf("logged %q, want the time then %q", line, tt.want)
 			}
 		})

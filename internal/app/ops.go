@@ -28,8 +28,9 @@ func (m *Main) newAdmin() {
 		return
 	}
 	m.registry = prometheus.NewRegistry()
-	m.adminSrc = &adminSource{storage: newStorageProbe(m.cfg, m.log)}
-	m.metrics = admin.NewMetrics(m.registry, m.adminSrc)
+	m.adminSrc = newAdminSource(m.cfg, m.log)
+	m.metrics = admin.NewMetrics(m.registry, m.adminSrc, refusalReasons())
+	m.adminSrc.metrics = m.metrics
 }
 
 // serveAdmin serves the admin endpoint on its own listener, where
@@ -40,6 +41,7 @@ func (m *Main) serveAdmin() {
 		return
 	}
 	src.central = m.central
+	m.metrics.Agencies(m.central.Agencies())
 	src.storage.Watch(m.store)
 	src.srv.Store(m.srv)
 	src.storeOpen.Store(true)

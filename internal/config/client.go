@@ -21,6 +21,7 @@ type Client struct {
 	ServerAddress string        // server.address, CLI_SERVER_ADDRESS: host:port, or several comma-separated (Addresses)
 	ServerTimeout time.Duration // server.timeout, CLI_SERVER_TIMEOUT: longest wait for an answer
 	LogLevel      slog.Level    // log.level, CLI_LOG_LEVEL
+	LogZone       string        // log.timezone, CLI_LOG_TIMEZONE: the log lines' zone (see zoneSetter)
 	BatchMax      int           // batch.maxAmount, CLI_BATCH_MAXAMOUNT
 	DataFile      string        // data.file, CLI_DATA_FILE
 	RetryTimeout  time.Duration // retry.timeout, CLI_RETRY_TIMEOUT
@@ -62,6 +63,7 @@ func (c *Client) keys() []key {
 			"the central's host:port, or its replicas comma-separated; server:12345 is the Compose name"},
 		{"server.timeout", "CLI_SERVER_TIMEOUT", durationSetter(&c.ServerTimeout), "15s", "longest wait for an answer of the central"},
 		{"log.level", "CLI_LOG_LEVEL", levelSetter(&c.LogLevel), "INFO", "DEBUG, INFO, WARNING or ERROR"},
+		{"log.timezone", "CLI_LOG_TIMEZONE", zoneSetter(&c.LogZone), "(the machine's zone)", "the zone of the log lines' times: an IANA name (America/Argentina/Buenos_Aires), UTC, or Local"},
 		{"batch.maxAmount", "CLI_BATCH_MAXAMOUNT", intSetter(&c.BatchMax), "200", "bets per batch"},
 		{"data.file", "CLI_DATA_FILE", stringSetter(&c.DataFile), "(.data/agency-{id}.csv)",
 			"the agency's bets, first_name,last_name,document,birthdate,number; relative to the working directory"},
@@ -208,7 +210,7 @@ func (c Client) TLS() bool { return c.TLSCA != "" }
 func (c Client) LogAttrs() []any {
 	return []any{
 		"id", c.ID, "server_address", c.ServerAddress, "server_timeout", c.ServerTimeout,
-		"log_level", logging.LevelName(c.LogLevel), "batch_max_amount", c.BatchMax,
+		"log_level", logging.LevelName(c.LogLevel), "log_timezone", ZoneName(c.Zone(), time.Now()), "batch_max_amount", c.BatchMax,
 		"data_file", c.DataFile, "retry_timeout", c.RetryTimeout, "winners_file", c.WinnersFile,
 		"tls_cert", c.TLSCert,
 	}

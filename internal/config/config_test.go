@@ -295,6 +295,8 @@ func TestLoadServerBadValues(t *testing.T) {
 		{"SERVER_LISTEN_BACKLOG", "x"},
 		{"LOGGING_LEVEL", "LOUD"},
 		{"LOGGING_LEVEL", ""},
+		{"LOGGING_TIMEZONE", "Mars/Olympus_Mons"},
+		{"LOGGING_TIMEZONE", "-03:00"},
 		{"AGENCIES_AMOUNT", "-3"},
 		{"AGENCIES_AMOUNT", "0"},
 		{"AGENCIES_AMOUNT", "65536"},

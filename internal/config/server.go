@@ -23,8 +23,12 @@ type Server struct {
 	IP            string     // SERVER_IP; empty listens on every address
 	ListenBacklog int        // SERVER_LISTEN_BACKLOG
 	LogLevel      slog.Level // LOGGING_LEVEL
-	Agencies      int        // AGENCIES_AMOUNT: agencies the draw waits for
-	StoragePath   string     // STORAGE_FILEPATH
+	// LOGGING_TIMEZONE: the zone of the log lines' timestamps and of
+	// every time the admin endpoint shows; by default the machine's
+	// ("": time.Local). See Zone and ZoneName.
+	LogZone     string
+	Agencies    int    // AGENCIES_AMOUNT: agencies the draw waits for
+	StoragePath string // STORAGE_FILEPATH
 	// STORAGE_URL: where set (postgres://…), the bets are kept in that
 	// PostgreSQL database instead of STORAGE_FILEPATH. See StorageURLRedacted.
 	StorageURL     string
@@ -138,6 +142,7 @@ func (c *Server) keys() []key {
 		iniKey("SERVER_IP", stringSetter(&c.IP), "", "the address to listen on: an IP or a host name; empty, 0.0.0.0 or :: is every address (server healthcheck then dials 127.0.0.1)"),
 		iniKey("SERVER_LISTEN_BACKLOG", intSetter(&c.ListenBacklog), "128", "accepted for compatibility; Go listens with the kernel's somaxconn"),
 		iniKey("LOGGING_LEVEL", levelSetter(&c.LogLevel), "INFO", "DEBUG, INFO, WARNING or ERROR"),
+		iniKey("LOGGING_TIMEZONE", zoneSetter(&c.LogZone), "(the machine's zone)", "the zone of the log lines' times and of the admin page: an IANA name (America/Argentina/Buenos_Aires), UTC, or Local"),
 		iniKey("AGENCIES_AMOUNT", intSetter(&c.Agencies), "5", "agencies the draw waits for, 1..65535"),
 		iniKey("STORAGE_FILEPATH", stringSetter(&c.StoragePath), "./bets.csv", "the bets file (its journal is PATH.jnl); relative to the working directory"),
 		iniKey("STORAGE_URL", stringSetter(&c.StorageURL), "", "postgres://user:password@host:port/database: keep the bets in PostgreSQL instead of the file; empty, the file"),
@@ -368,7 +373,7 @@ func (c Server) ListensEverywhere() bool {
 func (c Server) LogAttrs() []any {
 	return []any{
 		"server_port", c.Port, "server_ip", c.IP, "server_listen_backlog", c.ListenBacklog,
-		"logging_level", logging.LevelName(c.LogLevel), "agencies_amount", c.Agencies,
+		"logging_level", logging.LevelName(c.LogLevel), "logging_timezone", ZoneName(c.Zone(), time.Now()), "agencies_amount", c.Agencies,
 		"storage_filepath", c.StoragePath, "storage_url", c.StorageURLRedacted(), "server_read_timeout", c.ReadTimeout,
 		"server_hello_timeout", c.HelloTimeout, "server_max_connections", c.MaxConnections,
 		"server_refusal_rate", c.RefusalRate, "server_refusal_burst", c.RefusalBurst,

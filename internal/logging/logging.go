@@ -1,8 +1,11 @@
 // Package logging writes the log lines that operators' tools parse:
 //
-//	2024-08-21 22:11:15 INFO     action: apuesta_recibida | result: success | cantidad: 120
+//	2024-08-21 22:11:15-03:00 INFO     action: apuesta_recibida | result: success | cantidad: 120
 //
-// A record's message is its action; its "result" attribute (success, fail
+// The timestamp carries its offset from UTC (TimeLayout), in the zone
+// the logger was made for (LOGGING_TIMEZONE; by default the machine's),
+// so that a line read elsewhere, or beside the admin page, names one
+// instant. A record's message is its action; its "result" attribute (success, fail
 // or in_progress) comes next, then the other attributes in order. No value
 // ever holds a "|" or a line break, so every line splits cleanly. Each line
 // reaches the output in one write as it happens, so a container's log shows
@@ -16,6 +19,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -67,9 +71,24 @@ func LevelName(level slog.Level) string {
 	return "ERROR"
 }
 
-// New returns a logger that writes lines of at least level to w.
+// TimeLayout is a line's timestamp: the date, the time and the offset
+// from UTC (+00:00 in UTC), one field, so that a line splits into the
+// same fields as the course's format, which had no offset.
+const TimeLayout = "2006-01-02 15:04:05-07:00"
+
+// New returns a logger that writes lines of at least level to w, stamped
+// in the machine's local zone.
 func New(w io.Writer, level slog.Leveler) *slog.Logger {
-	return slog.New(&Handler{out: &output{w: w}, level: level})
+	return NewIn(w, level, time.Local)
+}
+
+// NewIn returns a logger that writes lines of at least level to w,
+// stamped in loc (LOGGING_TIMEZONE).
+func NewIn(w io.Writer, level slog.Leveler, loc *time.Location) *slog.Logger {
+	if loc == nil {
+		loc = time.Local
+	}
+	return slog.New(&Handler{out: &output{w: w, loc: loc}, level: level})
 }
 
 // Handler is a slog.Handler that writes the operators' line format.
@@ -81,8 +100,25 @@ type Handler struct {
 }
 
 type output struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu    sync.Mutex
+	w     io.Writer
+	loc   *time.Location
+	fails atomic.Uint64 // lines written with result fail
+}
+
+// Failures returns how many lines with result fail the loggers sharing
+// h's output have written: what the admin page shows as failures, each
+// one a line an operator should read.
+func (h *Handler) Failures() uint64 { return h.out.fails.Load() }
+
+// Failures returns how many fail lines log has written, and whether it
+// can tell: false where log is not this package's.
+func Failures(log *slog.Logger) (uint64, bool) {
+	h, ok := log.Handler().(*Handler)
+	if !ok {
+		return 0, false
+	}
+	return h.Failures(), true
 }
 
 // Enabled implements slog.Handler.
@@ -98,7 +134,7 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 	if t.IsZero() {
 		t = time.Now()
 	}
-	b.WriteString(t.Format(time.DateTime))
+	b.WriteString(t.In(h.out.loc).Format(TimeLayout))
 	fmt.Fprintf(&b, " %-8s ", LevelName(r.Level))
 	b.WriteString("action: ")
 	b.WriteString(clean(r.Message))
@@ -120,6 +156,9 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 		if r.Level >= slog.LevelError {
 			result = ResultFail
 		}
+	}
+	if result == ResultFail {
+		h.out.fails.Add(1)
 	}
 	b.WriteString(" | result: ")
 	b.WriteString(clean(result))

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	_ "time/tzdata" // the test's zones, on a machine without a zone database
 )
 
 // lines splits the output into lines, checking it ends in a newline and that
@@ -41,7 +42,7 @@ func parseShaped(t *testing.T, line string) Line {
 	if level, err := ParseLevel(l.Level); err != nil || LevelName(level) != l.Level {
 		t.Errorf("line has level %q, want DEBUG, INFO, WARNING or ERROR: %q", l.Level, line)
 	}
-	head := fmt.Sprintf("%s %-8s action: ", l.Time.Format(time.DateTime), l.Level)
+	head := fmt.Sprintf("%s %-8s action: ", l.Time.Format(TimeLayout), l.Level)
 	// Parse skips a part that is not "key: value": count the parts back.
 	if !strings.HasPrefix(line, head) || strings.Count(line, " | ") != 1+len(l.Fields) || strings.ContainsRune(line, '\r') {
 		t.Errorf("line does not have the operators' shape: %q", line)
@@ -59,7 +60,7 @@ func logOne(t *testing.T, do func(*slog.Logger)) string {
 	if len(ls) != 1 {
 		t.Fatalf("got %d lines, want 1: %q", len(ls), buf.String())
 	}
-	stamp := parseShaped(t, ls[0]).Time.Format(time.DateTime)
+	stamp := parseShaped(t, ls[0]).Time.Format(TimeLayout)
 	return strings.TrimPrefix(ls[0], stamp+" ")
 }
 
@@ -227,21 +228,43 @@ func TestWithAttrsDoesNotChangeParent(t *testing.T) {
 }
 
 func TestTimestamp(t *testing.T) {
-	var buf bytes.Buffer
-	h := New(&buf, slog.LevelInfo).Handler()
-	when := time.Date(2024, 8, 21, 22, 11, 15, 999, time.Local)
-	r := slog.NewRecord(when, slog.LevelInfo, "apuesta_recibida", 0)
-	r.AddAttrs(Success, slog.Int("cantidad", 120))
-	if err := h.Handle(t.Context(), r); err != nil {
+	buenosAires, err := time.LoadLocation("America/Argentina/Buenos_Aires")
+	if err != nil {
 		t.Fatal(err)
 	}
-	want := "2024-08-21 22:11:15 INFO     action: apuesta_recibida | result: success | cantidad: 120\n"
-	if buf.String() != want {
-		t.Errorf("line = %q, want %q", buf.String(), want)
+	when := time.Date(2024, 8, 22, 1, 11, 15, 999, time.UTC) // 22:11:15 the evening before in Buenos Aires
+	tests := []struct {
+		name string
+		loc  *time.Location
+		want string
+	}{
+		{"UTC", time.UTC, "2024-08-22 01:11:15+00:00"},
+		{"Buenos Aires", buenosAires, "2024-08-21 22:11:15-03:00"},
+		{"a fixed zone", time.FixedZone("X", 5*3600+30*60), "2024-08-22 06:41:15+05:30"},
 	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			h := NewIn(&buf, slog.LevelInfo, tt.loc).Handler()
+			r := slog.NewRecord(when, slog.LevelInfo, "apuesta_recibida", 0)
+			r.AddAttrs(Success, slog.Int("cantidad", 120))
+			if err := h.Handle(t.Context(), r); err != nil {
+				t.Fatal(err)
+			}
+			want := tt.want + " INFO     action: apuesta_recibida | result: success | cantidad: 120\n"
+			if buf.String() != want {
+				t.Errorf("line = %q, want %q", buf.String(), want)
+			}
+			if got := parseShaped(t, strings.TrimSuffix(buf.String(), "\n")).Time; !got.Equal(when.Truncate(time.Second)) {
+				t.Errorf("the line's time parses as %v, want %v", got, when.Truncate(time.Second))
+			}
+		})
+	}
+}
 
-	// A record without a time is stamped now.
-	buf.Reset()
+func TestZeroTimeStampedNow(t *testing.T) {
+	var buf bytes.Buffer
+	h := New(&buf, slog.LevelInfo).Handler()
 	before := time.Now().Truncate(time.Second)
 	if err := h.Handle(t.Context(), slog.NewRecord(time.Time{}, slog.LevelInfo, "x", 0)); err != nil {
 		t.Fatal(err)
@@ -485,4 +508,23 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 	w.writes++
 	w.each = append(w.each, string(p))
 	return len(p), nil
+}
+
+func TestFailures(t *testing.T) {
+	var buf bytes.Buffer
+	log := New(&buf, slog.LevelWarn)
+	child := log.With("agencia", 1)
+	log.Error("a", Fail)              // counted
+	child.Error("b")                  // an error with no result is a fail line
+	child.Warn("c", Fail)             // counted: the child shares the output
+	log.Info("d", Fail)               // below the level: not written, not counted
+	log.Warn("e", InProgress)         // not a failure
+	log.With(Fail).Warn("f")          // a result given by With
+	log.With(Fail).Warn("g", Success) // the record's own result wins
+	if got, ok := Failures(log); !ok || got != 4 {
+		t.Errorf("Failures = %d, %v; want 4, true:\n%s", got, ok, buf.String())
+	}
+	if _, ok := Failures(slog.New(slog.DiscardHandler)); ok {
+		t.Error("Failures of another handler's logger says it can tell")
+	}
 }

@@ -7,9 +7,12 @@ import (
 
 // Line is one line of the operators' format, parsed by Parse:
 //
-//	2024-08-21 22:11:15 INFO     action: apuesta_recibida | result: success | cantidad: 120
+//	2024-08-21 22:11:15-03:00 INFO     action: apuesta_recibida | result: success | cantidad: 120
 type Line struct {
-	Time   time.Time         // zero when the line has no timestamp before its level
+	// Time is zero when the line has no timestamp before its level. A
+	// timestamp with no offset (the course's format, older releases) is
+	// read in the local zone.
+	Time   time.Time
 	Level  string            // the word before "action: ", as written; "" when none
 	Action string            // the record's message
 	Result string            // "" when the part after the action is not a result
@@ -30,7 +33,7 @@ func Parse(s string) (l Line, ok bool) {
 		n := len(head)
 		l.Level = head[n-1]
 		if n >= 3 {
-			l.Time, _ = time.ParseInLocation(time.DateTime, head[n-3]+" "+head[n-2], time.Local)
+			l.Time = parseTime(head[n-3] + " " + head[n-2])
 		}
 	}
 	parts := strings.Split(s[i+len(actionPrefix):], " | ")
@@ -47,4 +50,14 @@ func Parse(s string) (l Line, ok bool) {
 		}
 	}
 	return l, true
+}
+
+// parseTime reads a line's timestamp: TimeLayout, or the course's, with
+// no offset, in the local zone; zero when it is neither.
+func parseTime(s string) time.Time {
+	if t, err := time.Parse(TimeLayout, s); err == nil {
+		return t
+	}
+	t, _ := time.ParseInLocation(time.DateTime, s, time.Local)
+	return t
 }

@@ -27,6 +27,18 @@ func TestParse(t *testing.T) {
 			want: Line{Time: stamp, Level: "WARNING", Action: "reconectar", Result: "in_progress", Fields: map[string]string{"intento": "2", "error": "dial tcp: refused"}},
 		},
 		{
+			name: "with its offset",
+			in:   "2024-08-21 22:11:15-03:00 INFO     action: x | result: success",
+			ok:   true,
+			want: Line{Time: time.Date(2024, 8, 22, 1, 11, 15, 0, time.UTC), Level: "INFO", Action: "x", Result: "success", Fields: map[string]string{}},
+		},
+		{
+			name: "in UTC",
+			in:   "2024-08-22 01:11:15+00:00 ERROR    action: x | result: fail",
+			ok:   true,
+			want: Line{Time: time.Date(2024, 8, 22, 1, 11, 15, 0, time.UTC), Level: "ERROR", Action: "x", Result: "fail", Fields: map[string]string{}},
+		},
+		{
 			name: "no timestamp nor level",
 			in:   "action: test_server | result: fail",
 			ok:   true,

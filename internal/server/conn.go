@@ -183,6 +183,7 @@ func (c *conn) handshake() bool {
 		reason = protocol.CodeTLSRequired.String()
 	}
 	c.srv.refusedFor(reason)
+	c.refusedAgency(reason, err)
 	// A handshake that ran out of time made the central only wait (see costs).
 	if c.srv.guard.Refuse(c.nc.RemoteAddr(), reason, !errors.Is(err, os.ErrDeadlineExceeded)) {
 		c.srv.log.Error("tls", logging.Fail, "peer", c.peer, "error", mtls.Refusal(err))

@@ -68,6 +68,9 @@ func (c *conn) logRefusal(action string, err error, attrs ...any) {
 	if isRef {
 		c.srv.refused(ref.code)
 		reason = ref.code.String()
+		if ref.code != protocol.CodeUnavailable {
+			c.refusedAgency(reason, err)
+		}
 	}
 	if isRef && ref.code == protocol.CodeUnavailable {
 		// The ledger failed: it logged why, once, and the central is

@@ -114,6 +114,12 @@ type Activity struct {
 	Connected bool      // a connection speaks for it now
 	LastSeen  time.Time // its latest Hello, batch stored or close
 	Batches   uint64    // its batches with new bets, acknowledged
+	// LastRefusal is its latest refusal, nil when none: after Hello, or
+	// at a handshake whose certificate names it (revoked).
+	LastRefusal *Refusal
+	// Refused: its latest connection was refused (LastRefusal), and no
+	// session of its has begun since.
+	Refused bool
 }
 
 // Server serves agencies over TCP.
@@ -341,7 +347,8 @@ func (s *Server) claim(c *conn) {
 		old.cancel(errSuperseded)
 	}
 	s.sessions[c.agency] = c
-	s.seen(c.agency).Connected = true
+	a := s.seen(c.agency)
+	a.Connected, a.Refused = true, false
 }
 
 // seen returns agency's activity, marked seen now. s.mu is held.

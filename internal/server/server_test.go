@@ -319,6 +319,16 @@ func TestHostileInput(t *testing.T) {
 			if fails := ts.log.lines("result: fail"); len(fails) != 1 || !strings.Contains(fails[0], "peer: 127.0.0.1:") {
 				t.Errorf("want exactly one fail line naming the peer, got %q", fails)
 			}
+			// The admin page's latest refusal of the agency: only of one
+			// that said Hello, never of a peer that is no agency.
+			act := ts.Server().Activity()[1]
+			ref := act.LastRefusal
+			switch {
+			case tt.hello && (ref == nil || !act.Refused || ref.Reason != tt.code.String() || !strings.Contains(ref.Message, tt.reason)):
+				t.Errorf("agency 1's latest refusal is %+v, want %s saying %q", ref, tt.code, tt.reason)
+			case !tt.hello && ref != nil:
+				t.Errorf("a refusal before Hello is told against agency 1: %+v", ref)
+			}
 			if !tt.closes {
 				// The connection stays usable: a good batch goes through.
 				c.send(protocol.Batch{First: 0, Bets: validBets(1, 2, 0)})

@@ -59,7 +59,7 @@ func Start(t testing.TB, cfg config.Server, seams ...func(*app.Main)) *Central {
 		cfg.StoragePath = filepath.Join(t.TempDir(), "bets.csv")
 	}
 	c := &Central{Config: cfg, Log: &harness.Buffer{}, done: make(chan error, 1), t: t}
-	c.Main = app.NewMain(cfg, logging.New(c.Log, cfg.LogLevel))
+	c.Main = app.NewMain(cfg, logging.NewIn(c.Log, cfg.LogLevel, cfg.Zone()))
 	for _, set := range seams {
 		set(c.Main)
 	}
