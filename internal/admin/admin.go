@@ -72,6 +72,11 @@ type Agency struct {
 	Connected  bool       `json:"connected"`
 	LastSeen   *time.Time `json:"last_seen,omitempty"`
 	Winners    *int       `json:"winners,omitempty"` // after the draw only
+
+	// Declared is the total of bets the agency declared when it
+	// connected (protocol version 3), for progress in %; 0 when it
+	// declared none. Display only: its Done's total is the one that counts.
+	Declared uint64 `json:"declared"`
 }
 
 //go:embed index.html

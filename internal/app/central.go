@@ -44,6 +44,7 @@ func (m *Main) openCentral(ctx context.Context, start time.Time) error {
 		// now, and no agency is answered before it.
 		m.log.Info("cierre_apuestas", logging.InProgress, "draw_deadline", at.Format(time.RFC3339), "drawn", central.Drawn())
 		central.CloseSalesAt(at)
+		m.deadline = at // told to agencies waiting for the draw
 	}
 	if central.Agencies() != m.cfg.Agencies {
 		// The draw was recorded: it is final, whatever the setting says.

@@ -53,7 +53,8 @@ func (s *adminSource) Status() admin.Status {
 	}
 	for i, a := range snap.Agencies {
 		act := activity[a.Agency]
-		row := admin.Agency{Agency: a.Agency, BetsStored: a.Bets, Batches: act.Batches, Done: a.Done, Connected: act.Connected}
+		row := admin.Agency{Agency: a.Agency, BetsStored: a.Bets, Batches: act.Batches, Done: a.Done, Connected: act.Connected,
+			Declared: act.Declared}
 		if !act.LastSeen.IsZero() {
 			seen := act.LastSeen
 			row.LastSeen = &seen
