@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"strconv"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ import (
 // central logged.
 func TestAgencyTellsWaiting(t *testing.T) {
 	data := genData(t, 3, "200", "1,0,2", 41)
-	srv := newCrashServer(t, t.TempDir(), map[string]string{"AGENCIES_AMOUNT": "3", "DRAW_DEADLINE": "1h"})
+	srv := newCrashServer(t, t.TempDir(), map[string]string{"AGENCIES_AMOUNT": "3", "DRAW_DEADLINE": "1h", "SERVER_ADMIN_ADDRESS": "127.0.0.1:0"})
 	env := func(id int) map[string]string {
 		return clientEnv(id, srv.addr, map[string]string{"CLI_DATA_FILE": agencyFile(data, id), "CLI_RETRY_TIMEOUT": "30s"})
 	}
@@ -41,6 +42,7 @@ func TestAgencyTellsWaiting(t *testing.T) {
 	eventually(t, clientTimeout, "agency 1 to say 2 of 3 notified", func() bool {
 		return hasLine(c1, "esperando_sorteo", "in_progress", "agencia", "1", "notificadas", "2", "esperadas", "3")
 	})
+	checkDeclared(t, srv.cur(), []uint64{200, 200, 0}) // agency 3 has not started
 	c3 := startClient(t, "client-3", env(3))
 	assertAgenciesWon(t, []*harness.Process{c1, c2, c3}, []int{1, 0, 2})
 
@@ -48,6 +50,31 @@ func TestAgencyTellsWaiting(t *testing.T) {
 	for id := 1; id <= 3; id++ {
 		if l := harness.With(declared, "agencia", strconv.Itoa(id)); len(l) == 0 || l[0].Fields["apuestas"] != "200" {
 			t.Errorf("agency %d: declaracion lines %v, want one of 200 bets", id, l)
+		}
+	}
+}
+
+// checkDeclared checks each agency's declared total in the central's
+// /status, where the teammates' page reads it for progress in %.
+func checkDeclared(t *testing.T, central *harness.Process, want []uint64) {
+	t.Helper()
+	admin := harness.Filter(central.Lines(), "admin", "in_progress")
+	if len(admin) != 1 {
+		t.Fatalf("%d admin lines, want 1", len(admin))
+	}
+	code, body := adminGet(t, admin[0].Fields["address"], "/status")
+	var st struct {
+		Agencies []struct {
+			Agency   int    `json:"agency"`
+			Declared uint64 `json:"declared"`
+		} `json:"agencies"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); code != 200 || err != nil || len(st.Agencies) != len(want) {
+		t.Fatalf("/status = %d, %v:\n%s", code, err, body)
+	}
+	for i, a := range st.Agencies {
+		if a.Declared != want[i] {
+			t.Errorf("/status: agency %d declared %d, want %d", a.Agency, a.Declared, want[i])
 		}
 	}
 }
