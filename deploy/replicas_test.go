@@ -217,7 +217,9 @@ func stopAll(t *testing.T, d *deployment, killed ...string) {
 			continue
 		}
 		if code := exitCode(t, name); code != 0 {
-			t.Errorf("%s: exit code %d after compose stop, want 0", name, code)
+			lines := logs(t, name)
+			t.Errorf("%s: exit code %d after compose stop, want 0; its last lines:\n%s", name, code,
+				strings.Join(lines[max(0, len(lines)-80):], "\n"))
 		}
 	}
 	d.mustCompose("down", "--volumes")

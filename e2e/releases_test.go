@@ -26,7 +26,8 @@ const (
 const releaseTimeout = 20 * time.Second
 
 // releases caches the builds of older releases for the whole test binary:
-// the server's path, or why it could not be built.
+// each command's path, or why it could not be built, by commit and
+// command.
 var releases struct {
 	sync.Mutex
 	bins, skips map[string]string
@@ -38,43 +39,50 @@ var releases struct {
 // network for the modules that release needs).
 func releaseServer(t *testing.T, commit string) string {
 	t.Helper()
+	return releaseCommand(t, commit, "server")
+}
+
+// releaseCommand returns cmd/name of commit, built as releaseServer says.
+func releaseCommand(t *testing.T, commit, name string) string {
+	t.Helper()
 	releases.Lock()
 	defer releases.Unlock()
 	if releases.bins == nil {
 		releases.bins, releases.skips = map[string]string{}, map[string]string{}
 	}
-	if bin, ok := releases.bins[commit]; ok {
+	key := commit + "/" + name
+	if bin, ok := releases.bins[key]; ok {
 		return bin
 	}
-	if why, ok := releases.skips[commit]; ok {
+	if why, ok := releases.skips[key]; ok {
 		t.Skip(why)
 	}
-	bin, err := buildRelease(commit)
+	bin, err := buildRelease(commit, name)
 	if err != nil {
-		releases.skips[commit] = "release " + commit + " cannot be built here: " + err.Error()
-		t.Skip(releases.skips[commit])
+		releases.skips[key] = "release " + commit + " cannot be built here: " + err.Error()
+		t.Skip(releases.skips[key])
 	}
-	releases.bins[commit] = bin
+	releases.bins[key] = bin
 	return bin
 }
 
 // buildRelease extracts commit's tree with git archive and builds its
-// cmd/server as the images are built.
-func buildRelease(commit string) (string, error) {
+// cmd/name as the images are built.
+func buildRelease(commit, name string) (string, error) {
 	dir := filepath.Join(filepath.Dir(serverBin), "release-"+commit)
 	src := filepath.Join(dir, "src")
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		return "", err
 	}
 	tarball := filepath.Join(dir, "src.tar")
-	bin := filepath.Join(dir, "server")
+	bin := filepath.Join(dir, name)
 	steps := []struct {
 		dir  string
 		args []string
 	}{
 		{repoRoot, []string{"git", "archive", "--format=tar", "-o", tarball, commit}},
 		{src, []string{"tar", "-xf", tarball}},
-		{src, []string{"go", "build", "-trimpath", "-o", bin, "./cmd/server"}},
+		{src, []string{"go", "build", "-trimpath", "-o", bin, "./cmd/" + name}},
 	}
 	for _, s := range steps {
 		cmd := exec.Command(s.args[0], s.args[1:]...)

@@ -219,7 +219,7 @@ func TestClientSIGTERM(t *testing.T) {
 		}))
 		// It has failed to connect at least once and is retrying.
 		eventually(t, 10*time.Second, "the client to retry its connection", func() bool {
-			return hasLine(c, "reconectar", "in_progress")
+			return hasLine(c, "central_inalcanzable", "in_progress")
 		})
 		terminate(t, "client", c, clientExitTimeout)
 		assertCleanLog(t, c.Name(), c.Log())

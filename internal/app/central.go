@@ -47,6 +47,7 @@ func (m *Main) openCentral(ctx context.Context, start time.Time) error {
 		if m.adminSrc != nil {
 			m.adminSrc.deadline = at // before the admin endpoint serves
 		}
+		m.deadline = at // told to agencies waiting for the draw
 	}
 	if central.Agencies() != m.cfg.Agencies {
 		// The draw was recorded: it is final, whatever the setting says.

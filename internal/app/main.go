@@ -83,6 +83,7 @@ type Main struct {
 	admin     *http.Server         // the admin endpoint, once it serves
 	pprof     *http.Server         // the profiling endpoint, where SERVER_PPROF_ADDRESS is set
 	adminAddr string               // where the admin endpoint listens
+	deadline  time.Time            // DRAW_DEADLINE's instant; zero where it is not set
 
 	revocation *mtls.Revocation // SERVER_TLS_REVOKED, where it is set
 	reload     chan struct{}    // ReloadRevocation's requests

@@ -33,8 +33,9 @@ func (m *Main) tls() (*tls.Config, error) {
 	return cfg, nil
 }
 
-// settings are the server's settings: the configuration's, TLS, the
-// admin endpoint's metrics where there are any, and Main's WinnersHold.
+// settings are the server's settings: the configuration's (with
+// DRAW_DEADLINE's instant, which openCentral set), TLS, the admin
+// endpoint's metrics where there are any, and Main's WinnersHold.
 func (m *Main) settings(tlsCfg *tls.Config) server.Settings {
 	s := server.Settings{
 		TLS:            tlsCfg,
@@ -44,6 +45,7 @@ func (m *Main) settings(tlsCfg *tls.Config) server.Settings {
 		Refusals:       netguard.Budget{Rate: float64(m.cfg.RefusalRate), Burst: m.cfg.RefusalBurst},
 		WinnersHold:    m.WinnersHold,
 		ShutdownGrace:  m.cfg.ShutdownGrace,
+		DrawDeadline:   m.deadline,
 	}
 	if m.metrics != nil {
 		s.Observer = m.metrics

@@ -106,7 +106,8 @@ func (s *adminSource) Status() admin.Status {
 
 // agency is a's row, from the domain's account and the server's activity.
 func (s *adminSource) agency(a lottery.AgencySnapshot, act server.Activity, drawn bool) admin.Agency {
-	row := admin.Agency{Agency: a.Agency, BetsStored: a.Bets, Batches: act.Batches, Done: a.Done, Connected: act.Connected}
+	row := admin.Agency{Agency: a.Agency, BetsStored: a.Bets, Batches: act.Batches, Done: a.Done, Connected: act.Connected,
+		Declared: act.Declared}
 	if !act.LastSeen.IsZero() {
 		seen := act.LastSeen.In(s.zone)
 		row.LastSeen = &seen

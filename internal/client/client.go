@@ -23,10 +23,10 @@ import (
 	"net"
 	"time"
 
-	"github.com/loteria-nacional/quiniela/internal/betcsv"
 	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/lottery"
 	"github.com/loteria-nacional/quiniela/internal/mtls"
+	"github.com/loteria-nacional/quiniela/internal/protocol"
 )
 
 // Window is how many batches an agency keeps in flight: enough to keep
@@ -50,6 +50,15 @@ type Agency struct {
 	backoff, maxBackoff time.Duration // the first wait before reconnecting, and the longest
 	tls                 *tls.Config   // mutual TLS, loaded by preflight; nil: plaintext
 	composeGrace        time.Duration // see composeDefault; tests shorten it
+	waitEvery           time.Duration // see waitReport; tests shorten it
+
+	// What a run learns as it goes: the protocol version it speaks
+	// (protocol.Version, until a central refuses it: downgrade), its
+	// total and digest as read before the first connection (count; nil
+	// when not declared), and how many connections the central welcomed.
+	version  uint16
+	declared *protocol.Declare
+	sessions int
 }
 
 // New returns the agency described by cfg, changed by opts.
@@ -67,6 +76,7 @@ func New(cfg config.Client, log *slog.Logger, opts ...Option) *Agency {
 	a := &Agency{
 		cfg: cfg, log: log, backoff: 50 * time.Millisecond, maxBackoff: 2 * time.Second,
 		observer: noObserver{}, lookup: net.DefaultResolver.LookupHost, composeGrace: composeGrace,
+		waitEvery: waitEvery, version: protocol.Version,
 	}
 	for _, opt := range opts {
 		opt(a)
@@ -92,7 +102,8 @@ type Result struct {
 // retry.timeout: an id that no central takes (and that would not survive
 // the wire's 32 bits), a winners.file that could not be written
 // (checkWinnersFile), a data file that does not open or whose first bet
-// does not read, a single bet that is not valid.
+// does not read, a single bet that is not valid. The pass over the data
+// file that checks it also counts the agency's bets, for its Declare.
 func (a *Agency) preflight() error {
 	if a.cfg.ID < 1 || a.cfg.ID > lottery.MaxAgencies {
 		return fmt.Errorf("agency id %d is outside 1..%d", a.cfg.ID, lottery.MaxAgencies)
@@ -112,13 +123,14 @@ func (a *Agency) preflight() error {
 			return fmt.Errorf("%w: %w", ErrTLS, err)
 		}
 	}
-	switch {
-	case a.bets != nil:
-		return nil
-	case a.single != nil:
+	if a.single != nil {
 		bet := *a.single
 		bet.Agency = a.cfg.ID
-		return lottery.Validate(bet)
+		if err := lottery.Validate(bet); err != nil {
+			return err
+		}
 	}
-	return betcsv.CheckAgencyFile(a.cfg.DataFile, a.cfg.ID)
+	var err error
+	a.declared, err = a.count()
+	return err
 }

@@ -50,6 +50,7 @@ func TestCutOff(t *testing.T) {
 	draw := digestOf("draw")
 	const (
 		hello   = protocol.TypeHello
+		declare = protocol.TypeDeclare
 		batch   = protocol.TypeBatch
 		winners = protocol.TypeWinnersQuery
 	)
@@ -69,14 +70,14 @@ func TestCutOff(t *testing.T) {
 			name:     "the draw held with two of its bets",
 			welcome:  protocol.Welcome{Committed: 2, Drawn: true, Digest: first2},
 			winners:  won,
-			wantSent: []protocol.Type{hello, winners},
+			wantSent: []protocol.Type{hello, declare, winners},
 			want:     Result{Winners: []string{"1"}, Sent: 2, Digest: first2, Draw: draw, CutOff: true, Left: 1},
 		},
 		{
 			name:     "the draw held before its first bet",
 			welcome:  protocol.Welcome{Drawn: true, Digest: lottery.EmptyDigest},
 			winners:  none,
-			wantSent: []protocol.Type{hello, winners},
+			wantSent: []protocol.Type{hello, declare, winners},
 			want:     Result{Sent: 0, Digest: lottery.EmptyDigest, Draw: draw, CutOff: true, Left: 3},
 		},
 		{
@@ -87,21 +88,21 @@ func TestCutOff(t *testing.T) {
 			welcome:  protocol.Welcome{Digest: lottery.EmptyDigest},
 			batchErr: closed,
 			winners:  none,
-			wantSent: []protocol.Type{hello, batch, hello, winners},
+			wantSent: []protocol.Type{hello, declare, batch, hello, declare, winners},
 			want:     Result{Sent: 0, Digest: lottery.EmptyDigest, Draw: draw, CutOff: true, Left: 3},
 		},
 		{
 			name:     "the draw held, the central's bets are not its own",
 			welcome:  protocol.Welcome{Committed: 2, Drawn: true, Digest: swapped},
 			winners:  won,
-			wantSent: []protocol.Type{hello},
+			wantSent: []protocol.Type{hello, declare},
 			wantErr:  ErrVerification,
 		},
 		{
 			name:     "the draw held after it notified",
 			welcome:  protocol.Welcome{Committed: 3, Done: true, Drawn: true, Digest: all},
 			winners:  won,
-			wantSent: []protocol.Type{hello, winners},
+			wantSent: []protocol.Type{hello, declare, winners},
 			want:     Result{Winners: []string{"1"}, Sent: 3, Digest: all, Draw: draw},
 		},
 	}

@@ -21,7 +21,7 @@ type link struct {
 	timeout time.Duration
 	// progressed is set once the central has made progress for the
 	// agency on this link: it acknowledged a batch or the Done, or
-	// answered a winners query (winners, or not yet). A Welcome alone is
+	// answered a winners query (winners, not yet, or waiting). A Welcome alone is
 	// not progress: a failing central welcomes, then refuses.
 	progressed bool
 }
@@ -64,7 +64,7 @@ func (c *link) readWithin(timeout time.Duration) (protocol.Message, error) {
 	switch m := msg.(type) {
 	case *protocol.Error:
 		return nil, m
-	case protocol.Ack, protocol.DoneAck, protocol.Winners, protocol.NotYet:
+	case protocol.Ack, protocol.DoneAck, protocol.Winners, protocol.NotYet, protocol.Waiting:
 		c.progressed = true
 	}
 	return msg, nil

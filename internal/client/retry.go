@@ -57,6 +57,9 @@ func (a *Agency) Run(ctx context.Context) (Result, error) {
 			a.log.Info("corte_sorteo", logging.InProgress, "agencia", a.cfg.ID, "motivo", err)
 			continue
 		}
+		if a.downgrade(err) {
+			continue // at once: the central answered, in another version
+		}
 		if !retryable(err) {
 			return Result{}, err
 		}
@@ -77,7 +80,7 @@ func (a *Agency) Run(ctx context.Context) (Result, error) {
 			wait = delay/2 + rand.N(delay/2+1) // jitter: agencies do not retry in step
 			delay = min(2*delay, a.maxBackoff)
 		}
-		a.log.Warn("reconectar", logging.InProgress, "intento", attempt, "espera", wait.Round(time.Millisecond), "error", err)
+		a.retrying(attempt, wait, err)
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():

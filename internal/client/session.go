@@ -38,14 +38,14 @@ func (a *Agency) session(ctx context.Context, rt *route, closed bool) (res Resul
 // mutual TLS, runs the handshake.
 func (a *Agency) connect(ctx context.Context, t target) (*link, error) {
 	if t.err != nil { // t's name did not resolve: the error dialing it by name would be
-		return nil, fmt.Errorf("connect %s: %w", t.addr, &net.OpError{Op: "dial", Net: "tcp", Err: t.err})
+		return nil, &dialError{addr: t.addr, err: &net.OpError{Op: "dial", Net: "tcp", Err: t.err}}
 	}
 	var d net.Dialer
 	dialCtx, cancel := context.WithTimeout(ctx, a.cfg.ServerTimeout)
 	nc, err := d.DialContext(dialCtx, "tcp", t.dial)
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", t.addr, err)
+		return nil, &dialError{addr: t.addr, err: err}
 	}
 	if a.tls != nil {
 		if nc, err = a.handshake(ctx, nc, t.host); err != nil {
@@ -69,8 +69,14 @@ func (a *Agency) converse(ctx context.Context, c *link, closed bool) (Result, er
 	if r, ok := a.observer.(Resumer); ok {
 		r.OnResume(held)
 	}
+	if err := a.declare(c); err != nil {
+		return Result{}, err
+	}
 	if !welcome.Done && (welcome.Drawn || closed) {
 		return a.cutOff(ctx, c, welcome)
+	}
+	if !welcome.Done && (a.sessions > 1 || held > 0) {
+		a.resumed(welcome)
 	}
 	if welcome.Done {
 		if err := a.verifyDone(welcome); err != nil {
@@ -97,7 +103,7 @@ func (a *Agency) converse(ctx context.Context, c *link, closed bool) (Result, er
 // hello introduces the agency and returns the central's Welcome: how many
 // of the agency's bets it holds, their digest, and whether it is done.
 func (a *Agency) hello(c *link) (protocol.Welcome, error) {
-	msg, err := c.call(protocol.Hello{Agency: uint32(a.cfg.ID), Version: protocol.Version})
+	msg, err := c.call(protocol.Hello{Agency: uint32(a.cfg.ID), Version: a.version})
 	if err != nil {
 		if a.tls != nil {
 			err = helloRefused(err, a.cfg.ID) // TLS 1.3: the central refuses a certificate after the handshake
@@ -108,7 +114,8 @@ func (a *Agency) hello(c *link) (protocol.Welcome, error) {
 	if !ok {
 		return protocol.Welcome{}, fmt.Errorf("%w: %v in answer to hello", errProtocol, msg.Type())
 	}
-	a.log.Debug("hello", logging.Success, "committed", welcome.Committed, "done", welcome.Done)
+	a.sessions++
+	a.log.Debug("hello", logging.Success, "committed", welcome.Committed, "done", welcome.Done, "version", a.version)
 	return welcome, nil
 }
 

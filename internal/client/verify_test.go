@@ -1,9 +1,11 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -29,7 +31,13 @@ type fakeCentral struct {
 	doneAck  protocol.DoneAck
 	winners  []protocol.Winners
 	batchErr *protocol.Error // when set, answers every Batch, and closes
-	onAccept func()          // when set, runs as each connection is accepted
+	// version is the protocol version it speaks, protocol.Version when
+	// 0: a Hello of a later one is refused with CodeVersion, as a central
+	// of that version refuses it, and Declare and Waiting are of version
+	// 3. waiting are sent before the winners, on version 3.
+	version  uint16
+	waiting  []protocol.Waiting
+	onAccept func() // when set, runs as each connection is accepted
 
 	addr  string
 	ended chan struct{} // one value per connection served to its end
@@ -87,9 +95,21 @@ func (f *fakeCentral) serve(t *testing.T, nc net.Conn) {
 		f.received = append(f.received, msg)
 		f.mu.Unlock()
 		var answers []protocol.Message
+		v := cmp.Or(f.version, protocol.Version)
 		switch m := msg.(type) {
 		case protocol.Hello:
+			if m.Version > v {
+				w.Write(&protocol.Error{Code: protocol.CodeVersion, Message: fmt.Sprintf("agency speaks protocol %d, central speaks %d", m.Version, v)})
+				w.Flush()
+				return
+			}
 			answers = append(answers, f.welcome)
+		case protocol.Declare:
+			if !protocol.Has(v, m.Type()) {
+				t.Errorf("fake central of version %d: the agency sent a Declare", v)
+				return
+			}
+			continue // no answer
 		case protocol.Batch:
 			if f.batchErr != nil {
 				w.Write(f.batchErr)
@@ -100,6 +120,11 @@ func (f *fakeCentral) serve(t *testing.T, nc net.Conn) {
 		case protocol.Done:
 			answers = append(answers, f.doneAck)
 		case protocol.WinnersQuery:
+			for _, w := range f.waiting {
+				if protocol.Has(v, w.Type()) {
+					answers = append(answers, w)
+				}
+			}
 			for _, w := range f.winners {
 				answers = append(answers, w)
 			}
@@ -171,6 +196,7 @@ func TestVerification(t *testing.T) {
 	draw := digestOf("draw")
 	const (
 		hello   = protocol.TypeHello
+		declare = protocol.TypeDeclare
 		batch   = protocol.TypeBatch
 		done    = protocol.TypeDone
 		winners = protocol.TypeWinnersQuery
@@ -192,7 +218,7 @@ func TestVerification(t *testing.T) {
 			name:       "fresh upload",
 			welcome:    protocol.Welcome{Digest: lottery.EmptyDigest},
 			doneAck:    protocol.DoneAck{Total: 3, Digest: all},
-			wantSent:   []protocol.Type{hello, batch, done, winners},
+			wantSent:   []protocol.Type{hello, declare, batch, done, winners},
 			wantResult: logging.ResultSuccess,
 			wantFields: map[string]string{"apuestas": "3", "digest": all.String()},
 		},
@@ -200,14 +226,14 @@ func TestVerification(t *testing.T) {
 			name:       "resume after the central's two bets",
 			welcome:    protocol.Welcome{Committed: 2, Digest: first2},
 			doneAck:    protocol.DoneAck{Total: 3, Digest: all},
-			wantSent:   []protocol.Type{hello, batch, done, winners},
+			wantSent:   []protocol.Type{hello, declare, batch, done, winners},
 			wantResult: logging.ResultSuccess,
 			wantFields: map[string]string{"apuestas": "3", "digest": all.String()},
 		},
 		{
 			name:     "welcome digest differs",
 			welcome:  protocol.Welcome{Committed: 2, Digest: swapped},
-			wantSent: []protocol.Type{hello},
+			wantSent: []protocol.Type{hello, declare},
 			wantErr:  ErrVerification, wantResult: logging.ResultFail,
 			wantFields: map[string]string{
 				"apuestas": "2", "digest_agencia": first2.String(), "digest_central": swapped.String(),
@@ -217,7 +243,7 @@ func TestVerification(t *testing.T) {
 		{
 			name:     "welcome digest of no bets is not the empty digest",
 			welcome:  protocol.Welcome{}, // what a central that sends zero digests says
-			wantSent: []protocol.Type{hello},
+			wantSent: []protocol.Type{hello, declare},
 			wantErr:  ErrVerification, wantResult: logging.ResultFail,
 			wantFields: map[string]string{
 				"apuestas": "0", "digest_agencia": lottery.EmptyDigest.String(), "digest_central": lottery.Digest{}.String(),
@@ -227,7 +253,7 @@ func TestVerification(t *testing.T) {
 		{
 			name:     "file shorter than committed",
 			welcome:  protocol.Welcome{Committed: 5, Digest: all},
-			wantSent: []protocol.Type{hello},
+			wantSent: []protocol.Type{hello, declare},
 			wantErr:  ErrVerification, wantResult: logging.ResultFail,
 			wantFields: map[string]string{
 				"apuestas": "5", "digest_agencia": all.String(), "digest_central": all.String(),
@@ -238,7 +264,7 @@ func TestVerification(t *testing.T) {
 			name:     "done ack digest differs",
 			welcome:  protocol.Welcome{Digest: lottery.EmptyDigest},
 			doneAck:  protocol.DoneAck{Total: 3, Digest: swapped},
-			wantSent: []protocol.Type{hello, batch, done},
+			wantSent: []protocol.Type{hello, declare, batch, done},
 			wantErr:  ErrVerification, wantResult: logging.ResultFail,
 			wantFields: map[string]string{
 				"apuestas": "3", "digest_agencia": all.String(), "digest_central": swapped.String(),
@@ -249,7 +275,7 @@ func TestVerification(t *testing.T) {
 			name:     "done ack total differs",
 			welcome:  protocol.Welcome{Digest: lottery.EmptyDigest},
 			doneAck:  protocol.DoneAck{Total: 4, Digest: all},
-			wantSent: []protocol.Type{hello, batch, done},
+			wantSent: []protocol.Type{hello, declare, batch, done},
 			wantErr:  ErrVerification, wantResult: logging.ResultFail,
 			wantFields: map[string]string{
 				"apuestas": "4", "digest_agencia": all.String(), "digest_central": all.String(),
@@ -259,14 +285,14 @@ func TestVerification(t *testing.T) {
 		{
 			name:       "already done, same bets",
 			welcome:    protocol.Welcome{Committed: 3, Done: true, Drawn: true, Digest: all},
-			wantSent:   []protocol.Type{hello, winners},
+			wantSent:   []protocol.Type{hello, declare, winners},
 			wantResult: logging.ResultSuccess,
 			wantFields: map[string]string{"apuestas": "3", "digest": all.String()},
 		},
 		{
 			name:     "already done, a line added since",
 			welcome:  protocol.Welcome{Committed: 2, Done: true, Digest: first2},
-			wantSent: []protocol.Type{hello},
+			wantSent: []protocol.Type{hello, declare},
 			wantErr:  ErrVerification, wantResult: logging.ResultFail,
 			wantFields: map[string]string{
 				"apuestas": "2", "digest_agencia": all.String(), "digest_central": first2.String(),
@@ -276,7 +302,7 @@ func TestVerification(t *testing.T) {
 		{
 			name:     "already done, bets changed since",
 			welcome:  protocol.Welcome{Committed: 3, Done: true, Digest: swapped},
-			wantSent: []protocol.Type{hello},
+			wantSent: []protocol.Type{hello, declare},
 			wantErr:  ErrVerification, wantResult: logging.ResultFail,
 			wantFields: map[string]string{
 				"apuestas": "3", "digest_agencia": all.String(), "digest_central": swapped.String(),
@@ -290,7 +316,7 @@ func TestVerification(t *testing.T) {
 				{Documents: []string{"1"}, More: true, Digest: draw},
 				{Documents: []string{"30904465"}, Digest: all},
 			},
-			wantSent:   []protocol.Type{hello, winners},
+			wantSent:   []protocol.Type{hello, declare, winners},
 			wantErr:    errProtocol,
 			wantResult: logging.ResultSuccess,
 			wantFields: map[string]string{"apuestas": "3", "digest": all.String()},
@@ -320,6 +346,9 @@ func TestVerification(t *testing.T) {
 				t.Errorf("the agency opened with %#v, want %#v", sent[:min(1, len(sent))], want)
 			}
 			for _, m := range sent {
+				if d, ok := m.(protocol.Declare); ok && (d.Total != 3 || d.Digest != all) {
+					t.Errorf("the agency declared %d bets of digest %v, want 3 of %v", d.Total, d.Digest, all)
+				}
 				if b, ok := m.(protocol.Batch); ok && (b.First != tt.welcome.Committed || len(b.Bets) != 3-int(b.First)) {
 					t.Errorf("batch of %d bets from %d, want the bets from %d on", len(b.Bets), b.First, tt.welcome.Committed)
 				}

@@ -29,9 +29,12 @@ func winnersWait(timeout time.Duration) time.Duration {
 }
 
 // winners asks until the central answers with the agency's winners, and
-// returns them with the draw's digest.
+// returns them with the draw's digest. While the central holds its query
+// the agency says that it waits (waitReport): with the counts of the
+// central's Waiting frames (version 3), or without, at each NotYet.
 func (a *Agency) winners(ctx context.Context, c *link) ([]string, lottery.Digest, error) {
 	wait := winnersWait(c.timeout)
+	report := &waitReport{every: a.waitEvery}
 	for {
 		if err := c.send(protocol.WinnersQuery{}); err != nil {
 			return nil, lottery.Digest{}, err
@@ -57,10 +60,18 @@ func (a *Agency) winners(ctx context.Context, c *link) ([]string, lottery.Digest
 					return docs, draw, nil
 				}
 				continue
+			case protocol.Waiting:
+				if frames == 0 && protocol.Has(a.version, m.Type()) {
+					a.waiting(report, m, true)
+					frames-- // not a frame of the answer: the hold goes on
+					continue
+				}
+				return nil, lottery.Digest{}, fmt.Errorf("%w: waiting in answer to winners query", errProtocol)
 			case protocol.NotYet:
 				// The central held the query as long as it holds one:
 				// ask again at once, it waits, we do not spin.
 				a.log.Debug("consulta_ganadores", logging.InProgress)
+				a.waiting(report, protocol.Waiting{}, false)
 			default:
 				return nil, lottery.Digest{}, fmt.Errorf("%w: %v in answer to winners query", errProtocol, msg.Type())
 			}

@@ -40,6 +40,12 @@ func Decode(t Type, p []byte) (Message, error) {
 	case TypeDoneAck:
 		t, dg := d.u64(), d.digest()
 		m = DoneAck{Total: t, Digest: dg}
+	case TypeDeclare:
+		t, dg := d.u64(), d.digest()
+		m = Declare{Total: t, Digest: dg}
+	case TypeWaiting:
+		e, n, dl := d.u16(), d.u16(), d.u64()
+		m = Waiting{Expected: int(e), Notified: int(n), DeadlineMs: dl}
 	case TypeError:
 		c := Code(d.u8())
 		m = &Error{Code: c, Message: d.str16()}

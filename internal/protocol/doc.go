@@ -25,6 +25,7 @@
 //	0x03 Done          total u64
 //	0x04 WinnersQuery  (empty)
 //	0x05 Health        (empty)
+//	0x06 Declare       total u64, digest [32]                 (version 3)
 //
 // where a bet is: first_name str8, last_name str8, document str8,
 // birthdate str8, number u16. The agency of a bet is the one named in Hello.
@@ -37,6 +38,7 @@
 //	0x84 NotYet    (empty)
 //	0x85 HealthOK  expected u16, notified u16, flags u8 (bit 0: draw held)
 //	0x86 DoneAck   total u64, digest [32]
+//	0x87 Waiting   expected u16, notified u16, deadline u64 (Unix ms, 0: none)   (version 3)
 //	0xFF Error     code u8, message str16
 //
 // A digest is a lottery.Digest, its 32 bytes as they are. Welcome's and
@@ -58,6 +60,11 @@
 // Hello carries the agency's Version. A 4-byte Hello, the layout of
 // version 1, decodes with Version 1, so that a central meeting an agency
 // of another version can answer CodeVersion, naming both, and close.
+// A central serves MinVersion (2) to Version (3), each session in its
+// Hello's version: Declare and Waiting are of version 3 (Has), and a
+// session of version 2 neither sends nor is sent them. An agency of
+// version 3 refused CodeVersion by a central of version 2 says Hello again,
+// on a new connection, with MinVersion.
 //
 // # Life cycle
 //
@@ -70,6 +77,13 @@
 // when they differ. WinnersQuery is answered with Winners once the draw is
 // held, or with NotYet when the draw has not been held after the central has
 // held the query for a while; the agency then asks again.
+//
+// In version 3 the agency sends Declare, its total and digest as read
+// before it connected, right after Welcome; it has no answer, and the
+// central shows it and trusts it for nothing else. While the central holds
+// a WinnersQuery it sends Waiting frames, when the hold begins and at each
+// change of the count of notified agencies, before the Winners or NotYet
+// that end the hold.
 //
 // An Error whose code is fatal to the connection (see Code.Closes) is the
 // last frame the central sends before it closes the connection: after a

@@ -99,6 +99,16 @@ func (m HealthOK) appendPayload(dst []byte) ([]byte, error) {
 	return append(dst, flag(m.Drawn, 1)), nil
 }
 
+func (m Declare) appendPayload(dst []byte) ([]byte, error) {
+	return append(appendU64(dst, m.Total), m.Digest[:]...), nil
+}
+
+func (m Waiting) appendPayload(dst []byte) ([]byte, error) {
+	dst = appendU16(dst, uint16(m.Expected))
+	dst = appendU16(dst, uint16(m.Notified))
+	return appendU64(dst, m.DeadlineMs), nil
+}
+
 func (m *Error) appendPayload(dst []byte) ([]byte, error) {
 	msg := m.Message
 	if max := MaxFrameSize - HeaderSize - 3; len(msg) > max {

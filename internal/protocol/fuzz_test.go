@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"reflect"
 	"testing"
 	"testing/iotest"
@@ -35,7 +36,7 @@ func FuzzReader(f *testing.F) {
 		{0, 0, 0},
 		{0, 0, 0, 0},                            // empty frame
 		{0, 0, 0, 1},                            // length, no type
-		{0, 0, 0, 1, 0x06},                      // unknown type
+		{0, 0, 0, 1, 0x07},                      // unknown type
 		{0, 0, 0, 1, 0x80},                      // unknown type
 		{0, 0, 0x1f, 0xfd, 0xff},                // length 8189
 		{0, 0, 0x1f, 0xfc, 0xff},                // length 8188, body missing
@@ -52,6 +53,10 @@ func FuzzReader(f *testing.F) {
 		rawFrame(TypeWelcome, cat(be64(3), []byte{0})),                                        // version 1: no digest
 		rawFrame(TypeDoneAck, cat(be64(3), seqDigest[:31])),                                   // digest cut short
 		rawFrame(TypeHealthOK, cat(be16(1), be16(2), []byte{0xfe})),
+		rawFrame(TypeDeclare, cat(be64(3), seqDigest[:31])),                                   // digest cut short
+		rawFrame(TypeWaiting, cat(be16(2), be16(1))),                                          // version 3 without its deadline
+		rawFrame(TypeWaiting, cat(be16(2), be16(3), be64(math.MaxUint64))),                    // more notified than expected: decodes
+		cat(rawFrame(TypeWaiting, cat(be16(2), be16(1), be64(0))), rawFrame(TypeNotYet, nil)), // a hold's frames
 		rawFrame(TypeError, cat([]byte{byte(CodeBusy)}, be16(0xFFFF), []byte("x"))),
 		rawFrame(TypeError, cat([]byte{byte(CodeBusy)}, be16(1), []byte("\xc3"))),
 		cat(rawFrame(TypeHello, be64(0)[:6]), []byte{0, 0, 0}), // a frame, then a cut header

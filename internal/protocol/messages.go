@@ -8,11 +8,31 @@ import (
 )
 
 // Version is the version of the protocol this package speaks. Both ends
-// send theirs: an agency in Hello, and a central that meets another
-// version answers with CodeVersion, naming both. Version 1 is the layout
-// before agencies and the central exchanged digests: a Hello without a
-// version, a Welcome without a digest, and an Ack for a Done.
-const Version = 2
+// send theirs: an agency in Hello, and a central that meets a version it
+// does not serve answers with CodeVersion, naming both. Version 1 is the
+// layout before agencies and the central exchanged digests: a Hello
+// without a version, a Welcome without a digest, and an Ack for a Done.
+// Version 3 adds two messages and changes none: Declare, the agency's
+// total up front, and Waiting, the central's count of notified agencies
+// while it holds a WinnersQuery.
+const Version = 3
+
+// MinVersion is the oldest version a central of this package serves: a
+// connection whose Hello says MinVersion..Version speaks that version, and
+// is sent only that version's messages. An agency of this package whose
+// Version a central refuses with CodeVersion says Hello again, on a new
+// connection, with MinVersion.
+const MinVersion = 2
+
+// Has reports whether a connection of version v may carry messages of
+// type t: Declare and Waiting are of version 3 and later.
+func Has(v uint16, t Type) bool {
+	switch t {
+	case TypeDeclare, TypeWaiting:
+		return v >= 3
+	}
+	return true
+}
 
 // Type is a message type, the byte after a frame's length.
 type Type uint8
@@ -25,6 +45,7 @@ const (
 	TypeDone         Type = 0x03
 	TypeWinnersQuery Type = 0x04
 	TypeHealth       Type = 0x05
+	TypeDeclare      Type = 0x06 // version 3
 
 	TypeWelcome  Type = 0x81
 	TypeAck      Type = 0x82
@@ -32,6 +53,7 @@ const (
 	TypeNotYet   Type = 0x84
 	TypeHealthOK Type = 0x85
 	TypeDoneAck  Type = 0x86
+	TypeWaiting  Type = 0x87 // version 3
 	TypeError    Type = 0xFF
 )
 
@@ -40,7 +62,7 @@ var typeNames = map[Type]string{
 	TypeWinnersQuery: "winners_query", TypeHealth: "health",
 	TypeWelcome: "welcome", TypeAck: "ack", TypeWinners: "winners",
 	TypeNotYet: "not_yet", TypeHealthOK: "health_ok", TypeDoneAck: "done_ack",
-	TypeError: "error",
+	TypeDeclare: "declare", TypeWaiting: "waiting", TypeError: "error",
 }
 
 func (t Type) String() string {
@@ -75,6 +97,17 @@ type Batch struct {
 
 // Done says the agency has sent all of its Total bets.
 type Done struct{ Total uint64 }
+
+// Declare tells the central, once per connection and before any Batch,
+// how many bets the agency has in all and their digest, as the agency
+// read them before it connected: so that an operator sees each agency's
+// progress before its Done. It is a declaration, not a promise: the
+// central shows it and trusts it for nothing else (Done's total is the
+// one that counts). It has no answer. Version 3.
+type Declare struct {
+	Total  uint64
+	Digest lottery.Digest // of the Total bets (lottery.Hasher)
+}
 
 // WinnersQuery asks for the agency's winners.
 type WinnersQuery struct{}
@@ -128,6 +161,36 @@ type HealthOK struct {
 	Drawn    bool // the draw has been held
 }
 
+// Waiting tells an agency whose WinnersQuery the central holds what the
+// draw waits for: when the hold begins, and each time the count of
+// notified agencies changes during it. The hold still ends with Winners
+// or NotYet. Sent only on connections of version 3 and later.
+type Waiting struct {
+	Expected int // agencies the draw waits for
+	Notified int // agencies that have notified
+	// DeadlineMs is DRAW_DEADLINE, when sales close whoever has not
+	// notified, in Unix milliseconds; 0 when the central has none.
+	DeadlineMs uint64
+}
+
+// Deadline returns the draw's deadline, and false when there is none.
+func (w Waiting) Deadline() (time.Time, bool) {
+	if w.DeadlineMs == 0 {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(int64(w.DeadlineMs)), true
+}
+
+// WaitingUntil returns the Waiting of expected and notified agencies with
+// deadline, none when it is the zero time.
+func WaitingUntil(expected, notified int, deadline time.Time) Waiting {
+	w := Waiting{Expected: expected, Notified: notified}
+	if !deadline.IsZero() && deadline.UnixMilli() > 0 {
+		w.DeadlineMs = uint64(deadline.UnixMilli())
+	}
+	return w
+}
+
 func (Hello) Type() Type        { return TypeHello }
 func (Batch) Type() Type        { return TypeBatch }
 func (Done) Type() Type         { return TypeDone }
@@ -139,4 +202,6 @@ func (Winners) Type() Type      { return TypeWinners }
 func (NotYet) Type() Type       { return TypeNotYet }
 func (HealthOK) Type() Type     { return TypeHealthOK }
 func (DoneAck) Type() Type      { return TypeDoneAck }
+func (Declare) Type() Type      { return TypeDeclare }
+func (Waiting) Type() Type      { return TypeWaiting }
 func (*Error) Type() Type       { return TypeError }

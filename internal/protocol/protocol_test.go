@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 	"unicode/utf8"
 
 	"github.com/loteria-nacional/quiniela/internal/lottery"
@@ -95,6 +96,13 @@ func roundTripCases() []roundTripCase {
 		{name: "health_ok", in: HealthOK{Expected: 5, Notified: 3}},
 		{name: "health_ok_zero", in: HealthOK{}},
 		{name: "health_ok_drawn_max", in: HealthOK{Expected: 65535, Notified: 65535, Drawn: true}},
+		{name: "declare", in: Declare{Total: 670200, Digest: seqDigest}},
+		{name: "declare_zero", in: Declare{Digest: lottery.EmptyDigest}},
+		{name: "declare_max", in: Declare{Total: math.MaxUint64, Digest: ffDigest}},
+		{name: "waiting", in: Waiting{Expected: 5, Notified: 1}},
+		{name: "waiting_deadline", in: WaitingUntil(2, 1, time.UnixMilli(1767225600123))},
+		{name: "waiting_zero", in: Waiting{}},
+		{name: "waiting_max", in: Waiting{Expected: 65535, Notified: 65535, DeadlineMs: math.MaxUint64}},
 		{name: "error_empty_message", in: &Error{Code: CodeBusy}},
 		{name: "error_unknown_code", in: &Error{Code: 200, Message: "código desconocido"}},
 	}
@@ -277,6 +285,11 @@ func TestGolden(t *testing.T) {
 		{name: "not_yet", m: NotYet{}, hex: "00000001 84"},
 		{name: "health_ok", m: HealthOK{Expected: 5, Notified: 2, Drawn: true}, hex: "00000006 85 0005 0002 01"},
 		{name: "done_ack", m: DoneAck{Total: 250, Digest: seqDigest}, hex: "00000029 86 00000000000000fa " + seqHex},
+		{name: "hello_version_3", m: Hello{Agency: 3, Version: 3}, hex: "00000007 01 00000003 0003"},
+		{name: "declare", m: Declare{Total: 250, Digest: seqDigest}, hex: "00000029 06 00000000000000fa " + seqHex},
+		// 2026-01-01T00:00:00Z is 1767225600000 ms: 0x19b76daa800.
+		{name: "waiting", m: Waiting{Expected: 2, Notified: 1, DeadlineMs: 1767225600000}, hex: "0000000d 87 0002 0001 0000019b76daa800"},
+		{name: "waiting_no_deadline", m: Waiting{Expected: 5, Notified: 0}, hex: "0000000d 87 0005 0000 0000000000000000"},
 		{name: "error", m: &Error{Code: CodeBusy, Message: "busy"}, hex: "00000008 ff 0a 0004 62757379"},
 		{name: "error_version", m: &Error{Code: CodeVersion, Message: "v1"}, hex: "00000006 ff 0e 0002 7631"},
 	}
@@ -689,7 +702,7 @@ func fullBatch() []lottery.Bet {
 }
 
 func TestUnknownType(t *testing.T) {
-	for _, typ := range []Type{0x00, 0x06, 0x7F, 0x80, 0x87, 0xFE} {
+	for _, typ := range []Type{0x00, 0x07, 0x7F, 0x80, 0x88, 0xFE} {
 		t.Run(typ.String(), func(t *testing.T) {
 			m, err := Decode(typ, nil)
 			assertErrorIs(t, err, ErrUnknownType)
@@ -734,6 +747,14 @@ func TestMalformed(t *testing.T) {
 		{"not_yet_trailing", TypeNotYet, []byte{'x'}},
 		{"health_ok_short", TypeHealthOK, make([]byte, 4)},
 		{"health_ok_trailing", TypeHealthOK, make([]byte, 6)},
+		{"declare_empty", TypeDeclare, nil},
+		{"declare_no_digest", TypeDeclare, make([]byte, 8)},
+		{"declare_short_digest", TypeDeclare, make([]byte, 8+31)},
+		{"declare_trailing", TypeDeclare, make([]byte, 8+33)},
+		{"waiting_empty", TypeWaiting, nil},
+		{"waiting_no_deadline", TypeWaiting, make([]byte, 4)},
+		{"waiting_short", TypeWaiting, make([]byte, 11)},
+		{"waiting_trailing", TypeWaiting, make([]byte, 13)},
 		{"batch_empty", TypeBatch, nil},
 		{"batch_short_header", TypeBatch, make([]byte, 9)},
 		{"batch_count_too_large", TypeBatch, cat(be64(0), be16(2), bet)},
@@ -1173,8 +1194,8 @@ func TestTypeString(t *testing.T) {
 		TypeWinnersQuery: "winners_query", TypeHealth: "health",
 		TypeWelcome: "welcome", TypeAck: "ack", TypeWinners: "winners",
 		TypeNotYet: "not_yet", TypeHealthOK: "health_ok", TypeDoneAck: "done_ack",
-		TypeError: "error",
-		0x00:      "type_0x00", 0x06: "type_0x06", 0x87: "type_0x87",
+		TypeDeclare: "declare", TypeWaiting: "waiting", TypeError: "error",
+		0x00: "type_0x00", 0x07: "type_0x07", 0x88: "type_0x88",
 	}
 	for typ, want := range tests {
 		if got := typ.String(); got != want {
@@ -1235,5 +1256,44 @@ func TestErrorTruncated(t *testing.T) {
 				t.Errorf("message cut to %d bytes, more than a rune short of %d", len(e.Message), room)
 			}
 		})
+	}
+}
+
+// TestHas checks which messages a connection of each version may carry:
+// version 2 peers never see Declare or Waiting.
+func TestHas(t *testing.T) {
+	tests := []struct {
+		version uint16
+		typ     Type
+		want    bool
+	}{
+		{2, TypeHello, true},
+		{2, TypeWinnersQuery, true},
+		{2, TypeDeclare, false},
+		{2, TypeWaiting, false},
+		{3, TypeDeclare, true},
+		{3, TypeWaiting, true},
+		{3, TypeNotYet, true},
+	}
+	for _, tc := range tests {
+		if got := Has(tc.version, tc.typ); got != tc.want {
+			t.Errorf("Has(%d, %v) = %v, want %v", tc.version, tc.typ, got, tc.want)
+		}
+	}
+	if MinVersion >= Version {
+		t.Errorf("MinVersion %d is not older than Version %d: nothing to negotiate", MinVersion, Version)
+	}
+}
+
+// TestWaitingDeadline checks that the zero time is no deadline, and that
+// a deadline comes back to the millisecond.
+func TestWaitingDeadline(t *testing.T) {
+	if _, ok := WaitingUntil(2, 1, time.Time{}).Deadline(); ok {
+		t.Error("WaitingUntil with the zero time has a deadline")
+	}
+	at := time.Date(2026, 1, 1, 21, 0, 0, 123456789, time.UTC)
+	got, ok := WaitingUntil(2, 1, at).Deadline()
+	if !ok || !got.Equal(at.Truncate(time.Millisecond)) {
+		t.Errorf("Deadline() = %v, %v; want %v", got, ok, at.Truncate(time.Millisecond))
 	}
 }

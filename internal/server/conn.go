@@ -39,6 +39,10 @@ type conn struct {
 	nc     net.Conn
 	peer   string
 	agency int // 0 until Hello
+	// version is the protocol version of the connection, its Hello's
+	// (protocol.MinVersion..protocol.Version): it is sent only that
+	// version's messages. 0 until Hello.
+	version uint16
 	// identity is the peer's certificate's, with TLS; nil in plaintext.
 	identity *certs.Identity
 	// cert is the peer's certificate, with TLS, once the handshake is
@@ -114,7 +118,7 @@ func (c *conn) greet(r *protocol.Reader, w *protocol.Writer) bool {
 	if !c.send(w, protocol.Welcome{Committed: st.Stored, Done: st.Done, Drawn: st.Drawn, Digest: st.Digest}) {
 		return false
 	}
-	c.srv.log.Debug("hello", logging.Success, "peer", c.peer, "agencia", c.agency, "committed", st.Stored)
+	c.srv.log.Debug("hello", logging.Success, "peer", c.peer, "agencia", c.agency, "committed", st.Stored, "version", c.version)
 	return true
 }
 
@@ -134,8 +138,8 @@ func (c *conn) health(w *protocol.Writer) {
 // version, an agency the draw does not cover, or one the peer's
 // certificate does not speak for.
 func (c *conn) hello(m protocol.Hello) *refusal {
-	if m.Version != protocol.Version {
-		return refuse(protocol.CodeVersion, "agency speaks protocol %d, central speaks %d", m.Version, protocol.Version)
+	if m.Version < protocol.MinVersion || m.Version > protocol.Version {
+		return refuse(protocol.CodeVersion, "agency speaks protocol %d, central speaks %d to %d", m.Version, protocol.MinVersion, protocol.Version)
 	}
 	if n := c.srv.central.Agencies(); lottery.ValidateAgency(int(m.Agency), n) != nil {
 		return refuse(protocol.CodeBadAgency, "agency %d is not one of 1..%d", m.Agency, n)
@@ -143,7 +147,7 @@ func (c *conn) hello(m protocol.Hello) *refusal {
 	if ref := c.speaksFor(int(m.Agency)); ref != nil {
 		return ref
 	}
-	c.agency = int(m.Agency)
+	c.agency, c.version = int(m.Agency), m.Version
 	c.clock.helloDone()
 	return nil
 }
@@ -231,14 +235,18 @@ func (c *conn) serveRequests(r *protocol.Reader) {
 		}
 		var rep reply
 		switch m := req.msg.(type) {
+		case protocol.Declare:
+			if protocol.Has(c.version, m.Type()) {
+				c.declare(m)
+				continue // no answer
+			}
+			rep = c.unexpected(m)
 		case protocol.Done:
 			rep = c.done(m)
 		case protocol.WinnersQuery:
 			rep = c.winners()
 		default:
-			ref := refuse(protocol.CodeUnexpected, "%v in a session", m.Type())
-			c.logRefusal("frame", ref)
-			rep = reply{msgs: []protocol.Message{ref.msg()}, close: true}
+			rep = c.unexpected(m)
 		}
 		// The writer reads every reply until c.replies is closed, and its
 		// writes have deadlines: this send always ends.
@@ -247,6 +255,17 @@ func (c *conn) serveRequests(r *protocol.Reader) {
 			return
 		}
 	}
+}
+
+// unexpected refuses a message that has no place in a session (or not in
+// the connection's version), and closes.
+func (c *conn) unexpected(m protocol.Message) reply {
+	ref := refuse(protocol.CodeUnexpected, "%v in a session", m.Type())
+	if !protocol.Has(c.version, m.Type()) {
+		ref = refuse(protocol.CodeUnexpected, "%v in a session of protocol %d", m.Type(), c.version)
+	}
+	c.logRefusal("frame", ref)
+	return reply{msgs: []protocol.Message{ref.msg()}, close: true}
 }
 
 // batch hands a batch to the central; its reply waits for the answer.
@@ -274,6 +293,9 @@ func (c *conn) done(m protocol.Done) reply {
 func (c *conn) winners() reply {
 	ctx, cancel := context.WithTimeout(c.ctx, c.srv.settings.WinnersHold)
 	defer cancel()
+	if protocol.Has(c.version, protocol.TypeWaiting) {
+		defer c.tellWaiting()()
+	}
 	docs, digest, err := c.srv.central.Winners(ctx, c.agency)
 	switch {
 	case err == nil:

@@ -95,6 +95,11 @@ type Settings struct {
 	// since: CloseRevoked closes the connections it revokes, and a
 	// handshake that ends after CloseRevoked looked is checked here.
 	Revoked func(*x509.Certificate) bool
+	// DrawDeadline is when sales close whoever has not notified
+	// (DRAW_DEADLINE); the zero time is none. Agencies waiting for the
+	// draw are told it (protocol.Waiting); the central's timer, not the
+	// server, closes sales.
+	DrawDeadline time.Time
 }
 
 // Observer hears what the server answers. Its methods are called from
@@ -120,6 +125,10 @@ type Activity struct {
 	// Refused: its latest connection was refused (LastRefusal), and no
 	// session of its has begun since.
 	Refused bool
+	// Declared is the total of bets the agency said it has, in its
+	// latest Declare (protocol version 3); 0 when it declared none. For
+	// display only: the agency's Done says its total.
+	Declared uint64
 }
 
 // Server serves agencies over TCP.

@@ -285,7 +285,8 @@ func TestHostileInput(t *testing.T) {
 		{name: "hello with a short payload", raw: rawFrame(3, byte(protocol.TypeHello), []byte{0, 1}), code: protocol.CodeMalformed, closes: true, reason: "malformed"},
 		{name: "agency out of range", msg: protocol.Hello{Agency: 9, Version: protocol.Version}, code: protocol.CodeBadAgency, closes: true, reason: "agency 9 is not one of 1..2"},
 		{name: "agency zero", msg: protocol.Hello{Agency: 0, Version: protocol.Version}, code: protocol.CodeBadAgency, closes: true, reason: "agency 0 is not one of 1..2"},
-		{name: "an agency of protocol 1", msg: protocol.Hello{Agency: 1, Version: 1}, code: protocol.CodeVersion, closes: true, reason: "agency speaks protocol 1, central speaks 2"},
+		{name: "an agency of protocol 1", msg: protocol.Hello{Agency: 1, Version: 1}, code: protocol.CodeVersion, closes: true, reason: "agency speaks protocol 1, central speaks 2 to 3"},
+		{name: "an agency of a newer protocol", msg: protocol.Hello{Agency: 1, Version: protocol.Version + 1}, code: protocol.CodeVersion, closes: true, reason: "agency speaks protocol 4, central speaks 2 to 3"},
 		{name: "batch before hello", msg: protocol.Batch{Bets: validBets(1, 1, 0)}, code: protocol.CodeUnexpected, closes: true, reason: "before hello"},
 		{name: "a central's message", hello: true, msg: protocol.Ack{Committed: 1}, code: protocol.CodeUnexpected, closes: true, reason: "in a session"},
 		{name: "bad date", hello: true, msg: badBet(func(b *lottery.Bet) { b.Birthdate = "2023-02-30" }), code: protocol.CodeInvalidBet, reason: "birthdate"},
@@ -665,6 +666,7 @@ func TestWinnersNotBeforeDraw(t *testing.T) {
 	c.send(protocol.Done{Total: 3}, protocol.WinnersQuery{})
 	c.read()
 	start := time.Now()
+	c.readWaiting(2, 1) // at once: the hold began
 	if m := c.read(); m.Type() != protocol.TypeNotYet {
 		t.Fatalf("winners before the draw: %#v, want NotYet", m)
 	}
@@ -684,6 +686,7 @@ func TestShutdownClosesEverything(t *testing.T) {
 	waiting.hello(1)
 	waiting.send(protocol.Done{Total: 0}, protocol.WinnersQuery{})
 	waiting.read()
+	waiting.readWaiting(2, 1) // the query is held
 	idle := dial(t, ts)
 	idle.hello(2)
 	ts.Stop()

@@ -1,0 +1,63 @@
+package server
+
+import (
+	"time"
+
+	"github.com/loteria-nacional/quiniela/internal/logging"
+	"github.com/loteria-nacional/quiniela/internal/protocol"
+)
+
+// waitingPoll is how often a held winners query looks whether the count
+// of notified agencies changed, to tell its agency (protocol.Waiting): a
+// lock of the central's, a few times a second for each agency waiting.
+const waitingPoll = 200 * time.Millisecond
+
+// tellWaiting tells the agency of a held winners query what the draw
+// waits for: once now, unless the draw is held, and again each time the
+// count of notified agencies changes, until the returned stop is called.
+// stop returns once nothing more will be sent, so that the hold's answer
+// (Winners or NotYet) is the last frame of it. Only for connections of
+// version 3 and later (protocol.Has).
+func (c *conn) tellWaiting() (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		told := -1
+		tick := time.NewTicker(waitingPoll)
+		defer tick.Stop()
+		for {
+			notified, drawn := c.srv.central.Status()
+			if drawn {
+				return // the answer is the winners
+			}
+			if notified != told {
+				w := protocol.WaitingUntil(c.srv.central.Agencies(), notified, c.srv.settings.DrawDeadline)
+				select {
+				case c.replies <- reply{msgs: []protocol.Message{w}}:
+					told = notified
+				case <-done:
+					return
+				}
+			}
+			select {
+			case <-tick.C:
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
+
+// declare records an agency's declared total, for operators only: the
+// central decides nothing by it (Done's total is the one that counts).
+func (c *conn) declare(m protocol.Declare) {
+	c.srv.mu.Lock()
+	c.srv.seen(c.agency).Declared = m.Total
+	c.srv.mu.Unlock()
+	c.srv.log.Info("declaracion", logging.Success, "agencia", c.agency, "apuestas", m.Total, "digest", m.Digest.String())
+}
