@@ -84,6 +84,7 @@ type Main struct {
 	pprof     *http.Server         // the profiling endpoint, where SERVER_PPROF_ADDRESS is set
 	adminAddr string               // where the admin endpoint listens
 	deadline  time.Time            // DRAW_DEADLINE's instant; zero where it is not set
+	adminTok  []byte               // SERVER_ADMIN_TOKEN_FILE's token, where it is set
 
 	revocation *mtls.Revocation // SERVER_TLS_REVOKED, where it is set
 	reload     chan struct{}    // ReloadRevocation's requests
@@ -112,6 +113,9 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	if err := m.checkFileLimit(); err != nil {
+		return err
+	}
+	if err := m.readAdminToken(); err != nil {
 		return err
 	}
 	// Every socket is bound before the store is created: a start that

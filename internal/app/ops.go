@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loteria-nacional/quiniela/internal/admin"
+	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 )
 
@@ -33,6 +34,21 @@ func (m *Main) newAdmin() {
 	m.adminSrc.metrics = m.metrics
 }
 
+// readAdminToken reads SERVER_ADMIN_TOKEN_FILE's token, where it is set,
+// before anything opens: a file that others may read, or no token in it,
+// stops the start.
+func (m *Main) readAdminToken() error {
+	if m.cfg.AdminTokenFile == "" {
+		return nil
+	}
+	tok, err := admin.ReadTokenFile(m.cfg.AdminTokenFile)
+	if err != nil {
+		return &config.KeyError{Key: "SERVER_ADMIN_TOKEN_FILE", Value: m.cfg.AdminTokenFile, Err: err}
+	}
+	m.adminTok = tok
+	return nil
+}
+
 // serveAdmin serves the admin endpoint on its own listener, where
 // SERVER_ADMIN_ADDRESS is set, once the central and the server exist.
 func (m *Main) serveAdmin() {
@@ -49,8 +65,14 @@ func (m *Main) serveAdmin() {
 	m.ln.admin = nil // the admin server owns it now
 	m.adminAddr = ln.Addr().String()
 	lim := admin.DefaultLimits()
-	m.admin = admin.NewServer(admin.New(src, m.registry), lim)
-	m.log.Info("admin", logging.InProgress, "address", m.adminAddr)
+	lim.IdleTimeout = m.cfg.AdminIdleTimeout
+	var h http.Handler = admin.New(src, m.registry)
+	auth := "none"
+	if m.adminTok != nil {
+		h, auth = admin.RequireToken(h, m.adminTok), "token"
+	}
+	m.admin = admin.NewServer(h, lim)
+	m.log.Info("admin", logging.InProgress, "address", m.adminAddr, "auth", auth)
 	go func() {
 		if err := m.admin.Serve(lim.Listener(ln, m.log)); !errors.Is(err, http.ErrServerClosed) {
 			m.log.Error("admin", logging.Fail, "address", m.adminAddr, "error", err)

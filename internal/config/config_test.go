@@ -116,6 +116,8 @@ SERVER_REFUSAL_RATE = 10
 SERVER_REFUSAL_BURST = 100
 SERVER_SHUTDOWN_GRACE = 5s
 SERVER_PPROF_ADDRESS =
+SERVER_ADMIN_TOKEN_FILE =
+SERVER_ADMIN_IDLE_TIMEOUT = 30s
 `
 
 func TestDefaultServer(t *testing.T) {
@@ -188,6 +190,7 @@ SERVER_REPLICA = central-2
 					Port: 5000, IP: "127.0.0.1", ListenBacklog: 64, LogLevel: slog.LevelDebug,
 					Agencies: 7, StoragePath: "/data/bets.csv", ReadTimeout: 90 * time.Second,
 					HelloTimeout: 3 * time.Second, MaxConnections: 100, RefusalBurst: 50, ShutdownGrace: 20 * time.Second, Replica: "central-2",
+					AdminIdleTimeout: 30 * time.Second,
 				}
 			},
 		},
@@ -225,6 +228,7 @@ SERVER_REPLICA = central-2
 					Port: 7000, IP: "::1", ListenBacklog: 9, LogLevel: slog.LevelWarn,
 					Agencies: 2, StoragePath: "/tmp/x.csv", ReadTimeout: 5 * time.Second,
 					HelloTimeout: 2 * time.Second, MaxConnections: 10, RefusalRate: 5, RefusalBurst: 1000, ShutdownGrace: time.Minute, Replica: "central-3",
+					AdminIdleTimeout: 30 * time.Second,
 				}
 			},
 		},
@@ -237,7 +241,19 @@ SERVER_REPLICA = central-2
 					Port: 7001, IP: "127.0.0.1", ListenBacklog: 64, LogLevel: slog.LevelDebug,
 					Agencies: 7, StoragePath: "/data/bets.csv", ReadTimeout: 90 * time.Second,
 					HelloTimeout: 3 * time.Second, MaxConnections: 100, RefusalBurst: 50, ShutdownGrace: 20 * time.Second, Replica: "central-2",
+					AdminIdleTimeout: 30 * time.Second,
 				}
+			},
+		},
+		{
+			name: "admin endpoint keys",
+			env: map[string]string{
+				"SERVER_ADMIN_ADDRESS": ":9090", "SERVER_ADMIN_TOKEN_FILE": "/run/secrets/admin.token",
+				"SERVER_ADMIN_IDLE_TIMEOUT": "250ms",
+			},
+			want: func(c *Server) {
+				c.AdminAddress, c.AdminTokenFile = ":9090", "/run/secrets/admin.token"
+				c.AdminIdleTimeout = 250 * time.Millisecond
 			},
 		},
 		{
@@ -320,6 +336,10 @@ func TestLoadServerBadValues(t *testing.T) {
 		{"SERVER_SHUTDOWN_GRACE", "0s"},
 		{"SERVER_SHUTDOWN_GRACE", "-1s"},
 		{"SERVER_SHUTDOWN_GRACE", "6m"},
+		{"SERVER_ADMIN_TOKEN_FILE", "/run/secrets/admin.token"}, // without SERVER_ADMIN_ADDRESS
+		{"SERVER_ADMIN_IDLE_TIMEOUT", "0s"},
+		{"SERVER_ADMIN_IDLE_TIMEOUT", "-1s"},
+		{"SERVER_ADMIN_IDLE_TIMEOUT", "30"},
 		{"DRAW_DEADLINE", "0s"},
 		{"DRAW_DEADLINE", "-1m"},
 		{"DRAW_DEADLINE", "1ns"},

@@ -50,6 +50,15 @@ type Server struct {
 	ShutdownGrace time.Duration
 	PprofAddress  string // SERVER_PPROF_ADDRESS: serve net/http/pprof there; empty, off
 	AdminAddress  string // SERVER_ADMIN_ADDRESS: serve the admin endpoint (health, metrics, status) there (no host: loopback, see AdminListenAddress); empty, off
+	// SERVER_ADMIN_TOKEN_FILE: where set, every admin request but the
+	// probes (/healthz, /readyz) must carry this file's bearer token (see
+	// admin.RequireToken); read at start, refused if its group or others
+	// may read it. Empty, the endpoint is open to whoever reaches it.
+	AdminTokenFile string
+	// SERVER_ADMIN_IDLE_TIMEOUT: a keep-alive admin connection that sends
+	// no next request by then is closed (admin.Limits.IdleTimeout), so
+	// that idle peers give their slot of the endpoint's 64 back.
+	AdminIdleTimeout time.Duration
 	// DRAW_DEADLINE: when sales close and the draw is held with the bets
 	// stored by then, notified or not (lottery.Central.CloseSales): a duration
 	// of at least a second from the central's start ("2h30m"), an RFC 3339
@@ -93,6 +102,9 @@ func DefaultServer() Server {
 		RefusalBurst:   netguard.DefaultRefusalBurst,
 		ShutdownGrace:  5 * time.Second,
 		Replica:        hostname(),
+		// admin.DefaultLimits' IdleTimeout, which config does not import:
+		// app.TestAdminDefaultsAgree holds them equal.
+		AdminIdleTimeout: 30 * time.Second,
 	}
 }
 
@@ -154,6 +166,8 @@ func (c *Server) keys() []key {
 		iniKey("SERVER_SHUTDOWN_GRACE", durationSetter(&c.ShutdownGrace), "5s", "after SIGTERM, how long the requests in flight have to be answered (at most 5m) before the central gives them up and exits 1"),
 		iniKey("SERVER_PPROF_ADDRESS", stringSetter(&c.PprofAddress), "", "serve net/http/pprof at this host:port, for profiling; empty, off"),
 		iniKey("SERVER_ADMIN_ADDRESS", stringSetter(&c.AdminAddress), "", "host:port of the admin endpoint (health, metrics, status page); no host (:9090) is loopback; empty, off"),
+		iniKey("SERVER_ADMIN_TOKEN_FILE", stringSetter(&c.AdminTokenFile), "", "a file (mode 600) holding the admin endpoint's bearer token: /status, /metrics and the page then want Authorization: Bearer TOKEN; /healthz and /readyz stay open; empty, no token"),
+		iniKey("SERVER_ADMIN_IDLE_TIMEOUT", durationSetter(&c.AdminIdleTimeout), "30s", "an admin keep-alive connection idle that long is closed"),
 		iniKey("DRAW_DEADLINE", stringSetter(&c.DrawDeadline), "", "when sales close: a duration from the start (2h30m), an RFC 3339 time, or now; empty, the draw waits for every agency"),
 		iniKey("SERVER_REPLICA", stringSetter(&c.Replica), "(the host name)", "this central's name among replicas over one database, shown on /status"),
 		iniKey("SERVER_TLS_CERT", stringSetter(&c.TLSCert), "", "the central's certificate (PEM) for mutual TLS, with SERVER_TLS_KEY and SERVER_TLS_CLIENT_CA; empty, plaintext"),
@@ -218,6 +232,8 @@ func (c Server) Validate() error {
 		check("SERVER_SHUTDOWN_GRACE", c.ShutdownGrace > 0 && c.ShutdownGrace <= maxShutdownGrace,
 			"want a positive duration of at most %v", c.ShutdownGrace, maxShutdownGrace),
 		check("SERVER_ADMIN_ADDRESS", validHostPort(c.AdminAddress), "want host:port (127.0.0.1:9090; :9090 is loopback too, 0.0.0.0:9090 every address; port 0 picks a free one) or nothing (off)", c.AdminAddress),
+		check("SERVER_ADMIN_TOKEN_FILE", c.AdminTokenFile == "" || c.AdminAddress != "", "want it only with SERVER_ADMIN_ADDRESS", c.AdminTokenFile),
+		check("SERVER_ADMIN_IDLE_TIMEOUT", c.AdminIdleTimeout > 0, "want a positive duration", c.AdminIdleTimeout),
 		check("DRAW_DEADLINE", validDeadline(c.DrawDeadline),
 			"want a duration of at least %v from the central's start (2h30m), an RFC 3339 time (2026-05-01T21:00:00-03:00), %s (draw at start with the bets stored) or nothing (off)",
 			c.DrawDeadline, minDeadline, DeadlineNow),
@@ -378,7 +394,8 @@ func (c Server) LogAttrs() []any {
 		"server_hello_timeout", c.HelloTimeout, "server_max_connections", c.MaxConnections,
 		"server_refusal_rate", c.RefusalRate, "server_refusal_burst", c.RefusalBurst,
 		"server_shutdown_grace", c.ShutdownGrace, "server_pprof_address", c.PprofAddress,
-		"server_admin_address", c.AdminAddress,
+		"server_admin_address", c.AdminAddress, "server_admin_token_file", c.AdminTokenFile,
+		"server_admin_idle_timeout", c.AdminIdleTimeout,
 		"draw_deadline", c.DrawDeadline, "server_replica", c.Replica,
 		"server_tls_cert", c.TLSCert, "server_tls_client_ca", c.TLSClientCA, "server_tls_revoked", c.TLSRevoked,
 	}
