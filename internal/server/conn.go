@@ -107,8 +107,13 @@ func (c *conn) greet(r *protocol.Reader, w *protocol.Writer) bool {
 		return false
 	}
 	c.srv.claim(c)
-	st, err := c.srv.central.Resume(c.srv.drain, c.agency)
-	if c.srv.gaveUp(err) {
+	// Resume reads what the ledger holds of the agency (over a shared
+	// ledger, from the database), after its writes in flight, each of
+	// which its own request waits for within the grace period. A Welcome
+	// acknowledges nothing: the read is given up as soon as the
+	// connection closes, shutdown included, and the agency comes again.
+	st, err := c.srv.central.Resume(c.ctx, c.agency)
+	if c.ctx.Err() != nil {
 		return false
 	}
 	if err != nil {
