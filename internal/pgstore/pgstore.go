@@ -74,6 +74,7 @@ func Open(url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open storage: STORAGE_URL: %w", err)
 	}
+	cfg.DialFunc = dialer(cfg.ConnectTimeout)
 	s := &Store{log: opts.Logger, replica: opts.Replica, config: cfg}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -105,6 +106,7 @@ func (s *Store) open(ctx context.Context, url string) error {
 		return err
 	}
 	poolCfg.MaxConns = 4
+	poolCfg.ConnConfig.DialFunc = dialer(poolCfg.ConnConfig.ConnectTimeout)
 	if s.pool, err = pgxpool.NewWithConfig(ctx, poolCfg); err != nil {
 		return fmt.Errorf("connect: %w", unavailable(err))
 	}
