@@ -2,6 +2,9 @@
 // the real binaries on 127.0.0.1. `make bench` runs it.
 //
 //	loadgen course [-runs 5]      the course dataset: 5 client processes
+//	loadgen course -flood [-runs 5 -flood-for 10s]
+//	                              the same over mutual TLS, every other run
+//	                              under a handshake flood from 127.0.0.2
 //	loadgen scale [-agencies 1000 -bets 10000 -runs 1]
 //	                              many agencies of the real client code in
 //	                              this process, against the real central
@@ -63,7 +66,14 @@ func course(ctx context.Context, args []string) error {
 	batch := fs.Int("batch", 200, "batch.maxAmount of the agencies")
 	withTLS := fs.Bool("tls", false, "mutual TLS, with certificates made for the run")
 	postgres := fs.Bool("postgres", false, "keep the bets in PostgreSQL (a throwaway cluster on this machine, a database a run)")
+	var flood floodFlags
+	fs.BoolVar(&flood.on, "flood", false, "a handshake flood from "+loadgen.FloodSource+" during every other run (implies -tls): runs in pairs, with and without")
+	fs.DurationVar(&flood.lasts, "flood-for", defaultFloodFor, "how long a flood lasts at least (and until the course ends)")
+	fs.DurationVar(&flood.lead, "flood-lead", 0, "how long a flood goes on before the agencies start (0: they start with it)")
+	fs.BoolVar(&flood.control, "flood-control", false, "a third run a round: the same flood at a sink of loadgen's own, not the central (what the flood costs the host alone)")
+	fs.IntVar(&flood.workers, "flood-workers", 4, "goroutines of the flood, each replaying the ClientHello as fast as it can")
 	fs.Parse(args)
+	*withTLS = *withTLS || flood.on
 
 	storage, closeStorage, err := storageOf(*postgres)
 	if err != nil {
@@ -85,14 +95,21 @@ func course(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	base := loadgen.CourseOptions{
+		ServerBin: filepath.Join(binDir(), "server"), ClientBin: filepath.Join(binDir(), "client"),
+		DataDir: dir, BatchMax: *batch, TLS: lotteryTLS, StorageURL: storage,
+	}
+	if flood.on {
+		fmt.Printf("course under a handshake flood: %s, 78,697 bets from 5 agencies, durable acks in %s, batch.maxAmount %d, %s\n", source, backendName(*postgres), *batch, transport(*withTLS))
+		return floodCourse(ctx, base, flood, *runs)
+	}
 	fmt.Printf("course: %s, 78,697 bets from 5 agencies, durable acks in %s, batch.maxAmount %d, %s\n", source, backendName(*postgres), *batch, transport(*withTLS))
 	for _, withStart := range []bool{false, true} {
 		var times []float64
 		for range *runs {
-			d, err := loadgen.Course(ctx, loadgen.CourseOptions{
-				ServerBin: filepath.Join(binDir(), "server"), ClientBin: filepath.Join(binDir(), "client"),
-				DataDir: dir, BatchMax: *batch, WithServerStart: withStart, TLS: lotteryTLS, StorageURL: storage,
-			})
+			opts := base
+			opts.WithServerStart = withStart
+			d, err := loadgen.Course(ctx, opts)
 			if err != nil {
 				return err
 			}

@@ -81,6 +81,13 @@ type CourseOptions struct {
 	// PostgreSQL database for the run (see Databases).
 	StorageURL func() (string, error)
 	TLS        *TLS // mutual TLS; nil is plaintext
+	// Admin serves the central's admin endpoint on a free port of
+	// 127.0.0.1, and reads its refusals metric at the end.
+	Admin bool
+	// Flood, when set, floods the central with a ClientHello from
+	// FloodSource from the moment it serves, before the agencies start,
+	// for Flood.For and at least until they are done (mutual TLS only).
+	Flood *FloodOptions
 }
 
 // loggedWinners returns the cant_ganadores of the first successful
@@ -93,39 +100,172 @@ func loggedWinners(log string) (string, bool) {
 	return "", false
 }
 
+// CourseResult is what one course run measured.
+type CourseResult struct {
+	// Time is the wall time from launching the agencies (or the central,
+	// with WithServerStart) until the last agency has exited with its
+	// winners.
+	Time time.Duration
+	// FailLines are the central's fail lines over its whole run, its
+	// shutdown included, by action.
+	FailLines map[string]int
+	// CentralCPU is the processor time the central used, up to the end of
+	// the flood where there is one (just before it is stopped).
+	CentralCPU time.Duration
+	// Flooded is how many connections the flood opened, in FloodLasted;
+	// 0 without a flood.
+	Flooded     int64
+	FloodLasted time.Duration
+	// Refusals is quiniela_refusals_total by reason at the end (after
+	// the flood); nil without Admin.
+	Refusals map[string]int64
+	// ListenOverflows is how many connections the host's listeners
+	// dropped with a full accept queue, from the central's start to the
+	// end (of the flood): see ListenOverflows.
+	ListenOverflows int64
+}
+
 // Course runs the central and the five agencies as processes and returns
 // the wall time from launching the agencies (or the central, with
 // WithServerStart) until the last agency has exited with its winners.
 func Course(ctx context.Context, opts CourseOptions) (time.Duration, error) {
+	res, err := RunCourse(ctx, opts)
+	return res.Time, err
+}
+
+// RunCourse is Course, returning what else it measured: the central's
+// fail lines and processor time and, with opts.Flood, the flood and the
+// refusals metric.
+func RunCourse(ctx context.Context, opts CourseOptions) (CourseResult, error) {
 	dir, err := os.MkdirTemp("", "lottery-bench-")
 	if err != nil {
-		return 0, err
+		return CourseResult{}, err
 	}
 	defer os.RemoveAll(dir)
 	start := time.Now()
+	env, adminAddr, err := courseEnv(opts)
+	if err != nil {
+		return CourseResult{}, err
+	}
 	probe, err := opts.TLS.Probe()
 	if err != nil {
-		return 0, err
+		return CourseResult{}, err
 	}
+	overflows, err := ListenOverflows()
+	if err != nil {
+		return CourseResult{}, err
+	}
+	fails := &FailLines{}
+	srv, err := StartServerLog(ctx, opts.ServerBin, dir, probe, fails, env...)
+	if err != nil {
+		return CourseResult{}, err
+	}
+	defer srv.Stop()
+	flood, stopFlood, err := startFlood(ctx, opts.Flood, srv.Addr)
+	if err != nil {
+		return CourseResult{}, err
+	}
+	defer stopFlood()
+	if !opts.WithServerStart {
+		start = time.Now()
+	}
+	if err := runAgencies(ctx, opts, dir, srv.Addr); err != nil {
+		return CourseResult{}, err
+	}
+	res := CourseResult{Time: time.Since(start), ListenOverflows: -overflows}
+	if err := res.observe(ctx, srv, flood, opts.Flood, adminAddr); err != nil {
+		return CourseResult{}, err
+	}
+	if err := srv.Stop(); err != nil {
+		return CourseResult{}, err
+	}
+	res.FailLines = fails.ByAction()
+	return res, nil
+}
+
+// startFlood starts the flood fo describes, where fo is set, at the
+// central at addr or at a sink of its own, and waits for its lead. It
+// returns the flood (nil without) and what stops it and its sink.
+func startFlood(ctx context.Context, fo *FloodOptions, addr string) (*Flood, func(), error) {
+	if fo == nil {
+		return nil, func() {}, nil
+	}
+	stopSink := func() {}
+	if fo.AtSink {
+		var err error
+		if addr, stopSink, err = StartSink(); err != nil {
+			return nil, nil, err
+		}
+	}
+	flood, err := StartFlood(addr, FloodSource, fo.Hello, fo.Workers)
+	if err != nil {
+		stopSink()
+		return nil, nil, err
+	}
+	stop := func() {
+		flood.Stop()
+		stopSink()
+	}
+	if err := sleep(ctx, fo.Lead); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return flood, stop, nil
+}
+
+// courseEnv is the central's environment for a course run and its admin
+// endpoint's address ("" without opts.Admin).
+func courseEnv(opts CourseOptions) ([]string, string, error) {
 	env := append(opts.TLS.ServerEnv(), "AGENCIES_AMOUNT=5")
 	if opts.StorageURL != nil {
 		url, err := opts.StorageURL()
 		if err != nil {
-			return 0, err
+			return nil, "", err
 		}
 		env = append(env, "STORAGE_URL="+url)
 	}
-	srv, err := StartServer(ctx, opts.ServerBin, dir, probe, env...)
-	if err != nil {
-		return 0, err
+	if !opts.Admin {
+		return env, "", nil
 	}
-	defer srv.Stop()
-	if !opts.WithServerStart {
-		start = time.Now()
-	}
-	agencies, err := startAgencies(ctx, opts, dir, srv.Addr)
+	addr, err := harness.FreeAddr()
 	if err != nil {
-		return 0, err
+		return nil, "", err
+	}
+	return append(env, "SERVER_ADMIN_ADDRESS="+addr), addr, nil
+}
+
+// observe lets the flood, where there is one, go on for the rest of its
+// time, stops it, and reads what the central did meanwhile: its processor
+// time, the refusals metric (at adminAddr, where set) and the host's
+// listen overflows (adding them to the count there at the start).
+func (r *CourseResult) observe(ctx context.Context, srv *Server, flood *Flood, fo *FloodOptions, adminAddr string) error {
+	if flood != nil {
+		if err := sleep(ctx, time.Until(flood.started.Add(fo.For))); err != nil {
+			return err
+		}
+		r.Flooded, r.FloodLasted = flood.Stop()
+	}
+	var err error
+	if adminAddr != "" {
+		if r.Refusals, err = settledRefusals(ctx, adminAddr, r.Flooded); err != nil {
+			return err
+		}
+	}
+	overflows, err := ListenOverflows()
+	if err != nil {
+		return err
+	}
+	r.ListenOverflows += overflows
+	r.CentralCPU, err = srv.CPU()
+	return err
+}
+
+// runAgencies runs the five agencies of the course against the central
+// at addr and waits until each has exited with its winners.
+func runAgencies(ctx context.Context, opts CourseOptions, dir, addr string) error {
+	agencies, err := startAgencies(ctx, opts, dir, addr)
+	if err != nil {
+		return err
 	}
 	defer killAll(agencies) // the rest, when one fails
 	exited := make(chan int, len(agencies))
@@ -138,10 +278,10 @@ func Course(ctx context.Context, opts CourseOptions) (time.Duration, error) {
 	for range agencies {
 		i := <-exited
 		if err := checkAgency(agencies[i], CourseWinners[i]); err != nil {
-			return 0, err
+			return err
 		}
 	}
-	return time.Since(start), nil
+	return nil
 }
 
 // startAgencies starts the five agencies of the course in dir, against
@@ -187,4 +327,14 @@ func checkAgency(p *harness.Process, winners int) error {
 		return fmt.Errorf("%s: wrong or no winners line:\n%s", p.Name(), out)
 	}
 	return nil
+}
+
+// sleep waits for d, or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
 }

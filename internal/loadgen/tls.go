@@ -57,3 +57,9 @@ func (t *TLS) Probe() (*tls.Config, error) {
 	}
 	return mtls.Client(t.file(certs.CACert), t.file(certs.ProbeCert), t.file(certs.ProbeKey), "127.0.0.1")
 }
+
+// Agency is agency id's configuration of mutual TLS, as its client makes
+// it: a flood replays the ClientHello it sends.
+func (t *TLS) Agency(id int) (*tls.Config, error) {
+	return mtls.Client(t.file(certs.CACert), t.file(certs.AgencyCert(id)), t.file(certs.AgencyKey(id)), "127.0.0.1")
+}
