@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"maps"
 	"slices"
@@ -31,6 +32,17 @@ type floodFlags struct {
 	control bool
 }
 
+// newFloodFlags defines course's -flood flags in fs.
+func newFloodFlags(fs *flag.FlagSet) *floodFlags {
+	var flood floodFlags
+	fs.BoolVar(&flood.on, "flood", false, "a handshake flood from "+loadgen.FloodSource+" during every other run (implies -tls): runs in pairs, with and without")
+	fs.DurationVar(&flood.lasts, "flood-for", defaultFloodFor, "how long a flood lasts at least (and until the course ends)")
+	fs.DurationVar(&flood.lead, "flood-lead", 0, "how long a flood goes on before the agencies start (0: they start with it)")
+	fs.BoolVar(&flood.control, "flood-control", false, "a third run a round: the same flood at a sink of loadgen's own, not the central (what the flood costs the host alone)")
+	fs.IntVar(&flood.workers, "flood-workers", 4, "goroutines of the flood, each replaying the ClientHello as fast as it can")
+	return &flood
+}
+
 // The runs of a round: without a flood, with one at the central, and
 // (with -flood-control) with one at a sink of loadgen's own.
 const (
@@ -43,7 +55,7 @@ const (
 // one under a handshake flood (and, with ff.control, one with the flood at
 // a sink instead), in an order that turns round by round, each with a
 // central of its own, and prints each round and the figures.
-func floodCourse(ctx context.Context, base loadgen.CourseOptions, ff floodFlags, runs int) error {
+func floodCourse(ctx context.Context, base loadgen.CourseOptions, ff *floodFlags, runs int) error {
 	cfg, err := base.TLS.Agency(1)
 	if err != nil {
 		return err

@@ -66,12 +66,7 @@ func course(ctx context.Context, args []string) error {
 	batch := fs.Int("batch", 200, "batch.maxAmount of the agencies")
 	withTLS := fs.Bool("tls", false, "mutual TLS, with certificates made for the run")
 	postgres := fs.Bool("postgres", false, "keep the bets in PostgreSQL (a throwaway cluster on this machine, a database a run)")
-	var flood floodFlags
-	fs.BoolVar(&flood.on, "flood", false, "a handshake flood from "+loadgen.FloodSource+" during every other run (implies -tls): runs in pairs, with and without")
-	fs.DurationVar(&flood.lasts, "flood-for", defaultFloodFor, "how long a flood lasts at least (and until the course ends)")
-	fs.DurationVar(&flood.lead, "flood-lead", 0, "how long a flood goes on before the agencies start (0: they start with it)")
-	fs.BoolVar(&flood.control, "flood-control", false, "a third run a round: the same flood at a sink of loadgen's own, not the central (what the flood costs the host alone)")
-	fs.IntVar(&flood.workers, "flood-workers", 4, "goroutines of the flood, each replaying the ClientHello as fast as it can")
+	flood := newFloodFlags(fs)
 	fs.Parse(args)
 	*withTLS = *withTLS || flood.on
 
