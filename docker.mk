@@ -29,7 +29,8 @@ docker-image: build
 	$(DOCKER) build -f ./client/Dockerfile -t client:latest .
 
 # certs-deploy/ is rebuilt from certs/ each time (a renewed certificate
-# reaches the containers at their next recreation); ca.key is never copied.
+# reaches the containers at their next recreation; the revocation list,
+# certs/crl.pem, the running central within 2 s); ca.key is never copied.
 # Giving the keys to 10001 takes root.
 docker-certs: certs
 	./scripts/deploy-certs.sh certs certs-deploy

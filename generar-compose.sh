@@ -19,9 +19,16 @@
 # above, is relative to OUTPUT's directory unless absolute; it is the
 # containers' copy of the certificates (scripts/deploy-certs.sh), which
 # holds no ca.key. Each file is mounted read-only under /run/certs/:
-#   server:  ca.crt, central.crt, central.key, probe.crt, probe.key,
-#            revoked.txt, with SERVER_TLS_CERT, _KEY, _CLIENT_CA, _REVOKED,
-#            _PROBE_CERT, _PROBE_KEY naming them
+#   server:  ca.crt, central.crt, central.key, probe.crt, probe.key, and
+#            the directory revocation/ (its list, revoked), with
+#            SERVER_TLS_CERT, _KEY, _CLIENT_CA, _PROBE_CERT, _PROBE_KEY
+#            and _REVOKED=/run/certs/revocation/revoked naming them. The
+#            list's directory is mounted, not the file alone: a file
+#            bind-mounted alone keeps the inode it was mounted with, so a
+#            list replaced on the host (server certs revoke, then
+#            scripts/deploy-certs.sh) would never reach the running
+#            central; through its directory, the central reads it at its
+#            next look (every 2 s) or on SIGHUP (docker kill -s HUP server)
 #   clientI: ca.crt, agency-I.crt, agency-I.key (its own key, no other),
 #            with CLI_TLS_CA, CLI_TLS_CERT, CLI_TLS_KEY
 # A file missing from CERTDIR, or a key the containers' user 10001 cannot
@@ -151,7 +158,7 @@ YAML
       - SERVER_TLS_CERT=$certs_in/central.crt
       - SERVER_TLS_KEY=$certs_in/central.key
       - SERVER_TLS_CLIENT_CA=$certs_in/ca.crt
-      - SERVER_TLS_REVOKED=$certs_in/revoked.txt
+      - SERVER_TLS_REVOKED=$certs_in/revocation/revoked
       - SERVER_TLS_PROBE_CERT=$certs_in/probe.crt
       - SERVER_TLS_PROBE_KEY=$certs_in/probe.key
 YAML
@@ -163,9 +170,10 @@ YAML
 YAML
 	if [ -n "$certdir" ]; then
 		local f
-		for f in ca.crt central.crt central.key probe.crt probe.key revoked.txt; do
+		for f in ca.crt central.crt central.key probe.crt probe.key; do
 			echo "      - $certdir/$f:$certs_in/$f:ro"
 		done
+		echo "      - $certdir/revocation:$certs_in/revocation:ro"
 	fi
 	cat <<YAML
     expose:
@@ -257,7 +265,7 @@ if [ -n "$certdir" ]; then
 	if [ -e "$certdir_on_host/ca.key" ]; then
 		echo "generar-compose: warning: $certdir_on_host holds ca.key: it is mounted nowhere, but the CA's key belongs only in the operator's directory; give the containers' copy (scripts/deploy-certs.sh)" >&2
 	fi
-	for f in ca.crt central.crt probe.crt revoked.txt; do
+	for f in ca.crt central.crt probe.crt revocation/revoked; do
 		check_cert_file "$f"
 	done
 	check_cert_file central.key key

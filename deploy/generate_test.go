@@ -286,13 +286,16 @@ func checkShape(t *testing.T, path string, n int, certdir string) {
 			"SERVER_TLS_CERT="+certsIn+"/central.crt",
 			"SERVER_TLS_KEY="+certsIn+"/central.key",
 			"SERVER_TLS_CLIENT_CA="+certsIn+"/ca.crt",
-			"SERVER_TLS_REVOKED="+certsIn+"/revoked.txt",
+			"SERVER_TLS_REVOKED="+certsIn+"/revocation/revoked",
 			"SERVER_TLS_PROBE_CERT="+certsIn+"/probe.crt",
 			"SERVER_TLS_PROBE_KEY="+certsIn+"/probe.key")
 		// Never ca.key: the central gets its own key and the probe's.
-		for _, f := range []string{"ca.crt", "central.crt", "central.key", "probe.crt", "probe.key", "revoked.txt"} {
+		for _, f := range []string{"ca.crt", "central.crt", "central.key", "probe.crt", "probe.key"} {
 			wantVolumes = append(wantVolumes, certdir+"/"+f+":"+certsIn+"/"+f+":ro")
 		}
+		// The revocation list's directory, not the file alone: a list
+		// replaced on the host reaches the running central.
+		wantVolumes = append(wantVolumes, certdir+"/revocation:"+certsIn+"/revocation:ro")
 	}
 	if !slices.Equal(srv.Environment, wantEnv) {
 		t.Errorf("server environment %v, want %v", srv.Environment, wantEnv)

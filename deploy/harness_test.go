@@ -433,10 +433,11 @@ func (d *deployment) genData(args ...string) {
 
 // containerState is the part of `docker inspect`'s State the tests read.
 type containerState struct {
-	Status   string // created, running, exited, ...
-	Running  bool
-	ExitCode int
-	Health   *struct{ Status string }
+	Status    string // created, running, exited, ...
+	Running   bool
+	ExitCode  int
+	StartedAt string
+	Health    *struct{ Status string }
 }
 
 func inspect(t *testing.T, name string) containerState {

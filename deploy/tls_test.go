@@ -114,9 +114,11 @@ var serialOf = regexp.MustCompile(`(?m)^\S+ \S*agency-2\.crt identity=agency-2 s
 // validar-servidor.sh succeeds, a container holding agency 2's key
 // cannot act as agency 1 (refused forbidden; nothing stored for it), and
 // the lottery completes. No container mounts ca.key; each agency mounts
-// only its own key. Then agency 2's certificate is revoked as
-// docs/DEPLOY.md says (revoked.txt, make docker-certs, restart the
-// central), and refused at the handshake.
+// only its own key. Then, the central running on, agency 2's certificate
+// is revoked as docs/DEPLOY.md says (server certs revoke, make
+// docker-certs) and refused at its next handshake once the central has
+// looked at its list again; then agency 1's, announced with SIGHUP
+// (docker kill -s HUP). The central is never restarted.
 func TestComposeTLS(t *testing.T) {
 	d := newTLSDeployment(t, 2)
 	d.genData("-agencies", "2", "-bets", "400,300", "-winners", "2,1", "-seed", "13")
@@ -206,28 +208,96 @@ func TestComposeTLS(t *testing.T) {
 		t.FailNow()
 	}
 
-	// Revocation, as docs/DEPLOY.md says: the serial into certs/revoked.txt,
-	// make docker-certs (here deploy-certs.sh), restart the central.
+	// Revocation with no restart, as docs/DEPLOY.md says: server certs
+	// revoke (certs/crl.pem), make docker-certs (here deploy-certs.sh),
+	// then the central's next look at the list, or SIGHUP.
+	started := inspect(t, "server").StartedAt
 	m := serialOf.FindStringSubmatch(d.makeCerts(2))
 	if m == nil {
 		t.Fatal("server certs printed no serial for agency-2.crt")
 	}
-	d.writeFile("certs/revoked.txt", "# agency 2, revoked by the test\n"+m[1]+"\n")
-	d.makeCerts(2)
-	if out, err := run("", cmdTimeout, "docker", "restart", "-t", "10", "server"); err != nil {
+	d.revoke(2)
+	waitReload(t, "file_changed", 1)
+	assertRevoked(t, d, 2, "serial "+m[1])
+	d.revoke(1)
+	if out, err := run("", cmdTimeout, "docker", "kill", "-s", "HUP", "server"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	waitRecoveries(t, 2)
-	out, err = d.runAgency(2, 2)
-	if err == nil {
-		t.Errorf("agency 2 with its revoked certificate exited 0:\n%s", out)
+	waitReload(t, "reload", 2)
+	assertRevoked(t, d, 1, "agency 1's certificate")
+	server = logs(t, "server")
+	if s := inspect(t, "server"); !s.Running || s.StartedAt != started || len(find(server, "recovery", "success")) != 1 {
+		t.Errorf("server: running %v, started at %s (before the revocations: %s), %d recovery lines: want it never restarted",
+			s.Running, s.StartedAt, started, len(find(server, "recovery", "success")))
 	}
-	lines := waitLog(t, "server", "the revoked certificate's tls fail line", func(lines []string) bool {
-		return len(find(lines, "tls", "fail")) > 0
+}
+
+// revoke revokes agencies as an operator does: the real
+// `bin/server certs revoke -dir certs` (certs/crl.pem), then
+// scripts/deploy-certs.sh certs certs-deploy (make docker-certs).
+func (d *deployment) revoke(agencies ...int) {
+	d.t.Helper()
+	args := []string{"certs", "revoke", "-dir", "certs"}
+	for _, a := range agencies {
+		args = append(args, strconv.Itoa(a))
+	}
+	if out, err := run(d.dir, cmdTimeout, filepath.Join(repoRoot, "bin", "server"), args...); err != nil {
+		d.t.Fatalf("server certs revoke: %v\n%s", err, out)
+	}
+	if out, err := run(d.dir, cmdTimeout, filepath.Join(repoRoot, "scripts", "deploy-certs.sh"), "certs", "certs-deploy"); err != nil {
+		d.t.Fatalf("deploy-certs.sh: %v\n%s", err, out)
+	}
+}
+
+// waitReload waits for the central's line of a reload of its revocation
+// list by trigger (file_changed: its look every 2 s; reload: SIGHUP) that
+// put in force a CRL revoking revoked certificates.
+func waitReload(t *testing.T, trigger string, revoked int) {
+	t.Helper()
+	want := []string{"trigger: " + trigger + " |", "format: crl |", "revoked: " + strconv.Itoa(revoked) + " |"}
+	lines := waitLog(t, "server", "revocation_reload line ("+strings.Join(want, " ")+")", func(lines []string) bool {
+		for _, i := range find(lines, "revocation_reload", "success") {
+			if containsAll(lines[i], want...) {
+				return true
+			}
+		}
+		return false
 	})
-	if l := lines[find(lines, "tls", "fail")[0]]; !strings.Contains(l, "serial "+m[1]) || !strings.Contains(l, "revoked") {
-		t.Errorf("server: tls fail line %q, want agency 2's serial %s and revoked", l, m[1])
-	} else {
-		t.Logf("server: %s", l)
+	for _, i := range find(lines, "revocation_reload", "") {
+		t.Logf("server: %s", lines[i])
 	}
+}
+
+// assertRevoked runs a one-off agency with agency id's certificate and
+// checks that the central refuses it at the handshake as revoked, naming
+// cert.
+func assertRevoked(t *testing.T, d *deployment, id int, cert string) {
+	t.Helper()
+	refused := func(lines []string) []int {
+		var out []int
+		for _, i := range find(lines, "tls", "fail") {
+			if containsAll(lines[i], cert, "revoked (SERVER_TLS_REVOKED)") {
+				out = append(out, i)
+			}
+		}
+		return out
+	}
+	before := len(refused(logs(t, "server")))
+	if out, err := d.runAgency(id, id); err == nil {
+		t.Errorf("agency %d with its revoked certificate exited 0:\n%s", id, out)
+	}
+	lines := waitLog(t, "server", "the tls fail line of "+cert+", revoked", func(lines []string) bool {
+		return len(refused(lines)) > before
+	})
+	t.Logf("server: %s", lines[refused(lines)[before]])
+}
+
+// containsAll says whether s holds every one of subs.
+func containsAll(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
 }

@@ -10,8 +10,12 @@
 #
 #	ca.crt, central.crt, probe.crt, agency-N.crt   0444
 #	central.key, probe.key, agency-N.key           0400, owned by 10001:10001
-#	revoked.txt                                    0444: SRC/revoked.txt, or
-#	                                               an empty list where SRC has none
+#	revocation/revoked                             0444: the revocation list,
+#	                                               SRC/crl.pem (the CRL of
+#	                                               server certs revoke) where
+#	                                               it exists, else
+#	                                               SRC/revoked.txt (the older
+#	                                               text list), else an empty list
 #
 # and never ca.key: it stays in SRC. DST itself is 0700, owned by whoever
 # runs this (root): the Docker engine, not the container, opens a bind
@@ -23,7 +27,14 @@
 # anyway. DST is rebuilt whole on every run (written beside it, then
 # swapped in), so a certificate renewed, added or deleted in SRC is
 # renewed, added or gone in DST; running containers keep the files they
-# have until they are recreated. OWNER=uid:gid changes the owner.
+# have until they are recreated. But for DST/revocation: the directory is
+# kept (moved into the new DST, the same directory), and its list is
+# replaced by a rename, so that a running central, which generar-compose.sh
+# gives the directory (a file bind-mounted alone keeps the inode it was
+# mounted with), reads the new list at its next look (every 2 s) or on
+# SIGHUP. SRC holding both crl.pem and a revoked.txt that lists serials is
+# an error: the central reads one list, and neither may be dropped
+# silently. OWNER=uid:gid changes the owner.
 # Prints one line; exit 0, 1 on an error (DST left as it was), 2 on bad
 # usage.
 set -euo pipefail
@@ -57,6 +68,16 @@ done
 for f in "${certs[@]}" "${keys[@]}"; do
 	[ -f "$src/$f" ] || fail "$src/$f is missing: run server certs on $src again"
 done
+# The revocation list: the CRL where server certs revoke made one.
+list=
+if [ -f "$src/crl.pem" ]; then
+	if [ -f "$src/revoked.txt" ] && grep -qvE '^[[:space:]]*(#.*)?$' "$src/revoked.txt"; then
+		fail "$src holds both crl.pem and revoked.txt with serials, and the central reads one list: revoke those agencies with server certs revoke (crl.pem then holds them too), then delete revoked.txt"
+	fi
+	list=$src/crl.pem
+elif [ -f "$src/revoked.txt" ]; then
+	list=$src/revoked.txt
+fi
 
 tmp=$(mktemp -d "$dst.tmp-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -64,12 +85,6 @@ chmod 0700 "$tmp"
 for f in "${certs[@]}"; do
 	install -m 0444 "$src/$f" "$tmp/$f"
 done
-if [ -f "$src/revoked.txt" ]; then
-	install -m 0444 "$src/revoked.txt" "$tmp/revoked.txt"
-else
-	printf '# Revoked certificate serials, one per line (SERVER_TLS_REVOKED): none.\n' >"$tmp/revoked.txt"
-	chmod 0444 "$tmp/revoked.txt"
-fi
 for f in "${keys[@]}"; do
 	# Created 0600 before the key is written into it, so that the key is
 	# never readable by another user, not even for a moment.
@@ -81,7 +96,26 @@ if ! chown "$owner" "${keys[@]/#/$tmp/}" 2>/dev/null; then
 	fail "cannot give the keys to $owner (the containers' user): that takes root; run it as root (sudo)"
 fi
 
+# The revocation list, last: into DST's revocation directory where there
+# is one (a running central's mount), by a rename, so that the central
+# reads the old list or the new one, whole.
+rev=$dst/revocation
+if [ ! -d "$rev" ] || [ -L "$rev" ]; then
+	rev=$tmp/revocation
+	mkdir "$rev"
+fi
+chmod 0755 "$rev"
+new=$(mktemp "$rev/.revoked-XXXXXX")
+if [ -n "$list" ]; then
+	cat "$list" >"$new"
+else
+	printf '# Revoked certificate serials, one per line (SERVER_TLS_REVOKED): none.\n' >"$new"
+fi
+chmod 0444 "$new"
+mv -f "$new" "$rev/revoked"
+
+trap - EXIT # from here on, tmp may hold the kept revocation directory
+[ "$rev" = "$tmp/revocation" ] || mv "$rev" "$tmp/revocation"
 rm -rf "$dst"
 mv "$tmp" "$dst"
-trap - EXIT
-echo "deploy-certs: $dst: ${#certs[@]} certificates, ${#keys[@]} keys (owned by $owner), revoked.txt; no ca.key" >&2
+echo "deploy-certs: $dst: ${#certs[@]} certificates, ${#keys[@]} keys (owned by $owner), revocation/revoked (${list:-an empty list}); no ca.key" >&2
