@@ -115,7 +115,7 @@ for _ in $(seq 100); do
 done
 [ -n "$address" ] || { echo "the central did not start; see $run/server.log" >&2; exit 1; }
 # The admin endpoint is up by then (it starts before the agencies' port).
-admin=$(sed -n 's/.*action: admin | result: in_progress | address: //p' "$run/server.log")
+admin=$(sed -n 's/.*action: admin | result: in_progress | address: \([^ |]*\).*/\1/p' "$run/server.log")
 echo "admin: http://${admin:-?}/ (/healthz, /readyz, /metrics, /status) while the central runs"
 mkdir "$run/winners"
 
