@@ -60,6 +60,7 @@ func main() {
 }
 
 func run(args []string) int {
+	defer cli.CPUProfile("CLI_CPU_PROFILE", os.Stderr)()
 	top := flag.NewFlagSet("client", flag.ContinueOnError)
 	configFlag := top.String("config", "", "read the configuration from this `path` (default config.yaml in the working directory)")
 	showVersion := top.Bool("version", false, "print the version and the revision it was built from, and exit")
