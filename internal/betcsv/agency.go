@@ -61,6 +61,12 @@ func AppendAgencyRow(dst []byte, bet lottery.Bet) []byte {
 // that is not blank), CR-only line ends, or a byte-order mark at the start
 // of a line other than the first (two files concatenated).
 func ReadAgencyFile(r io.Reader, path string, agency int) iter.Seq2[lottery.Bet, error] {
+	return readAgencyFile(r, path, agency, true)
+}
+
+// readAgencyFile is ReadAgencyFile; without validate the bets are parsed
+// and normalized but not checked with lottery.Validate (OpenCheckedAgencyFile).
+func readAgencyFile(r io.Reader, path string, agency int, validate bool) iter.Seq2[lottery.Bet, error] {
 	return func(yield func(lottery.Bet, error) bool) {
 		v := lottery.NewValidator(time.Now())
 		lines := lineReader{r: r, buf: make([]byte, agencyChunk)}
@@ -85,7 +91,9 @@ func ReadAgencyFile(r io.Reader, path string, agency int) iter.Seq2[lottery.Bet,
 			bet, perr := parseAgencyRow(line)
 			if perr == nil {
 				bet.Agency = agency
-				perr = v.Validate(bet)
+				if validate {
+					perr = v.Validate(bet)
+				}
 			}
 			if perr != nil {
 				yield(lottery.Bet{}, &FileError{Path: path, Line: n, Err: perr})
@@ -297,13 +305,27 @@ func CheckAgencyFile(path string, agency int) error {
 // that is bad anywhere. The caller closes the file with the returned
 // Closer once done with the sequence.
 func OpenAgencyFile(path string, agency int, skip uint64) (iter.Seq2[lottery.Bet, error], io.Closer, error) {
+	return openAgencyFile(path, agency, skip, true)
+}
+
+// OpenCheckedAgencyFile is OpenAgencyFile from bet 0 for a file that a
+// pass of OpenAgencyFile has just read whole without error: it does not
+// check each bet with lottery.Validate again. The agency's upload, after
+// its count pass, reads it so; a file changed between the two passes is
+// caught by the digest the first pass declared (client.Agency.upload),
+// and every bet is checked again by the central.
+func OpenCheckedAgencyFile(path string, agency int) (iter.Seq2[lottery.Bet, error], io.Closer, error) {
+	return openAgencyFile(path, agency, 0, false)
+}
+
+func openAgencyFile(path string, agency int, skip uint64, validate bool) (iter.Seq2[lottery.Bet, error], io.Closer, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, &FileError{Path: path, Err: err}
 	}
 	seq := func(yield func(lottery.Bet, error) bool) {
 		var n uint64
-		for bet, err := range ReadAgencyFile(f, path, agency) {
+		for bet, err := range readAgencyFile(f, path, agency, validate) {
 			if err == nil && n < skip {
 				n++
 				continue

@@ -23,7 +23,7 @@ import (
 // sent other bets than the declared digest's, so the central's digest at
 // Done differs from it and the agency's verification fails, as it must.
 func (a *Agency) upload(c *link, w protocol.Welcome) (uint64, lottery.Digest, error) {
-	all, closer, err := a.source()
+	all, closer, err := a.source(a.declared != nil)
 	if err != nil {
 		return 0, lottery.Digest{}, err
 	}
@@ -130,10 +130,15 @@ func (a *Agency) readAcks(c *link, acks <-chan inflight) error {
 }
 
 // source yields all the agency's bets, from number 0: those the central
-// already holds are read again, to check its digest of them.
-func (a *Agency) source() (iter.Seq2[lottery.Bet, error], io.Closer, error) {
+// already holds are read again, to check its digest of them. checked
+// says the count pass read the whole data file without error: each bet
+// is then not validated again (betcsv.OpenCheckedAgencyFile).
+func (a *Agency) source(checked bool) (iter.Seq2[lottery.Bet, error], io.Closer, error) {
 	if a.bets != nil {
 		return a.bets(), io.NopCloser(nil), nil
+	}
+	if a.single == nil && checked {
+		return betcsv.OpenCheckedAgencyFile(a.cfg.DataFile, a.cfg.ID)
 	}
 	if a.single == nil {
 		return betcsv.OpenAgencyFile(a.cfg.DataFile, a.cfg.ID, 0)

@@ -94,7 +94,7 @@ func (a *Agency) verifyDone(w protocol.Welcome) error {
 // those the central holds, against the central's digest of them (resume),
 // and returns them hashed and counted.
 func (a *Agency) readAll(w protocol.Welcome) (*digester, error) {
-	all, closer, err := a.source()
+	all, closer, err := a.source(false)
 	if err != nil {
 		return nil, err
 	}
