@@ -59,6 +59,7 @@ func main() {
 }
 
 func run(args []string) int {
+	defer cli.CPUProfile("CLI_CPU_PROFILE", os.Stderr)()
 	top, code, done := cli.ParseTop("client", configPath, "run", clientHelp, args, os.Stdout, os.Stderr)
 	if done {
 		return code

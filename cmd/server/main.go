@@ -95,6 +95,7 @@ func main() {
 }
 
 func run(args []string) int {
+	defer cli.CPUProfile("SERVER_CPU_PROFILE", os.Stderr)()
 	top, code, done := cli.ParseTop("server", configPath, "serve", serverHelp, args, os.Stdout, os.Stderr)
 	if done {
 		return code

@@ -81,6 +81,32 @@ type CourseOptions struct {
 	// PostgreSQL database for the run (see Databases).
 	StorageURL func() (string, error)
 	TLS        *TLS // mutual TLS; nil is plaintext
+	// ProfileDir, when set, has each process write a CPU profile there
+	// (SERVER_CPU_PROFILE, CLI_CPU_PROFILE): central-RUN.pprof and
+	// agency-I-RUN.pprof, where RUN is ProfileRun.
+	ProfileDir string
+	ProfileRun int
+}
+
+// CourseResult is what one course run measured.
+type CourseResult struct {
+	Wall time.Duration // launching the agencies (or the central) → the last agency's exit
+	// CentralCPU and AgenciesCPU are the processor time, user and
+	// system, of the central (start to its stop after the run) and of
+	// the five agencies together, from each process's rusage.
+	CentralCPU, AgenciesCPU time.Duration
+}
+
+// CourseBets is the number of bets of the course dataset.
+const CourseBets = 26936 + 25518 + 16014 + 9238 + 991
+
+// profileEnv is the variable that has a process write its CPU profile
+// as name in opts.ProfileDir, when that is set.
+func profileEnv(opts CourseOptions, variable, name string) []string {
+	if opts.ProfileDir == "" {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s=%s", variable, filepath.Join(opts.ProfileDir, fmt.Sprintf("%s-%d.pprof", name, opts.ProfileRun)))}
 }
 
 // loggedWinners returns the cant_ganadores of the first successful
@@ -95,29 +121,31 @@ func loggedWinners(log string) (string, bool) {
 
 // Course runs the central and the five agencies as processes and returns
 // the wall time from launching the agencies (or the central, with
-// WithServerStart) until the last agency has exited with its winners.
-func Course(ctx context.Context, opts CourseOptions) (time.Duration, error) {
+// WithServerStart) until the last agency has exited with its winners,
+// and the processor time of each side.
+func Course(ctx context.Context, opts CourseOptions) (CourseResult, error) {
 	dir, err := os.MkdirTemp("", "lottery-bench-")
 	if err != nil {
-		return 0, err
+		return CourseResult{}, err
 	}
 	defer os.RemoveAll(dir)
 	start := time.Now()
 	probe, err := opts.TLS.Probe()
 	if err != nil {
-		return 0, err
+		return CourseResult{}, err
 	}
 	env := append(opts.TLS.ServerEnv(), "AGENCIES_AMOUNT=5")
+	env = append(env, profileEnv(opts, "SERVER_CPU_PROFILE", "central")...)
 	if opts.StorageURL != nil {
 		url, err := opts.StorageURL()
 		if err != nil {
-			return 0, err
+			return CourseResult{}, err
 		}
 		env = append(env, "STORAGE_URL="+url)
 	}
 	srv, err := StartServer(ctx, opts.ServerBin, dir, probe, env...)
 	if err != nil {
-		return 0, err
+		return CourseResult{}, err
 	}
 	defer srv.Stop()
 	if !opts.WithServerStart {
@@ -125,7 +153,7 @@ func Course(ctx context.Context, opts CourseOptions) (time.Duration, error) {
 	}
 	agencies, err := startAgencies(ctx, opts, dir, srv.Addr)
 	if err != nil {
-		return 0, err
+		return CourseResult{}, err
 	}
 	defer killAll(agencies) // the rest, when one fails
 	exited := make(chan int, len(agencies))
@@ -138,10 +166,18 @@ func Course(ctx context.Context, opts CourseOptions) (time.Duration, error) {
 	for range agencies {
 		i := <-exited
 		if err := checkAgency(agencies[i], CourseWinners[i]); err != nil {
-			return 0, err
+			return CourseResult{}, err
 		}
 	}
-	return time.Since(start), nil
+	res := CourseResult{Wall: time.Since(start)}
+	for _, p := range agencies {
+		res.AgenciesCPU += p.CPU()
+	}
+	if err := srv.Stop(); err != nil {
+		return CourseResult{}, err
+	}
+	res.CentralCPU = srv.CPU()
+	return res, nil
 }
 
 // startAgencies starts the five agencies of the course in dir, against
@@ -157,7 +193,7 @@ func startAgencies(ctx context.Context, opts CourseOptions, dir, addr string) ([
 				"CLI_SERVER_ADDRESS="+addr,
 				"CLI_DATA_FILE="+filepath.Join(opts.DataDir, "agency-"+id+".csv"),
 				"CLI_BATCH_MAXAMOUNT="+strconv.Itoa(opts.BatchMax),
-			), opts.TLS.ClientEnv(i+1)...),
+			), append(opts.TLS.ClientEnv(i+1), profileEnv(opts, "CLI_CPU_PROFILE", "agency-"+id)...)...),
 		})
 		if err != nil {
 			killAll(agencies)
