@@ -109,7 +109,7 @@ trap 'kill -TERM $server 2>/dev/null || true' EXIT
 # The central logs its address once it listens.
 address=""
 for _ in $(seq 100); do
-	address=$(sed -n 's/.*action: accept_connections | result: in_progress | address: //p' "$run/server.log")
+	address=$(sed -n 's/.*action: accept_connections | result: in_progress | address: //p' "$run/server.log" 2>/dev/null || true)
 	[ -n "$address" ] && break
 	sleep 0.05
 done
