@@ -184,6 +184,11 @@ func TestAdminPageInBrowser(t *testing.T) {
 	if row := seen(t, ctx, "#agency-3"); !strings.Contains(row, "invalid_bet: ") || !strings.Contains(row, "birthdate") {
 		t.Errorf("agency 3's row %q does not show its refusal's reason", row)
 	}
+	for _, a := range []string{"#agency-1", "#agency-2"} { // their declared totals, all stored
+		if row := seen(t, ctx, a); !strings.Contains(row, "\t2000\t2000\t100.0\u00a0%\t") {
+			t.Errorf("%s shows no declared total and percentage: %q", a, row)
+		}
+	}
 	if row := seen(t, ctx, "#agency-4"); !strings.Contains(row, "ausente") || !strings.Contains(row, "nunca") {
 		t.Errorf("agency 4's row %q, want ausente and never seen", row)
 	}

@@ -109,13 +109,13 @@ trap 'kill -TERM $server 2>/dev/null || true' EXIT
 # The central logs its address once it listens.
 address=""
 for _ in $(seq 100); do
-	address=$(sed -n 's/.*action: accept_connections | result: in_progress | address: //p' "$run/server.log")
+	address=$(sed -n 's/.*action: accept_connections | result: in_progress | address: //p' "$run/server.log" 2>/dev/null || true)
 	[ -n "$address" ] && break
 	sleep 0.05
 done
 [ -n "$address" ] || { echo "the central did not start; see $run/server.log" >&2; exit 1; }
 # The admin endpoint is up by then (it starts before the agencies' port).
-admin=$(sed -n 's/.*action: admin | result: in_progress | address: //p' "$run/server.log")
+admin=$(sed -n 's/.*action: admin | result: in_progress | address: \([^ |]*\).*/\1/p' "$run/server.log")
 echo "admin: http://${admin:-?}/ (/healthz, /readyz, /metrics, /status) while the central runs"
 mkdir "$run/winners"
 

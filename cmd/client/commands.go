@@ -3,10 +3,8 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
 	"os"
 
-	"github.com/loteria-nacional/quiniela/internal/buildinfo"
 	"github.com/loteria-nacional/quiniela/internal/cli"
 	"github.com/loteria-nacional/quiniela/internal/config"
 )
@@ -67,12 +65,6 @@ keys may be unset. Print "action: test_server | result: success" and exit
 the reason on stderr and exit 1.`,
 })
 
-// version writes the one line of -version.
-func version(w io.Writer) int {
-	fmt.Fprintln(w, buildinfo.Read().Line("client"))
-	return 0
-}
-
 // parseCommand parses the flags of `client run` or `client probe`
 // (-config, which may come before the command too). It reports done with
 // the exit status where the command should not run.
@@ -82,7 +74,7 @@ func parseCommand(name string, configFlag *string, args []string) (code int, don
 		help = probeHelp
 	}
 	fs := flag.NewFlagSet("client "+name, flag.ContinueOnError)
-	fs.StringVar(configFlag, "config", *configFlag, "read the configuration from this `path` (default config.yaml in the working directory)")
+	fs.StringVar(configFlag, "config", *configFlag, cli.ConfigUsage(configPath))
 	if code, done := cli.Parse(fs, help, args, os.Stdout, os.Stderr); done {
 		return code, true
 	}

@@ -30,7 +30,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -60,19 +59,12 @@ func main() {
 }
 
 func run(args []string) int {
-	top := flag.NewFlagSet("client", flag.ContinueOnError)
-	configFlag := top.String("config", "", "read the configuration from this `path` (default config.yaml in the working directory)")
-	showVersion := top.Bool("version", false, "print the version and the revision it was built from, and exit")
-	if code, done := cli.Parse(top, clientHelp, args, os.Stdout, os.Stderr); done {
+	defer cli.CPUProfile("CLI_CPU_PROFILE", os.Stderr)()
+	top, code, done := cli.ParseTop("client", configPath, "run", clientHelp, args, os.Stdout, os.Stderr)
+	if done {
 		return code
 	}
-	if *showVersion {
-		return version(os.Stdout)
-	}
-	name, rest := "run", top.Args()
-	if len(rest) > 0 {
-		name, rest = rest[0], rest[1:]
-	}
+	configFlag, name, rest := &top.Config, top.Command, top.Args
 	if name != "run" && name != "probe" {
 		return cli.BadUsage(os.Stderr, "client", fmt.Sprintf("unknown command %q", name))
 	}

@@ -78,10 +78,11 @@ func floodCourse(ctx context.Context, base loadgen.CourseOptions, ff *floodFlags
 		for j := range kinds {
 			k := kinds[(i+j)%len(kinds)]
 			opts := base
+			opts.ProfileRun = i*len(kinds) + j // with -profile, each run's profiles apart
 			if k != without {
 				opts.Flood = &loadgen.FloodOptions{Hello: hello, Workers: ff.workers, For: ff.lasts, Lead: ff.lead, AtSink: k == control}
 			}
-			if round[k], err = loadgen.RunCourse(ctx, opts); err != nil {
+			if round[k], err = loadgen.Course(ctx, opts); err != nil {
 				return err
 			}
 		}
@@ -95,7 +96,7 @@ func floodCourse(ctx context.Context, base loadgen.CourseOptions, ff *floodFlags
 // roundLine says what one round of runs measured.
 func roundLine(n int, r []loadgen.CourseResult) string {
 	line := fmt.Sprintf("round %d: without %.1f ms (fail lines %d, central CPU %.2f s, listen overflows %d); with %s",
-		n, loadgen.Millis(r[without].Time), total(r[without].FailLines), r[without].CentralCPU.Seconds(), r[without].ListenOverflows,
+		n, loadgen.Millis(r[without].Wall), total(r[without].FailLines), r[without].CentralCPU.Seconds(), r[without].ListenOverflows,
 		floodedLine(r[with], r[without]))
 	if len(r) > control {
 		line += "; control " + floodedLine(r[control], r[without])
@@ -106,7 +107,7 @@ func roundLine(n int, r []loadgen.CourseResult) string {
 // floodedLine says what a flooded run measured, beside the run without.
 func floodedLine(r, base loadgen.CourseResult) string {
 	return fmt.Sprintf("%.1f ms (x%.2f): %d connections in %.1f s, fail lines %s, refusals metric %s, central CPU %.2f s, listen overflows %d",
-		loadgen.Millis(r.Time), float64(r.Time)/float64(base.Time), r.Flooded, r.FloodLasted.Seconds(),
+		loadgen.Millis(r.Wall), float64(r.Wall)/float64(base.Wall), r.Flooded, r.FloodLasted.Seconds(),
 		byKey(r.FailLines), byKey(r.Refusals), r.CentralCPU.Seconds(), r.ListenOverflows)
 }
 
@@ -138,8 +139,8 @@ type floodFigures struct {
 
 func (f *floodFigures) add(r []loadgen.CourseResult) {
 	for k, res := range r {
-		f.time[k] = append(f.time[k], loadgen.Millis(res.Time))
-		f.ratio[k] = append(f.ratio[k], float64(res.Time)/float64(r[without].Time))
+		f.time[k] = append(f.time[k], loadgen.Millis(res.Wall))
+		f.ratio[k] = append(f.ratio[k], float64(res.Wall)/float64(r[without].Wall))
 		f.fails[k] = append(f.fails[k], float64(total(res.FailLines)))
 		f.flooded[k] = append(f.flooded[k], float64(res.Flooded))
 		f.counted[k] = append(f.counted[k], float64(total(res.Refusals)))

@@ -1,7 +1,9 @@
 // Command loadgen measures the lottery end to end on this machine, with
 // the real binaries on 127.0.0.1. `make bench` runs it.
 //
-//	loadgen course [-runs 5]      the course dataset: 5 client processes
+//	loadgen course [-runs 5 -profile DIR]
+//	                              the course dataset: 5 client processes;
+//	                              wall time and CPU per bet of each side
 //	loadgen course -flood [-runs 5 -flood-for 10s]
 //	                              the same over mutual TLS, every other run
 //	                              under a handshake flood from 127.0.0.2
@@ -24,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/loteria-nacional/quiniela/internal/loadgen"
 )
@@ -66,6 +69,7 @@ func course(ctx context.Context, args []string) error {
 	batch := fs.Int("batch", 200, "batch.maxAmount of the agencies")
 	withTLS := fs.Bool("tls", false, "mutual TLS, with certificates made for the run")
 	postgres := fs.Bool("postgres", false, "keep the bets in PostgreSQL (a throwaway cluster on this machine, a database a run)")
+	profile := fs.String("profile", "", "write a CPU profile of each process of each run into this `dir` (central-RUN.pprof, agency-I-RUN.pprof; go tool pprof merges them)")
 	flood := newFloodFlags(fs)
 	fs.Parse(args)
 	*withTLS = *withTLS || flood.on
@@ -92,7 +96,7 @@ func course(ctx context.Context, args []string) error {
 	}
 	base := loadgen.CourseOptions{
 		ServerBin: filepath.Join(binDir(), "server"), ClientBin: filepath.Join(binDir(), "client"),
-		DataDir: dir, BatchMax: *batch, TLS: lotteryTLS, StorageURL: storage,
+		DataDir: dir, BatchMax: *batch, TLS: lotteryTLS, StorageURL: storage, ProfileDir: *profile,
 	}
 	if flood.on {
 		fmt.Printf("course under a handshake flood: %s, 78,697 bets from 5 agencies, durable acks in %s, batch.maxAmount %d, %s\n", source, backendName(*postgres), *batch, transport(*withTLS))
@@ -100,23 +104,55 @@ func course(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("course: %s, 78,697 bets from 5 agencies, durable acks in %s, batch.maxAmount %d, %s\n", source, backendName(*postgres), *batch, transport(*withTLS))
 	for _, withStart := range []bool{false, true} {
-		var times []float64
-		for range *runs {
+		var f courseFigures
+		for run := range *runs {
 			opts := base
 			opts.WithServerStart = withStart
-			d, err := loadgen.Course(ctx, opts)
+			opts.ProfileRun = run + boolInt(withStart)**runs
+			res, err := loadgen.Course(ctx, opts)
 			if err != nil {
 				return err
 			}
-			times = append(times, d.Seconds()*1000)
+			f.add(res)
 		}
-		name := "course: clients launched -> last winners"
-		if withStart {
-			name = "course: server start -> last winners"
-		}
-		fmt.Println(loadgen.Summarize(times).Line(name, "ms", *runs))
+		f.print(withStart, *runs)
 	}
 	return nil
+}
+
+// courseFigures are the figures of every course run: wall time in
+// milliseconds, processor time per bet in microseconds.
+type courseFigures struct {
+	wall, central, agencies, total []float64
+}
+
+func (f *courseFigures) add(res loadgen.CourseResult) {
+	perBet := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) / loadgen.CourseBets }
+	f.wall = append(f.wall, loadgen.Millis(res.Wall))
+	f.central = append(f.central, perBet(res.CentralCPU))
+	f.agencies = append(f.agencies, perBet(res.AgenciesCPU))
+	f.total = append(f.total, perBet(res.CentralCPU+res.AgenciesCPU))
+}
+
+// print prints the wall time, then (for the runs that start the clock
+// once the central serves) the processor time per bet of each side: the
+// headline figures, less noisy than wall time on a shared machine.
+func (f *courseFigures) print(withStart bool, runs int) {
+	if withStart {
+		fmt.Println(loadgen.Summarize(f.wall).Line("course: server start -> last winners", "ms", runs))
+		return
+	}
+	fmt.Println(loadgen.Summarize(f.wall).Line("course: clients launched -> last winners", "ms", runs))
+	fmt.Println(loadgen.Summarize(f.agencies).Line("course: CPU per bet, the 5 agencies", "us/bet", runs))
+	fmt.Println(loadgen.Summarize(f.central).Line("course: CPU per bet, the central", "us/bet", runs))
+	fmt.Println(loadgen.Summarize(f.total).Line("course: CPU per bet, central + agencies", "us/bet", runs))
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func scale(ctx context.Context, args []string) error {

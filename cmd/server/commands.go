@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/loteria-nacional/quiniela/internal/app"
-	"github.com/loteria-nacional/quiniela/internal/buildinfo"
 	"github.com/loteria-nacional/quiniela/internal/cli"
 	"github.com/loteria-nacional/quiniela/internal/config"
 	"github.com/loteria-nacional/quiniela/internal/logging"
@@ -129,12 +128,6 @@ func verifyFlags(ctx context.Context, cfg config.Server, fs *flag.FlagSet) int {
 		return verifyCommand(ctx, cfg, []string{"-export", export})
 	}
 	return verifyCommand(ctx, cfg, fs.Args())
-}
-
-// version writes the one line of -version.
-func version(w io.Writer) int {
-	fmt.Fprintln(w, buildinfo.Read().Line("server"))
-	return 0
 }
 
 // isHelp reports whether args ask for help before any `--`.

@@ -95,19 +95,12 @@ func main() {
 }
 
 func run(args []string) int {
-	top := flag.NewFlagSet("server", flag.ContinueOnError)
-	configFlag := top.String("config", "", "read the configuration from this `path` (default config.ini in the working directory)")
-	showVersion := top.Bool("version", false, "print the version and the revision it was built from, and exit")
-	if code, done := cli.Parse(top, serverHelp, args, os.Stdout, os.Stderr); done {
+	defer cli.CPUProfile("SERVER_CPU_PROFILE", os.Stderr)()
+	top, code, done := cli.ParseTop("server", configPath, "serve", serverHelp, args, os.Stdout, os.Stderr)
+	if done {
 		return code
 	}
-	if *showVersion {
-		return version(os.Stdout)
-	}
-	name, rest := "serve", top.Args()
-	if len(rest) > 0 {
-		name, rest = rest[0], rest[1:]
-	}
+	configFlag, name, rest := &top.Config, top.Command, top.Args
 	if name == "certs" {
 		return certsWithConfig(*configFlag, rest)
 	}
@@ -116,7 +109,7 @@ func run(args []string) int {
 		return cli.BadUsage(os.Stderr, "server", fmt.Sprintf("unknown command %q", name))
 	}
 	fs := flag.NewFlagSet("server "+name, flag.ContinueOnError)
-	fs.StringVar(configFlag, "config", *configFlag, "read the configuration from this `path` (default config.ini in the working directory)")
+	fs.StringVar(configFlag, "config", *configFlag, cli.ConfigUsage(configPath))
 	if cmd.flags != nil {
 		cmd.flags(fs)
 	}

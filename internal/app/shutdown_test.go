@@ -217,7 +217,16 @@ func TestShutdownBounded(t *testing.T) {
 // the agency's acknowledged bets.
 func checkStored(t *testing.T, path string, acked uint64) {
 	t.Helper()
-	s, err := storage.Open(path, storage.Options{Logger: slog.New(slog.DiscardHandler)})
+	// The abandoned store closes, and lets go of its lock, once its
+	// writer's fsync returns: after unhang, a moment later.
+	var s *storage.Store
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		s, err = storage.Open(path, storage.Options{Logger: slog.New(slog.DiscardHandler)})
+		if err == nil || !strings.Contains(err.Error(), "is locked") || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatalf("the store, reopened: %v", err)
 	}

@@ -100,7 +100,7 @@ func (a *audit) check(ctx context.Context, agencies int, log *slog.Logger) error
 		return err
 	}
 	for ag := 1; ag <= res.Agencies; ag++ {
-		attrs := []any{logging.Success, "agencia", ag, "apuestas", computed[ag].bets}
+		attrs := []any{logging.Success, "agencia", ag, "apuestas", computed[ag].count()}
 		if a.holdings != nil {
 			attrs = append(attrs, "notificada", a.holdings[ag].Done)
 		}

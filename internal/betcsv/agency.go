@@ -1,7 +1,6 @@
 package betcsv
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -62,68 +61,152 @@ func AppendAgencyRow(dst []byte, bet lottery.Bet) []byte {
 // that is not blank), CR-only line ends, or a byte-order mark at the start
 // of a line other than the first (two files concatenated).
 func ReadAgencyFile(r io.Reader, path string, agency int) iter.Seq2[lottery.Bet, error] {
+	return readAgencyFile(r, path, agency, true)
+}
+
+// readAgencyFile is ReadAgencyFile; without validate the bets are parsed
+// and normalized but not checked with lottery.Validate (OpenCheckedAgencyFile).
+func readAgencyFile(r io.Reader, path string, agency int, validate bool) iter.Seq2[lottery.Bet, error] {
 	return func(yield func(lottery.Bet, error) bool) {
 		v := lottery.NewValidator(time.Now())
-		br := bufio.NewReaderSize(r, 64<<10)
+		lines := lineReader{r: r, buf: make([]byte, agencyChunk)}
 		seen := false // a line that is not blank was read
 		for n := 1; ; n++ {
-			line, err := br.ReadSlice('\n')
-			if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+			line, tooLong, ok, err := lines.next()
+			if err != nil {
 				yield(lottery.Bet{}, &FileError{Path: path, Err: err})
 				return
 			}
-			if n == 1 {
-				if bytes.HasPrefix(line, utf16LE) || bytes.HasPrefix(line, utf16BE) {
-					yield(lottery.Bet{}, &FileError{Path: path, Err: errUTF16})
-					return
-				}
-				line = bytes.TrimPrefix(line, utf8BOM) // a BOM some editors add
-			}
-			line = bytes.TrimRight(line, "\r\n")
-			// One scan of the line each for a CR and, until a line that
-			// is not blank, a NUL: the causes of a file that does not
-			// split into lines of bets.
-			switch {
-			case !seen && bytes.IndexByte(line, 0) >= 0:
-				yield(lottery.Bet{}, &FileError{Path: path, Err: errUTF16})
-				return
-			case bytes.IndexByte(line, '\r') >= 0:
-				yield(lottery.Bet{}, &FileError{Path: path, Line: n, Err: errCROnly})
-				return
-			case bytes.HasPrefix(line, utf8BOM):
-				yield(lottery.Bet{}, &FileError{Path: path, Line: n, Err: errInnerBOM})
-				return
-			case err == bufio.ErrBufferFull || len(line) > maxLineLen:
-				yield(lottery.Bet{}, &FileError{Path: path, Line: n, Err: fmt.Errorf("line too long: over %d bytes", maxLineLen)})
+			if !ok {
 				return
 			}
-			if len(bytes.TrimSpace(line)) > 0 {
-				seen = true
-				bet, perr := parseAgencyRow(string(line))
-				if perr == nil {
-					bet.Agency = agency
+			if err := checkLine(&line, n, seen, tooLong); err != nil {
+				yield(lottery.Bet{}, &FileError{Path: path, Line: err.line, Err: err.err})
+				return
+			}
+			if strings.TrimSpace(line) == "" {
+				continue
+			}
+			seen = true
+			bet, perr := parseAgencyRow(line)
+			if perr == nil {
+				bet.Agency = agency
+				if validate {
 					perr = v.Validate(bet)
 				}
-				if perr != nil {
-					yield(lottery.Bet{}, &FileError{Path: path, Line: n, Err: perr})
-					return
-				}
-				if !yield(bet, nil) {
-					return
-				}
 			}
-			if err == io.EOF {
+			if perr != nil {
+				yield(lottery.Bet{}, &FileError{Path: path, Line: n, Err: perr})
+				return
+			}
+			if !yield(bet, nil) {
 				return
 			}
 		}
 	}
 }
 
+// lineError is why checkLine refuses a line; line is 0 when the cause is
+// the file's, not one line's.
+type lineError struct {
+	line int
+	err  error
+}
+
+// checkLine trims the line n of a file (without its LF) of what may end
+// it (CRs) and, the first, of a UTF-8 byte-order mark, and refuses it
+// when it shows the file does not split into lines of bets: UTF-16, CR
+// line ends, an inner byte-order mark, a line too long. seen says a line
+// that is not blank came before it; tooLong that the line did not end
+// within the reader's buffer.
+func checkLine(line *string, n int, seen, tooLong bool) *lineError {
+	if n == 1 {
+		if strings.HasPrefix(*line, utf16LE) || strings.HasPrefix(*line, utf16BE) {
+			return &lineError{0, errUTF16}
+		}
+		*line = strings.TrimPrefix(*line, utf8BOM) // a BOM some editors add
+	}
+	*line = strings.TrimRight(*line, "\r")
+	// One scan of the line each for a CR and, until a line that is not
+	// blank, a NUL: the causes of a file that does not split into lines
+	// of bets.
+	switch {
+	case !seen && strings.IndexByte(*line, 0) >= 0:
+		return &lineError{0, errUTF16}
+	case strings.IndexByte(*line, '\r') >= 0:
+		return &lineError{n, errCROnly}
+	case strings.HasPrefix(*line, utf8BOM):
+		return &lineError{n, errInnerBOM}
+	case tooLong || len(*line) > maxLineLen:
+		return &lineError{n, fmt.Errorf("line too long: over %d bytes", maxLineLen)}
+	}
+	return nil
+}
+
+// agencyChunk is how much of an agency's file ReadAgencyFile reads at a
+// time.
+const agencyChunk = 64 << 10
+
+// lineReader splits a stream into lines. It reads a chunk at a time and
+// turns the chunk's whole lines into one string, which the lines, and the
+// text fields of the bets parsed from them, share: no allocation per line.
+type lineReader struct {
+	r          io.Reader
+	buf        []byte
+	start, end int    // buf[start:end] is read and not yet in chunk
+	chunk      string // whole lines not yet returned
+	eof        bool
+	err        error // of a read, returned once chunk is taken
+}
+
+// next returns the next line without its LF; ok is false at the end of
+// the stream. A line that does not end within the buffer is returned as
+// far as the buffer holds it, with tooLong.
+func (l *lineReader) next() (line string, tooLong, ok bool, err error) {
+	for l.chunk == "" {
+		switch {
+		case l.err != nil:
+			return "", false, false, l.err
+		case l.eof && l.start == l.end:
+			return "", false, false, nil
+		}
+		l.fill()
+		if l.chunk == "" && !l.eof && l.err == nil && l.end-l.start == len(l.buf) {
+			return string(l.buf[l.start:l.end]), true, true, nil
+		}
+	}
+	line, rest, _ := strings.Cut(l.chunk, "\n")
+	l.chunk = rest
+	return line, false, true, nil
+}
+
+// fill reads into the buffer after what is left of a partial line, and
+// makes chunk the whole lines read (and, at the end of the stream, the
+// last line without its LF). A read that fails keeps its error for next
+// to return once the whole lines read before it are taken.
+func (l *lineReader) fill() {
+	l.end = copy(l.buf, l.buf[l.start:l.end])
+	l.start = 0
+	n, err := io.ReadFull(l.r, l.buf[l.end:])
+	l.end += n
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		l.eof = true
+	case err != nil:
+		l.err = err
+	}
+	whole := l.end
+	if !l.eof {
+		whole = bytes.LastIndexByte(l.buf[:l.end], '\n') + 1
+	}
+	l.chunk, l.start = string(l.buf[:whole]), whole
+}
+
 // The byte-order marks that ReadAgencyFile recognizes.
-var (
-	utf8BOM = []byte("\uFEFF")
-	utf16LE = []byte{0xFF, 0xFE}
-	utf16BE = []byte{0xFE, 0xFF}
+const (
+	utf8BOM = "\uFEFF"
+	utf16LE = "\xFF\xFE"
+	utf16BE = "\xFE\xFF"
 )
 
 // The causes of an agency's file that ReadAgencyFile cannot read as lines
@@ -222,13 +305,27 @@ func CheckAgencyFile(path string, agency int) error {
 // that is bad anywhere. The caller closes the file with the returned
 // Closer once done with the sequence.
 func OpenAgencyFile(path string, agency int, skip uint64) (iter.Seq2[lottery.Bet, error], io.Closer, error) {
+	return openAgencyFile(path, agency, skip, true)
+}
+
+// OpenCheckedAgencyFile is OpenAgencyFile from bet 0 for a file that a
+// pass of OpenAgencyFile has just read whole without error: it does not
+// check each bet with lottery.Validate again. The agency's upload, after
+// its count pass, reads it so; a file changed between the two passes is
+// caught by the digest the first pass declared (client.Agency.upload),
+// and every bet is checked again by the central.
+func OpenCheckedAgencyFile(path string, agency int) (iter.Seq2[lottery.Bet, error], io.Closer, error) {
+	return openAgencyFile(path, agency, 0, false)
+}
+
+func openAgencyFile(path string, agency int, skip uint64, validate bool) (iter.Seq2[lottery.Bet, error], io.Closer, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, &FileError{Path: path, Err: err}
 	}
 	seq := func(yield func(lottery.Bet, error) bool) {
 		var n uint64
-		for bet, err := range ReadAgencyFile(f, path, agency) {
+		for bet, err := range readAgencyFile(f, path, agency, validate) {
 			if err == nil && n < skip {
 				n++
 				continue

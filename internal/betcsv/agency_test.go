@@ -454,3 +454,40 @@ func TestAppendAgencyRow(t *testing.T) {
 		t.Errorf("AppendAgencyRow allocates %v times per call", allocs)
 	}
 }
+
+// TestOpenCheckedAgencyFile: the upload's second pass yields the bets of
+// the check pass, normalized alike, and leaves the rule to the pass that
+// checked the file (a birthdate before 1900 is read, not refused).
+func TestOpenCheckedAgencyFile(t *testing.T) {
+	tests := []struct {
+		name, content string
+		checkedErr    bool // OpenAgencyFile refuses it
+	}{
+		{"valid, one needing NFC and trimming", juanLine + "\n" + " Jose\u0301 ,Gómez,1,2000-01-31,1\r\n", false},
+		{"a birthdate before 1900", juanLine + "\nAna,Gómez,1,1850-01-31,1\n", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "agency.csv")
+			if err := os.WriteFile(path, []byte(tt.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			want, err := collectFile(t, path, 0)
+			if (err != nil) != tt.checkedErr {
+				t.Fatalf("OpenAgencyFile error = %v, want error %v", err, tt.checkedErr)
+			}
+			seq, f, err := OpenCheckedAgencyFile(path, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			got, err := collect(t, seq)
+			if err != nil {
+				t.Fatalf("OpenCheckedAgencyFile: %v", err)
+			}
+			if len(got) != 2 || !slices.Equal(got[:len(want)], want) {
+				t.Errorf("bets = %+v, want 2 bets starting with %+v", got, want)
+			}
+		})
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/loteria-nacional/quiniela/internal/buildinfo"
 	"github.com/loteria-nacional/quiniela/internal/config"
 )
 
@@ -113,4 +114,40 @@ func ConfigPath(flagValue, def string) (string, error) {
 		return "", fmt.Errorf("-config: %w", err)
 	}
 	return flagValue, nil
+}
+
+// Top is what a binary's arguments before its command say: the
+// configuration file (-config) and the command, with its own arguments.
+type Top struct {
+	Config  string   // -config's path; empty for the default file
+	Command string   // the command named, or the binary's default
+	Args    []string // the command's arguments
+}
+
+// ParseTop parses a binary's flags before its command (-config,
+// -version, -h) and splits off the command, def where none is named. It
+// reports done with the exit status where the binary has nothing more to
+// do: its help or its version printed, or a bad flag.
+func ParseTop(name, defaultConfig, def string, c Command, args []string, stdout, stderr io.Writer) (top Top, code int, done bool) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.StringVar(&top.Config, "config", "", ConfigUsage(defaultConfig))
+	showVersion := fs.Bool("version", false, "print the version and the revision it was built from, and exit")
+	if code, done := Parse(fs, c, args, stdout, stderr); done {
+		return top, code, true
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, buildinfo.Read().Line(name))
+		return top, 0, true
+	}
+	top.Command, top.Args = def, fs.Args()
+	if len(top.Args) > 0 {
+		top.Command, top.Args = top.Args[0], top.Args[1:]
+	}
+	return top, 0, false
+}
+
+// ConfigUsage is -config's usage line, the file read without it being
+// defaultConfig in the working directory.
+func ConfigUsage(defaultConfig string) string {
+	return "read the configuration from this `path` (default " + defaultConfig + " in the working directory)"
 }

@@ -19,7 +19,7 @@ func (a *Agency) count() (*protocol.Declare, error) {
 	if a.bets != nil {
 		return nil, nil
 	}
-	all, closer, err := a.source()
+	all, closer, err := a.source(false)
 	if err != nil {
 		return nil, err
 	}

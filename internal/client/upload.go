@@ -16,14 +16,20 @@ import (
 // w.Committed) and sends the agency's bets from there on, with up to
 // Window batches in flight. It returns the agency's total and its digest
 // of all its bets once every batch is acknowledged.
+//
+// Where the count pass read the whole file (a.declared), its digest is
+// the agency's digest of all its bets and the upload hashes only those
+// the central says it holds: a file that changed between the two passes
+// sent other bets than the declared digest's, so the central's digest at
+// Done differs from it and the agency's verification fails, as it must.
 func (a *Agency) upload(c *link, w protocol.Welcome) (uint64, lottery.Digest, error) {
-	all, closer, err := a.source()
+	all, closer, err := a.source(a.declared != nil)
 	if err != nil {
 		return 0, lottery.Digest{}, err
 	}
 	defer a.closeSource(closer)
 	d := newDigester(a.cfg.ID)
-	bets := a.resume(all, d, w.Committed, w.Digest)
+	bets := a.resume(all, d, w.Committed, w.Digest, a.declared != nil)
 
 	// acks receives each batch sent; the reading side checks each Ack
 	// against it.
@@ -39,6 +45,9 @@ func (a *Agency) upload(c *link, w protocol.Welcome) (uint64, lottery.Digest, er
 	}
 	if sendErr != nil {
 		return 0, lottery.Digest{}, sendErr
+	}
+	if a.declared != nil {
+		return total, a.declared.Digest, nil
 	}
 	return total, d.sum(), nil
 }
@@ -121,10 +130,15 @@ func (a *Agency) readAcks(c *link, acks <-chan inflight) error {
 }
 
 // source yields all the agency's bets, from number 0: those the central
-// already holds are read again, to check its digest of them.
-func (a *Agency) source() (iter.Seq2[lottery.Bet, error], io.Closer, error) {
+// already holds are read again, to check its digest of them. checked
+// says the count pass read the whole data file without error: each bet
+// is then not validated again (betcsv.OpenCheckedAgencyFile).
+func (a *Agency) source(checked bool) (iter.Seq2[lottery.Bet, error], io.Closer, error) {
 	if a.bets != nil {
 		return a.bets(), io.NopCloser(nil), nil
+	}
+	if a.single == nil && checked {
+		return betcsv.OpenCheckedAgencyFile(a.cfg.DataFile, a.cfg.ID)
 	}
 	if a.single == nil {
 		return betcsv.OpenAgencyFile(a.cfg.DataFile, a.cfg.ID, 0)

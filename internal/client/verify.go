@@ -18,11 +18,13 @@ import (
 var ErrVerification = errors.New("the central's bets are not the agency's")
 
 // resume yields the bets of all from number n on, the first n being the
-// bets the central holds, whose digest it says is central. It hashes every
-// bet into d, and checks the first n against central before it yields
+// bets the central holds, whose digest it says is central. It hashes the
+// first n bets into d, and every later one too unless countOnly (the
+// upload of an agency whose count pass has its digest of all: d then
+// counts them), and checks the first n against central before it yields
 // anything: a mismatch, or fewer than n bets, ends the sequence with an
 // ErrVerification error, logged, so that nothing more is sent.
-func (a *Agency) resume(all iter.Seq2[lottery.Bet, error], d *digester, n uint64, central lottery.Digest) iter.Seq2[lottery.Bet, error] {
+func (a *Agency) resume(all iter.Seq2[lottery.Bet, error], d *digester, n uint64, central lottery.Digest, countOnly bool) iter.Seq2[lottery.Bet, error] {
 	return func(yield func(lottery.Bet, error) bool) {
 		checked := false
 		for bet, err := range all {
@@ -41,7 +43,11 @@ func (a *Agency) resume(all iter.Seq2[lottery.Bet, error], d *digester, n uint64
 				}
 				checked = true
 			}
-			d.add(bet)
+			if countOnly {
+				d.n++
+			} else {
+				d.add(bet)
+			}
 			if !yield(bet, nil) {
 				return
 			}
@@ -88,13 +94,13 @@ func (a *Agency) verifyDone(w protocol.Welcome) error {
 // those the central holds, against the central's digest of them (resume),
 // and returns them hashed and counted.
 func (a *Agency) readAll(w protocol.Welcome) (*digester, error) {
-	all, closer, err := a.source()
+	all, closer, err := a.source(false)
 	if err != nil {
 		return nil, err
 	}
 	defer a.closeSource(closer)
 	d := newDigester(a.cfg.ID)
-	for _, err := range a.resume(all, d, w.Committed, w.Digest) {
+	for _, err := range a.resume(all, d, w.Committed, w.Digest, false) {
 		if err != nil {
 			return nil, err
 		}

@@ -84,8 +84,9 @@ var envPrefixes = []string{"SERVER_", "CLI_"}
 
 // envNames are the variables of ours that are not keys of either
 // program: validar-servidor.sh reads SERVER_ADDRESS on the host and
-// passes it to the probe as CLI_SERVER_ADDRESS.
-var envNames = []string{"SERVER_ADDRESS"}
+// passes it to the probe as CLI_SERVER_ADDRESS; SERVER_CPU_PROFILE and
+// CLI_CPU_PROFILE ask a binary for a CPU profile (cli.CPUProfile).
+var envNames = []string{"SERVER_ADDRESS", "SERVER_CPU_PROFILE", "CLI_CPU_PROFILE"}
 
 // CheckEnviron refuses a variable of environ (as os.Environ gives it)
 // whose name starts with SERVER_ or CLI_ but that is no key of the central

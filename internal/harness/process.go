@@ -59,6 +59,7 @@ type Process struct {
 	// Set before done is closed.
 	exitCode int // -1 when killed by a signal
 	waitErr  error
+	cpu      time.Duration // user + system, from the child's rusage
 }
 
 // Start starts the process spec describes. It is killed when ctx is done.
@@ -81,6 +82,9 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 		err := cmd.Wait()
 		p.waitErr = err
 		p.exitCode = cmd.ProcessState.ExitCode()
+		if st := cmd.ProcessState; st != nil {
+			p.cpu = st.UserTime() + st.SystemTime()
+		}
 		close(p.done)
 	}()
 	return p, nil
@@ -143,6 +147,11 @@ func (p *Process) ExitCode() int { return p.exitCode }
 // Err is the error of the process's Wait (nil after a clean exit). It is
 // valid once Exited is true.
 func (p *Process) Err() error { return p.waitErr }
+
+// CPU is the processor time the process used, user and system, as its
+// rusage at exit says: what the load generator reports per bet. It is
+// valid once Exited is true.
+func (p *Process) CPU() time.Duration { return p.cpu }
 
 // Wait waits up to timeout for the process to exit and returns its exit
 // code; ok is false when it is still running.

@@ -88,6 +88,23 @@ type CourseOptions struct {
 	// FloodSource from the moment it serves, before the agencies start,
 	// for Flood.For and at least until they are done (mutual TLS only).
 	Flood *FloodOptions
+	// ProfileDir, when set, has each process write a CPU profile there
+	// (SERVER_CPU_PROFILE, CLI_CPU_PROFILE): central-RUN.pprof and
+	// agency-I-RUN.pprof, where RUN is ProfileRun.
+	ProfileDir string
+	ProfileRun int
+}
+
+// CourseBets is the number of bets of the course dataset.
+const CourseBets = 26936 + 25518 + 16014 + 9238 + 991
+
+// profileEnv is the variable that has a process write its CPU profile
+// as name in opts.ProfileDir, when that is set.
+func profileEnv(opts CourseOptions, variable, name string) []string {
+	if opts.ProfileDir == "" {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s=%s", variable, filepath.Join(opts.ProfileDir, fmt.Sprintf("%s-%d.pprof", name, opts.ProfileRun)))}
 }
 
 // loggedWinners returns the cant_ganadores of the first successful
@@ -102,16 +119,18 @@ func loggedWinners(log string) (string, bool) {
 
 // CourseResult is what one course run measured.
 type CourseResult struct {
-	// Time is the wall time from launching the agencies (or the central,
+	// Wall is the wall time from launching the agencies (or the central,
 	// with WithServerStart) until the last agency has exited with its
 	// winners.
-	Time time.Duration
+	Wall time.Duration
 	// FailLines are the central's fail lines over its whole run, its
 	// shutdown included, by action.
 	FailLines map[string]int
-	// CentralCPU is the processor time the central used, up to the end of
-	// the flood where there is one (just before it is stopped).
-	CentralCPU time.Duration
+	// CentralCPU and AgenciesCPU are the processor time, user and
+	// system, of the central (start to its stop after the run and the
+	// flood, its shutdown included) and of the five agencies together,
+	// from each process's rusage at exit.
+	CentralCPU, AgenciesCPU time.Duration
 	// Flooded is how many connections the flood opened, in FloodLasted;
 	// 0 without a flood.
 	Flooded     int64
@@ -127,16 +146,10 @@ type CourseResult struct {
 
 // Course runs the central and the five agencies as processes and returns
 // the wall time from launching the agencies (or the central, with
-// WithServerStart) until the last agency has exited with its winners.
-func Course(ctx context.Context, opts CourseOptions) (time.Duration, error) {
-	res, err := RunCourse(ctx, opts)
-	return res.Time, err
-}
-
-// RunCourse is Course, returning what else it measured: the central's
-// fail lines and processor time and, with opts.Flood, the flood and the
-// refusals metric.
-func RunCourse(ctx context.Context, opts CourseOptions) (CourseResult, error) {
+// WithServerStart) until the last agency has exited with its winners,
+// the processor time of each side and, with opts.Flood and opts.Admin,
+// the flood and the refusals metric; the central's fail lines always.
+func Course(ctx context.Context, opts CourseOptions) (CourseResult, error) {
 	dir, err := os.MkdirTemp("", "lottery-bench-")
 	if err != nil {
 		return CourseResult{}, err
@@ -169,16 +182,18 @@ func RunCourse(ctx context.Context, opts CourseOptions) (CourseResult, error) {
 	if !opts.WithServerStart {
 		start = time.Now()
 	}
-	if err := runAgencies(ctx, opts, dir, srv.Addr); err != nil {
+	agenciesCPU, err := runAgencies(ctx, opts, dir, srv.Addr)
+	if err != nil {
 		return CourseResult{}, err
 	}
-	res := CourseResult{Time: time.Since(start), ListenOverflows: -overflows}
-	if err := res.observe(ctx, srv, flood, opts.Flood, adminAddr); err != nil {
+	res := CourseResult{Wall: time.Since(start), AgenciesCPU: agenciesCPU, ListenOverflows: -overflows}
+	if err := res.observe(ctx, flood, opts.Flood, adminAddr); err != nil {
 		return CourseResult{}, err
 	}
 	if err := srv.Stop(); err != nil {
 		return CourseResult{}, err
 	}
+	res.CentralCPU = srv.CPU()
 	res.FailLines = fails.ByAction()
 	return res, nil
 }
@@ -217,6 +232,7 @@ func startFlood(ctx context.Context, fo *FloodOptions, addr string) (*Flood, fun
 // endpoint's address ("" without opts.Admin).
 func courseEnv(opts CourseOptions) ([]string, string, error) {
 	env := append(opts.TLS.ServerEnv(), "AGENCIES_AMOUNT=5")
+	env = append(env, profileEnv(opts, "SERVER_CPU_PROFILE", "central")...)
 	if opts.StorageURL != nil {
 		url, err := opts.StorageURL()
 		if err != nil {
@@ -235,10 +251,10 @@ func courseEnv(opts CourseOptions) ([]string, string, error) {
 }
 
 // observe lets the flood, where there is one, go on for the rest of its
-// time, stops it, and reads what the central did meanwhile: its processor
-// time, the refusals metric (at adminAddr, where set) and the host's
-// listen overflows (adding them to the count there at the start).
-func (r *CourseResult) observe(ctx context.Context, srv *Server, flood *Flood, fo *FloodOptions, adminAddr string) error {
+// time, stops it, and reads what the central did meanwhile: the refusals
+// metric (at adminAddr, where set) and the host's listen overflows
+// (adding them to the count there at the start).
+func (r *CourseResult) observe(ctx context.Context, flood *Flood, fo *FloodOptions, adminAddr string) error {
 	if flood != nil {
 		if err := sleep(ctx, time.Until(flood.started.Add(fo.For))); err != nil {
 			return err
@@ -256,16 +272,16 @@ func (r *CourseResult) observe(ctx context.Context, srv *Server, flood *Flood, f
 		return err
 	}
 	r.ListenOverflows += overflows
-	r.CentralCPU, err = srv.CPU()
-	return err
+	return nil
 }
 
 // runAgencies runs the five agencies of the course against the central
-// at addr and waits until each has exited with its winners.
-func runAgencies(ctx context.Context, opts CourseOptions, dir, addr string) error {
+// at addr, waits until each has exited with its winners, and returns the
+// processor time they used together.
+func runAgencies(ctx context.Context, opts CourseOptions, dir, addr string) (time.Duration, error) {
 	agencies, err := startAgencies(ctx, opts, dir, addr)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer killAll(agencies) // the rest, when one fails
 	exited := make(chan int, len(agencies))
@@ -278,10 +294,14 @@ func runAgencies(ctx context.Context, opts CourseOptions, dir, addr string) erro
 	for range agencies {
 		i := <-exited
 		if err := checkAgency(agencies[i], CourseWinners[i]); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	var cpu time.Duration
+	for _, p := range agencies {
+		cpu += p.CPU()
+	}
+	return cpu, nil
 }
 
 // startAgencies starts the five agencies of the course in dir, against
@@ -297,7 +317,7 @@ func startAgencies(ctx context.Context, opts CourseOptions, dir, addr string) ([
 				"CLI_SERVER_ADDRESS="+addr,
 				"CLI_DATA_FILE="+filepath.Join(opts.DataDir, "agency-"+id+".csv"),
 				"CLI_BATCH_MAXAMOUNT="+strconv.Itoa(opts.BatchMax),
-			), opts.TLS.ClientEnv(i+1)...),
+			), append(opts.TLS.ClientEnv(i+1), profileEnv(opts, "CLI_CPU_PROFILE", "agency-"+id)...)...),
 		})
 		if err != nil {
 			killAll(agencies)

@@ -98,31 +98,6 @@ func (s *Server) PeakRSS() (int64, error) {
 	return 0, errors.New("no VmHWM in /proc status")
 }
 
-// CPU returns the processor time the central has used so far, user and
-// system (/proc's utime and stime, in Linux's 100 ticks a second).
-func (s *Server) CPU() (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.Pid()))
-	if err != nil {
-		return 0, err
-	}
-	// The fields after the command's name, which is in parentheses and
-	// may hold spaces: state is field 3, utime 14, stime 15.
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:]))
-	if i < 0 || len(f) < 13 {
-		return 0, errors.New("no utime and stime in /proc stat")
-	}
-	var ticks int64
-	for _, v := range f[11:13] {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc stat: %w", err)
-		}
-		ticks += n
-	}
-	return time.Duration(ticks) * 10 * time.Millisecond, nil
-}
-
 // Stop sends SIGTERM and waits for a clean exit.
 func (s *Server) Stop() error {
 	err := s.Terminate(10 * time.Second)

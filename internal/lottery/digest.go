@@ -104,9 +104,15 @@ func sumDigest(h hash.Hash) Digest {
 // later: storage plans a batch on a copy and keeps the copy only once the
 // batch is written, so that a batch that fails leaves the digest as it was.
 type Hasher struct {
-	h   hash.Hash // SHA-256 of the rows so far
-	row []byte    // Add's row buffer, reused
+	h hash.Hash // SHA-256 of the rows so far, but those pending
+	// pending holds the rows Add rendered and h has not taken yet: SHA-256
+	// takes 64-byte blocks, and one Write of a few kilobytes costs far
+	// less than a Write per row of about fifty bytes.
+	pending []byte
 }
+
+// hashChunk is how many bytes of rows Add gathers before it hashes them.
+const hashChunk = 4 << 10
 
 // NewHasher returns a Hasher of no bets: its Sum is EmptyDigest.
 func NewHasher() *Hasher {
@@ -114,27 +120,40 @@ func NewHasher() *Hasher {
 }
 
 // Add hashes bet as agency's next bet, rendered by AppendRow. It does not
-// allocate once its row buffer has grown to the longest row.
+// allocate once its buffer has grown to hashChunk and the longest row.
 func (h *Hasher) Add(agency int, bet Bet) {
-	h.row = AppendRow(h.row[:0], agency, bet)
-	h.h.Write(h.row)
+	h.pending = AppendRow(h.pending, agency, bet)
+	if len(h.pending) >= hashChunk {
+		h.flush()
+	}
+}
+
+// flush hashes the pending rows.
+func (h *Hasher) flush() {
+	if len(h.pending) > 0 {
+		h.h.Write(h.pending)
+		h.pending = h.pending[:0]
+	}
 }
 
 // Write hashes rows already rendered by AppendRow, as storage holds them
 // in bets.csv; it never fails. Bytes that are not such rows give a digest
 // that no one holding the bets computes.
 func (h *Hasher) Write(rows []byte) (int, error) {
+	h.flush()
 	return h.h.Write(rows)
 }
 
 // Sum returns the digest of the bets hashed so far; more may be added.
 func (h *Hasher) Sum() Digest {
+	h.flush()
 	return sumDigest(h.h)
 }
 
 // Clone returns an independent copy of h: bets added to one do not change
 // the other's digest.
 func (h *Hasher) Clone() *Hasher {
+	h.flush()
 	c, err := h.h.(hash.Cloner).Clone()
 	if err != nil {
 		panic(fmt.Sprintf("lottery: clone SHA-256: %v", err)) // crypto/sha256's never fails
@@ -146,6 +165,7 @@ func (h *Hasher) Clone() *Hasher {
 // digest in a database row carries it on from there, without reading the
 // agency's bets again. The bytes are crypto/sha256's own encoding.
 func (h *Hasher) MarshalBinary() ([]byte, error) {
+	h.flush()
 	return h.h.(encoding.BinaryMarshaler).MarshalBinary()
 }
 
@@ -155,6 +175,6 @@ func (h *Hasher) UnmarshalBinary(state []byte) error {
 	if err := s.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
 		return fmt.Errorf("restore an agency's digest: %w", err)
 	}
-	h.h = s
+	h.h, h.pending = s, h.pending[:0]
 	return nil
 }

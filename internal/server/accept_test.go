@@ -1,21 +1,15 @@
 package server_test
 
 import (
-	"context"
 	"net"
 	"os"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
-	"github.com/loteria-nacional/quiniela/internal/app"
 	"github.com/loteria-nacional/quiniela/internal/harness"
-	"github.com/loteria-nacional/quiniela/internal/logging"
-	"github.com/loteria-nacional/quiniela/internal/lottery"
 	"github.com/loteria-nacional/quiniela/internal/protocol"
-	"github.com/loteria-nacional/quiniela/internal/server"
 )
 
 // exhaustedListener is a real listener whose first fails Accepts fail as
@@ -42,29 +36,14 @@ func (l *exhaustedListener) Accept() (net.Conn, error) {
 // the next connection, and says the episode in one line with its count.
 func TestServeOutlivesDescriptorExhaustion(t *testing.T) {
 	const fails = 6
-	logged := &logSink{&harness.Buffer{}}
-	log := logging.New(logged, logging.LevelWarning-4)
-	central, err := lottery.NewCentral(t.Context(), failingLedger{}, 1, app.EventLog{Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() {
-		srv := server.New(server.Settings{PeerTimeout: 5 * time.Second, MaxConnections: 8}, central, log)
-		served <- srv.Serve(ctx, &exhaustedListener{Listener: ln, fails: fails})
-	}()
+	logged, ln := &logSink{&harness.Buffer{}}, listen(t)
+	stop := serveFailing(t, logged, &exhaustedListener{Listener: ln, fails: fails})
 	h := dial(t, &testServer{addr: ln.Addr().String()})
 	h.send(protocol.Health{})
 	if m, ok := h.read().(protocol.HealthOK); !ok {
 		t.Errorf("Health after %d EMFILE: %#v, want HealthOK", fails, m)
 	}
-	cancel()
-	if err := <-served; err != nil {
+	if err := stop(); err != nil {
 		t.Errorf("Serve: %v, want it served on", err)
 	}
 	lines := logged.lines("action: accept | result: fail")

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -203,8 +204,29 @@ func (c *conn) handshake() bool {
 		if w.Write(&protocol.Error{Code: protocol.CodeTLSRequired, Message: "this central requires mutual TLS"}) == nil {
 			w.Flush()
 		}
+		return false
 	}
+	linger(tc.NetConn())
 	return false
+}
+
+// lingerTimeout bounds linger.
+const lingerTimeout = 250 * time.Millisecond
+
+// linger ends the sending side of a connection whose handshake failed
+// and reads what the peer still sends until it closes, for at most
+// lingerTimeout, so that the close that follows does not reset the
+// connection: a reset can reach the agency before the alert saying why
+// it was refused (with TLS 1.3 the agency sends its first frame before
+// it learns the central's verdict), and it would be told nothing.
+func linger(nc net.Conn) {
+	tcp, ok := nc.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	tcp.CloseWrite()
+	tcp.SetReadDeadline(time.Now().Add(lingerTimeout))
+	io.Copy(io.Discard, io.LimitReader(tcp, 64<<10))
 }
 
 // speaksFor refuses a Hello that the peer's certificate does not allow:

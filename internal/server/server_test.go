@@ -731,24 +731,10 @@ func (failingLedger) LoadBets() iter.Seq2[lottery.Bet, error] {
 // errors; the connection logs no fail line of its own (the storage logs
 // the cause once, where it happened); and health checks fail.
 func TestUnavailableSaysNoMore(t *testing.T) {
-	logged := &logSink{&harness.Buffer{}}
-	log := logging.New(logged, logging.LevelWarning-4)
-	central, err := lottery.NewCentral(t.Context(), failingLedger{}, 1, app.EventLog{Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() {
-		served <- server.New(server.Settings{PeerTimeout: 5 * time.Second, MaxConnections: 8}, central, log).Serve(ctx, ln)
-	}()
+	logged, ln := &logSink{&harness.Buffer{}}, listen(t)
+	stop := serveFailing(t, logged, ln)
 	t.Cleanup(func() {
-		cancel()
-		if err := <-served; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	})
@@ -802,5 +788,35 @@ func TestAgencyDetectsAlteredBets(t *testing.T) {
 	}
 	if n := countBets(t, ts.Store()); n == 0 {
 		t.Fatal("the altering ledger stored nothing: the test proves nothing")
+	}
+}
+
+// listen listens on a free port of 127.0.0.1.
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// serveFailing serves, on ln, a central over a ledger whose every write
+// fails, logging to logged; stop ends Serve and returns its error.
+func serveFailing(t *testing.T, logged *logSink, ln net.Listener) (stop func() error) {
+	t.Helper()
+	log := logging.New(logged, logging.LevelWarning-4)
+	central, err := lottery.NewCentral(t.Context(), failingLedger{}, 1, app.EventLog{Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- server.New(server.Settings{PeerTimeout: 5 * time.Second, MaxConnections: 8}, central, log).Serve(ctx, ln)
+	}()
+	return func() error {
+		cancel()
+		return <-served
 	}
 }
