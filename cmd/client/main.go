@@ -35,6 +35,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/loteria-nacional/quiniela/internal/cli"
@@ -86,7 +87,17 @@ func run(args []string) int {
 
 // agency is `client run`: the agency's whole run, configured from the
 // file at path and the environment; it returns the exit status.
+// gcPercent is the agency's GOGC unless the environment sets one. An
+// agency allocates little but the bets it keeps between its count pass
+// and its upload (a few MB at most: client.keepBets); at the default 100
+// the collector runs while they grow and scans them each time, about a
+// sixth of a course agency's CPU (BENCHMARKS.md, round 2).
+const gcPercent = 400
+
 func agency(ctx context.Context, path string) int {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
+	}
 	cfg, err := loadConfig(path)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "client: %v\n", err)

@@ -58,6 +58,7 @@ type Agency struct {
 	// when not declared), and how many connections the central welcomed.
 	version  uint16
 	declared *protocol.Declare
+	kept     [][]lottery.Bet // all the bets, as count read them, for a small file (keep)
 	sessions int
 }
 

@@ -132,10 +132,14 @@ func (a *Agency) readAcks(c *link, acks <-chan inflight) error {
 // source yields all the agency's bets, from number 0: those the central
 // already holds are read again, to check its digest of them. checked
 // says the count pass read the whole data file without error: each bet
-// is then not validated again (betcsv.OpenCheckedAgencyFile).
+// is then not validated again (betcsv.OpenCheckedAgencyFile), and a
+// small file is not read again at all: the bets count kept are yielded.
 func (a *Agency) source(checked bool) (iter.Seq2[lottery.Bet, error], io.Closer, error) {
 	if a.bets != nil {
 		return a.bets(), io.NopCloser(nil), nil
+	}
+	if checked && a.kept != nil {
+		return keptBets(a.kept), io.NopCloser(nil), nil
 	}
 	if a.single == nil && checked {
 		return betcsv.OpenCheckedAgencyFile(a.cfg.DataFile, a.cfg.ID)
@@ -151,6 +155,20 @@ func (a *Agency) source(checked bool) (iter.Seq2[lottery.Bet, error], io.Closer,
 	return func(yield func(lottery.Bet, error) bool) {
 		yield(bet, nil)
 	}, io.NopCloser(nil), nil
+}
+
+// keptBets yields the bets of blocks, which a pass over the data file
+// read without error (see keep).
+func keptBets(blocks [][]lottery.Bet) iter.Seq2[lottery.Bet, error] {
+	return func(yield func(lottery.Bet, error) bool) {
+		for _, block := range blocks {
+			for i := range block {
+				if !yield(block[i], nil) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // closeSource closes what source opened.

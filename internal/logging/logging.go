@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -126,26 +127,28 @@ func (h *Handler) Enabled(_ context.Context, level slog.Level) bool {
 	return level >= h.level.Level()
 }
 
-// Handle implements slog.Handler.
+// Handle implements slog.Handler. It formats the line into a buffer it
+// reuses (linePool) and writes it in one write, so that a line costs no
+// allocation of its own: the central logs one per batch.
 func (h *Handler) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.Grow(128)
+	bp := linePool.Get().(*[]byte)
+	defer linePool.Put(bp)
 	t := r.Time
 	if t.IsZero() {
 		t = time.Now()
 	}
-	b.WriteString(t.In(h.out.loc).Format(TimeLayout))
-	fmt.Fprintf(&b, " %-8s ", LevelName(r.Level))
-	b.WriteString("action: ")
-	b.WriteString(clean(r.Message))
-	result := ""
-	var rest strings.Builder
+	b := t.In(h.out.loc).AppendFormat((*bp)[:0], TimeLayout)
+	b = append(b, ' ')
+	name := LevelName(r.Level)
+	b = append(b, name...)
+	b = append(b, padding[:max(1, 9-len(name))]...) // as "%-8s "
+	b = appendClean(append(b, "action: "...), r.Message)
+	result, own, i := "", -1, 0 // the record's own result is its attribute own
 	r.Attrs(func(a slog.Attr) bool {
 		if a.Key == ResultKey && result == "" {
-			result = a.Value.String()
-			return true
+			result, own = a.Value.String(), i
 		}
-		writeAttr(&rest, "", a)
+		i++
 		return true
 	})
 	if result == "" {
@@ -160,21 +163,37 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 	if result == ResultFail {
 		h.out.fails.Add(1)
 	}
-	b.WriteString(" | result: ")
-	b.WriteString(clean(result))
-	b.WriteString(h.prefix)
-	b.WriteString(rest.String())
-	b.WriteByte('\n')
+	b = appendClean(append(b, " | result: "...), result)
+	b = append(b, h.prefix...)
+	i = 0
+	r.Attrs(func(a slog.Attr) bool {
+		if i != own {
+			b = appendAttr(b, "", a)
+		}
+		i++
+		return true
+	})
+	b = append(b, '\n')
+	*bp = b
 	h.out.mu.Lock()
 	defer h.out.mu.Unlock()
-	_, err := io.WriteString(h.out.w, b.String())
+	_, err := h.out.w.Write(b)
 	return err
 }
 
-func writeAttr(b *strings.Builder, group string, a slog.Attr) {
+// padding pads a level's name to 8 bytes, and one more.
+const padding = "         "
+
+// linePool holds the buffers lines are formatted in.
+var linePool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 256)
+	return &b
+}}
+
+func appendAttr(b []byte, group string, a slog.Attr) []byte {
 	a.Value = a.Value.Resolve()
 	if a.Equal(slog.Attr{}) {
-		return
+		return b
 	}
 	key := a.Key
 	if group != "" {
@@ -182,28 +201,35 @@ func writeAttr(b *strings.Builder, group string, a slog.Attr) {
 	}
 	if a.Value.Kind() == slog.KindGroup {
 		for _, ga := range a.Value.Group() {
-			writeAttr(b, key, ga)
+			b = appendAttr(b, key, ga)
 		}
-		return
+		return b
 	}
-	b.WriteString(" | ")
-	b.WriteString(clean(key))
-	b.WriteString(": ")
-	b.WriteString(clean(a.Value.String()))
+	b = appendClean(append(b, " | "...), key)
+	b = append(b, ": "...)
+	switch a.Value.Kind() {
+	case slog.KindInt64:
+		return strconv.AppendInt(b, a.Value.Int64(), 10)
+	case slog.KindUint64:
+		return strconv.AppendUint(b, a.Value.Uint64(), 10)
+	case slog.KindString:
+		return appendClean(b, a.Value.String())
+	}
+	return appendClean(b, a.Value.String())
 }
 
 // WithAttrs implements slog.Handler.
 func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	h2 := *h
-	var b strings.Builder
+	var b []byte
 	for _, a := range attrs {
 		if a.Key == ResultKey {
 			h2.result = a.Value.String()
 			continue
 		}
-		writeAttr(&b, "", a)
+		b = appendAttr(b, "", a)
 	}
-	h2.prefix += b.String()
+	h2.prefix += string(b)
 	return &h2
 }
 
@@ -215,10 +241,11 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 
 var cleaner = strings.NewReplacer("|", "/", "\n", " ", "\r", " ")
 
-// clean makes s safe inside a line: no separator, no line break.
-func clean(s string) string {
+// appendClean appends s to b made safe inside a line: no separator, no
+// line break.
+func appendClean(b []byte, s string) []byte {
 	if !strings.ContainsAny(s, "|\n\r") {
-		return s
+		return append(b, s...)
 	}
-	return cleaner.Replace(s)
+	return append(b, cleaner.Replace(s)...)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -526,5 +527,26 @@ func TestFailures(t *testing.T) {
 	}
 	if _, ok := Failures(slog.New(slog.DiscardHandler)); ok {
 		t.Error("Failures of another handler's logger says it can tell")
+	}
+}
+
+// TestHandleAllocatesNothing checks that a line of the central's hot path
+// (apuesta_recibida: a result, two integers, one per batch) is formatted
+// without an allocation of its own, and still reads as the format says.
+func TestHandleAllocatesNothing(t *testing.T) {
+	var w countingWriter
+	h := NewIn(io.Discard, slog.LevelInfo, time.UTC).Handler().(*Handler)
+	r := slog.NewRecord(time.Date(2024, 8, 21, 22, 11, 15, 0, time.UTC), slog.LevelInfo, "apuesta_recibida", 0)
+	r.AddAttrs(Success, slog.Int("cantidad", 1200), slog.Int("agencia", 3))
+	if allocs := testing.AllocsPerRun(100, func() { _ = h.Handle(t.Context(), r) }); allocs != 0 {
+		t.Errorf("Handle: %v allocations a line, want 0", allocs)
+	}
+	h.out.w = &w
+	if err := h.Handle(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	want := "2024-08-21 22:11:15+00:00 INFO     action: apuesta_recibida | result: success | cantidad: 1200 | agencia: 3\n"
+	if len(w.each) != 1 || w.each[0] != want {
+		t.Errorf("line %q, want %q", w.each, want)
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/loteria-nacional/quiniela/internal/logging"
@@ -82,7 +83,8 @@ func (c *conn) logStored(b *pendingBatch, fresh int) {
 	if dup := b.size - fresh; dup > 0 {
 		log.Info("apuesta_recibida", logging.Success, "cantidad", fresh, "duplicadas", dup, "agencia", c.agency)
 	} else {
-		log.Info("apuesta_recibida", logging.Success, "cantidad", fresh, "agencia", c.agency)
+		// Attributes, not arguments: no value boxed, one line a batch.
+		log.LogAttrs(context.Background(), slog.LevelInfo, "apuesta_recibida", logging.Success, slog.Int("cantidad", fresh), slog.Int("agencia", c.agency))
 	}
 	if b.single != nil && fresh == 1 {
 		log.Info("apuesta_almacenada", logging.Success, "dni", b.single.Document, "numero", b.single.Number)
