@@ -19,7 +19,9 @@ not to the file.`
 
 // settingsNote names what the agency reads beyond its keys.
 const settingsNote = `Also read: NOMBRE, APELLIDO, DOCUMENTO, NACIMIENTO and NUMERO, all or none:
-the single-bet mode, which sends that one bet instead of data.file.`
+the single-bet mode, which sends that one bet instead of data.file; GOGC, the
+garbage collector's target (default 400 for an agency, which keeps a small
+file's bets between its count pass and its upload).`
 
 // withSettings returns c with the agency's settings section.
 func withSettings(c cli.Command) cli.Command {

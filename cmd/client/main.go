@@ -85,8 +85,6 @@ func run(args []string) int {
 	return agency(ctx, path)
 }
 
-// agency is `client run`: the agency's whole run, configured from the
-// file at path and the environment; it returns the exit status.
 // gcPercent is the agency's GOGC unless the environment sets one. An
 // agency allocates little but the bets it keeps between its count pass
 // and its upload (a few MB at most: client.keepBets); at the default 100
@@ -94,6 +92,8 @@ func run(args []string) int {
 // sixth of a course agency's CPU (BENCHMARKS.md, round 2).
 const gcPercent = 400
 
+// agency is `client run`: the agency's whole run, configured from the
+// file at path and the environment; it returns the exit status.
 func agency(ctx context.Context, path string) int {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(gcPercent)
