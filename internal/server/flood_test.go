@@ -1,17 +1,14 @@
 package server_test
 
 import (
-	"bufio"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,6 +16,7 @@ import (
 	"time"
 
 	"github.com/loteria-nacional/quiniela/internal/harness"
+	"github.com/loteria-nacional/quiniela/internal/loadgen"
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/mtls"
 )
@@ -100,30 +98,17 @@ func flood(t *testing.T, addr string, hello []byte, stop <-chan struct{}) (opene
 	}
 }
 
-// refusalsMetric is the sum of quiniela_refusals_total over its reasons,
-// as the admin endpoint at addr says, and each reason's.
+// refusalsMetric reads quiniela_refusals_total at the admin endpoint at
+// addr: its sum and its value by reason.
 func refusalsMetric(t *testing.T, addr string) (int64, map[string]int64) {
 	t.Helper()
-	res, err := http.Get("http://" + addr + "/metrics")
+	by, err := loadgen.Refusals(t.Context(), addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
 	var total int64
-	by := map[string]int64{}
-	sc := bufio.NewScanner(res.Body)
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		reason, isRefusal := strings.CutPrefix(name, `quiniela_refusals_total{reason="`)
-		if !ok || !isRefusal {
-			continue
-		}
-		v, err := strconv.ParseFloat(value, 64)
-		if err != nil {
-			t.Fatalf("metric %q: %v", sc.Text(), err)
-		}
-		by[strings.TrimSuffix(reason, `"}`)] = int64(v)
-		total += int64(v)
+	for _, n := range by {
+		total += n
 	}
 	return total, by
 }
