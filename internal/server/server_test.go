@@ -510,8 +510,11 @@ func TestSlowPeers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ts := startServer(t, 2, withHelloTimeout(helloTimeout), withPeerTimeout(readTimeout))
-			c := dial(t, ts)
+			// Before the dial: the central's clock starts at its accept,
+			// which a loaded machine may run well before this goroutine
+			// sees the dial return.
 			start := time.Now()
+			c := dial(t, ts)
 			if tt.hello {
 				c.hello(1)
 				start = time.Now()
