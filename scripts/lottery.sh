@@ -94,7 +94,13 @@ on)
 	"$bin/server" certs -dir "$certs" -agencies "$agencies" >"$run/certs.log"
 	server_env=(SERVER_TLS_CERT="$certs/central.crt" SERVER_TLS_KEY="$certs/central.key"
 		SERVER_TLS_CLIENT_CA="$certs/ca.crt")
-	[ ! -f "$certs/revoked.txt" ] || server_env+=(SERVER_TLS_REVOKED="$certs/revoked.txt")
+	# The revocation list: the CRL `server certs revoke` writes, else the
+	# text list of earlier versions.
+	if [ -f "$certs/crl.pem" ]; then
+		server_env+=(SERVER_TLS_REVOKED="$certs/crl.pem")
+	elif [ -f "$certs/revoked.txt" ]; then
+		server_env+=(SERVER_TLS_REVOKED="$certs/revoked.txt")
+	fi
 	echo "mutual TLS with the certificates of $certs"
 	;;
 off) echo "plaintext (TLS=off): agencies are not authenticated" ;;
