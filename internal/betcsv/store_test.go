@@ -94,3 +94,72 @@ func TestReadStoreFileAcrossChunks(t *testing.T) {
 		t.Fatalf("read %d bets, want the %d written, in order", len(got), len(want))
 	}
 }
+
+// TestScanRowAgreesWithSplitRow: rows of every shape, alone and after a
+// row of each length from 1 to 16 bytes (so that every byte of them falls
+// at every place of scanRow's eight-byte words), followed by a common
+// row, parse to the bets (or the error) that parseStoreRow gives each
+// line alone: the fast path only ever answers what the slow one would.
+func TestScanRowAgreesWithSplitRow(t *testing.T) {
+	rows := []string{
+		"1,Ana,Pérez,12345678,1990-05-17,7574",
+		"12,Ana,Pérez,12345678,1990-05-17,7574\r",
+		"3,\"Juan, Jr\",Pérez,1,1990-05-17,0",
+		"3,Juan,\"O\"\"Brien\",1,1990-05-17,0\r",
+		"1,a\"b,c,1,1990-01-01,5",
+		"1,a\"b,c,1990-01-01,5",
+		"1,a,b,c,\"d,5",
+		"1,a,b,1,\"1990-01-01\"",
+		"1,a,b,1,1990-01-01",
+		"1,a,b,1,1990-01-01,5,6",
+		"1,,,,,",
+		"x,a,b,1,1990-01-01,5",
+		"1,a,b,1,1990-01-01,x",
+		"1,a,b,1,1990-01-01,\r",
+		"+1,a,b,1,1990-01-01,-5",
+		"1234567890,a,b,1,1990-01-01,12345678901",
+		"0001,a,b,1,1990-01-01,0009",
+		"",
+		"\r",
+		",,,,,,,,,,,,,,,,,,,,",
+		"1,Nombre muy largo con espacios,Apellido,99999999,2000-12-31,1",
+	}
+	pads := []string{""}
+	for n := 1; n <= 16; n++ {
+		pads = append(pads, "1,a,b,1,1990-01-01,5"[:n])
+	}
+	for _, row := range rows {
+		for _, pad := range pads {
+			lines := []string{row}
+			if pad != "" {
+				lines = []string{pad, row}
+			}
+			// The row last (its end in scanRow's byte loop), then before another.
+			if row != "" || pad != "" { // "" alone is an empty file, no row
+				agreeWithSplitRow(t, lines)
+			}
+			agreeWithSplitRow(t, append(lines, "2,Eva,Gómez,7,2001-02-03,42"))
+		}
+	}
+}
+
+// agreeWithSplitRow checks ParseStoreRows on lines joined against
+// parseStoreRow on each line.
+func agreeWithSplitRow(t *testing.T, lines []string) {
+	t.Helper()
+	var want []lottery.Bet
+	var wantErr error
+	for i, l := range lines {
+		b, err := parseStoreRow(strings.TrimSuffix(l, "\r"))
+		if err != nil {
+			wantErr = fmt.Errorf("read bets line %d: %w", i+1, err)
+			break
+		}
+		want = append(want, b)
+	}
+	chunk := strings.Join(lines, "\n")
+	got, err := collect(t, ParseStoreRows(chunk))
+	if !slices.Equal(got, want) || fmt.Sprint(err) != fmt.Sprint(wantErr) {
+		t.Errorf("ParseStoreRows(%q) = %+v, %v; want %+v, %v", chunk, got, err, want, wantErr)
+	}
+}
