@@ -74,3 +74,21 @@ func BenchmarkHasWon(b *testing.B) {
 	}
 	reportBetsPerSecond(b, b.N)
 }
+
+var sinkRows []byte
+
+// BenchmarkAppendRows renders a batch of 200 realistic bets as the
+// central does for each batch it stores (lottery.AppendRows into a new
+// buffer), cycling over 4096 bets.
+func BenchmarkAppendRows(b *testing.B) {
+	const batch = 200
+	bets := benchBets(b, 4096, 4)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		at := i * batch % (len(bets) - batch)
+		sinkRows = lottery.AppendRows(nil, 3, bets[at:at+batch])
+	}
+	b.StopTimer()
+	reportBetsPerSecond(b, b.N*batch)
+}

@@ -1,6 +1,8 @@
 package lottery
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,13 +34,59 @@ func AppendRow(dst []byte, agency int, bet Bet) []byte {
 // Python's csv.writer writes, so the course's Python reads every row back
 // as the same fields.
 func AppendFields(dst []byte, bet Bet) []byte {
-	dst = appendField(dst, bet.FirstName)
-	dst = appendField(append(dst, ','), bet.LastName)
-	dst = appendField(append(dst, ','), bet.Document)
-	dst = appendField(append(dst, ','), bet.Birthdate)
+	// The common row needs no quote: its text fields are appended as
+	// they are and checked once, together; only a row that needs a
+	// quote is rendered again field by field.
+	start := len(dst)
+	dst = append(dst, bet.FirstName...)
+	dst = append(append(dst, ','), bet.LastName...)
+	dst = append(append(dst, ','), bet.Document...)
+	dst = append(append(dst, ','), bet.Birthdate...)
+	if !plain(dst[start:], 3) || leadingBlank(bet) {
+		dst = appendField(dst[:start], bet.FirstName)
+		dst = appendField(append(dst, ','), bet.LastName)
+		dst = appendField(append(dst, ','), bet.Document)
+		dst = appendField(append(dst, ','), bet.Birthdate)
+	}
 	dst = strconv.AppendInt(append(dst, ','), int64(bet.Number), 10)
 	return append(dst, '\n')
 }
+
+// plain reports whether text, fields joined by commas, holds no byte
+// that quotes a field (a comma, a quote, a line break) but those commas.
+// It looks at eight bytes at a time (SWAR).
+func plain(text []byte, commas int) bool {
+	n, i := 0, 0
+	for ; i+8 <= len(text); i += 8 {
+		w := binary.LittleEndian.Uint64(text[i:])
+		n += bits.OnesCount64(zeroBytes(w^(ones*',')) | zeroBytes(w^(ones*'"')) |
+			zeroBytes(w^(ones*'\n')) | zeroBytes(w^(ones*'\r')))
+	}
+	for _, c := range text[i:] {
+		if quoted[c] {
+			n++
+		}
+	}
+	return n == commas
+}
+
+// ones is a word with every byte 1: c*ones repeats byte c in each.
+const ones = 0x0101010101010101
+
+// zeroBytes returns w with the high bit set of each byte that is zero in
+// w, and no other bit: exact, no carry from one byte reaches another.
+func zeroBytes(w uint64) uint64 {
+	const low7 = 0x7f7f7f7f7f7f7f7f
+	return ^((w&low7 + low7) | w | low7)
+}
+
+// leadingBlank reports whether a text field of bet starts with a space or
+// a tab, which quotes it (see AppendFields).
+func leadingBlank(bet Bet) bool {
+	return blankFirst(bet.FirstName) || blankFirst(bet.LastName) || blankFirst(bet.Document) || blankFirst(bet.Birthdate)
+}
+
+func blankFirst(s string) bool { return s != "" && (s[0] == ' ' || s[0] == '\t') }
 
 // appendField appends s to dst as one CSV field, quoted only when it must
 // be (see AppendFields).
@@ -88,8 +136,10 @@ func AppendRows(dst []byte, agency int, bets []Bet) []byte {
 		size += len(b.FirstName) + len(b.LastName) + len(b.Document) + len(b.Birthdate) + 16
 	}
 	dst = slices.Grow(dst, size)
+	var buf [24]byte
+	prefix := append(strconv.AppendInt(buf[:0], int64(agency), 10), ',') // every row's
 	for _, b := range bets {
-		dst = AppendRow(dst, agency, b)
+		dst = AppendFields(append(dst, prefix...), b)
 	}
 	return dst
 }
