@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/loteria-nacional/quiniela/internal/groupcommit"
@@ -33,6 +34,7 @@ type request struct {
 	append   bool           // batch: at the agency's next position, whatever first says
 	total    uint64         // done: the agency's total
 	rows     []byte         // batch: its bets as bets.csv rows, rendered by the caller
+	pooled   *[]byte        // batch: where rows came from in rowBuffers, until release
 	hash     [32]byte       // batch: SHA-256 of rows, by the caller
 	bets     int            // batch: how many rows
 	decision lottery.Result // draw: what it records
@@ -57,9 +59,33 @@ func (s *Store) Append(agency int, from uint64, bets []lottery.Bet) lottery.Rece
 }
 
 func newBatch(agency int, bets []lottery.Bet) *request {
-	r := &request{kind: recordBatch, agency: agency, rows: lottery.AppendRows(nil, agency, bets), bets: len(bets), Answer: groupcommit.NewAnswer[lottery.Digest]()}
+	buf := rowBuffers.Get().(*[]byte)
+	r := &request{kind: recordBatch, agency: agency, rows: lottery.AppendRows((*buf)[:0], agency, bets), pooled: buf, bets: len(bets), Answer: groupcommit.NewAnswer[lottery.Digest]()}
 	r.hash = sha256.Sum256(r.rows)
 	return r
+}
+
+// rowBuffers recycles the buffers batches render their rows into: once
+// the writer has planned a group, it holds the rows in its own buffer,
+// and a new batch's rows need no new allocation (one a batch otherwise,
+// and the collector's work that follows).
+var rowBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledRows bounds the buffers kept in rowBuffers: a central's batch
+// is at most a frame of 8 kB, StoreBets's can reach maxRequestBytes.
+const maxPooledRows = 64 << 10
+
+// release gives r's rows buffer back to rowBuffers, once nothing reads
+// r.rows: after the writer's plan has copied them.
+func (r *request) release() {
+	if r.pooled == nil {
+		return
+	}
+	if cap(r.rows) <= maxPooledRows {
+		*r.pooled = r.rows[:0]
+		rowBuffers.Put(r.pooled)
+	}
+	r.rows, r.pooled = nil, nil
 }
 
 // Notify records that agency has sent all of its total bets
@@ -123,6 +149,9 @@ func (s *Store) commit(group []*request) {
 	}
 	p := s.state.plan(group, s.rows[:0], s.records[:0])
 	s.rows, s.records = p.rows, p.records // reused by the next group
+	for _, r := range group {
+		r.release() // its rows are in p.rows now
+	}
 	s.synced = 0
 	if err := s.write(p); err != nil {
 		s.failed = err
