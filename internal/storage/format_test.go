@@ -100,6 +100,12 @@ func TestEmptyLegacyJournal(t *testing.T) {
 	fs := newFakeFS()
 	smallStore(t, fs)
 	fs.setContents(legacyName, nil)
+	good := fs.contents(journalName)
+	fs.setContents(journalName, good[:recordSize]) // a start that is refused removes nothing
+	if ce := refused(t, fs); ce.Check != CheckJournal {
+		t.Errorf("a journal cut to its header: %v, want the journal check", ce)
+	}
+	fs.setContents(journalName, good)
 	openStore(t, csvName, fs).Close()
 	if ok, _ := fs.Exists(legacyName); ok {
 		t.Errorf("the empty %s is still there", legacyName)

@@ -61,8 +61,10 @@ func (s *Store) open(fsys FS, path string) error {
 // refused; otherwise recover.
 func (s *Store) recoverAll(fsys FS, path string, r replayed, sizes [3]int64, legacy File) error {
 	csvSize, jSize, lSize := sizes[0], sizes[1], sizes[2]
+	tidy := func() error { return nil }
 	if r.legacy == 0 && legacy != nil {
-		if err := s.leftover(fsys, path, legacy, lSize); err != nil {
+		var err error
+		if tidy, err = s.leftover(fsys, path, legacy, lSize, r.migratedFrom); err != nil {
 			return err
 		}
 	}
@@ -71,10 +73,16 @@ func (s *Store) recoverAll(fsys FS, path string, r replayed, sizes [3]int64, leg
 		if err := s.saveTail(fsys, s.journal, path+JournalSuffix, 0, jSize); err != nil {
 			return err
 		}
+		if err := tidy(); err != nil {
+			return err
+		}
 		return s.create(fsys, path, false)
 	}
 	if r.state.records == 0 {
 		return noRecord(path+JournalSuffix, csvSize)
+	}
+	if err := tidy(); err != nil {
+		return err
 	}
 	if s.csv == nil {
 		// A journal of a store whose bets.csv was never written to.
@@ -86,39 +94,31 @@ func (s *Store) recoverAll(fsys FS, path string, r replayed, sizes [3]int64, leg
 	return s.recover(fsys, path, r, jSize, csvSize)
 }
 
-// leftover deals with a journal of an earlier format beside this
-// format's, before anything is changed: an empty one, which a release
-// before format 3 creates before it refuses this store, is removed; one
-// that this journal was migrated from (a migration that stopped before it
-// put the old journal aside) is put aside now; any other is refused: a
-// release before format 3 ran a lottery of its own beside this one.
-func (s *Store) leftover(fsys FS, path string, legacy File, size int64) error {
+// leftover checks a journal of an earlier format beside this format's,
+// and returns what to do of it once every check has passed (a refused
+// start changes nothing): an empty one, which a release before format 3
+// creates before it refuses this store, is removed; one that this journal
+// was migrated from (a migration that stopped before it put the old
+// journal aside) is put aside; any other is refused: a release before
+// format 3 ran a lottery of its own beside this one.
+func (s *Store) leftover(fsys FS, path string, legacy File, size int64, migratedFrom [32]byte) (tidy func() error, err error) {
 	name := path + LegacyJournalSuffix
 	if size == 0 {
-		s.log.Warn("recovery", logging.InProgress, "file", name, "removed", "an empty journal of an earlier format, left by an earlier release that refused this store")
-		return fsys.Remove(name)
+		return func() error {
+			s.log.Warn("recovery", logging.InProgress, "file", name, "removed", "an empty journal of an earlier format, left by an earlier release that refused this store")
+			return fsys.Remove(name)
+		}, nil
 	}
 	sum := sha256.New()
 	if _, err := io.Copy(sum, io.NewSectionReader(legacy, 0, size)); err != nil {
-		return fmt.Errorf("read %s: %w", name, err)
+		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
-	if [32]byte(sum.Sum(nil)) == s.migratedFrom() {
-		return s.putAside(fsys, name)
+	if [32]byte(sum.Sum(nil)) == migratedFrom {
+		return func() error { return s.putAside(fsys, name) }, nil
 	}
-	return &CorruptError{File: name, Check: CheckJournal, Reason: fmt.Sprintf(
+	return nil, &CorruptError{File: name, Check: CheckJournal, Reason: fmt.Sprintf(
 		"a journal of an earlier format beside this store's %s: a release before journal format %d wrote to this store; "+
 			"move one of them away (docs/OPERATIONS.md, Upgrades)", path+JournalSuffix, journalFormat)}
-}
-
-// migratedFrom returns what the journal's header names as the journal it
-// was migrated from.
-func (s *Store) migratedFrom() [32]byte {
-	head := make([]byte, recordSize)
-	if _, err := s.journal.ReadAt(head, 0); err != nil {
-		return [32]byte{}
-	}
-	rec, _ := parseRecord(head)
-	return rec.aux
 }
 
 // putAside renames a journal of an earlier format to a name no release

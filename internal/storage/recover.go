@@ -75,6 +75,9 @@ type replayed struct {
 	seq     uint64 // the last committed group, which the newer slot names
 	batches int
 	bets    int64
+	// migratedFrom is what the header names as the journal of an
+	// earlier format this one was migrated from (see leftover).
+	migratedFrom [32]byte
 	// legacy is the format (1 or 2) of a journal to migrate; migrated is
 	// that journal in this format, from the header on.
 	legacy   int
@@ -85,7 +88,6 @@ type replayed struct {
 // record against the rows it covers and against the records before it.
 type replayer struct {
 	csvName, journalName string
-	journalAt            io.ReaderAt
 	journal              *bufio.Reader
 	jSize                int64
 	csv                  *bufio.Reader
@@ -98,7 +100,6 @@ func newReplayer(journal io.ReaderAt, jSize int64, csv io.ReaderAt, csvSize int6
 	return &replayer{
 		csvName:     names[0],
 		journalName: names[1],
-		journalAt:   journal,
 		journal:     bufio.NewReaderSize(io.NewSectionReader(journal, 0, jSize), 64<<10),
 		jSize:       jSize,
 		csv:         bufio.NewReaderSize(io.NewSectionReader(csv, 0, csvSize), 256<<10),
@@ -133,6 +134,7 @@ func replay(journal io.ReaderAt, jSize int64, csv io.ReaderAt, csvSize int64, na
 	if header == nil || jSize < recordsStart {
 		return rp.out, nil // a journal being created: no record yet
 	}
+	rp.out.migratedFrom = header.aux
 	if err := rp.record(0, *header, head[:recordSize]); err != nil {
 		return rp.out, err
 	}
