@@ -36,6 +36,9 @@ type Central struct {
 	drawnAt  time.Time        // set once by the draw: when it was decided
 	drawTook time.Duration    // set once by the draw: how long it took
 	decided  chan struct{}    // closed once winners and result are set
+	// changed is closed, and replaced, each time notified changes or the
+	// draw is decided (see StatusChanged).
+	changed chan struct{}
 }
 
 // NewCentral returns the central for agencies 1..agencies over ledger,
@@ -73,6 +76,7 @@ func NewCentral(ctx context.Context, ledger Ledger, agencies int, events Events)
 		events:   events,
 		accounts: make([]account, agencies+1),
 		decided:  make(chan struct{}),
+		changed:  make(chan struct{}),
 		failedCh: make(chan struct{}),
 	}
 	if hasRecord {
@@ -113,9 +117,32 @@ func (c *Central) Agencies() int { return c.agencies }
 // Status returns how many agencies have notified and whether the draw has
 // been held.
 func (c *Central) Status() (notified int, drawn bool) {
+	notified, drawn, _ = c.StatusChanged()
+	return notified, drawn
+}
+
+// StatusChanged is Status, and a channel closed at its next change: one
+// who tells agencies what the draw waits for waits on it, not on a clock.
+func (c *Central) StatusChanged() (notified int, drawn bool, changed <-chan struct{}) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.notified, c.winners != nil
+	return c.notified, c.winners != nil, c.changed
+}
+
+// setNotified sets the count of agencies notified, telling those who
+// wait on StatusChanged if it moved. The caller holds c.mu.
+func (c *Central) setNotified(n int) {
+	if n != c.notified {
+		c.notified = n
+		c.announce()
+	}
+}
+
+// announce closes the channel StatusChanged handed out, and makes the
+// next. The caller holds c.mu.
+func (c *Central) announce() {
+	close(c.changed)
+	c.changed = make(chan struct{})
 }
 
 // Snapshot is what the central holds at one moment, for operators: counts
@@ -327,9 +354,9 @@ func (c *Central) countNotified() (start bool) {
 	defer c.mu.Unlock()
 	switch {
 	case c.shared == nil:
-		c.notified++
+		c.setNotified(c.notified + 1)
 	case n >= 0:
-		c.notified = n
+		c.setNotified(n)
 	}
 	start = c.notified == c.agencies && !c.drawing
 	if start {

@@ -976,3 +976,41 @@ func TestCentralRefusesToLeaveOutAnAgency(t *testing.T) {
 		t.Fatalf("NewCentral(2 agencies) over bets of agency 3 = %v, want ErrInconsistent naming agency 3 and 1..2", err)
 	}
 }
+
+// TestCentralStatusChanged: the channel StatusChanged hands out is closed
+// at each notification and at the draw, and not before.
+func TestCentralStatusChanged(t *testing.T) {
+	l := &fakeLedger{bets: ledgerBets(2)}
+	c := newCentral(t, l, 2)
+	_, _, changed := c.StatusChanged()
+	select {
+	case <-changed:
+		t.Fatal("changed before anything happened")
+	default:
+	}
+	if _, err := c.Notify(context.Background(), 1, l.total(1)); err != nil {
+		t.Fatal(err)
+	}
+	waitChanged(t, changed) // the count moved
+	notified, drawn, changed := c.StatusChanged()
+	if notified != 1 || drawn {
+		t.Fatalf("StatusChanged = %d, %v; want 1 notified, not drawn", notified, drawn)
+	}
+	if _, err := c.Notify(context.Background(), 2, l.total(2)); err != nil {
+		t.Fatal(err)
+	}
+	for !drawn {
+		waitChanged(t, changed) // the count, then the draw
+		_, drawn, changed = c.StatusChanged()
+	}
+}
+
+// waitChanged waits for a StatusChanged channel to close.
+func waitChanged(t *testing.T, changed <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-changed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("StatusChanged's channel not closed after a change")
+	}
+}

@@ -125,6 +125,7 @@ func (c *Central) decide(r Result, winners map[int][]string, absent []int, began
 	c.winners, c.result = winners, r
 	c.drawnAt, c.drawTook = time.Now(), time.Since(began)
 	close(c.decided)
+	c.announce()
 }
 
 // coverage returns what the draw covers: each agency's digest and the

@@ -190,7 +190,7 @@ func (c *Central) watchShared() {
 			continue // read again at the next tick
 		}
 		c.mu.Lock()
-		c.notified = st.Notified(c.agencies)
+		c.setNotified(st.Notified(c.agencies))
 		start := (st.Recorded != nil || st.Closed || c.notified == c.agencies) && !c.drawing
 		if start {
 			c.drawing = true

@@ -1,38 +1,31 @@
 package server
 
 import (
-	"time"
-
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/protocol"
 )
 
-// waitingPoll is how often a held winners query looks whether the count
-// of notified agencies changed, to tell its agency (protocol.Waiting): a
-// lock of the central's, a few times a second for each agency waiting.
-const waitingPoll = 200 * time.Millisecond
-
 // tellWaiting tells the agency of a held winners query what the draw
 // waits for: once now, unless the draw is held, and again each time the
-// count of notified agencies changes, until the returned stop is called.
-// stop returns once nothing more will be sent, so that the hold's answer
-// (Winners or NotYet) is the last frame of it. Only for connections of
-// version 3 and later (protocol.Has).
+// count of notified agencies changes (lottery.Central.StatusChanged),
+// until the returned stop is called. stop returns once nothing more will
+// be sent, so that the hold's answer (Winners or NotYet) is the last frame
+// of it. Only for connections of version 3 and later (protocol.Has).
 func (c *conn) tellWaiting() (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
 		told := -1
-		tick := time.NewTicker(waitingPoll)
-		defer tick.Stop()
 		for {
-			notified, drawn := c.srv.central.Status()
+			notified, drawn, changed := c.srv.central.StatusChanged()
 			if drawn {
 				return // the answer is the winners
 			}
-			if notified != told {
-				w := protocol.WaitingUntil(c.srv.central.Agencies(), notified, c.srv.settings.DrawDeadline)
+			// Once every agency has notified the draw is being held: the
+			// next frame is the winners.
+			if expected := c.srv.central.Agencies(); notified != told && notified < expected {
+				w := protocol.WaitingUntil(expected, notified, c.srv.settings.DrawDeadline)
 				select {
 				case c.replies <- reply{msgs: []protocol.Message{w}}:
 					told = notified
@@ -41,7 +34,7 @@ func (c *conn) tellWaiting() (stop func()) {
 				}
 			}
 			select {
-			case <-tick.C:
+			case <-changed:
 			case <-done:
 				return
 			}
