@@ -58,6 +58,10 @@ type Main struct {
 	// the draw (server.Settings.WinnersHold). For tests that cannot wait
 	// the protocol's hold; zero in a deployed central.
 	WinnersHold time.Duration
+	// WaitingEvery, when not zero, is the least time between two Waiting
+	// frames to a held query (server.Settings.WaitingEvery). For tests of
+	// the pacing; zero in a deployed central.
+	WaitingEvery time.Duration
 	// FileLimit, when not nil, reports the process's file limit in place
 	// of netguard.FileLimit. For tests of a limit too small; nil in a
 	// deployed central.

@@ -35,7 +35,8 @@ func (m *Main) tls() (*tls.Config, error) {
 
 // settings are the server's settings: the configuration's (with
 // DRAW_DEADLINE's instant, which openCentral set), TLS, the admin
-// endpoint's metrics where there are any, and Main's WinnersHold.
+// endpoint's metrics where there are any, and Main's WinnersHold and
+// WaitingEvery.
 func (m *Main) settings(tlsCfg *tls.Config) server.Settings {
 	s := server.Settings{
 		TLS:            tlsCfg,
@@ -44,6 +45,7 @@ func (m *Main) settings(tlsCfg *tls.Config) server.Settings {
 		MaxConnections: m.cfg.MaxConnections,
 		Refusals:       netguard.Budget{Rate: float64(m.cfg.RefusalRate), Burst: m.cfg.RefusalBurst},
 		WinnersHold:    m.WinnersHold,
+		WaitingEvery:   m.WaitingEvery,
 		ShutdownGrace:  m.cfg.ShutdownGrace,
 		DrawDeadline:   m.deadline,
 	}

@@ -30,6 +30,13 @@ import (
 // allows, which agencies wait for (protocol.MaxWinnersHold).
 const DefaultWinnersHold = protocol.MaxWinnersHold
 
+// DefaultWaitingEvery is the least time between two Waiting frames to one
+// held winners query. A count told at each notification would cost the
+// central N frames for each of N agencies (fifty million at 10,000
+// agencies); paced, a held query is told at most once a second, the
+// newest count, which is all an agency's log line needs.
+const DefaultWaitingEvery = time.Second
+
 // MaxBatchesInFlight bounds the batches, over all agencies, that the
 // central has decoded and not yet answered: enough to keep two group
 // commits full, few enough that memory stays flat at any number of agencies
@@ -67,6 +74,9 @@ type Settings struct {
 	// wait for at most protocol.MaxWinnersHold (and a margin): a longer
 	// hold makes them give up and reconnect.
 	WinnersHold time.Duration
+	// WaitingEvery is the least time between two Waiting frames to one
+	// held winners query; DefaultWaitingEvery when zero.
+	WaitingEvery time.Duration
 	// TLS, when set, is the central's mutual TLS (see package mtls):
 	// every connection completes a TLS handshake within its Hello
 	// deadline, and its client certificate says which agency it may
@@ -160,6 +170,9 @@ type Server struct {
 func New(settings Settings, central *lottery.Central, log *slog.Logger) *Server {
 	if settings.WinnersHold == 0 {
 		settings.WinnersHold = DefaultWinnersHold
+	}
+	if settings.WaitingEvery == 0 {
+		settings.WaitingEvery = DefaultWaitingEvery
 	}
 	if settings.HelloTimeout == 0 {
 		settings.HelloTimeout = DefaultHelloTimeout

@@ -90,6 +90,10 @@ func withWinnersHold(d time.Duration) serverOption {
 	return withSeam(func(m *app.Main) { m.WinnersHold = d })
 }
 
+func withWaitingEvery(d time.Duration) serverOption {
+	return withSeam(func(m *app.Main) { m.WaitingEvery = d })
+}
+
 // withLedger puts wrap(store) between the domain and the store.
 func withLedger(wrap func(lottery.Ledger) lottery.Ledger) serverOption {
 	return withSeam(func(m *app.Main) { m.WrapLedger = wrap })

@@ -1,16 +1,19 @@
 package server
 
 import (
+	"time"
+
 	"github.com/loteria-nacional/quiniela/internal/logging"
 	"github.com/loteria-nacional/quiniela/internal/protocol"
 )
 
 // tellWaiting tells the agency of a held winners query what the draw
-// waits for: once now, unless the draw is held, and again each time the
-// count of notified agencies changes (lottery.Central.StatusChanged),
-// until the returned stop is called. stop returns once nothing more will
-// be sent, so that the hold's answer (Winners or NotYet) is the last frame
-// of it. Only for connections of version 3 and later (protocol.Has).
+// waits for: once now, unless the draw is held, and again when the count
+// of notified agencies changes (lottery.Central.StatusChanged), at most
+// once per Settings.WaitingEvery and then the newest count, until the
+// returned stop is called. stop returns once nothing more will be sent,
+// so that the hold's answer (Winners or NotYet) is the last frame of it.
+// Only for connections of version 3 and later (protocol.Has).
 func (c *conn) tellWaiting() (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -32,6 +35,10 @@ func (c *conn) tellWaiting() (stop func()) {
 				case <-done:
 					return
 				}
+				if !pause(c.srv.settings.WaitingEvery, done) {
+					return
+				}
+				continue // the count may have changed meanwhile
 			}
 			select {
 			case <-changed:
@@ -43,6 +50,18 @@ func (c *conn) tellWaiting() (stop func()) {
 	return func() {
 		close(done)
 		<-finished
+	}
+}
+
+// pause waits for d, and reports false if done closed first.
+func pause(d time.Duration, done <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-done:
+		return false
 	}
 }
 

@@ -67,6 +67,37 @@ func TestWaitingTold(t *testing.T) {
 	}
 }
 
+// TestWaitingPaced: notifications that come faster than WaitingEvery
+// are told as one, the newest count, WaitingEvery after the last tell:
+// a held query is not told each of N agencies' notifications (N frames
+// to each of N agencies).
+func TestWaitingPaced(t *testing.T) {
+	const every = 2 * time.Second
+	ts := startServer(t, 10, withWinnersHold(20*time.Second), withWaitingEvery(every))
+	c := dial(t, ts)
+	c.helloAt(1, protocol.Version)
+	c.send(protocol.Done{Total: 0}, protocol.WinnersQuery{})
+	if _, ok := c.read().(protocol.DoneAck); !ok {
+		t.Fatal("done not acknowledged")
+	}
+	c.readWaiting(10, 1)
+	first := time.Now()
+	for agency := 2; agency <= 9; agency++ {
+		notifyEmpty(t, ts, agency)
+	}
+	if took := time.Since(first); took >= every {
+		t.Skipf("eight notifications took %v, not within the pacing's %v: nothing to tell", took, every)
+	}
+	c.readWaiting(10, 9)
+	if gap := time.Since(first); gap < every-50*time.Millisecond {
+		t.Errorf("the second Waiting came %v after the first, want at least %v", gap, every)
+	}
+	notifyEmpty(t, ts, 10)
+	if m, ok := c.read().(protocol.Winners); !ok || m.More {
+		t.Fatalf("after the last notification got %#v, want the winners", m)
+	}
+}
+
 // TestWaitingNoDeadline: without DRAW_DEADLINE the Waiting says none.
 func TestWaitingNoDeadline(t *testing.T) {
 	ts := startServer(t, 2, withWinnersHold(200*time.Millisecond))
