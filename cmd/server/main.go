@@ -61,14 +61,46 @@ const configPath = "config.ini"
 
 // The draw waits, after its sorteo line and before answering any agency,
 // until the reader of the central's stdout (Docker's log driver, where it
-// is a pipe) has taken the line, then drawLogSettle more for the engine to
-// stamp it, at most drawLogLimit in all: the merged log of compose then
-// shows the draw before any agency's winners. A terminal or a file needs
-// no wait (see logging.AfterWrite).
+// is a pipe) has taken the line, then, where that reader is Docker's,
+// drawLogSettle more for the engine to stamp it, at most drawLogLimit in
+// all: the merged log of compose then shows the draw before any agency's
+// winners. A terminal or a file needs no wait (see logging.AfterWrite);
+// another pipe's reader (a supervisor, a test harness) is taken to be the
+// one that stamps, and the draw waits only for it to read.
 const (
 	drawLogSettle = 25 * time.Millisecond
 	drawLogLimit  = time.Second
 )
+
+// dockerEnv is the file Docker's engine puts at the root of every
+// container's file system, FROM scratch ones included; initStdout is the
+// container's first process's stdout, the pipe Docker's log driver reads.
+const (
+	dockerEnv  = "/.dockerenv"
+	initStdout = "/proc/1/fd/1"
+)
+
+// drawLogSettleFor is the settle of the draw's wait (see drawLogSettle):
+// drawLogSettle where stdout is the pipe of Docker's log driver, that is
+// in a container (marker exists) as its first process (pid 1, as in every
+// compose file here) or with the first process's stdout (initOut, where
+// it can be read); none elsewhere.
+func drawLogSettleFor(stdout *os.File, marker, initOut string, pid int) time.Duration {
+	if _, err := os.Stat(marker); err != nil {
+		return 0
+	}
+	if pid == 1 {
+		return drawLogSettle
+	}
+	own, err := stdout.Stat()
+	if err != nil {
+		return 0
+	}
+	if docker, err := os.Stat(initOut); err == nil && os.SameFile(own, docker) {
+		return drawLogSettle
+	}
+	return 0
+}
 
 // memoryLimit is the central's default soft memory limit (GOMEMLIMIT
 // overrides it). What the central keeps is bounded (see
@@ -197,7 +229,7 @@ func serve(ctx context.Context, cfg config.Server) int {
 	log := logging.NewIn(os.Stdout, cfg.LogLevel, cfg.Zone())
 	log.Info("config", append([]any{logging.Success}, cfg.LogAttrs()...)...)
 	m := app.NewMain(cfg, log)
-	m.AfterDrawLogged = logging.AfterWrite(os.Stdout, drawLogSettle, drawLogLimit)
+	m.AfterDrawLogged = logging.AfterWrite(os.Stdout, drawLogSettleFor(os.Stdout, dockerEnv, initStdout, os.Getpid()), drawLogLimit)
 	defer reloadOnHangup(ctx, m)()
 	err := m.Run(ctx)
 	closeErr := m.Close() // logs each close, what failed, and what the shutdown abandoned
