@@ -317,7 +317,7 @@ func backendTag(postgres bool, replicas int) string {
 // scaleFigures are the figures of every scale run, in milliseconds but
 // for the throughput (bets/s) and the peak memory (MiB).
 type scaleFigures struct {
-	thr, p50, p99, pmax, draw, rss []float64
+	thr, p50, p99, pmax, draw, rss, welcomed, rate, winners []float64
 }
 
 func (f *scaleFigures) add(res loadgen.ScaleResult, peak int64) {
@@ -327,6 +327,9 @@ func (f *scaleFigures) add(res loadgen.ScaleResult, peak int64) {
 	f.pmax = append(f.pmax, loadgen.Millis(res.AckMax))
 	f.draw = append(f.draw, loadgen.Millis(res.Draw))
 	f.rss = append(f.rss, float64(peak)/(1<<20))
+	f.welcomed = append(f.welcomed, loadgen.Millis(res.Welcomed))
+	f.rate = append(f.rate, res.WelcomeRate)
+	f.winners = append(f.winners, loadgen.Millis(res.Winners))
 }
 
 // print prints one line a figure: the median of the runs, min and max.
@@ -337,6 +340,9 @@ func (f *scaleFigures) print(name string, runs int) {
 	fmt.Println(loadgen.Summarize(f.pmax).Line(name+"ack latency max", "ms", runs))
 	fmt.Println(loadgen.Summarize(f.draw).Line(name+"last done -> last winners", "ms", runs))
 	fmt.Println(loadgen.Summarize(f.rss).Line(name+"central peak RSS", "MiB", runs))
+	fmt.Println(loadgen.Summarize(f.welcomed).Line(name+"start -> all welcomed", "ms", runs))
+	fmt.Println(loadgen.Summarize(f.rate).Line(name+"welcomes (handshakes)", "/s", runs))
+	fmt.Println(loadgen.Summarize(f.winners).Line(name+"start -> last winners", "ms", runs))
 }
 
 // transport names the runs' transport in the figures' header.

@@ -43,6 +43,13 @@ type ScaleResult struct {
 	AckP99     time.Duration
 	AckMax     time.Duration
 	Draw       time.Duration // last done notification to the last agency holding its winners
+	// Welcomed is from the start until every agency has had its first
+	// Welcome (its TLS handshake, with TLS, and its Hello done), and
+	// WelcomeRate the agencies over it: handshakes a second, with TLS.
+	Welcomed    time.Duration
+	WelcomeRate float64
+	// Winners is from the start until the last agency holds its winners.
+	Winners time.Duration
 }
 
 // Scale drives opts.Agencies agencies of the real client code, in this
@@ -79,6 +86,7 @@ type scaleRun struct {
 	latencies []time.Duration // of every agency, once it has its winners
 	lastDone  time.Time       // the last done notification
 	lastWin   time.Time       // the last agency holding its winners
+	lastHello time.Time       // the last agency's first Welcome
 }
 
 // addressFor returns agency id's server.address: the central's, or,
@@ -136,21 +144,37 @@ func (r *scaleRun) result() (ScaleResult, error) {
 	total := r.opts.Agencies * r.opts.Bets
 	ingest := r.lastDone.Sub(r.start)
 	return ScaleResult{
-		Bets:       total,
-		Ingest:     ingest,
-		Throughput: float64(total) / ingest.Seconds(),
-		AckP50:     Percentile(r.latencies, 50),
-		AckP99:     Percentile(r.latencies, 99),
-		AckMax:     r.latencies[len(r.latencies)-1],
-		Draw:       r.lastWin.Sub(r.lastDone),
+		Bets:        total,
+		Ingest:      ingest,
+		Throughput:  float64(total) / ingest.Seconds(),
+		AckP50:      Percentile(r.latencies, 50),
+		AckP99:      Percentile(r.latencies, 99),
+		AckMax:      r.latencies[len(r.latencies)-1],
+		Draw:        r.lastWin.Sub(r.lastDone),
+		Welcomed:    r.lastHello.Sub(r.start),
+		WelcomeRate: float64(r.opts.Agencies) / r.lastHello.Sub(r.start).Seconds(),
+		Winners:     r.lastWin.Sub(r.start),
 	}, nil
 }
 
-// agencyProbe is the client.Observer of one agency of a run: it keeps the
-// agency's ack latencies, and the run's last done notification.
+// agencyProbe is the client.Observer (and client.Resumer) of one agency
+// of a run: it keeps the agency's ack latencies, and the run's last done
+// notification and last first Welcome.
 type agencyProbe struct {
 	run       *scaleRun
 	latencies []time.Duration // appended to by the agency while it runs, read once Run returns
+	welcomed  bool
+}
+
+func (p *agencyProbe) OnResume(uint64) {
+	if p.welcomed {
+		return
+	}
+	p.welcomed = true
+	now := time.Now()
+	p.run.mu.Lock()
+	defer p.run.mu.Unlock()
+	p.run.lastHello = later(p.run.lastHello, now)
 }
 
 func (p *agencyProbe) OnAck(_ int, latency time.Duration) {

@@ -56,6 +56,7 @@ type conn struct {
 	clock  *readClock // the read deadline; the reading goroutine's
 
 	replies chan reply
+	told    toldWaiting // what its held queries were told (waiting.go)
 }
 
 // serve runs the connection: the TLS handshake, the first request (a

@@ -30,11 +30,11 @@ import (
 // allows, which agencies wait for (protocol.MaxWinnersHold).
 const DefaultWinnersHold = protocol.MaxWinnersHold
 
-// DefaultWaitingEvery is the least time between two Waiting frames to one
-// held winners query. A count told at each notification would cost the
-// central N frames for each of N agencies (fifty million at 10,000
-// agencies); paced, a held query is told at most once a second, the
-// newest count, which is all an agency's log line needs.
+// DefaultWaitingEvery is the least time between two Waiting frames to a
+// connection (see conn.tellWaiting). A count told at each notification
+// would cost the central N frames for each of N agencies (fifty million
+// at 10,000 agencies); paced, the newest count is told, which is all an
+// agency's log line needs.
 const DefaultWaitingEvery = time.Second
 
 // MaxBatchesInFlight bounds the batches, over all agencies, that the
@@ -74,8 +74,8 @@ type Settings struct {
 	// wait for at most protocol.MaxWinnersHold (and a margin): a longer
 	// hold makes them give up and reconnect.
 	WinnersHold time.Duration
-	// WaitingEvery is the least time between two Waiting frames to one
-	// held winners query; DefaultWaitingEvery when zero.
+	// WaitingEvery is the least time between two Waiting frames to a
+	// connection; DefaultWaitingEvery when zero.
 	WaitingEvery time.Duration
 	// TLS, when set, is the central's mutual TLS (see package mtls):
 	// every connection completes a TLS handshake within its Hello
@@ -343,7 +343,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, accepted time.Time)
 
 func (s *Server) newConn(ctx context.Context, nc net.Conn, accepted time.Time) *conn {
 	cctx, cancel := context.WithCancelCause(ctx)
-	c := &conn{srv: s, nc: nc, peer: nc.RemoteAddr().String(), ctx: cctx, cancel: cancel}
+	c := &conn{srv: s, nc: nc, peer: nc.RemoteAddr().String(), ctx: cctx, cancel: cancel, told: toldWaiting{count: -1}}
 	if s.settings.TLS != nil {
 		c.nc = tls.Server(nc, s.settings.TLS) // the handshake is the first thing serve does
 	}

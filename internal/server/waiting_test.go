@@ -98,6 +98,40 @@ func TestWaitingPaced(t *testing.T) {
 	}
 }
 
+// TestWaitingNotRepeated: a query asked again after NotYet is not told
+// the count its connection was told already; a new count is.
+func TestWaitingNotRepeated(t *testing.T) {
+	ts := startServer(t, 3, withWinnersHold(200*time.Millisecond), withWaitingEvery(50*time.Millisecond))
+	c := dial(t, ts)
+	c.helloAt(1, protocol.Version)
+	c.send(protocol.Done{Total: 0}, protocol.WinnersQuery{})
+	if _, ok := c.read().(protocol.DoneAck); !ok {
+		t.Fatal("done not acknowledged")
+	}
+	c.readWaiting(3, 1)
+	for range 2 {
+		if m := c.read(); m.Type() != protocol.TypeNotYet {
+			t.Fatalf("got %#v, want NotYet (1 of 3 was told already)", m)
+		}
+		c.send(protocol.WinnersQuery{})
+	}
+	notifyEmpty(t, ts, 2)
+	for {
+		switch m := c.read().(type) {
+		case protocol.NotYet:
+			c.send(protocol.WinnersQuery{}) // the notification came between two holds
+			continue
+		case protocol.Waiting:
+			if m.Notified != 2 {
+				t.Fatalf("got %#v, want Waiting 2 of 3", m)
+			}
+		default:
+			t.Fatalf("got %#v, want Waiting 2 of 3", m)
+		}
+		break
+	}
+}
+
 // TestWaitingNoDeadline: without DRAW_DEADLINE the Waiting says none.
 func TestWaitingNoDeadline(t *testing.T) {
 	ts := startServer(t, 2, withWinnersHold(200*time.Millisecond))
