@@ -102,24 +102,34 @@ func drawLogSettleFor(stdout *os.File, marker, initOut string, pid int) time.Dur
 	return 0
 }
 
-// memoryLimit is the central's default soft memory limit (GOMEMLIMIT
+// memoryLimit is the central's least soft memory limit (GOMEMLIMIT
 // overrides it). What the central keeps is bounded (see
 // server.MaxBatchesInFlight), so this costs little CPU.
 const memoryLimit = 52 << 20
 
-// tlsMemoryPerAgency is what the soft limit grows by, per expected
-// agency, where the central speaks TLS: crypto/tls keeps record buffers
-// for each connection (about 21 MiB more at 1,000 agencies), and a limit
-// that does not leave room for them has the garbage collector run without
-// rest (BENCHMARKS.md: 0.7 M bets/s at 52 MiB, 1.5 M at 96 MiB).
-const tlsMemoryPerAgency = 48 << 10
+// The soft limit grows with the agencies expected, all of which may be
+// connected at once: baseMemory, and connMemory per agency (a
+// connection's two goroutines' stacks and its buffers, about 25 KiB
+// measured at 10,000 agencies), and tlsMemoryPerAgency more where the
+// central speaks TLS (crypto/tls keeps record buffers for each
+// connection, about 21 MiB more at 1,000 agencies). A limit that does not
+// leave room for them has the garbage collector run without rest, each
+// cycle scanning every goroutine's stack (BENCHMARKS.md: at 10,000
+// agencies in plaintext, 0.50 M bets/s and a 4.2 s draw under 52 MiB,
+// 1.41 M bets/s and 1.2 s with room).
+const (
+	baseMemory         = 24 << 20
+	connMemory         = 32 << 10
+	tlsMemoryPerAgency = 48 << 10
+)
 
 // defaultMemoryLimit is the soft memory limit for cfg.
 func defaultMemoryLimit(cfg config.Server) int64 {
-	if !cfg.TLS() {
-		return memoryLimit
+	perAgency := int64(connMemory)
+	if cfg.TLS() {
+		perAgency += tlsMemoryPerAgency
 	}
-	return memoryLimit + tlsMemoryPerAgency*int64(cfg.Agencies)
+	return max(memoryLimit, baseMemory+perAgency*int64(cfg.Agencies))
 }
 
 func main() {

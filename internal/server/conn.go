@@ -56,7 +56,7 @@ type conn struct {
 	clock  *readClock // the read deadline; the reading goroutine's
 
 	replies chan reply
-	told    toldWaiting // what its held queries were told (waiting.go)
+	told    toldWaiting // what its held queries were told: the teller's
 }
 
 // serve runs the connection: the TLS handshake, the first request (a
@@ -322,7 +322,7 @@ func (c *conn) winners() reply {
 	ctx, cancel := context.WithTimeout(c.ctx, c.srv.settings.WinnersHold)
 	defer cancel()
 	if protocol.Has(c.version, protocol.TypeWaiting) {
-		defer c.tellWaiting()()
+		defer c.srv.teller.hold(c)()
 	}
 	docs, digest, err := c.srv.central.Winners(ctx, c.agency)
 	switch {

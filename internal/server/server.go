@@ -147,6 +147,7 @@ type Server struct {
 	log      *slog.Logger
 	settings Settings
 	guard    *netguard.Refusals // the refusals' budget and fail lines, per source
+	teller   *teller            // the Waiting frames of held winners queries
 
 	slots      *semaphore.Weighted // one per connection being served; waiters in turn
 	waiting    atomic.Int64        // connections waiting for a slot
@@ -188,6 +189,7 @@ func New(settings Settings, central *lottery.Central, log *slog.Logger) *Server 
 		log:        log,
 		settings:   settings,
 		guard:      netguard.NewRefusals(settings.Refusals, log),
+		teller:     newTeller(central, settings.WaitingEvery, settings.DrawDeadline),
 		slots:      semaphore.NewWeighted(int64(settings.MaxConnections)),
 		batchSlots: semaphore.NewWeighted(MaxBatchesInFlight),
 		conns:      make(map[*conn]struct{}),
@@ -213,14 +215,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
-	// The refusals' summaries, until every connection has ended.
+	// The refusals' summaries and the held queries' Waiting frames,
+	// until every connection has ended.
 	sweep, stopSweep := context.WithCancel(context.Background())
 	defer stopSweep()
-	swept := make(chan struct{})
-	go func() {
-		defer close(swept)
-		s.guard.Run(sweep)
-	}()
+	var background sync.WaitGroup
+	background.Go(func() { s.guard.Run(sweep) })
+	background.Go(func() { s.teller.run(sweep) })
 	var acceptErr error
 	for {
 		nc, err := ln.Accept()
@@ -246,7 +247,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// Wait for them, so that the store closes after the last one.
 	err := errors.Join(acceptErr, s.shutdown())
 	stopSweep() // the last summary, once the last connection ended
-	<-swept
+	background.Wait()
 	return err
 }
 

@@ -1,74 +1,131 @@
 package server
 
 import (
+	"context"
+	"sync"
 	"time"
 
 	"github.com/loteria-nacional/quiniela/internal/logging"
+	"github.com/loteria-nacional/quiniela/internal/lottery"
 	"github.com/loteria-nacional/quiniela/internal/protocol"
 )
 
 // toldWaiting is what a connection's held winners queries told the
 // agency: the count of notified agencies last told (-1 before any), and
-// when. Only the goroutine of tellWaiting that runs uses it; one runs at
-// a time, each after the last has stopped.
+// when. The teller owns it (under its mutex).
 type toldWaiting struct {
 	count int
 	at    time.Time
 }
 
 // waitingPerAgency paces the Waiting frames with the agencies expected:
-// a held query is told at most once per this many agencies' worth of
+// a connection is told at most once per this many agencies' worth of
 // time (10 s at 10,000 agencies), so that the central sends about a
 // thousand Waiting frames a second at most, however many agencies wait.
 const waitingPerAgency = time.Millisecond
 
-// tellWaiting tells the agency of a held winners query what the draw
-// waits for, each time the count of notified agencies differs from what
-// the connection last told (at once, the first time), but for the count
+// tellerGap is the least time between two of the teller's passes over
+// the held queries: changes closer together are told as one.
+const tellerGap = 50 * time.Millisecond
+
+// teller tells the agencies of held winners queries what the draw waits
+// for (protocol.Waiting), each time the count of notified agencies
+// differs from what their connection was last told, but for the count
 // that completes it (the draw is then being held, and the next frame is
-// the winners), until the returned stop is called. Tells are paced: at
-// least Settings.WaitingEvery apart, or waitingPerAgency per agency
-// expected, and then the newest count. stop returns once nothing more
-// will be sent, so that the hold's answer (Winners or NotYet) is the last
-// frame of it. Only for connections of version 3 and later.
-func (c *conn) tellWaiting() (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		for {
-			notified, drawn, changed := c.srv.central.StatusChanged()
-			if drawn {
-				return // the answer is the winners
-			}
-			expected := c.srv.central.Agencies()
-			if notified == c.told.count || notified >= expected {
-				select {
-				case <-changed:
-					continue
-				case <-done:
-					return
-				}
-			}
-			every := max(c.srv.settings.WaitingEvery, time.Duration(expected)*waitingPerAgency)
-			if wait := time.Until(c.told.at.Add(every)); wait > 0 {
-				if !pause(wait, done) {
-					return
-				}
-				continue // the count may have changed meanwhile
-			}
-			w := protocol.WaitingUntil(expected, notified, c.srv.settings.DrawDeadline)
-			select {
-			case c.replies <- reply{msgs: []protocol.Message{w}}:
-				c.told = toldWaiting{count: notified, at: time.Now()}
-			case <-done:
-				return
-			}
-		}
-	}()
+// the winners). Tells are paced: at least every apart, or
+// waitingPerAgency per agency expected, and then the newest count. One
+// goroutine (run) serves every held query: a goroutine each would be
+// 10,000 more stacks to keep and for the collector to scan at 10,000
+// agencies, all waiting at once.
+type teller struct {
+	central  *lottery.Central
+	every    time.Duration
+	deadline time.Time // DRAW_DEADLINE, told with the counts
+
+	mu   sync.Mutex
+	held map[*conn]struct{} // the connections whose query is held
+}
+
+func newTeller(central *lottery.Central, every time.Duration, deadline time.Time) *teller {
+	return &teller{central: central, every: every, deadline: deadline, held: make(map[*conn]struct{})}
+}
+
+// hold tells c's agency, at once, what the draw waits for, unless its
+// connection was told that already, and then each change until the
+// returned release is called. After release nothing more is queued for
+// c, so that the hold's answer (Winners or NotYet) is the last frame of
+// it. Only for connections of version 3 and later (protocol.Has).
+func (t *teller) hold(c *conn) (release func()) {
+	notified, drawn, _ := t.central.StatusChanged()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.held[c] = struct{}{}
+	if !drawn {
+		t.tell(c, notified, t.central.Agencies(), time.Now())
+	}
 	return func() {
-		close(done)
-		<-finished
+		t.mu.Lock()
+		delete(t.held, c)
+		t.mu.Unlock()
+	}
+}
+
+// run tells the held queries of each change, until ctx is done.
+func (t *teller) run(ctx context.Context) {
+	for {
+		_, _, changed := t.central.StatusChanged() // before the pass: no change is missed
+		next := t.pass(time.Now())
+		var due <-chan time.Time
+		if !next.IsZero() {
+			due = time.After(time.Until(next))
+		}
+		select {
+		case <-changed:
+		case <-due:
+		case <-ctx.Done():
+			return
+		}
+		if !pause(tellerGap, ctx.Done()) {
+			return
+		}
+	}
+}
+
+// pass tells each held query that is due, and returns when the next one
+// not yet told the newest count will be (zero if none).
+func (t *teller) pass(now time.Time) (next time.Time) {
+	notified, drawn, _ := t.central.StatusChanged()
+	if drawn {
+		return time.Time{} // the answers are the winners
+	}
+	expected := t.central.Agencies()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for c := range t.held {
+		if due := t.tell(c, notified, expected, now); !due.IsZero() && (next.IsZero() || due.Before(next)) {
+			next = due
+		}
+	}
+	return next
+}
+
+// tell queues, without waiting, a Waiting for c where it is due, and
+// returns when to try again where it was not told the newest count (zero
+// otherwise). The caller holds t.mu.
+func (t *teller) tell(c *conn, notified, expected int, now time.Time) (retry time.Time) {
+	if notified == c.told.count || notified >= expected {
+		return time.Time{}
+	}
+	if due := c.told.at.Add(max(t.every, time.Duration(expected)*waitingPerAgency)); now.Before(due) {
+		return due
+	}
+	w := protocol.WaitingUntil(expected, notified, t.deadline)
+	select {
+	case c.replies <- reply{msgs: []protocol.Message{w}}:
+		c.told = toldWaiting{count: notified, at: now}
+		return time.Time{}
+	default: // its replies are full: not now
+		return now.Add(tellerGap)
 	}
 }
 
