@@ -44,10 +44,13 @@ lottery-stop:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1s ./internal/...
 	$(BIN)/loadgen course -runs 7
+	$(BIN)/loadgen course -tls -runs 7
 	$(BIN)/loadgen course -flood -flood-control -runs 5
 	$(BIN)/loadgen scale -agencies 100 -bets 1000 -runs 5
 	$(BIN)/loadgen scale -agencies 1000 -bets 10000 -runs 3
 	$(BIN)/loadgen scale -agencies 1000 -bets 10000 -rate 1000000 -runs 3
+	$(BIN)/loadgen scale -agencies 1000 -bets 10000 -tls -runs 3
+	$(BIN)/loadgen scale -agencies 10000 -bets 1000 -tls -runs 1
 	$(BIN)/loadgen course -runs 7 -postgres
 	$(BIN)/loadgen scale -agencies 1000 -bets 10000 -postgres -replicas 2 -runs 3
 
