@@ -118,7 +118,7 @@ const memoryLimit = 52 << 20
 // agencies in plaintext, 0.50 M bets/s and a 4.2 s draw under 52 MiB,
 // 1.41 M bets/s and 1.2 s with room).
 const (
-	baseMemory         = 24 << 20
+	baseMemory         = 20 << 20
 	connMemory         = 32 << 10
 	tlsMemoryPerAgency = 48 << 10
 )
