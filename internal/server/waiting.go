@@ -44,10 +44,13 @@ type teller struct {
 
 	mu   sync.Mutex
 	held map[*conn]struct{} // the connections whose query is held
+	// wake tells run that a query began to be held that is due later,
+	// which run's timer may not cover.
+	wake chan struct{}
 }
 
 func newTeller(central *lottery.Central, every time.Duration, deadline time.Time) *teller {
-	return &teller{central: central, every: every, deadline: deadline, held: make(map[*conn]struct{})}
+	return &teller{central: central, every: every, deadline: deadline, held: make(map[*conn]struct{}), wake: make(chan struct{}, 1)}
 }
 
 // hold tells c's agency, at once, what the draw waits for, unless its
@@ -60,8 +63,11 @@ func (t *teller) hold(c *conn) (release func()) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.held[c] = struct{}{}
-	if !drawn {
-		t.tell(c, notified, t.central.Agencies(), time.Now())
+	if !drawn && !t.tell(c, notified, t.central.Agencies(), time.Now()).IsZero() {
+		select {
+		case t.wake <- struct{}{}:
+		default: // run is woken already
+		}
 	}
 	return func() {
 		t.mu.Lock()
@@ -82,6 +88,7 @@ func (t *teller) run(ctx context.Context) {
 		select {
 		case <-changed:
 		case <-due:
+		case <-t.wake:
 		case <-ctx.Done():
 			return
 		}

@@ -132,6 +132,35 @@ func TestWaitingNotRepeated(t *testing.T) {
 	}
 }
 
+// TestWaitingDueLater: a query held again before its connection may be
+// told the count that changed while none was held is told it when due,
+// with no other change to wake the teller.
+func TestWaitingDueLater(t *testing.T) {
+	const every, hold = 2 * time.Second, time.Second
+	ts := startServer(t, 3, withWinnersHold(hold), withWaitingEvery(every))
+	c := dial(t, ts)
+	c.helloAt(1, protocol.Version)
+	c.send(protocol.Done{Total: 0}, protocol.WinnersQuery{})
+	if _, ok := c.read().(protocol.DoneAck); !ok {
+		t.Fatal("done not acknowledged")
+	}
+	c.readWaiting(3, 1)
+	told := time.Now()
+	if m := c.read(); m.Type() != protocol.TypeNotYet {
+		t.Fatalf("got %#v, want NotYet", m)
+	}
+	notifyEmpty(t, ts, 2) // no query is held: the teller has no one to tell
+	time.Sleep(time.Until(told.Add(every * 3 / 4)))
+	if time.Since(told) >= every {
+		t.Skip("the machine is too slow to ask again before the count is due")
+	}
+	c.send(protocol.WinnersQuery{})
+	c.readWaiting(3, 2)
+	if gap := time.Since(told); gap < every-50*time.Millisecond {
+		t.Errorf("told 2 of 3 %v after 1 of 3, want at least %v", gap, every)
+	}
+}
+
 // TestWaitingNoDeadline: without DRAW_DEADLINE the Waiting says none.
 func TestWaitingNoDeadline(t *testing.T) {
 	ts := startServer(t, 2, withWinnersHold(200*time.Millisecond))
