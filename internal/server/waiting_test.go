@@ -31,6 +31,19 @@ func notifyEmpty(t *testing.T, ts *testServer, agency int) {
 	c.nc.Close()
 }
 
+// heldQuery opens a session of agency 1 at this version, notifies with
+// no bets and asks for its winners, which the central holds.
+func heldQuery(t *testing.T, ts *testServer) *rawConn {
+	t.Helper()
+	c := dial(t, ts)
+	c.helloAt(1, protocol.Version)
+	c.send(protocol.Done{Total: 0}, protocol.WinnersQuery{})
+	if _, ok := c.read().(protocol.DoneAck); !ok {
+		t.Fatal("done not acknowledged")
+	}
+	return c
+}
+
 // readWaiting reads the next frame, which must be a Waiting with the
 // counts given.
 func (c *rawConn) readWaiting(expected, notified int) protocol.Waiting {
@@ -48,12 +61,7 @@ func (c *rawConn) readWaiting(expected, notified int) protocol.Waiting {
 // each change, with the draw's deadline, and then its winners.
 func TestWaitingTold(t *testing.T) {
 	ts := startServer(t, 3, withWinnersHold(20*time.Second), func(s *serverSetup) { s.cfg.DrawDeadline = "1h" })
-	c := dial(t, ts)
-	c.helloAt(1, protocol.Version)
-	c.send(protocol.Done{Total: 0}, protocol.WinnersQuery{})
-	if _, ok := c.read().(protocol.DoneAck); !ok {
-		t.Fatal("done not acknowledged")
-	}
+	c := heldQuery(t, ts)
 	w := c.readWaiting(3, 1)
 	at, ok := w.Deadline()
 	if left := time.Until(at); !ok || left < 50*time.Minute || left > time.Hour {
@@ -74,12 +82,7 @@ func TestWaitingTold(t *testing.T) {
 func TestWaitingPaced(t *testing.T) {
 	const every = 2 * time.Second
 	ts := startServer(t, 10, withWinnersHold(20*time.Second), withWaitingEvery(every))
-	c := dial(t, ts)
-	c.helloAt(1, protocol.Version)
-	c.send(protocol.Done{Total: 0}, protocol.WinnersQuery{})
-	if _, ok := c.read().(protocol.DoneAck); !ok {
-		t.Fatal("done not acknowledged")
-	}
+	c := heldQuery(t, ts)
 	c.readWaiting(10, 1)
 	first := time.Now()
 	for agency := 2; agency <= 9; agency++ {
@@ -102,12 +105,7 @@ func TestWaitingPaced(t *testing.T) {
 // the count its connection was told already; a new count is.
 func TestWaitingNotRepeated(t *testing.T) {
 	ts := startServer(t, 3, withWinnersHold(200*time.Millisecond), withWaitingEvery(50*time.Millisecond))
-	c := dial(t, ts)
-	c.helloAt(1, protocol.Version)
-	c.send(protocol.Done{Total: 0}, protocol.WinnersQuery{})
-	if _, ok := c.read().(protocol.DoneAck); !ok {
-		t.Fatal("done not acknowledged")
-	}
+	c := heldQuery(t, ts)
 	c.readWaiting(3, 1)
 	for range 2 {
 		if m := c.read(); m.Type() != protocol.TypeNotYet {
@@ -138,12 +136,7 @@ func TestWaitingNotRepeated(t *testing.T) {
 func TestWaitingDueLater(t *testing.T) {
 	const every, hold = 2 * time.Second, time.Second
 	ts := startServer(t, 3, withWinnersHold(hold), withWaitingEvery(every))
-	c := dial(t, ts)
-	c.helloAt(1, protocol.Version)
-	c.send(protocol.Done{Total: 0}, protocol.WinnersQuery{})
-	if _, ok := c.read().(protocol.DoneAck); !ok {
-		t.Fatal("done not acknowledged")
-	}
+	c := heldQuery(t, ts)
 	c.readWaiting(3, 1)
 	told := time.Now()
 	if m := c.read(); m.Type() != protocol.TypeNotYet {
