@@ -45,7 +45,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -100,36 +99,6 @@ func drawLogSettleFor(stdout *os.File, marker, initOut string, pid int) time.Dur
 		return drawLogSettle
 	}
 	return 0
-}
-
-// memoryLimit is the central's least soft memory limit (GOMEMLIMIT
-// overrides it). What the central keeps is bounded (see
-// server.MaxBatchesInFlight), so this costs little CPU.
-const memoryLimit = 52 << 20
-
-// The soft limit grows with the agencies expected, all of which may be
-// connected at once: baseMemory, and connMemory per agency (a
-// connection's two goroutines' stacks and its buffers, about 25 KiB
-// measured at 10,000 agencies), and tlsMemoryPerAgency more where the
-// central speaks TLS (crypto/tls keeps record buffers for each
-// connection, about 21 MiB more at 1,000 agencies). A limit that does not
-// leave room for them has the garbage collector run without rest, each
-// cycle scanning every goroutine's stack (BENCHMARKS.md: at 10,000
-// agencies in plaintext, 0.50 M bets/s and a 4.2 s draw under 52 MiB,
-// 1.41 M bets/s and 1.2 s with room).
-const (
-	baseMemory         = 20 << 20
-	connMemory         = 32 << 10
-	tlsMemoryPerAgency = 48 << 10
-)
-
-// defaultMemoryLimit is the soft memory limit for cfg.
-func defaultMemoryLimit(cfg config.Server) int64 {
-	perAgency := int64(connMemory)
-	if cfg.TLS() {
-		perAgency += tlsMemoryPerAgency
-	}
-	return max(memoryLimit, baseMemory+perAgency*int64(cfg.Agencies))
 }
 
 func main() {
@@ -231,13 +200,9 @@ func verifyCommand(ctx context.Context, cfg config.Server, args []string) int {
 
 // serve runs the central until ctx is done, and returns the exit code.
 func serve(ctx context.Context, cfg config.Server) int {
-	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
-		// A soft limit: the garbage collector works harder as the heap
-		// nears it, rather than let it grow to twice what is live.
-		debug.SetMemoryLimit(defaultMemoryLimit(cfg))
-	}
 	log := logging.NewIn(os.Stdout, cfg.LogLevel, cfg.Zone())
 	log.Info("config", append([]any{logging.Success}, cfg.LogAttrs()...)...)
+	setMemoryLimit(cfg, log)
 	m := app.NewMain(cfg, log)
 	m.AfterDrawLogged = logging.AfterWrite(os.Stdout, drawLogSettleFor(os.Stdout, dockerEnv, initStdout, os.Getpid()), drawLogLimit)
 	defer reloadOnHangup(ctx, m)()

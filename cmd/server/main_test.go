@@ -74,12 +74,56 @@ func TestDefaultMemoryLimit(t *testing.T) {
 		if tt.tls {
 			cfg.TLSCert = "central.pem"
 		}
-		got := defaultMemoryLimit(cfg)
+		got := defaultMemoryLimit(cfg, 0)
 		if got < tt.least {
 			t.Errorf("%d agencies, TLS %v: limit %d MiB, want at least %d MiB", tt.agencies, tt.tls, got/mib, tt.least/mib)
 		}
 		if got > 2*tt.least {
 			t.Errorf("%d agencies, TLS %v: limit %d MiB, more than twice the %d MiB needed", tt.agencies, tt.tls, got/mib, tt.least/mib)
 		}
+	}
+}
+
+// TestContainerMemory reads a cgroup's memory limit, v2 or v1, and finds
+// none where it says none.
+func TestContainerMemory(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name  string
+		paths []string
+		want  int64
+	}{
+		{"v2 limited", []string{file("v2", "536870912\n")}, 512 << 20},
+		{"v2 unlimited", []string{file("v2max", "max\n")}, 0},
+		{"v1 limited", []string{filepath.Join(dir, "absent"), file("v1", "268435456\n")}, 256 << 20},
+		{"v1 unlimited", []string{file("v1max", "9223372036854771712\n")}, 0},
+		{"no cgroup", []string{filepath.Join(dir, "absent")}, 0},
+	}
+	for _, tt := range tests {
+		if got := containerMemory(tt.paths); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestMemoryLimitInContainer: the soft limit takes at most
+// containerShare of the container's memory, however many agencies.
+func TestMemoryLimitInContainer(t *testing.T) {
+	cfg := config.DefaultServer()
+	cfg.Agencies, cfg.TLSCert = 10000, "central.pem"
+	var container int64 = 512 << 20
+	if got, want := defaultMemoryLimit(cfg, container), int64(float64(container)*containerShare); got != want {
+		t.Errorf("10,000 TLS agencies in 512 MiB: limit %d, want %d", got, want)
+	}
+	cfg.Agencies = 5
+	if got := defaultMemoryLimit(cfg, container); got != memoryLimit {
+		t.Errorf("5 agencies in 512 MiB: limit %d, want %d", got, memoryLimit)
 	}
 }
