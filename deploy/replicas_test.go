@@ -36,6 +36,12 @@ const replicaBatch = 5
 // files with its default winners, must be told.
 var replicaWinners = []int{2, 3, 3, 2, 0}
 
+// replicaGenBets is each agency's bets where the course dataset is absent:
+// as many as the course's largest files, so that the upload still runs
+// when the kill lands (at 4,000 the lottery could end first: CI, seed
+// 1796698411946012878).
+const replicaGenBets = 16000
+
 // newReplicaDeployment prepares docker-compose-replicas.yaml in a
 // temporary directory: copies of the compose file and both config files,
 // a .env with a random POSTGRES_PASSWORD, an override that makes the
@@ -70,7 +76,7 @@ func newReplicaDeployment(t *testing.T) (*deployment, []int) {
 		return d, extractCourseDataset(t, courseDataset(), data)
 	}
 	t.Logf("data: bin/gendata (the course dataset is absent)")
-	d.genData("-agencies", strconv.Itoa(len(replicaWinners)), "-bets", "4000")
+	d.genData("-agencies", strconv.Itoa(len(replicaWinners)), "-bets", strconv.Itoa(replicaGenBets))
 	counts := make([]int, len(replicaWinners))
 	for i := range counts {
 		b := d.readFile(filepath.Join(".data", "agency-"+strconv.Itoa(i+1)+".csv"))
