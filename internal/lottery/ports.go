@@ -115,8 +115,11 @@ func (r Result) String() string {
 // agency's bets, takes its notification, closes sales, records the
 // draw), so a central over a SharedLedger decides from what the ledger
 // holds, read again where its own record may be behind, and the ledger
-// refuses a write that another central made first (ErrConflict) or that
-// comes after sales closed (ErrClosed).
+// refuses a write that another central made first or made moot
+// (ErrConflict: a batch of an agency another central took the
+// notification of, too) or that comes after sales closed (ErrClosed,
+// which a central takes to mean sales are closed for every agency, and
+// which the ledger gives for nothing else).
 //
 // Its writes are transactions: a write that fails changes nothing, and
 // the ledger takes writes again afterwards (unlike a Ledger, whose state

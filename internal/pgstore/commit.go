@@ -172,8 +172,11 @@ func plan(group []*request, held map[int]*agencyState, st lockedState) groupPlan
 }
 
 // check reports why r cannot follow what the database holds, or nil. A
-// write that another central's made moot is ErrConflict; one after sales
-// closed, ErrClosed.
+// write that another central's made moot is ErrConflict, a batch after
+// its agency's notification among them (the agency notifies only once
+// every batch is acknowledged, so such a batch is a late copy, written
+// by a central after an outage); one after sales closed, and only that,
+// ErrClosed, which tells a central that sales are closed for everyone.
 func check(r *request, a *agencyState, st lockedState) error {
 	switch {
 	case r.kind == kindDraw && st.drawn:
@@ -183,7 +186,7 @@ func check(r *request, a *agencyState, st lockedState) error {
 	case st.drawn || st.closed:
 		return fmt.Errorf("%w: a write of agency %d after sales closed", lottery.ErrClosed, r.agency)
 	case r.kind == kindBatch && a.done:
-		return fmt.Errorf("%w: batch of agency %d after its done notification", lottery.ErrClosed, r.agency)
+		return fmt.Errorf("%w: batch of agency %d after its done notification", lottery.ErrConflict, r.agency)
 	case r.kind == kindBatch && r.first < a.bets:
 		return fmt.Errorf("%w: batch of agency %d starts at bet %d, stored %d", lottery.ErrConflict, r.agency, r.first, a.bets)
 	case r.kind == kindBatch && r.first > a.bets:

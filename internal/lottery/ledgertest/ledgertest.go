@@ -92,6 +92,7 @@ var cases = []struct {
 	{"SharedSeesOthers", testSharedSeesOthers},
 	{"SharedPositionOnce", testSharedPositionOnce},
 	{"SharedCloseSales", testSharedCloseSales},
+	{"SharedAppendAfterNotify", testSharedAppendAfterNotify},
 	{"SharedDrawOnce", testSharedDrawOnce},
 	{"SharedHoldDraw", testSharedHoldDraw},
 }

@@ -126,6 +126,24 @@ func testSharedCloseSales(t *testing.T, h *harness) {
 	h.checkBets(h.loadBets(), map[int][]lottery.Bet{1: bets})
 }
 
+// testSharedAppendAfterNotify: a batch of an agency that another central
+// has notified is a write that notification made moot (ErrConflict): a
+// central's queued write that the ledger takes late, after an outage, must
+// not read as sales closed (ErrClosed), which would have that central
+// hold the draw without the agencies still uploading.
+func testSharedAppendAfterNotify(t *testing.T, h *harness) {
+	one, two := h.shared()
+	bets := makeBets(1, 0, 4)
+	h.mustWait("Append", one.Append(1, 0, bets[:3]), agencyDigest(bets[:3]))
+	h.mustWait("Notify", one.Notify(1, 3), agencyDigest(bets[:3]))
+	h.mustRefuse("Append of stored bets after Notify", two.Append(1, 0, bets[:3]), lottery.ErrConflict)
+	h.mustRefuse("Append of new bets after Notify", two.Append(1, 3, bets[3:]), lottery.ErrConflict)
+	if st := h.state(two); st.Closed || st.Holdings[1] != holding(bets[:3], true) {
+		t.Errorf("State: %+v; want sales open, agency 1 done with its 3 bets", st)
+	}
+	h.checkBets(h.loadBets(), map[int][]lottery.Bet{1: bets[:3]})
+}
+
 // testSharedDrawOnce: the draw is recorded once: a second RecordDraw or
 // RecordDecision, of any central, is refused with ErrConflict, and every
 // central reads the first, with the winners recorded with it.
