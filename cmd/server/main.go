@@ -202,7 +202,7 @@ func verifyCommand(ctx context.Context, cfg config.Server, args []string) int {
 func serve(ctx context.Context, cfg config.Server) int {
 	log := logging.NewIn(os.Stdout, cfg.LogLevel, cfg.Zone())
 	log.Info("config", append([]any{logging.Success}, cfg.LogAttrs()...)...)
-	setMemoryLimit(cfg, log)
+	setMemoryLimit(cfg, containerMemory(cgroupMemory), log)
 	m := app.NewMain(cfg, log)
 	m.AfterDrawLogged = logging.AfterWrite(os.Stdout, drawLogSettleFor(os.Stdout, dockerEnv, initStdout, os.Getpid()), drawLogLimit)
 	defer reloadOnHangup(ctx, m)()

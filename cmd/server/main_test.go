@@ -1,13 +1,17 @@
 package main
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/loteria-nacional/quiniela/internal/config"
+	"github.com/loteria-nacional/quiniela/internal/logging"
 )
 
 // TestDrawLogSettleFor: the draw's wait settles only where stdout is the
@@ -125,5 +129,48 @@ func TestMemoryLimitInContainer(t *testing.T) {
 	cfg.Agencies = 5
 	if got := defaultMemoryLimit(cfg, container); got != memoryLimit {
 		t.Errorf("5 agencies in 512 MiB: limit %d, want %d", got, memoryLimit)
+	}
+}
+
+// TestSetMemoryLimitWarns: a container with less memory than every agency
+// connected at once may need is said at WARNING, with the need; a
+// container with room, or none, at INFO.
+func TestSetMemoryLimitWarns(t *testing.T) {
+	if v, set := os.LookupEnv("GOMEMLIMIT"); set {
+		os.Unsetenv("GOMEMLIMIT")
+		t.Cleanup(func() { os.Setenv("GOMEMLIMIT", v) })
+	}
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	tls := config.DefaultServer()
+	tls.Agencies, tls.TLSCert = 1000, "central.pem"
+	five := config.DefaultServer()
+	five.Agencies = 5
+	tests := []struct {
+		name      string
+		cfg       config.Server
+		container int64
+		level     string
+		fields    map[string]string
+	}{
+		{"no container limit", five, 0, "INFO", map[string]string{"soft_limit": "52MiB", "source": "default"}},
+		{"room in the container", five, 1 << 30, "INFO", map[string]string{"soft_limit": "52MiB", "container": "1024MiB"}},
+		{"a container too small", tls, 64 << 20, "WARNING", map[string]string{"soft_limit": "57MiB", "container": "64MiB", "needs": "98MiB", "agencies": "1000"}},
+	}
+	for _, tt := range tests {
+		var buf strings.Builder
+		setMemoryLimit(tt.cfg, tt.container, logging.New(&buf, slog.LevelInfo))
+		l, ok := logging.Parse(strings.TrimSpace(buf.String()))
+		if !ok || l.Action != "memory_limit" || l.Result != "success" || l.Level != tt.level {
+			t.Errorf("%s: logged %q, want one memory_limit success line at %s", tt.name, buf.String(), tt.level)
+			continue
+		}
+		for k, v := range tt.fields {
+			if l.Fields[k] != v {
+				t.Errorf("%s: %s is %q, want %q: %s", tt.name, k, l.Fields[k], v, buf.String())
+			}
+		}
+		if _, warned := l.Fields["needs"]; warned != (tt.level == "WARNING") {
+			t.Errorf("%s: needs told %v, want %v", tt.name, warned, tt.level == "WARNING")
+		}
 	}
 }

@@ -46,15 +46,21 @@ var cgroupMemory = []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/
 // defaultMemoryLimit is the soft memory limit for cfg, in a container
 // that may use container bytes (0: no limit known).
 func defaultMemoryLimit(cfg config.Server, container int64) int64 {
-	perAgency := int64(connMemory)
-	if cfg.TLS() {
-		perAgency += tlsMemoryPerAgency
-	}
-	limit := max(memoryLimit, baseMemory+perAgency*int64(cfg.Agencies))
+	limit := memoryNeed(cfg)
 	if container > 0 {
 		limit = min(limit, int64(float64(container)*containerShare))
 	}
 	return limit
+}
+
+// memoryNeed is what the central's memory may reach with every agency of
+// cfg connected at once: the soft limit it takes where nothing caps it.
+func memoryNeed(cfg config.Server) int64 {
+	perAgency := int64(connMemory)
+	if cfg.TLS() {
+		perAgency += tlsMemoryPerAgency
+	}
+	return max(memoryLimit, baseMemory+perAgency*int64(cfg.Agencies))
 }
 
 // containerMemory returns the memory limit of the process's cgroup, read
@@ -77,9 +83,11 @@ func containerMemory(paths []string) int64 {
 
 // setMemoryLimit sets the central's soft memory limit, unless GOMEMLIMIT
 // does, and logs it: the garbage collector works harder as the heap nears
-// it, rather than let the heap grow to twice what is live.
-func setMemoryLimit(cfg config.Server, log *slog.Logger) {
-	container := containerMemory(cgroupMemory)
+// it, rather than let the heap grow to twice what is live. A container
+// whose memory is under what every agency connected at once may need is
+// said at WARNING, with that need: the kernel would end the central
+// (OOM) in the middle of the lottery, not at its start.
+func setMemoryLimit(cfg config.Server, container int64, log *slog.Logger) {
 	attrs := []any{logging.Success}
 	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
 		attrs = append(attrs, "soft_limit", mib(debug.SetMemoryLimit(-1)), "source", "GOMEMLIMIT")
@@ -88,8 +96,14 @@ func setMemoryLimit(cfg config.Server, log *slog.Logger) {
 		debug.SetMemoryLimit(limit)
 		attrs = append(attrs, "soft_limit", mib(limit), "source", "default")
 	}
-	if container > 0 {
-		attrs = append(attrs, "container", mib(container))
+	if container == 0 {
+		log.Info("memory_limit", attrs...)
+		return
+	}
+	attrs = append(attrs, "container", mib(container))
+	if need := memoryNeed(cfg); need > int64(float64(container)*containerShare) {
+		log.Warn("memory_limit", append(attrs, "needs", mib(need), "agencies", cfg.Agencies)...)
+		return
 	}
 	log.Info("memory_limit", attrs...)
 }
