@@ -48,9 +48,15 @@ var cgroupMemory = []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/
 func defaultMemoryLimit(cfg config.Server, container int64) int64 {
 	limit := memoryNeed(cfg)
 	if container > 0 {
-		limit = min(limit, int64(float64(container)*containerShare))
+		limit = min(limit, containerCap(container))
 	}
 	return limit
+}
+
+// containerCap is the most the soft limit may take of a container that
+// may use container bytes.
+func containerCap(container int64) int64 {
+	return int64(float64(container) * containerShare)
 }
 
 // memoryNeed is what the central's memory may reach with every agency of
@@ -101,7 +107,7 @@ func setMemoryLimit(cfg config.Server, container int64, log *slog.Logger) {
 		return
 	}
 	attrs = append(attrs, "container", mib(container))
-	if need := memoryNeed(cfg); need > int64(float64(container)*containerShare) {
+	if need := memoryNeed(cfg); need > containerCap(container) {
 		log.Warn("memory_limit", append(attrs, "needs", mib(need), "agencies", cfg.Agencies)...)
 		return
 	}

@@ -31,7 +31,7 @@ import (
 const DefaultWinnersHold = protocol.MaxWinnersHold
 
 // DefaultWaitingEvery is the least time between two Waiting frames to a
-// connection (see conn.tellWaiting). A count told at each notification
+// connection (see teller). A count told at each notification
 // would cost the central N frames for each of N agencies (fifty million
 // at 10,000 agencies); paced, the newest count is told, which is all an
 // agency's log line needs.
