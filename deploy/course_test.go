@@ -113,13 +113,8 @@ func TestComposeCourseConfig(t *testing.T) {
 	for round := 1; round <= 2; round++ {
 		start := time.Now()
 		d.up()
-		waitExited(t, exitTimeout, clients...)
+		exitedZero(t, fmt.Sprintf("round %d: ", round), clients...)
 		t.Logf("round %d: %v from up to the last agency's exit", round, time.Since(start).Round(time.Millisecond))
-		for _, c := range clients {
-			if code := exitCode(t, c); code != 0 {
-				t.Errorf("round %d: %s exited with code %d, want 0", round, c, code)
-			}
-		}
 		byName := d.composeLogs()
 		assertWinners(t, byName, []int{2, 3, 3, 2, 0})
 		for i, c := range clients {
@@ -178,11 +173,8 @@ func TestComposeDrawLoggedBeforeWinners(t *testing.T) {
 	start := time.Now()
 	for i := 1; i <= drawOrderRuns; i++ {
 		d.up()
-		waitExited(t, exitTimeout, clients...)
-		for _, c := range clients {
-			if code := exitCode(t, c); code != 0 {
-				t.Fatalf("run %d: %s exited with code %d, want 0", i, c, code)
-			}
+		if !exitedZero(t, fmt.Sprintf("run %d: ", i), clients...) {
+			t.FailNow()
 		}
 		out := d.mustCompose("logs", "--timestamps", "--no-color")
 		byName := make(map[string][]string)

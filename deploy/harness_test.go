@@ -463,6 +463,22 @@ func exitCode(t *testing.T, name string) int {
 	return s.ExitCode
 }
 
+// exitedZero waits until every container named has exited, fails the
+// test for each that exited other than 0, its line starting with prefix,
+// and reports whether all exited 0.
+func exitedZero(t *testing.T, prefix string, names ...string) bool {
+	t.Helper()
+	waitExited(t, exitTimeout, names...)
+	ok := true
+	for _, c := range names {
+		if code := exitCode(t, c); code != 0 {
+			t.Errorf("%s%s exited with code %d, want 0", prefix, c, code)
+			ok = false
+		}
+	}
+	return ok
+}
+
 // waitExited waits until every container named has exited.
 func waitExited(t *testing.T, timeout time.Duration, names ...string) {
 	t.Helper()

@@ -116,11 +116,8 @@ func TestComposeWinnersPrivate(t *testing.T) {
 	d.genData("-agencies", "2", "-bets", "400,300", "-winners", "2,1", "-seed", "13")
 	clients := clientNames(2)
 	d.up()
-	waitExited(t, exitTimeout, clients...)
-	for _, c := range clients {
-		if code := exitCode(t, c); code != 0 {
-			t.Fatalf("%s exited with code %d, want 0", c, code)
-		}
+	if !exitedZero(t, "", clients...) {
+		t.FailNow()
 	}
 	byName := d.composeLogs()
 	assertWinners(t, byName, []int{2, 1})

@@ -177,12 +177,7 @@ func TestComposeLeastPrivilege(t *testing.T) {
 	lottery := func(round string) string {
 		t.Helper()
 		d.up()
-		waitExited(t, exitTimeout, clients...)
-		for _, c := range clients {
-			if code := exitCode(t, c); code != 0 {
-				t.Errorf("%s: %s exited with code %d, want 0", round, c, code)
-			}
-		}
+		exitedZero(t, round+": ", clients...)
 		byName := d.composeLogs()
 		assertWinners(t, byName, []int{2, 1})
 		for name, lines := range byName {

@@ -127,12 +127,7 @@ func killContainer(t *testing.T, name string) {
 func finishLottery(t *testing.T, d *deployment, bets []int) map[string][]string {
 	t.Helper()
 	clients := clientNames(len(bets))
-	waitExited(t, exitTimeout, clients...)
-	for _, c := range clients {
-		if code := exitCode(t, c); code != 0 {
-			t.Errorf("%s exited with code %d, want 0", c, code)
-		}
-	}
+	exitedZero(t, "", clients...)
 	byName := d.composeLogs()
 	assertWinners(t, byName, replicaWinners)
 	for i, c := range clients {

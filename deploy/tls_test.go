@@ -170,12 +170,7 @@ func TestComposeTLS(t *testing.T) {
 
 	// The real agency 1: the lottery completes with only its bets.
 	d.up()
-	waitExited(t, exitTimeout, clients...)
-	for _, c := range clients {
-		if code := exitCode(t, c); code != 0 {
-			t.Errorf("%s exited with code %d, want 0", c, code)
-		}
-	}
+	exitedZero(t, "", clients...)
 	byName := d.composeLogs()
 	assertWinners(t, byName, []int{2, 1})
 	for _, c := range clients {
