@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -433,5 +434,18 @@ func TestDraw(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestValidateAllocatesNothing: the central's check of each bet it takes
+// allocates nothing for a valid bet, accents included.
+func TestValidateAllocatesNothing(t *testing.T) {
+	v := NewValidator(time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC))
+	bet := Bet{Agency: 1, FirstName: "María José", LastName: "Núñez", Document: "30904465", Birthdate: "1999-03-17", Number: 7574}
+	if err := v.Validate(bet); err != nil {
+		t.Fatal(err)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _ = v.Validate(bet) }); allocs != 0 {
+		t.Errorf("Validate: %v allocations a bet, want none", allocs)
 	}
 }
